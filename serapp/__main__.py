@@ -1,0 +1,3 @@
+from serapp.cli import main
+
+raise SystemExit(main())

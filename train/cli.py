@@ -1,0 +1,41 @@
+"""`serapp-train` command line. Each sub-command lives in its own module, imported on demand.
+
+A command module exposes ``add_arguments(parser)`` and ``run(args) -> int`` and keeps heavy imports
+(TensorFlow/Keras) inside functions, so `serapp-train data` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from serapp.errors import SerappError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("train.datasummary", "clips per corpus x emotion, speakers and hours"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="serapp-train", description="Train, compare, evaluate and export models.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SerappError as exc:
+        print(f"serapp-train: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
