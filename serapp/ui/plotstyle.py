@@ -1,0 +1,39 @@
+"""A pyqtgraph plot made to match the app's palette, without mouse panning (views follow the data)."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QWidget
+
+from serapp.ui.theme import Palette
+
+pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
+
+
+def make_plot(parent: QWidget | None = None, interactive: bool = False) -> pg.PlotWidget:
+    """A PlotWidget with the context menu and (unless ``interactive``) mouse zoom/pan turned off."""
+    plot = pg.PlotWidget(parent)
+    item = plot.getPlotItem()
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    item.getViewBox().setMouseEnabled(x=interactive, y=False)
+    plot.setMinimumHeight(60)
+    return plot
+
+
+def apply_plot_palette(plot: pg.PlotWidget, palette: Palette, font: QFont | None = None) -> None:
+    """Colour the plot's background, axes and labels from ``palette``; ``font`` sizes the tick labels."""
+    plot.setBackground(QColor(palette.plot_bg))
+    item = plot.getPlotItem()
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        axis.setPen(pg.mkPen(palette.plot_fg))
+        axis.setTextPen(pg.mkPen(palette.plot_fg))
+        if font is not None:
+            axis.setStyle(tickFont=font)
+        label = axis.label
+        if label is not None:
+            label.setDefaultTextColor(QColor(palette.plot_fg))
+            if font is not None:
+                label.setFont(font)

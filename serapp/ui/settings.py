@@ -1,0 +1,117 @@
+"""The app's persistent settings: a dataclass ⇄ JSON ⇄ QSettings (one key per field).
+
+A stored value that is missing, of the wrong type or out of range falls back to its default, so a damaged
+settings file can never stop the app from starting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from serapp.errors import SerappError
+
+ORGANIZATION = "serapp"
+APPLICATION = "serapp"
+THEMES = ("dark", "light")
+
+# (low, high) for the numeric settings; the same ranges bound the spin boxes in the window.
+RANGES: dict[str, tuple[float, float]] = {
+    "hop_s": (0.05, 2.0),
+    "smoothing_s": (0.0, 10.0),
+    "gate_db": (-90.0, -10.0),
+}
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What the window remembers. Times in seconds, levels in dBFS; empty strings mean "the default"."""
+
+    model_path: str = ""
+    device: str = ""
+    hop_s: float = 0.25
+    smoothing_s: float = 0.5
+    gate_db: float = -50.0
+    theme: str = "dark"
+    last_dir: str = ""
+
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in RANGES.items():
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not lo <= float(value) <= hi:
+                raise SerappError(f"Setting {name} must be a number in {lo}-{hi}, got {value!r}.")
+            object.__setattr__(self, name, float(value))
+        if self.theme not in THEMES:
+            raise SerappError(f"Setting theme must be one of {', '.join(THEMES)}, got {self.theme!r}.")
+        for name in ("model_path", "device", "last_dir"):
+            if not isinstance(getattr(self, name), str):
+                raise SerappError(f"Setting {name} must be text, got {getattr(self, name)!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppSettings:
+        """Build from a dict; unknown keys or bad values are a :class:`SerappError`."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SerappError(f"Unknown settings: {', '.join(unknown)}.")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> AppSettings:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SerappError(f"Settings are not valid JSON ({exc.msg}).") from exc
+        if not isinstance(data, dict):
+            raise SerappError("Settings must be a JSON object.")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> AppSettings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(raw: object, default: Any) -> Any:
+    """QSettings returns strings from INI files; convert ``raw`` to the type of ``default``."""
+    if isinstance(default, float):
+        return float(raw)  # type: ignore[arg-type]
+    return str(raw)
+
+
+def load_settings(store: QSettings) -> AppSettings:
+    """Read the settings from ``store``; each bad or missing value takes its default."""
+    values: dict[str, Any] = {}
+    defaults = AppSettings()
+    for f in dataclasses.fields(AppSettings):
+        default = getattr(defaults, f.name)
+        raw = store.value(f.name)
+        if raw is None:
+            continue
+        try:
+            candidate = _coerce(raw, default)
+            AppSettings(**{f.name: candidate})  # validates this one field
+        except (ValueError, TypeError, SerappError):
+            continue
+        values[f.name] = candidate
+    return AppSettings(**values)
+
+
+def save_settings(store: QSettings, settings: AppSettings) -> None:
+    """Write every field of ``settings`` to ``store`` and flush it to disk."""
+    for key, value in settings.to_dict().items():
+        store.setValue(key, value)
+    store.sync()
+
+
+def default_store() -> QSettings:
+    """The per-user settings store (an INI file under the platform's config folder)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)

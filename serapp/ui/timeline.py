@@ -1,0 +1,121 @@
+"""Probability timeline as stacked coloured bands: a scrolling live one and a static one for a file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from serapp.ui.plotstyle import make_plot
+from serapp.ui.theme import emotion_style
+
+AXIS_WIDTH = 64  # px; the same left-axis width under the file spectrogram keeps both time axes aligned
+
+
+def stack_bounds(probs: np.ndarray) -> np.ndarray:
+    """Band boundaries for a stacked plot: ``(n, k)`` probabilities -> ``(k + 1, n)`` cumulative sums from 0."""
+    p = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.0)
+    out = np.zeros((p.shape[1] + 1, p.shape[0]), dtype=np.float32)
+    np.cumsum(p.T, axis=0, out=out[1:])
+    return out
+
+
+class TimelinePlot(QWidget):
+    """Stacked probability bands over time, one colour per label. Rows of zeros (silence) show as a gap."""
+
+    def __init__(self, parent: QWidget | None = None, interactive: bool = False) -> None:
+        super().__init__(parent)
+        self.plot = make_plot(self, interactive=interactive)
+        self.plot.setLabel("left", "Probability")
+        self.plot.setLabel("bottom", "Time", units="s")
+        self.plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.plot.setYRange(0.0, 1.0, padding=0.02)
+        self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
+        self.cursor = pg.InfiniteLine(pos=0.0, angle=90, movable=False, pen=pg.mkPen("#ffffff", width=2))
+        self.cursor.setZValue(10)
+        self.cursor.hide()
+        self.plot.addItem(self.cursor)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self._labels: tuple[str, ...] = ()
+        self._curves: list[pg.PlotDataItem] = []
+        self._fills: list[pg.FillBetweenItem] = []
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        """Rebuild the bands for ``labels`` (in the model's order)."""
+        for item in [*self._fills, *self._curves]:
+            self.plot.removeItem(item)
+        self._labels = tuple(labels)
+        self._curves = [pg.PlotDataItem(pen=None) for _ in range(len(self._labels) + 1)]
+        self._fills = []
+        for i, label in enumerate(self._labels):
+            colour = QColor(emotion_style(label).color)
+            colour.setAlphaF(0.85)
+            fill = pg.FillBetweenItem(self._curves[i], self._curves[i + 1], brush=pg.mkBrush(colour))
+            self._fills.append(fill)
+            self.plot.addItem(fill)
+        for curve in self._curves:
+            self.plot.addItem(curve)
+
+    def set_series(self, times_s: np.ndarray, probs: np.ndarray) -> None:
+        """Draw probabilities ``probs`` ``(n, n_labels)`` at ``times_s`` ``(n,)`` seconds."""
+        t = np.asarray(times_s, dtype=np.float64)
+        bounds = stack_bounds(probs) if len(t) else np.zeros((len(self._curves), 0), dtype=np.float32)
+        for curve, y in zip(self._curves, bounds, strict=True):
+            curve.setData(t, y)
+
+    def set_cursor(self, t_s: float | None) -> None:
+        """Show the playback cursor at ``t_s`` seconds, or hide it (None)."""
+        if t_s is None:
+            self.cursor.hide()
+        else:
+            self.cursor.setValue(float(t_s))
+            self.cursor.show()
+
+
+class LiveTimeline(TimelinePlot):
+    """The last ``span_s`` seconds of probabilities, scrolling, with time 0 at the newest result."""
+
+    def __init__(self, parent: QWidget | None = None, span_s: float = 60.0, capacity: int = 4096) -> None:
+        super().__init__(parent)
+        self.span_s = span_s
+        self._cap = capacity
+        self._t = np.zeros(capacity, dtype=np.float64)
+        self._p = np.zeros((capacity, 0), dtype=np.float32)
+        self._n = 0
+        self.plot.setXRange(-span_s, 0.0, padding=0)
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        super().set_labels(labels)
+        self._p = np.zeros((self._cap, len(self.labels)), dtype=np.float32)
+        self._n = 0
+
+    def append(self, t_s: float, probs: np.ndarray | None) -> None:
+        """Add one result at stream time ``t_s``; ``probs`` None (gate closed) adds a gap."""
+        if self._n == self._cap:  # drop the oldest half at once: an O(n) shift every cap/2 results
+            half = self._cap // 2
+            self._t[:half] = self._t[half:]
+            self._p[:half] = self._p[half:]
+            self._n = half
+        self._t[self._n] = t_s
+        self._p[self._n] = 0.0 if probs is None else probs
+        self._n += 1
+        t = self._t[:self._n]
+        keep = t >= t_s - self.span_s - 1.0
+        self.set_series(t[keep] - t_s, self._p[:self._n][keep])
+
+    def clear(self) -> None:
+        self._n = 0
+        self.set_series(np.zeros(0), np.zeros((0, len(self.labels))))
+
+    @property
+    def count(self) -> int:
+        return self._n
