@@ -1,0 +1,152 @@
+"""Whole-file analysis: windows over a file at the live hop, batched inference, a timeline and a summary.
+
+The file is streamed from disk (:func:`serapp.engine.audio.stream`), so memory stays bounded by one decoding
+block and one batch of windows whatever the file's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serapp.engine import audio, features
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.labels import SILENCE
+from serapp.engine.model import OnnxModel
+from serapp.engine.vad import GateDecision, VoiceGate
+from serapp.engine.windowing import Windower
+
+_DECODE_BLOCK_S = 10.0
+
+
+def make_gate(config: AnalyzerConfig, sample_rate: int) -> VoiceGate:
+    """The voice gate the config describes, at ``sample_rate`` Hz."""
+    return VoiceGate(sample_rate, config.gate_db, config.snr_db, config.min_speech_s)
+
+
+def score_windows(windows: Sequence[np.ndarray], model: OnnxModel,
+                  gate: VoiceGate) -> tuple[list[GateDecision], list[np.ndarray | None]]:
+    """Gate each mono window; run features + the model on the speech ones in one batch.
+
+    Returns the gate decisions and, per window, calibrated probabilities ``(n_labels,)`` or ``None`` (silence).
+    """
+    decisions = [gate(w) for w in windows]
+    speech = [i for i, d in enumerate(decisions) if d.is_speech]
+    probs: list[np.ndarray | None] = [None] * len(windows)
+    if speech:
+        x = features.compute_batch([windows[i] for i in speech], model.info.spec)
+        for i, p in zip(speech, model.predict(x), strict=True):
+            probs[i] = p
+    return decisions, probs
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """One window of a file: its end time ``t`` (s), gate outcome, level (dBFS) and probabilities (or None)."""
+
+    t: float
+    is_speech: bool
+    level_db: float
+    probs: np.ndarray | None
+
+    def emotion(self, labels: Sequence[str]) -> str:
+        """The top label, or ``"silence"``."""
+        return SILENCE if self.probs is None else labels[int(np.argmax(self.probs))]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a file holds overall.
+
+    ``dominant``: top label of ``probabilities`` (``"silence"`` without speech); ``probabilities``: mean over
+    speech windows (all 0 without speech); ``shares``: share of all windows whose top label is each label or
+    ``"silence"``; ``speech_ratio``: share of speech windows.
+    """
+
+    dominant: str
+    probabilities: dict[str, float]
+    shares: dict[str, float]
+    speech_ratio: float
+    windows: int
+    duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dominant": self.dominant, "probabilities": self.probabilities, "shares": self.shares,
+                "speech_ratio": self.speech_ratio, "windows": self.windows, "duration_s": self.duration_s}
+
+
+def summarize(timeline: Sequence[WindowResult], labels: Sequence[str], duration_s: float) -> Summary:
+    """Summary of a timeline (see :class:`Summary`)."""
+    speech = [w.probs for w in timeline if w.probs is not None]
+    mean = np.mean(speech, axis=0) if speech else np.zeros(len(labels))
+    counts = dict.fromkeys([*labels, SILENCE], 0)
+    for w in timeline:
+        counts[w.emotion(labels)] += 1
+    n = max(1, len(timeline))
+    return Summary(dominant=labels[int(np.argmax(mean))] if speech else SILENCE,
+                   probabilities={lab: round(float(p), 6) for lab, p in zip(labels, mean, strict=True)},
+                   shares={k: round(v / n, 6) for k, v in counts.items()},
+                   speech_ratio=round(len(speech) / n, 6), windows=len(timeline), duration_s=round(duration_s, 3))
+
+
+@dataclass(frozen=True)
+class FileAnalysis:
+    """Timeline and summary of one file."""
+
+    file: Path
+    labels: tuple[str, ...]
+    hop_s: float
+    timeline: list[WindowResult]
+    summary: Summary
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form documented in docs/cli.md."""
+        return {"file": str(self.file), "summary": self.summary.to_dict(), "hop_s": self.hop_s,
+                "timeline": [{"t": round(w.t, 3), "emotion": w.emotion(self.labels), "speech": w.is_speech,
+                              "level_db": round(w.level_db, 1),
+                              "probabilities": None if w.probs is None else
+                              {lab: round(float(p), 6) for lab, p in zip(self.labels, w.probs, strict=True)}}
+                             for w in self.timeline]}
+
+
+def analyze_file(path: str | Path, model: OnnxModel, config: AnalyzerConfig | None = None,
+                 progress: Callable[[float], None] | None = None) -> FileAnalysis:
+    """Analyse a whole file: a window (the model's ``spec.duration_s``) every ``config.hop_s`` seconds, plus a
+    last one at the end when the file does not end on a hop; windows before the first full window hold the
+    audio so far. ``progress`` receives seconds analysed. Raises :class:`SerappError` for unreadable files.
+    """
+    config = config or AnalyzerConfig()
+    spec = model.info.spec
+    sr = spec.sample_rate
+    windower = Windower(spec.n_samples, max(1, round(config.hop_s * sr)))
+    gate = make_gate(config, sr)
+    timeline: list[WindowResult] = []
+    batch: list[np.ndarray] = []
+    ends: list[int] = []
+
+    def run_batch() -> None:
+        decisions, probs = score_windows(batch, model, gate)
+        timeline.extend(WindowResult(e / sr, d.is_speech, d.level_db, p)
+                        for e, d, p in zip(ends, decisions, probs, strict=True))
+        batch.clear()
+        ends.clear()
+
+    for block in audio.stream(path, sr, _DECODE_BLOCK_S):
+        for end in windower.feed(block):
+            batch.append(windower.current())
+            ends.append(end)
+            if len(batch) >= config.batch_size:
+                run_batch()
+        if progress is not None:
+            progress(windower.total / sr)
+    if windower.has_tail():
+        batch.append(windower.current())
+        ends.append(windower.total)
+    run_batch()
+    duration = windower.total / sr
+    return FileAnalysis(Path(path), model.info.labels, config.hop_s, timeline,
+                        summarize(timeline, model.info.labels, duration))

@@ -1,0 +1,337 @@
+"""The analyzer worker: one thread that turns a source's audio into spectrogram columns and emotion results.
+
+Every ``wake_s`` it polls the source, resamples the new audio to the model's rate, emits new spectrogram
+columns and the input level; every ``hop_s`` it gates the last window, and for speech runs features + the
+model and smooths the probabilities. Results go to callbacks (called on the worker thread) and to a bounded
+drop-oldest queue. Failures become the ``error`` state and an ``on_error`` call, never an exception.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from serapp.engine.analysis import make_gate, score_windows
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.labels import SILENCE
+from serapp.engine.model import OnnxModel
+from serapp.engine.resample import StreamResampler
+from serapp.engine.smoothing import EmaSmoother
+from serapp.engine.source import AudioSource, SourceState
+from serapp.engine.spectrum import SpectrumTracker
+from serapp.engine.vad import level_db
+from serapp.engine.windowing import Windower
+from serapp.errors import SerappError
+
+T = TypeVar("T")
+
+
+class AnalyzerState(enum.StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    FINISHED = "finished"  # a file source ran out; the last window was analysed
+    ERROR = "error"  # see Analyzer.error; Analyzer.restart() retries
+
+
+@dataclass(frozen=True)
+class EmotionResult:
+    """One emotion update.
+
+    ``t``: stream time (s) of the window's end; ``probs``: smoothed probabilities ``(n_labels,)`` or ``None``
+    for silence; ``raw_probs``: this window's calibrated probabilities (``None`` for silence); ``level_db``:
+    window level (dBFS); ``compute_ms``: gate + features + inference time; ``latency_ms``: from the arrival
+    of the window's newest audio to this result; ``dropped_blocks``: input lost so far (device overflows plus
+    ring overruns).
+    """
+
+    t: float
+    labels: tuple[str, ...]
+    probs: np.ndarray | None
+    raw_probs: np.ndarray | None
+    is_speech: bool
+    level_db: float
+    compute_ms: float
+    latency_ms: float
+    dropped_blocks: int = 0
+
+    @property
+    def emotion(self) -> str:
+        """Top label of the smoothed probabilities, or ``"silence"``."""
+        return SILENCE if self.probs is None else self.labels[int(np.argmax(self.probs))]
+
+    def to_dict(self) -> dict[str, Any]:
+        probs = None if self.probs is None else dict(zip(self.labels, map(float, self.probs), strict=True))
+        return {"t": round(self.t, 3), "emotion": self.emotion, "speech": self.is_speech, "probabilities": probs,
+                "level_db": round(self.level_db, 1), "compute_ms": round(self.compute_ms, 2),
+                "latency_ms": round(self.latency_ms, 1), "dropped_blocks": self.dropped_blocks}
+
+
+@dataclass(frozen=True)
+class SpectrumUpdate:
+    """New spectrogram columns: ``columns`` float32 ``(n_new, n_bins)`` in dB re full scale, ``freqs`` (Hz)
+    ``(n_bins,)``, ``t`` stream time (s) of the newest sample, ``level_db`` input level (dBFS) of the new audio."""
+
+    t: float
+    columns: np.ndarray
+    freqs: np.ndarray
+    level_db: float
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """Counters for a status bar. Rates per second; counts since start."""
+
+    state: AnalyzerState
+    error: str | None
+    source: str
+    updates_per_s: float
+    results: int
+    dropped_results: int
+    overflows: int
+    lost_samples: int
+    skipped_updates: int
+    level_db: float
+
+
+class BoundedQueue(Generic[T]):
+    """Thread-safe FIFO of at most ``maxsize`` items; a put on a full queue drops the oldest (counted)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._items: collections.deque[T] = collections.deque(maxlen=maxsize)
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        with self._cond:
+            if len(self._items) == self._items.maxlen:
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+
+    def get(self, timeout: float | None = None) -> T | None:
+        """The oldest item, waiting up to ``timeout`` s (``None``: forever); ``None`` on timeout."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: bool(self._items), timeout):
+                return None
+            return self._items.popleft()
+
+    def drain(self) -> list[T]:
+        """Everything queued now, oldest first (no waiting)."""
+        with self._cond:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class _Callbacks:
+    on_result: Callable[[EmotionResult], None] | None = None
+    on_spectrum: Callable[[SpectrumUpdate], None] | None = None
+    on_error: Callable[[str], None] | None = None
+    on_state: Callable[[AnalyzerState], None] | None = None
+
+
+@dataclass
+class _Counters:
+    results: int = 0
+    lost_samples: int = 0
+    lost_events: int = 0
+    skipped: int = 0
+    level_db: float = -120.0
+    times: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=16))
+
+
+class Analyzer:
+    """Drives one source through the model on one worker thread. See docs/engine-api.md.
+
+    Callbacks run on the worker thread and must return quickly (a GUI forwards them as queued signals).
+    """
+
+    def __init__(self, source: AudioSource, model: OnnxModel, config: AnalyzerConfig | None = None, *,
+                 on_result: Callable[[EmotionResult], None] | None = None,
+                 on_spectrum: Callable[[SpectrumUpdate], None] | None = None,
+                 on_error: Callable[[str], None] | None = None,
+                 on_state: Callable[[AnalyzerState], None] | None = None) -> None:
+        self.source = source
+        self.model = model
+        self.config = config or AnalyzerConfig()
+        self.callbacks = _Callbacks(on_result, on_spectrum, on_error, on_state)
+        self.results: BoundedQueue[EmotionResult] = BoundedQueue(self.config.queue_size)
+        self._state = AnalyzerState.STOPPED
+        self._error: str | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._counters = _Counters()
+
+    # ------------------------------------------------------------------ control (front-end thread)
+    @property
+    def state(self) -> AnalyzerState:
+        return self._state
+
+    @property
+    def error(self) -> str | None:
+        """The plain message of the last failure while in the ``error`` state."""
+        return self._error
+
+    def start(self) -> None:
+        """Start the source and the worker. Raises :class:`SerappError` when the source cannot start."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._reset()
+        self.source.start()
+        self._stop.clear()
+        self._done.clear()
+        self._set_state(AnalyzerState.RUNNING)
+        self._thread = threading.Thread(target=self._run, name="serapp-analyzer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the worker and the source (idempotent). Queued results stay readable."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._thread = None
+        self.source.stop()
+        if self._state == AnalyzerState.RUNNING:
+            self._set_state(AnalyzerState.STOPPED)
+
+    def restart(self) -> None:
+        """Stop, then start again from a clean state (the retry after an error)."""
+        self.stop()
+        self._error = None
+        self.start()
+
+    def set_source(self, source: AudioSource) -> None:
+        """Switch to another source (microphone ⇄ file); restarts when running."""
+        running = self._state == AnalyzerState.RUNNING
+        self.stop()
+        self.source = source
+        if running:
+            self.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the worker ends (file finished, stopped or error); False on timeout."""
+        return self._done.wait(timeout)
+
+    def stats(self) -> EngineStats:
+        c = self._counters
+        times = list(c.times)
+        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        return EngineStats(self._state, self._error, self.source.label, rate, c.results, self.results.dropped,
+                           self.source.overflows, c.lost_samples, c.skipped, c.level_db)
+
+    # ------------------------------------------------------------------ worker
+    def _reset(self) -> None:
+        spec = self.model.info.spec
+        sr = spec.sample_rate
+        self._resampler = StreamResampler(self.source.sample_rate, sr)
+        self._windower = Windower(spec.n_samples, max(1, round(self.config.hop_s * sr)))
+        self._spectrum = SpectrumTracker(sr, self.config.spectrum_n_fft, max(1, round(self.config.spectrum_hop_s * sr)))
+        self._gate = make_gate(self.config, sr)
+        self._smoother = EmaSmoother(self.config.hop_s, self.config.smoothing_s)
+        self._counters = _Counters()
+
+    def _set_state(self, state: AnalyzerState) -> None:
+        self._state = state
+        if self.callbacks.on_state is not None:
+            self.callbacks.on_state(state)
+
+    def _fail(self, message: str) -> None:
+        self._error = message
+        self._set_state(AnalyzerState.ERROR)
+        if self.callbacks.on_error is not None:
+            self.callbacks.on_error(message)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                busy = self._step()
+                if self._state != AnalyzerState.RUNNING:
+                    break
+                if self.source.realtime or not busy:
+                    self._stop.wait(max(0.0, self.config.wake_s - (time.monotonic() - started)))
+        except SerappError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # an engine bug must not kill the app silently: surface it as an error state
+            self._fail(f"The analyzer stopped on an internal error ({type(exc).__name__}: {exc}). Retry; if it "
+                       "happens again, please report it.")
+        finally:
+            self._done.set()
+
+    def _step(self) -> bool:
+        """One wake-up: poll, spectrum, and the emotion update(s) due. Returns whether audio arrived."""
+        src = self.source
+        src.check()
+        if src.state == SourceState.ERROR:
+            raise SerappError(src.error or f"The source {src.label!r} failed.")
+        chunk = src.poll()
+        c = self._counters
+        if chunk.lost:
+            c.lost_samples += chunk.lost
+            c.lost_events += 1
+        finished = src.state == SourceState.FINISHED
+        y = self._resampler.process(chunk.samples)
+        if finished:
+            y = np.concatenate([y, self._resampler.flush()])
+        if y.size:
+            self._emit_spectrum(y)
+        ends = list(self._feed(y, chunk.arrival))
+        if src.realtime and ends:
+            # Behind real time (a slow update): serve only the newest window, count the ones skipped.
+            c.skipped += len(ends) - 1
+            self._update(chunk.arrival)
+        if finished:
+            if self._windower.has_tail():
+                self._update(chunk.arrival)
+            self._set_state(AnalyzerState.FINISHED)
+        return y.size > 0
+
+    def _feed(self, y: np.ndarray, arrival: float) -> Any:
+        """Feed the windower; in fast (non-real-time) mode analyse every boundary as it passes."""
+        for end in self._windower.feed(y):
+            if self.source.realtime:
+                yield end
+            else:
+                self._update(arrival)
+
+    def _emit_spectrum(self, y: np.ndarray) -> None:
+        c = self._counters
+        c.level_db = level_db(y)
+        cols = self._spectrum.push(y)
+        if self.callbacks.on_spectrum is not None:
+            t = self._windower.total / self._spectrum.sample_rate
+            self.callbacks.on_spectrum(SpectrumUpdate(t, cols, self._spectrum.freqs, c.level_db))
+
+    def _update(self, arrival: float) -> None:
+        window = self._windower.current()
+        t0 = time.perf_counter()
+        (decision,), (raw,) = score_windows([window], self.model, self._gate)
+        if raw is None:
+            self._smoother.reset()
+            probs = None
+        else:
+            probs = self._smoother.update(raw)
+        now = time.perf_counter()
+        c = self._counters
+        result = EmotionResult(
+            t=self._windower.total / self.model.info.spec.sample_rate, labels=self.model.info.labels,
+            probs=probs, raw_probs=raw, is_speech=decision.is_speech, level_db=decision.level_db,
+            compute_ms=(now - t0) * 1000.0, latency_ms=(time.monotonic() - arrival) * 1000.0,
+            dropped_blocks=self.source.overflows + c.lost_events)
+        c.results += 1
+        c.times.append(time.monotonic())
+        self.results.put(result)
+        if self.callbacks.on_result is not None:
+            self.callbacks.on_result(result)

@@ -1,0 +1,150 @@
+"""Microphone capture through PortAudio (sounddevice): device listing and choice, and the capture source.
+
+sounddevice is imported lazily: it raises OSError at import when the PortAudio library is missing, which is
+turned into a plain :class:`SerappError` so that everything not needing a microphone keeps working.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from serapp.engine.source import RingSource, SourceState
+from serapp.errors import SerappError
+
+NO_PORTAUDIO = ("Audio capture needs the PortAudio library, which is not installed. Install it "
+                "(Debian/Ubuntu: `sudo apt install libportaudio2`; macOS: `brew install portaudio`) and try again. "
+                "`serapp analyze FILE` works without it.")
+NO_DEVICE = ("No audio input device was found. Connect or enable a microphone (check that the sound server "
+             "is running and the device is not muted), list devices with `serapp devices`, and choose one "
+             "with --device NAME|INDEX. `serapp analyze FILE` works without one.")
+# Seconds of native-rate audio the ring holds: far more than the worker's wake period, so nothing is lost
+# unless the worker stalls.
+_RING_S = 4.0
+# No callback for this long while the stream claims to run means the device went away.
+_STALL_S = 2.0
+
+
+def import_sounddevice() -> ModuleType:
+    """The sounddevice module, or a :class:`SerappError` saying PortAudio is missing."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise SerappError(NO_PORTAUDIO) from exc
+    return sounddevice
+
+
+@dataclass(frozen=True)
+class InputDevice:
+    """An input device as PortAudio sees it. ``default_samplerate`` in Hz."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_samplerate: float
+    is_default: bool
+
+
+def list_input_devices() -> list[InputDevice]:
+    """Every device with at least one input channel (may be empty). Raises when PortAudio is missing."""
+    sd = import_sounddevice()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in = sd.default.device[0]
+    except Exception as exc:  # PortAudioError when the audio system cannot be queried
+        raise SerappError(f"The audio system could not be queried ({exc}). {NO_DEVICE}") from exc
+    return [InputDevice(int(d["index"]), str(d["name"]), str(hostapis[d["hostapi"]]["name"]),
+                        int(d["max_input_channels"]), float(d["default_samplerate"]),
+                        int(d["index"]) == default_in)
+            for d in devices if d["max_input_channels"] > 0]
+
+
+def resolve_device(device: str | int | None) -> InputDevice:
+    """The device named (case-insensitive substring) or numbered by ``device``; ``None`` = the default input."""
+    devices = list_input_devices()
+    if not devices:
+        raise SerappError(NO_DEVICE)
+    if device is None or device == "":
+        return next((d for d in devices if d.is_default), devices[0])
+    text = str(device).strip()
+    if text.isdigit():
+        match = [d for d in devices if d.index == int(text)]
+    else:
+        exact = [d for d in devices if d.name.lower() == text.lower()]
+        match = exact or [d for d in devices if text.lower() in d.name.lower()]
+    if len(match) == 1:
+        return match[0]
+    names = "; ".join(f"{d.index}: {d.name}" for d in devices)
+    if not match:
+        raise SerappError(f"No input device matches {text!r}. Input devices: {names}.")
+    raise SerappError(f"{text!r} matches several input devices; give its index. Input devices: {names}.")
+
+
+class MicrophoneSource(RingSource):
+    """Live input from a PortAudio device at its native rate, mono (first channel).
+
+    The stream callback only copies into the preallocated ring and counts overflows. A stream error or a
+    vanished device puts the source in the ``error`` state (see :meth:`check`); :meth:`restart` reopens it.
+    """
+
+    def __init__(self, device: str | int | None = None, blocksize: int = 0) -> None:
+        self.device = resolve_device(device)
+        super().__init__(self.device.name, round(self.device.default_samplerate), _RING_S, realtime=True)
+        self.blocksize = blocksize
+        self._stream: Any = None
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        # Audio thread: copy and count, nothing else (no allocation of audio-sized arrays, no locks, no I/O).
+        if status.input_overflow:
+            self._overflows += 1
+        self.ring.write(indata[:, 0])
+        self.last_arrival = time.monotonic()
+
+    def _finished(self) -> None:
+        if self._state == SourceState.RUNNING:
+            self.fail(f"The input stream from {self.label!r} stopped unexpectedly (device unplugged or taken "
+                      "by another program). Retry, or choose another device with --device.")
+
+    def start(self) -> None:
+        """Open and start the stream. Raises :class:`SerappError` when the device cannot be opened."""
+        if self._state == SourceState.RUNNING:
+            return
+        sd = import_sounddevice()
+        self._reset_reading()
+        try:
+            self._stream = sd.InputStream(device=self.device.index, channels=1, samplerate=self.sample_rate,
+                                          dtype="float32", blocksize=self.blocksize, latency="low",
+                                          callback=self._callback, finished_callback=self._finished)
+            self._state = SourceState.RUNNING
+            self._stream.start()
+        except Exception as exc:
+            self._state = SourceState.STOPPED
+            self._stream = None
+            raise SerappError(f"Could not open input device {self.device.index} ({self.label}): {exc}. "
+                              "Choose another with --device (see `serapp devices`).") from exc
+
+    def stop(self) -> None:
+        """Stop and close the stream (idempotent)."""
+        stream, self._stream = self._stream, None
+        if self._state != SourceState.ERROR:
+            self._state = SourceState.STOPPED
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # closing a stream whose device vanished may fail; it is gone either way
+                pass
+
+    def check(self) -> None:
+        """Detect a stalled or dead stream from the worker; sets the error state (does not raise)."""
+        if self._state != SourceState.RUNNING or self._stream is None:
+            return
+        if not self._stream.active or time.monotonic() - self.last_arrival > _STALL_S:
+            self.fail(f"No audio has arrived from {self.label!r} for {_STALL_S:.0f} s (device unplugged, "
+                      "muted at system level, or taken by another program). Retry, or choose another device.")

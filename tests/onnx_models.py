@@ -1,0 +1,85 @@
+"""Small real ONNX models for tests, built with onnx.helper: mean over the feature axes but the last, a
+fixed MatMul, Softmax. They carry serapp metadata like the trainer's exports; broken variants for refusal tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from serapp.engine.labels import EMOTIONS
+from serapp.engine.modelmeta import ModelInfo
+from serapp.engine.spec import FeatureSpec
+
+IR_VERSION = 8
+OPSET = 17
+
+
+def build_model(spec: FeatureSpec, labels: Sequence[str] = EMOTIONS, *, seed: int = 0,
+                input_shape: Sequence[int | str] | None = None, n_outputs: int | None = None,
+                metadata: dict[str, str] | None = None, temperature: float = 1.0) -> onnx.ModelProto:
+    """A model ``(batch, *spec.shape)`` -> softmax probabilities ``(batch, len(labels))``.
+
+    The input is averaged over time (axis 1; not for 1-D stats), flattened, then projected by a fixed random
+    matrix. ``input_shape``/``n_outputs``/``metadata`` override the consistent defaults to make broken models.
+    """
+    shape = list(input_shape) if input_shape is not None else ["batch", *spec.shape]
+    width = n_outputs if n_outputs is not None else len(labels)
+    rank = len(spec.shape) + 1
+    feat = int(np.prod(spec.shape[1:])) if rank > 2 else spec.shape[0]
+    rng = np.random.default_rng(seed)
+    weights = (rng.standard_normal((feat, width)) / np.sqrt(feat)).astype(np.float32)
+    nodes = []
+    pooled = "x"
+    if rank > 2:  # average over time (axis 1), then flatten what is left
+        nodes += [helper.make_node("ReduceMean", ["x"], ["mean"], axes=[1], keepdims=0),
+                  helper.make_node("Flatten", ["mean"], ["pooled"], axis=1)]
+        pooled = "pooled"
+    inits = [numpy_helper.from_array(weights, "w")]
+    nodes += [helper.make_node("MatMul", [pooled, "w"], ["logits"]),
+              helper.make_node("Softmax", ["logits"], ["probs"], axis=-1)]
+    graph = helper.make_graph(nodes, "serapp_test",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", width])],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="serapp-tests")
+    model.ir_version = IR_VERSION
+    props = metadata if metadata is not None else ModelInfo(
+        labels=tuple(labels), spec=spec, name="test-model", family="test", temperature=temperature).to_metadata()
+    helper.set_model_props(model, props)
+    onnx.checker.check_model(model)
+    return model
+
+
+def save_model(path: Path, spec: FeatureSpec, labels: Sequence[str] = EMOTIONS, **kwargs: object) -> Path:
+    """Build (see :func:`build_model`) and write to ``path``; returns ``path``."""
+    onnx.save_model(build_model(spec, labels, **kwargs), str(path))  # type: ignore[arg-type]
+    return path
+
+
+def broken_models(folder: Path, spec: FeatureSpec) -> dict[str, Path]:
+    """Files a serving engine must refuse, by what is wrong with them."""
+    good = save_model(folder / "good.onnx", spec)
+    meta = ModelInfo(labels=EMOTIONS, spec=spec).to_metadata()
+    bad_json = dict(meta, **{"serapp.labels": "[not json"})
+    unknown_kind = dict(meta, **{"serapp.feature_spec": spec.to_json().replace('"logmel"', '"wavelet"')})
+    truncated = folder / "truncated.onnx"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    garbage = folder / "garbage.onnx"
+    garbage.write_bytes(b"this is not an onnx model\n" * 10)
+    return {
+        "missing": folder / "absent.onnx",
+        "no_metadata": save_model(folder / "nometa.onnx", spec, metadata={}),
+        "bad_json": save_model(folder / "badjson.onnx", spec, metadata=bad_json),
+        "unknown_kind": save_model(folder / "unknownkind.onnx", spec, metadata=unknown_kind),
+        # built for 65 mel bands but labelled with a 64-band spec
+        "wrong_input_shape": save_model(folder / "wrongshape.onnx", spec.replace(n_mels=spec.n_mels + 1),
+                                        metadata=meta),
+        "wrong_output_width": save_model(folder / "wrongwidth.onnx", spec, n_outputs=len(EMOTIONS) + 1),
+        "truncated": truncated,
+        "garbage": garbage,
+    }
