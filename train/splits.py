@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, train_test_split
 
 from serapp.errors import SerappError
 from train.corpora import Clip
@@ -73,7 +73,11 @@ def _group_fold(idx: np.ndarray, labels: np.ndarray, speakers: np.ndarray, n_spl
     with warnings.catch_warnings():
         # "The least populated class has only N members": expected with few speakers; groups win over strata.
         warnings.simplefilter("ignore", UserWarning)
-        folds = list(sgkf.split(idx, labels[idx], speakers[idx]))
+        try:
+            folds = list(sgkf.split(idx, labels[idx], speakers[idx]))
+        except ValueError:  # every class has fewer clips than folds: no strata possible, group only
+            gkf = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            folds = list(gkf.split(idx, labels[idx], speakers[idx]))
     return [(np.sort(idx[tr]), np.sort(idx[te])) for tr, te in folds]
 
 
@@ -170,10 +174,14 @@ def random_split_speaker_dependent(clips: Sequence[Clip], test_fraction: float =
 
 
 def _stratified_random(idx: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
-    counts = np.unique(labels[idx], return_counts=True)[1]
-    stratify = labels[idx] if counts.min() >= 2 else None  # a class with one clip cannot be stratified
-    a, b = train_test_split(idx, test_size=fraction, random_state=seed, shuffle=True, stratify=stratify)
-    return np.sort(a).astype(np.int64), np.sort(b).astype(np.int64)
+    """Random ``(kept, held_out)`` split of ``idx``, stratified by label where the class counts allow it."""
+    for stratify in (labels[idx], None):  # too few clips of a class for strata: fall back to plain random
+        try:
+            a, b = train_test_split(idx, test_size=fraction, random_state=seed, shuffle=True, stratify=stratify)
+        except ValueError:
+            continue
+        return np.sort(a).astype(np.int64), np.sort(b).astype(np.int64)
+    raise SerappError(f"Too few clips ({len(idx)}) for a random split with fraction {fraction}.")
 
 
 def make_splits(protocol: str, clips: Sequence[Clip], *, k: int = 5, test_fraction: float = 0.2, seed: int = 0,
