@@ -1,0 +1,103 @@
+"""Keras model -> self-describing ONNX file, checked against Keras on real inputs before it is kept.
+
+The file carries :meth:`ModelInfo.to_metadata` in ``metadata_props`` (labels, feature spec, provenance,
+calibration temperature), so the app needs nothing else. Calibration stays out of the graph: the engine
+applies ``info.temperature``. ONNX is a protobuf of operators and weights: loading it never runs code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from serapp.engine.modelmeta import ModelInfo
+from serapp.errors import SerappError
+
+if TYPE_CHECKING:
+    import keras
+    import onnx
+
+OPSET = 17
+MAX_IR_VERSION = 10  # the newest IR onnxruntime 1.31 reads
+INPUT_NAME = "features"
+
+
+def to_onnx(model: keras.Model, input_shape: tuple[int, ...]) -> onnx.ModelProto:
+    """Convert ``model`` with tf2onnx (opset 17) for float32 inputs ``(batch, *input_shape)``, any batch."""
+    import tensorflow as tf
+    import tf2onnx
+
+    signature = (tf.TensorSpec((None, *input_shape), tf.float32, name=INPUT_NAME),)
+    try:
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=OPSET)
+    except Exception as exc:  # tf2onnx raises assorted types; the user needs the family and the reason
+        raise SerappError(f"Could not convert model {model.name!r} to ONNX: {exc}") from exc
+    return proto
+
+
+def check_parity(proto_path: Path, model: keras.Model, inputs: np.ndarray, atol: float) -> float:
+    """Max absolute difference between Keras and onnxruntime outputs on ``inputs`` ``(batch, *shape)``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(proto_path), options, providers=["CPUExecutionProvider"])
+        ours = session.run(None, {session.get_inputs()[0].name: inputs})[0]
+    except Exception as exc:  # onnxruntime's own exception types; the converted graph is unusable
+        raise SerappError(f"onnxruntime cannot run the converted {model.name!r} model: {exc}") from exc
+    theirs = np.asarray(model.predict(inputs, verbose=0))
+    if ours.shape != theirs.shape:
+        raise SerappError(f"ONNX output shape {ours.shape} differs from Keras {theirs.shape}.")
+    return float(np.max(np.abs(ours - theirs)))
+
+
+def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: np.ndarray, *,
+                atol: float = 1e-4) -> Path:
+    """Write ``model`` to ``path`` as ONNX with ``info`` as metadata; returns ``path``.
+
+    ``parity_inputs``: real features ``(batch, *info.spec.shape)`` float32 (a handful of clips). The converted
+    file is written beside ``path`` under a temporary name, run in onnxruntime and compared with Keras; only
+    when the largest absolute probability difference is ``<= atol`` does it replace ``path`` (atomic rename).
+    Otherwise the temporary file is removed, ``path`` is left as it was, and :class:`SerappError` is raised.
+    """
+    import onnx
+
+    path = Path(path)
+    shape = tuple(info.spec.shape)
+    model_shape = tuple(model.input_shape[1:])
+    if model_shape != shape:
+        raise SerappError(f"Model input {model_shape} does not match the feature spec's {shape}; "
+                          "export with the spec the model was trained on.")
+    n_out = int(model.output_shape[-1])
+    if n_out != len(info.labels):
+        raise SerappError(f"Model has {n_out} outputs but {len(info.labels)} labels were given.")
+    inputs = np.ascontiguousarray(parity_inputs, dtype=np.float32)
+    if inputs.ndim != len(shape) + 1 or tuple(inputs.shape[1:]) != shape or len(inputs) == 0:
+        raise SerappError(f"Parity inputs must be real features of shape (batch, {', '.join(map(str, shape))}), "
+                          f"got {inputs.shape}.")
+
+    proto = to_onnx(model, shape)
+    if proto.ir_version > MAX_IR_VERSION:
+        raise SerappError(f"tf2onnx wrote ONNX IR {proto.ir_version}; onnxruntime reads up to {MAX_IR_VERSION}.")
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, info.to_metadata())
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(proto.SerializeToString())
+        diff = check_parity(tmp, model, inputs, atol)
+        if not diff <= atol:  # also catches NaN
+            raise SerappError(f"ONNX export of {info.name!r} disagrees with Keras: max |difference| {diff:.2e} "
+                              f"> {atol:.0e} on {len(inputs)} inputs; the file was not written.")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
