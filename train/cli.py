@@ -16,6 +16,8 @@ from serapp.errors import SerappError
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("train.datasummary", "clips per corpus x emotion, speakers and hours"),
+    "train": ("train.fit", "train one model under a speaker-independent protocol; saves a run folder"),
+    "compare": ("train.compare", "train several families under one protocol; Markdown table and confusions"),
 }
 
 

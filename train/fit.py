@@ -375,14 +375,16 @@ class RunResult:
     probe_inputs: np.ndarray
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename: never a half-written file."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _write_json(path: Path, value: Any) -> None:
-    _write_atomic(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
+def write_json(path: Path, value: Any) -> None:
+    """Write ``value`` as indented, key-sorted JSON, atomically (numpy scalars and arrays allowed)."""
+    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -556,10 +558,10 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     data = load_data(config, root, workers=extract_workers, progress=bool(verbose))
     split = data.split
     run_dir = new_run_dir(runs_dir, config)
-    _write_atomic(run_dir / "config.json", config.to_json() + "\n")
-    _write_json(run_dir / "labels.json", list(data.labels))
-    _write_atomic(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
-    _write_json(run_dir / "split.json", {
+    write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
+    write_json(run_dir / "labels.json", list(data.labels))
+    write_text_atomic(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
+    write_json(run_dir / "split.json", {
         "name": split.name, "speaker_independent": split.speaker_independent, **split.sizes(),
         **{f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
            for part in ("train", "val", "test")}})
@@ -575,7 +577,7 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
 
         model, history, seconds = fit_keras(config, data, run_dir, workers=workers, verbose=verbose)
         n_params = count_params(model)["total"]
-        _write_json(run_dir / "history.json", {**history, "seconds_per_epoch": seconds})
+        write_json(run_dir / "history.json", {**history, "seconds_per_epoch": seconds})
         metrics.plot_history(history, run_dir / "curves.png")
 
     calibration = calibrate(predict_proba(model, data.features[split.val], len(data.labels)), data.y[split.val])
@@ -586,7 +588,7 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
                       "split": split.name, "speaker_independent": split.speaker_independent,
                       "calibration": calibration, "n_params": n_params,
                       "seconds_per_epoch": float(np.mean(seconds)) if seconds else None}
-    _write_json(run_dir / "metrics.json", result_metrics)
+    write_json(run_dir / "metrics.json", result_metrics)
     metrics.plot_confusion(np.asarray(report["confusion"]), data.labels, run_dir / "confusion.png",
                            title=f"{config.family} — {config.protocol_label} ({result_metrics['evaluated_on']})")
 

@@ -1,0 +1,239 @@
+"""`serapp-train compare`: several families under one protocol, as a Markdown table with confusion matrices.
+
+Every family is trained with :func:`train.fit.train_run` (each run keeps its own folder under ``runs/``) on the
+same folds, seed and corpora; the table gives mean test scores over the folds run, the parameter count and the
+time of one inference (onnxruntime, one thread, on the exported ONNX model; the scikit-learn baselines, which
+cannot be exported, are timed with their own ``predict_proba``, and the table says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serapp.errors import SerappError
+from train.fit import (
+    RunResult,
+    TrainConfig,
+    add_config_arguments,
+    add_runtime_arguments,
+    config_from_args,
+    train_run,
+    write_json,
+    write_text_atomic,
+)
+from train.models import CLASSICAL, FAMILIES, IMAGENET_FAMILIES
+
+DEFAULT_FAMILIES: tuple[str, ...] = (*(f for f in FAMILIES if f not in IMAGENET_FAMILIES), *CLASSICAL)
+DEFAULT_OUT = Path("docs/compare")
+
+# The strongest model of the project's seed work, as published; shown beside ours, never mixed with them.
+PUBLISHED_SEED: dict[str, Any] = {
+    "model": "CNN-BiLSTM + attention (published seed)",
+    "accuracy": 0.76,
+    "macro_f1": 0.753,
+    "protocol": "random clip-level split (speaker-dependent), six corpora",
+}
+
+
+@dataclass
+class FamilyResult:
+    """One family's runs (one per fold) and its inference timing."""
+
+    family: str
+    runs: list[RunResult] = field(default_factory=list)
+    ms_per_inference: float | None = None
+    timed_with: str = ""
+
+    def mean(self, key: str) -> tuple[float, float]:
+        """Mean and standard deviation over folds of a top-level test score."""
+        values = np.array([r.metrics[key] for r in self.runs], dtype=np.float64)
+        return float(values.mean()), float(values.std())
+
+    def corpus_uar(self, corpus: str) -> float | None:
+        """Mean UAR on ``corpus`` over the folds whose test set holds it (None when none does)."""
+        values = [r.metrics["per_corpus"][corpus]["uar"] for r in self.runs if corpus in r.metrics["per_corpus"]]
+        return float(np.mean(values)) if values else None
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """Confusion counts summed over folds, ``(n_labels, n_labels)``."""
+        return np.sum([np.asarray(r.metrics["confusion"]) for r in self.runs], axis=0)
+
+
+# ---------------------------------------------------------------------------------------------- timing
+def median_ms(call: Callable[[], Any], repeats: int = 50, warmup: int = 5) -> float:
+    """Median wall time of ``call()`` in milliseconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def time_inference(result: RunResult, repeats: int = 50) -> tuple[float, str]:
+    """Milliseconds for one example, and what ran it: onnxruntime (1 intra-op thread, spinning off) on the
+    exported model; else scikit-learn ``predict_proba`` or a direct Keras call (batch of one)."""
+    x = np.ascontiguousarray(result.probe_inputs[:1], dtype=np.float32)
+    if result.onnx_path is not None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = ort.InferenceSession(str(result.onnx_path), options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return median_ms(lambda: session.run(None, {name: x}), repeats), "onnxruntime"
+    model = result.model
+    if hasattr(model, "predict_proba"):
+        return median_ms(lambda: model.predict_proba(x), repeats), "scikit-learn"
+    return median_ms(lambda: model(x, training=False), repeats), "keras"
+
+
+# ---------------------------------------------------------------------------------------------- table
+def _fmt(mean_std: tuple[float, float], folds: int) -> str:
+    mean, std = mean_std
+    return f"{mean:.3f} ± {std:.3f}" if folds > 1 else f"{mean:.3f}"
+
+
+def protocol_text(config: TrainConfig, folds: Sequence[int]) -> str:
+    """A plain sentence saying how the numbers were obtained."""
+    names = {"speaker-kfold": f"speaker-independent {config.k}-fold cross-validation",
+             "speaker-holdout": f"a speaker-independent holdout ({config.test_fraction:.0%} of each corpus's "
+                                "speakers)",
+             "loco": "leave-one-corpus-out",
+             "random": "a RANDOM clip-level split (speaker-DEPENDENT: the same voices train and test)"}
+    fold_text = "" if config.protocol == "speaker-holdout" or config.protocol == "random" else \
+        f", fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}"
+    limit = f", at most {config.limit} clips per corpus" if config.limit else ""
+    return (f"{names[config.protocol]}{fold_text}{limit}; seed {config.seed}, up to {config.epochs} epochs "
+            f"(early stopping on validation speakers drawn from the training speakers), imbalance: "
+            f"{config.imbalance}. Test speakers are never seen in training or validation"
+            + ("." if config.protocol != "random" else " — except under this random split."))
+
+
+def markdown_table(results: Sequence[FamilyResult], config: TrainConfig, folds: Sequence[int],
+                   corpora: Sequence[str]) -> str:
+    """The comparison as Markdown: header text with the protocol, our rows, and the published seed row."""
+    n = len(folds)
+    head = ["model", "parameters", "ms / inference", "accuracy", "macro-F1", "UAR",
+            *(f"UAR {c}" for c in corpora)]
+    rows = []
+    for r in results:
+        ms = f"{r.ms_per_inference:.2f} ({r.timed_with})" if r.ms_per_inference is not None else "—"
+        params = f"{r.runs[0].n_params:,}" if r.runs[0].n_params else "— (scikit-learn)"
+        per_corpus = [f"{v:.3f}" if (v := r.corpus_uar(c)) is not None else "—" for c in corpora]
+        rows.append([r.family, params, ms, _fmt(r.mean("accuracy"), n), _fmt(r.mean("macro_f1"), n),
+                     _fmt(r.mean("uar"), n), *per_corpus])
+    seed = PUBLISHED_SEED
+    rows.append([f"*{seed['model']}*", "—", "—", f"*{seed['accuracy']:.2f}*", f"*{seed['macro_f1']:.3f}* (F1)",
+                 "—", *("—" for _ in corpora)])
+    lines = [
+        "# Model comparison",
+        "",
+        f"**Protocol (our rows):** {protocol_text(config, folds)}",
+        "",
+        f"**Published seed row (italics):** {seed['protocol']}. Its figures are quoted, not reproduced, and are "
+        "**not comparable** with ours: with a random split the test clips come from speakers the model was "
+        "trained on, which inflates scores; our rows test only on unseen speakers"
+        + (" (except for this random-split run)." if config.protocol == "random" else "."),
+        "",
+        "Scores are means over the folds run" + (" (± standard deviation)" if n > 1 else "")
+        + "; UAR is unweighted average recall; per-corpus UAR is over the folds whose test set holds that "
+        "corpus. Inference time is for one example (batch of one) on this machine's CPU; the column says what "
+        "ran it (onnxruntime with one thread on the exported ONNX model, or scikit-learn for the baselines "
+        "that cannot be exported).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join("---" for _ in head) + " |",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+        "Confusion matrices (summed over folds): " + ", ".join(
+            f"[{r.family}](confusion-{r.family}.png)" for r in results) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- command
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--families", default=",".join(DEFAULT_FAMILIES),
+                        help="comma-separated families (default: every non-ImageNet family and the baselines)")
+    parser.add_argument("--folds", type=int, default=1,
+                        help="run only the first N folds of speaker-kfold / loco (default 1; time grows with N)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (docs/compare/)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="parent of the run folders (runs/)")
+    parser.add_argument("--repeats", type=int, default=50, help="timed inferences per model (median reported)")
+    add_config_arguments(parser, family=False)
+    add_runtime_arguments(parser)
+
+
+def fold_numbers(config: TrainConfig, folds: int) -> list[int]:
+    """1-based folds to run: the first ``folds`` of k-fold or leave-one-corpus-out; one for the others."""
+    if folds < 1:
+        raise SerappError(f"--folds must be at least 1, got {folds}.")
+    if config.protocol == "speaker-kfold":
+        return list(range(1, min(folds, config.k) + 1))
+    return list(range(1, folds + 1)) if config.protocol == "loco" else [1]
+
+
+def compare(configs: Sequence[TrainConfig], folds: Sequence[int], out: Path, *, root: Path | None = None,
+            runs_dir: Path = Path("runs"), repeats: int = 50, workers: int = 1, extract_workers: int | None = None,
+            verbose: int = 1) -> list[FamilyResult]:
+    """Train each config (one per family, same protocol) on each fold, then write ``README.md``,
+    ``compare.json`` and one confusion PNG per family into ``out``. Returns the results."""
+    from train import metrics
+
+    base = configs[0]
+    results: list[FamilyResult] = []
+    for family_config in configs:
+        result = FamilyResult(family_config.family)
+        for fold in folds:
+            config = family_config.replace(fold=fold)
+            result.runs.append(train_run(config, root=root, runs_dir=runs_dir, export=True, export_required=False,
+                                         workers=workers, extract_workers=extract_workers, verbose=verbose))
+        result.ms_per_inference, result.timed_with = time_inference(result.runs[0], repeats)
+        results.append(result)
+    out.mkdir(parents=True, exist_ok=True)
+    corpora = sorted({c for r in results for run in r.runs for c in run.metrics["per_corpus"]})
+    labels = results[0].runs[0].metrics["labels"]
+    for r in results:
+        metrics.plot_confusion(r.confusion, labels, out / f"confusion-{r.family}.png",
+                               title=f"{r.family} — {base.protocol} (test, {len(folds)} fold(s))")
+    write_text_atomic(out / "README.md", markdown_table(results, base, folds, corpora))
+    write_json(out / "compare.json", {
+        "protocol": base.protocol, "folds": list(folds), "config": base.to_dict(), "published_seed": PUBLISHED_SEED,
+        "families": {r.family: {"runs": [str(run.run_dir) for run in r.runs], "n_params": r.runs[0].n_params,
+                                "ms_per_inference": r.ms_per_inference, "timed_with": r.timed_with,
+                                "seconds_per_epoch": [run.metrics["seconds_per_epoch"] for run in r.runs],
+                                **{k: r.mean(k)[0] for k in ("accuracy", "macro_f1", "weighted_f1", "uar")},
+                                "per_corpus_uar": {c: r.corpus_uar(c) for c in corpora}} for r in results}})
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    known = (*FAMILIES, *CLASSICAL)
+    unknown = [f for f in families if f not in known]
+    if unknown or not families:
+        raise SerappError(f"Unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown) or '(none)'}; "
+                          f"known: {', '.join(known)}.")
+    # each family keeps its own default features; --spec-set changes apply to each of them
+    configs = [config_from_args(args, family=family) for family in families]
+    if configs[0].all_speakers:
+        raise SerappError("compare evaluates on test speakers; --all-speakers has none. Drop it.")
+    folds = fold_numbers(configs[0], args.folds)
+    compare(configs, folds, args.out, root=args.root, runs_dir=args.runs_dir, repeats=args.repeats,
+            workers=args.workers, extract_workers=args.extract_workers, verbose=0 if args.quiet else 1)
+    print(f"wrote {args.out / 'README.md'}")
+    return 0
