@@ -1,9 +1,192 @@
-"""Sub-commands of `serapp` (analyze, listen, devices, bench). Each sets ``run`` on its parser."""
+"""Sub-commands of `serapp` (analyze, listen, devices, bench). Each sets ``run`` on its parser.
+
+Heavy modules (numpy, librosa, onnxruntime, sounddevice) are imported inside the commands, so `serapp --help`
+stays instant and a missing PortAudio only affects the commands that capture audio.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add every sub-command parser to ``sub``."""
+    p = sub.add_parser("analyze", help="analyse audio files (timeline and summary)",
+                       description="Analyse audio files: a window every --hop seconds, and a summary per file. "
+                                   "The JSON schema is in docs/cli.md.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (any format libsndfile reads)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print one JSON array, an object per file")
+    fmt.add_argument("--csv", action="store_true", help="print the timelines as CSV (one row per window)")
+    _common(p)
+    p.set_defaults(run=run_analyze)
+
+    p = sub.add_parser("listen", help="live emotions from the microphone in the terminal")
+    p.add_argument("--device", dest="cmd_device", help="input device name or index (see `serapp devices`)")
+    p.add_argument("--input", dest="cmd_input", metavar="FILE",
+                   help="feed FILE at real-time pace instead of the microphone")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--max-results", type=int, help="stop after this many results")
+    _common(p)
+    p.set_defaults(run=run_listen)
+
+    p = sub.add_parser("devices", help="list audio input devices")
+    p.set_defaults(run=run_devices)
+
+    p = sub.add_parser("bench", help="measure engine speed, CPU share, latency and memory")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    p.add_argument("--model", dest="cmd_model", help="ONNX model file (default: the bundled model)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the real-time run (default 10 s)")
+    p.set_defaults(run=run_bench)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    # Own dests: a sub-parser's default would otherwise overwrite the same option given before the command.
+    p.add_argument("--model", dest="cmd_model", help="ONNX model file (default: the bundled model)")
+    p.add_argument("--hop", type=float, default=0.25, metavar="S", help="seconds between updates (default 0.25)")
+
+
+def _model_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
+    from serapp.engine.config import AnalyzerConfig
+    from serapp.engine.model import load_model
+
+    config = AnalyzerConfig(hop_s=args.hop)  # validates before the model loads
+    return load_model(_opt(args, "model")), config
+
+
+def _opt(args: argparse.Namespace, name: str) -> Any:
+    """An option given after the command, else the same one given before it (`serapp --model M listen`)."""
+    value = getattr(args, f"cmd_{name}", None)
+    return value if value is not None else getattr(args, name, None)
+
+
+# ---------------------------------------------------------------------------------------------------- analyze
+def run_analyze(args: argparse.Namespace) -> int:
+    from serapp.engine.analysis import analyze_file
+    from serapp.errors import SerappError
+
+    model, config = _model_and_config(args)
+    entries: list[dict[str, Any]] = []
+    failed = 0
+    for name in args.files:
+        try:
+            entries.append(analyze_file(name, model, config).to_dict())
+        except SerappError as exc:
+            entries.append({"file": name, "error": str(exc)})
+        except Exception as exc:  # one bad file must not stop the others, nor show a traceback
+            entries.append({"file": name, "error": f"could not be analysed ({type(exc).__name__}: {exc})."})
+        if "error" in entries[-1]:
+            failed += 1
+            if not args.json:
+                print(f"serapp: {entries[-1]['error']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(entries))
+    elif args.csv:
+        _write_csv(entries, model.labels)
+    else:
+        for entry in entries:
+            if "error" not in entry:
+                print(_describe(entry))
+    return 1 if failed else 0
+
+
+def _write_csv(entries: list[dict[str, Any]], labels: tuple[str, ...]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["file", "t", "emotion", "speech", "level_db", *labels])
+    for entry in entries:
+        for w in entry.get("timeline", []):
+            probs = w["probabilities"] or {}
+            writer.writerow([entry["file"], w["t"], w["emotion"], int(w["speech"]), w["level_db"],
+                             *(probs.get(lab, "") for lab in labels)])
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    s = entry["summary"]
+    top = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+    probs = ", ".join(f"{k} {v:.0%}" for k, v in top) if s["speech_ratio"] > 0 else "no speech"
+    return (f"{entry['file']}: {s['dominant']} ({probs}); speech {s['speech_ratio']:.0%} of "
+            f"{s['duration_s']:.1f} s")
+
+
+# ---------------------------------------------------------------------------------------------------- listen
+def run_listen(args: argparse.Namespace) -> int:
+    import time
+
+    from serapp.engine.analyzer import Analyzer, AnalyzerState
+
+    source = _make_source(args)  # first: a missing PortAudio or device is the news, not the model
+    model, config = _model_and_config(args)
+    analyzer = Analyzer(source, model, config)
+    tty = sys.stdout.isatty()
+    analyzer.start()
+    count, started = 0, time.monotonic()
+    try:
+        while args.max_results is None or count < args.max_results:
+            if args.seconds is not None and time.monotonic() - started >= args.seconds:
+                break
+            result = analyzer.results.get(timeout=0.1)
+            if result is None:
+                if analyzer.state != AnalyzerState.RUNNING and not len(analyzer.results):
+                    break
+                continue
+            count += 1
+            line = _result_line(result, model.labels)
+            print(f"\r{line}\033[K" if tty else line, end="" if tty else "\n", flush=True)
+    finally:
+        analyzer.stop()
+        if tty:
+            print()
+    if analyzer.state == AnalyzerState.ERROR:
+        print(f"serapp: {analyzer.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _make_source(args: argparse.Namespace) -> Any:
+    if _opt(args, "input"):
+        from serapp.engine.filesource import FileSource
+
+        return FileSource(_opt(args, "input"), realtime=True)
+    from serapp.engine.capture import MicrophoneSource
+
+    return MicrophoneSource(_opt(args, "device"))
+
+
+def _result_line(result: Any, labels: tuple[str, ...]) -> str:
+    if result.probs is None:
+        what = f"{'silence':<9} {'':<20}"
+    else:
+        p = float(result.probs.max())
+        what = f"{result.emotion:<9} {'█' * round(p * 20):<20} {p:4.0%}"
+    return (f"{result.t:7.2f} s  {what}  level {result.level_db:6.1f} dB  compute {result.compute_ms:5.1f} ms  "
+            f"latency {result.latency_ms:5.0f} ms")
+
+
+# ---------------------------------------------------------------------------------------------------- devices
+def run_devices(args: argparse.Namespace) -> int:
+    from serapp.engine.capture import NO_DEVICE, list_input_devices
+
+    devices = list_input_devices()
+    if not devices:
+        print(f"serapp: {NO_DEVICE}", file=sys.stderr)
+        return 1
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark}{d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_samplerate:.0f} Hz)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- bench
+def run_bench(args: argparse.Namespace) -> int:
+    from serapp.bench import run_benchmark
+
+    model = _opt(args, "model")
+    figures = run_benchmark(Path(model) if model else None, seconds=args.seconds,
+                            verbose=not args.json)
+    print(json.dumps(figures))
+    return 0

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from serapp.engine import features
 from serapp.engine.analysis import make_gate, score_windows
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
@@ -151,6 +152,14 @@ class _Counters:
     times: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=16))
 
 
+def warm_up(model: OnnxModel) -> None:
+    """Run features + inference once on quiet noise, so lazy imports and first-call set-up (about a second)
+    happen before the source starts rather than delaying the first live update."""
+    spec = model.info.spec
+    noise = np.random.default_rng(0).standard_normal(spec.n_samples).astype(np.float32) * 1e-3
+    model.predict(features.compute_batch([noise], spec))
+
+
 class Analyzer:
     """Drives one source through the model on one worker thread. See docs/engine-api.md.
 
@@ -173,6 +182,7 @@ class Analyzer:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._counters = _Counters()
+        self._warm = False
 
     # ------------------------------------------------------------------ control (front-end thread)
     @property
@@ -189,6 +199,9 @@ class Analyzer:
         if self._thread is not None and self._thread.is_alive():
             return
         self._reset()
+        if not self._warm:
+            warm_up(self.model)
+            self._warm = True
         self.source.start()
         self._stop.clear()
         self._done.clear()

@@ -35,7 +35,7 @@ class AnalyzerConfig:
     spectrum_n_fft: int = 512
     spectrum_hop_s: float = 0.01
     queue_size: int = 64
-    batch_size: int = 32
+    batch_size: int = 8  # larger batches fall out of the CPU cache and run slower per window
 
     def __post_init__(self) -> None:
         self.validate()

@@ -47,7 +47,8 @@ class GateDecision:
 @dataclass(frozen=True)
 class VoiceGate:
     """A frame is voiced when louder than ``gate_db`` dBFS and ``snr_db`` above the window's noise floor
-    (its 10th-percentile frame level); a window is speech with at least ``min_speech_s`` voiced."""
+    (its 10th-percentile frame level), the latter bar capped at ``gate_db + 2 * snr_db``; a window is speech
+    with at least ``min_speech_s`` voiced."""
 
     sample_rate: int = 16000
     gate_db: float = -50.0
@@ -59,6 +60,8 @@ class VoiceGate:
         frame = max(1, round(FRAME_S * self.sample_rate))
         levels = frame_levels_db(y, frame)
         floor = float(np.percentile(levels, _FLOOR_PERCENTILE))
-        voiced = int(np.count_nonzero(levels > max(self.gate_db, floor + self.snr_db)))
+        # The SNR bar is capped: in a short window that is all speech the "floor" is speech itself.
+        threshold = max(self.gate_db, min(floor + self.snr_db, self.gate_db + 2.0 * self.snr_db))
+        voiced = int(np.count_nonzero(levels > threshold))
         voiced_s = voiced * frame / self.sample_rate
         return GateDecision(voiced_s >= self.min_speech_s and voiced > 0, voiced_s, level_db(y), floor)
