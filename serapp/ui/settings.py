@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from serapp.engine.config import AnalyzerConfig
 from serapp.errors import SerappError
 
 ORGANIZATION = "serapp"
@@ -115,3 +116,9 @@ def save_settings(store: QSettings, settings: AppSettings) -> None:
 def default_store() -> QSettings:
     """The per-user settings store (an INI file under the platform's config folder)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def analyzer_config(settings: AppSettings, base: AnalyzerConfig | None = None) -> AnalyzerConfig:
+    """The engine config for ``settings`` (hop, smoothing and gate from the window; the rest from ``base``)."""
+    return (base or AnalyzerConfig()).replace(hop_s=settings.hop_s, smoothing_s=settings.smoothing_s,
+                                              gate_db=settings.gate_db)

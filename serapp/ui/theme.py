@@ -46,7 +46,7 @@ EMOTION_STYLES: dict[str, EmotionStyle] = {
     "neutral": EmotionStyle("Neutral", "#78909c", FaceShape()),
     "sad": EmotionStyle("Sad", "#1e88e5", FaceShape(mouth=-1.0, brow=1.0, eye=0.9)),
     "surprise": EmotionStyle("Surprise", "#fb8c00", FaceShape(open_=1.0, raise_=1.0, eye=1.4)),
-    SILENCE: EmotionStyle("Listening…", "#607d8b", FaceShape(eye=0.6)),
+    SILENCE: EmotionStyle("Silence", "#607d8b", FaceShape(eye=0.6)),
 }
 
 # Colours for labels of other models (any self-describing ONNX model may bring its own), chosen by name.
@@ -132,3 +132,22 @@ def spectrogram_lut(n: int = 256) -> np.ndarray:
     import pyqtgraph as pg
 
     return pg.colormap.get(SPECTROGRAM_CMAP).getLookupTable(nPts=n, alpha=True)
+
+
+def stylesheet(p: Palette) -> str:
+    """Application style sheet for the named widgets (banner, cards, placeholders, demo labels)."""
+    return f"""
+#banner {{ background: {p.banner_bg}; color: {p.banner_fg}; border-radius: 6px; padding: 8px 12px; }}
+#emotionCard {{ background: {p.alt_base}; border-radius: 10px; }}
+#placeholder {{ color: {p.muted}; border: 2px dashed {p.muted}; border-radius: 16px; font-size: 16pt;
+                padding: 32px; margin: 48px; }}
+#fileMessage {{ background: {p.alt_base}; color: {p.text}; border-radius: 6px; padding: 6px 10px; }}
+#fileMessage[error="true"] {{ background: {p.banner_bg}; color: {p.banner_fg}; }}
+#fileTitle {{ font-size: 12pt; }}
+#caption {{ color: {p.muted}; }}
+#demoView {{ background: {p.window}; }}
+#demoProblem {{ background: {p.banner_bg}; color: {p.banner_fg}; border-radius: 12px; padding: 16px; }}
+#demoHint {{ color: {p.muted}; }}
+QStatusBar QLabel {{ color: {p.muted}; padding: 0 6px; }}
+QToolBar {{ spacing: 6px; padding: 4px; border: none; }}
+"""

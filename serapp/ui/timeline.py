@@ -54,7 +54,8 @@ class TimelinePlot(QWidget):
         for item in [*self._fills, *self._curves]:
             self.plot.removeItem(item)
         self._labels = tuple(labels)
-        self._curves = [pg.PlotDataItem(pen=None) for _ in range(len(self._labels) + 1)]
+        # Invisible pens, not None: a PlotDataItem without a pen keeps no path for FillBetweenItem to fill.
+        self._curves = [pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0)) for _ in range(len(self._labels) + 1)]
         self._fills = []
         for i, label in enumerate(self._labels):
             colour = QColor(emotion_style(label).color)

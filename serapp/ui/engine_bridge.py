@@ -1,0 +1,248 @@
+"""Thin adapter from the engine's :class:`~serapp.engine.analyzer.Analyzer` to Qt signals on the GUI thread.
+
+The analyzer's callbacks run on its worker thread; here they only append to bounded deques. A QTimer on the
+GUI thread (60 Hz) drains them and emits signals, so views are only touched from the GUI thread and a stalled
+GUI can never make memory grow. A live microphone that fails is retried by itself every few seconds.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
+from serapp.engine.capture import MicrophoneSource
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.filesource import FileSource
+from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.source import AudioSource
+from serapp.errors import SerappError
+
+TICK_MS = 16  # drain period: ~60 Hz, twice the spectrogram's target frame rate
+RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
+_SPECTRUM_BACKLOG = 128  # updates (~4 s at the engine's 30 ms wake-up); older ones are dropped when the GUI stalls
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """Which input the live view uses: the microphone ``device`` ("" = default) or the file ``path``."""
+
+    path: str = ""
+    device: str = ""
+    loop: bool = False
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.path)
+
+    def describe(self) -> str:
+        return f"file {Path(self.path).name}" if self.is_file else (self.device or "default microphone")
+
+    def open(self, sample_rate: int) -> AudioSource:
+        """Create the source (a :class:`SerappError` when the device or file cannot be used)."""
+        if self.is_file:
+            return FileSource(self.path, sample_rate=sample_rate, realtime=True, loop=self.loop)
+        return MicrophoneSource(self.device or None)
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    """Figures for the status bar: rates per second, times in ms, counts since start."""
+
+    source: str
+    results_per_s: float
+    draws_per_s: float
+    compute_ms: float
+    latency_ms: float
+    dropped_blocks: int
+    dropped_results: int
+
+
+class RateCounter:
+    """Events per second over the last ``window_s`` seconds (pure; ``now`` is injectable for tests)."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._times: collections.deque[float] = collections.deque(maxlen=1024)
+
+    def tick(self, now: float | None = None) -> None:
+        self._times.append(time.monotonic() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        while self._times and self._times[0] < now - self.window_s:
+            self._times.popleft()
+        return len(self._times) / self.window_s
+
+
+class LiveSession(QObject):
+    """One live analysis: a source, the model, the analyzer, and the timer that brings results to the GUI."""
+
+    results_ready = Signal(list)  # list[EmotionResult], oldest first
+    spectrum_ready = Signal(object, object, float)  # columns (k, n_bins) dB, freqs (n_bins,) Hz, level dBFS
+    state_changed = Signal(str)  # an AnalyzerState value
+    problem = Signal(str)  # a plain message for the banner; "" when the problem is over
+    stats_ready = Signal(object)  # LiveStats, twice a second
+
+    def __init__(self, model: OnnxModel, config: AnalyzerConfig, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.config = config
+        self.choice = SourceChoice()
+        self.analyzer: Analyzer | None = None
+        self.auto_retry = True
+        self._spectra: collections.deque[SpectrumUpdate] = collections.deque(maxlen=_SPECTRUM_BACKLOG)
+        self._wanted = False  # the user asked for running; errors then trigger retries
+        self._state = AnalyzerState.STOPPED.value
+        self._problem = ""
+        self._retries = 0
+        self._last: EmotionResult | None = None
+        self.result_rate = RateCounter()
+        self.draw_rate = RateCounter()
+        self._timer = QTimer(self)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._drain)
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setInterval(500)
+        self._stats_timer.timeout.connect(self._emit_stats)
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setSingleShot(True)
+        self._retry_timer.timeout.connect(self._retry)
+
+    # ------------------------------------------------------------------ control
+    @property
+    def running(self) -> bool:
+        return self._wanted
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def start(self, choice: SourceChoice | None = None) -> None:
+        """Start analysing ``choice`` (default: the last one). Failures show as :attr:`problem`, never raise."""
+        if choice is not None:
+            self.choice = choice
+        self.stop()
+        self._wanted = True
+        self._retries = 0
+        self._open_and_run()
+
+    def stop(self) -> None:
+        """Stop the analyzer and the retries (idempotent)."""
+        self._wanted = False
+        self._retry_timer.stop()
+        self._shutdown_analyzer()
+        self._drain()
+        self._set_state(AnalyzerState.STOPPED.value)
+        self._set_problem("")
+
+    def reconfigure(self, model: OnnxModel | None = None, config: AnalyzerConfig | None = None) -> None:
+        """Use another model and/or config; a running session restarts with them."""
+        self.model = model or self.model
+        self.config = config or self.config
+        if self._wanted:
+            self.start()
+
+    def shutdown(self) -> None:
+        """Stop everything before the window closes."""
+        self.stop()
+        self._timer.stop()
+        self._stats_timer.stop()
+
+    def note_draw(self) -> None:
+        """Views call this after drawing a spectrogram frame (for the frames-per-second figure)."""
+        self.draw_rate.tick()
+
+    # ------------------------------------------------------------------ internals
+    def _open_and_run(self) -> None:
+        self._shutdown_analyzer()
+        self._spectra.clear()
+        try:
+            source = self.choice.open(self.model.info.spec.sample_rate)
+            analyzer = Analyzer(source, self.model, self.config, on_spectrum=self._spectra.append)
+            analyzer.start()
+        except SerappError as exc:
+            self._failed(str(exc))
+            return
+        self.analyzer = analyzer
+        self._set_problem("")
+        self._set_state(AnalyzerState.RUNNING.value)
+        self._timer.start()
+        self._stats_timer.start()
+
+    def _shutdown_analyzer(self) -> None:
+        analyzer, self.analyzer = self.analyzer, None
+        if analyzer is not None:
+            analyzer.stop()
+
+    def _failed(self, message: str) -> None:
+        """A start or a running source failed: say so, and retry a microphone by itself."""
+        self._shutdown_analyzer()
+        self._set_state(AnalyzerState.ERROR.value)
+        if self._wanted and self.auto_retry and not self.choice.is_file:
+            self._retries += 1
+            self._set_problem(f"{message}\nRetrying in {RETRY_S:.0f} s (attempt {self._retries})…")
+            self._retry_timer.start(int(RETRY_S * 1000))
+        else:
+            self._wanted = False
+            self._set_problem(message)
+
+    def _retry(self) -> None:
+        if self._wanted:
+            self._open_and_run()
+
+    def _drain(self) -> None:
+        """GUI thread: forward what the worker produced since the last tick, then look at its state."""
+        if self._spectra:
+            batch = [self._spectra.popleft() for _ in range(len(self._spectra))]
+            columns = [u.columns for u in batch if u.columns.shape[0]]
+            if columns:
+                self.spectrum_ready.emit(np.concatenate(columns), batch[-1].freqs, batch[-1].level_db)
+        analyzer = self.analyzer
+        if analyzer is None:
+            return
+        results = analyzer.results.drain()
+        if results:
+            for _ in results:
+                self.result_rate.tick()
+            self._last = results[-1]
+            self.results_ready.emit(results)
+        state = analyzer.state
+        if state == AnalyzerState.ERROR:
+            self._failed(analyzer.error or "The live input failed.")
+        elif state == AnalyzerState.FINISHED:
+            self._wanted = False
+            self._shutdown_analyzer()
+            self._set_state(AnalyzerState.FINISHED.value)
+
+    def _emit_stats(self) -> None:
+        last = self._last
+        analyzer = self.analyzer
+        self.stats_ready.emit(LiveStats(
+            source=self.choice.describe(), results_per_s=self.result_rate.rate(), draws_per_s=self.draw_rate.rate(),
+            compute_ms=last.compute_ms if last else 0.0, latency_ms=last.latency_ms if last else 0.0,
+            dropped_blocks=last.dropped_blocks if last else 0,
+            dropped_results=analyzer.results.dropped if analyzer else 0))
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+
+    def _set_problem(self, message: str) -> None:
+        if message != self._problem:
+            self._problem = message
+            self.problem.emit(message)
+
+
+def load_model_or_message(path: str) -> tuple[OnnxModel | None, str]:
+    """``(model, "")`` or ``(None, plain reason)``; ``path`` "" means the bundled model."""
+    try:
+        return load_model(path or None), ""
+    except SerappError as exc:
+        return None, str(exc)

@@ -1,0 +1,400 @@
+"""The file-analysis page: per file a spectrogram with its emotion timeline aligned under it, a summary,
+playback with a moving cursor and exports; several files add a table of summaries. Analysis runs on a
+background thread, one file at a time; a bad file gets its plain message here and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QBuffer, QIODevice, QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.labels import SILENCE
+from serapp.engine.model import OnnxModel
+from serapp.errors import SerappError
+from serapp.ui import export
+from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars
+from serapp.ui.filework import FileResult, analyse
+from serapp.ui.playback import Player
+from serapp.ui.spectrogram import FileSpectrogram
+from serapp.ui.timeline import AXIS_WIDTH, TimelinePlot
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
+AUDIO_FILTER = "Audio files (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES) + ");;All files (*)"
+EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "png": "PNG image (*.png)"}
+
+
+class _Carrier(QObject):
+    """Brings a worker thread's outcome to the GUI thread (queued signal)."""
+
+    done = Signal(str, object)  # path, FileResult or error message
+
+
+class FileAnalysisView(QWidget):
+    """Analyses dropped/opened files with the current model and shows them."""
+
+    busy_changed = Signal(bool)
+    message_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, player: Player | None = None) -> None:
+        super().__init__(parent)
+        self.model: OnnxModel | None = None
+        self.config = AnalyzerConfig()
+        self.results: dict[str, FileResult] = {}
+        self.errors: dict[str, str] = {}
+        self.order: list[str] = []
+        self.current: str | None = None
+        self.last_dir = ""
+        self._pending: list[str] = []
+        self._worker: threading.Thread | None = None
+        self._carrier = _Carrier(self)
+        self._carrier.done.connect(self._on_done)
+        self.player = player or Player(self)
+        self.player.position.connect(self._on_position)
+        self.player.finished.connect(lambda: self.play_button.setText("▶ Play"))
+        self._build()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.message = QLabel(self)
+        self.message.setObjectName("fileMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()
+
+        self.table = QTableWidget(self)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.table.hide()
+
+        self.title = QLabel(self)
+        self.title.setObjectName("fileTitle")
+        self.emotion = EmotionDisplay(self, scale=0.75)
+        self.shares = ProbabilityBars(self)
+        self.shares_caption = QLabel("Share of the time per emotion", self)
+        self.shares_caption.setObjectName("caption")
+        shares_box = QVBoxLayout()
+        shares_box.addWidget(self.shares_caption)
+        shares_box.addWidget(self.shares)
+        summary = QFrame(self)
+        summary.setObjectName("emotionCard")
+        summary_row = QHBoxLayout(summary)
+        summary_row.setContentsMargins(16, 10, 16, 10)
+        summary_row.addWidget(self.emotion, 3)
+        summary_row.addSpacing(24)
+        summary_row.addLayout(shares_box, 4)
+        summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        self.spectrogram = FileSpectrogram(self)
+        self.spectrogram.plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.timeline = TimelinePlot(self, interactive=True)
+        self.timeline.plot.setXLink(self.spectrogram.plot)
+        plots = QSplitter(Qt.Orientation.Vertical, self)
+        plots.addWidget(self.spectrogram)
+        plots.addWidget(self.timeline)
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 2)
+        plots.setChildrenCollapsible(False)
+
+        self.play_button = QPushButton("▶ Play", self)
+        self.play_button.clicked.connect(self.toggle_play)
+        self.play_button.setToolTip("Play the file with a moving cursor")
+        self.export_csv_button = QPushButton("Export CSV…", self)
+        self.export_csv_button.clicked.connect(lambda: self.export_dialog("csv"))
+        self.export_json_button = QPushButton("Export JSON…", self)
+        self.export_json_button.clicked.connect(lambda: self.export_dialog("json"))
+        self.export_png_button = QPushButton("Export PNG…", self)
+        self.export_png_button.clicked.connect(lambda: self.export_dialog("png"))
+        self.export_table_button = QPushButton("Export table…", self)
+        self.export_table_button.clicked.connect(lambda: self.export_dialog("table"))
+        self.export_table_button.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.title, 1)
+        for b in (self.play_button, self.export_csv_button, self.export_json_button, self.export_png_button,
+                  self.export_table_button):
+            buttons.addWidget(b)
+
+        self.detail = QWidget(self)
+        detail_layout = QVBoxLayout(self.detail)
+        detail_layout.setContentsMargins(0, 0, 0, 0)
+        detail_layout.addLayout(buttons)
+        detail_layout.addWidget(summary)
+        detail_layout.addWidget(plots, 1)
+
+        self.placeholder = QLabel("Drop audio files here\nor use File › Open…  (Ctrl+O)\n\n"
+                                  "WAV, FLAC, OGG, MP3 and other formats libsndfile reads", self)
+        self.placeholder.setObjectName("placeholder")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self.placeholder)
+        self.pages.addWidget(self.detail)
+
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.table)
+        split.addWidget(self.pages)
+        split.setStretchFactor(1, 4)
+        split.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+        self._refresh_buttons()
+
+    # ------------------------------------------------------------------ analysis
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def set_model(self, model: OnnxModel | None, config: AnalyzerConfig) -> None:
+        self.model = model
+        self.config = config
+
+    def analyse_paths(self, paths: Iterable[str | Path]) -> None:
+        """Queue files for analysis (one at a time, in order)."""
+        if self.model is None:
+            self.show_message("No model is loaded, so files cannot be analysed. Choose one with Live › Model…")
+            return
+        for p in paths:
+            key = str(Path(p))
+            if key not in self._pending:
+                self._pending.append(key)
+        self._next_job()
+
+    def _next_job(self) -> None:
+        if self._worker is not None or not self._pending:
+            if not self._pending and self._worker is None:
+                self.busy_changed.emit(False)
+            return
+        path = self._pending.pop(0)
+        model, config, carrier = self.model, self.config, self._carrier
+        assert model is not None
+
+        def work() -> None:
+            try:
+                outcome: object = analyse(path, model, config)
+            except SerappError as exc:
+                outcome = str(exc)
+            except Exception as exc:  # a decoder bug must not take the app down: report it as a plain message
+                outcome = f"{path}: analysis failed ({type(exc).__name__}: {exc})."
+            carrier.done.emit(path, outcome)
+
+        self._worker = threading.Thread(target=work, name="serapp-file-analysis", daemon=True)
+        self.show_message(f"Analysing {Path(path).name}…", error=False)
+        self.busy_changed.emit(True)
+        self._worker.start()
+
+    def wait_idle(self, timeout_s: float = 30.0) -> None:
+        """Block until the current worker ends (for scripts; the GUI never calls this)."""
+        if self._worker is not None:
+            self._worker.join(timeout_s)
+
+    def _on_done(self, path: str, outcome: object) -> None:
+        if self._worker is not None:
+            self._worker.join()
+        self._worker = None
+        if path not in self.order:
+            self.order.append(path)
+        if isinstance(outcome, FileResult):
+            self.results[path] = outcome
+            self.errors.pop(path, None)
+            self.show_message("")
+            self.show_file(path)
+        else:
+            self.errors[path] = str(outcome)
+            self.results.pop(path, None)
+            self.show_message(str(outcome))
+        self._refresh_table()
+        self._next_job()
+
+    # ------------------------------------------------------------------ display
+    def show_message(self, text: str, error: bool = True) -> None:
+        """Show ``text`` above the view (``error`` styles it as a problem); "" hides it."""
+        self.message.setText(text)
+        self.message.setProperty("error", error)
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
+        self.message.setVisible(bool(text))
+        self.message_changed.emit(text)
+
+    def show_file(self, path: str) -> None:
+        result = self.results.get(path)
+        if result is None:
+            return
+        self.player.stop()
+        self.current = path
+        a = result.analysis
+        s = a.summary
+        self.title.setText(f"<b>{a.file.name}</b> — {result.duration_s:.1f} s, {len(a.timeline)} windows, "
+                           f"speech {100 * s.speech_ratio:.0f}%")
+        if s.dominant == SILENCE:
+            self.emotion.show_silence("No speech", "the voice gate found no speech in this file")
+        else:
+            self.emotion.show_emotion(s.dominant, s.probabilities.get(s.dominant, 0.0))
+            self.emotion.confidence_label.setText(
+                f"dominant · {100 * s.shares.get(s.dominant, 0.0):.0f}% of the time")
+        share_labels = [*a.labels, SILENCE]
+        self.shares.set_labels(share_labels)
+        self.shares.set_probabilities(np.array([s.shares.get(k, 0.0) for k in share_labels]))
+        fmax = float(result.freqs[-1]) if result.freqs.size else result.sample_rate / 2
+        self.spectrogram.set_spectrogram(result.spectrogram_db, result.duration_s, fmax)
+        self.timeline.set_labels(a.labels)
+        t = np.array([w.t for w in a.timeline])
+        probs = np.array([np.zeros(len(a.labels)) if w.probs is None else w.probs for w in a.timeline])
+        self.timeline.set_series(t, probs.reshape(len(t), len(a.labels)))
+        self.timeline.set_cursor(None)
+        self.spectrogram.plot.setXRange(0.0, result.duration_s, padding=0)
+        self.pages.setCurrentWidget(self.detail)
+        self._select_row(path)
+        self._refresh_buttons()
+
+    def _refresh_table(self) -> None:
+        done = [self.results[p].analysis for p in self.order if p in self.results]
+        columns = export.summary_header(done) if done else ["file", "duration_s", "dominant"]
+        self.table.blockSignals(True)
+        self.table.clear()
+        self.table.setColumnCount(len(columns))
+        self.table.setHorizontalHeaderLabels(columns)
+        self.table.setRowCount(len(self.order))
+        rows = iter(export.summary_rows(done))
+        for r, path in enumerate(self.order):
+            cells = next(rows) if path in self.results else [Path(path).name, "", "error"]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, path)
+                if path in self.errors:
+                    item.setToolTip(self.errors[path])
+                self.table.setItem(r, c, item)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.blockSignals(False)
+        rows_height = self.table.horizontalHeader().height() + sum(
+            self.table.rowHeight(r) for r in range(self.table.rowCount())) + 4
+        self.table.setMaximumHeight(min(rows_height, 8 * self.fontMetrics().height() * 2))
+        self.table.setVisible(len(self.order) > 1)
+        if self.current:
+            self._select_row(self.current)
+        self._refresh_buttons()
+
+    def _select_row(self, path: str) -> None:
+        if path in self.order:
+            self.table.blockSignals(True)
+            self.table.selectRow(self.order.index(path))
+            self.table.blockSignals(False)
+
+    def _on_row_selected(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            path = self.order[rows[0].row()]
+            if path in self.results:
+                self.show_file(path)
+            else:
+                self.show_message(self.errors.get(path, ""))
+
+    def _refresh_buttons(self) -> None:
+        has = self.current is not None
+        for b in (self.export_csv_button, self.export_json_button, self.export_png_button):
+            b.setEnabled(has)
+        self.play_button.setEnabled(has)
+        self.play_button.setToolTip("Play the file with a moving cursor" if self.player.can_play_sound else
+                                    f"Playing sound is off: {self.player.unavailable} The cursor still moves.")
+        self.export_table_button.setVisible(len(self.results) > 1)
+
+    # ------------------------------------------------------------------ playback
+    def toggle_play(self) -> None:
+        if self.player.playing:
+            self.player.stop()
+            return
+        result = self.results.get(self.current or "")
+        if result is None:
+            return
+        try:
+            self.player.play(result.path, result.duration_s, result.sample_rate)
+        except SerappError as exc:
+            self.show_message(str(exc))
+            return
+        self.play_button.setText("■ Stop")
+
+    def _on_position(self, t: float) -> None:
+        self.spectrogram.set_cursor(t)
+        self.timeline.set_cursor(t)
+
+    # ------------------------------------------------------------------ exports
+    def export_dialog(self, kind: str) -> None:
+        """Ask where to save (``csv``, ``json``, ``png`` of the current file, or ``table`` of all) and save."""
+        if self.current is None and kind != "table":
+            return
+        stem = Path(self.current).stem if self.current else "summaries"
+        suffix = "csv" if kind == "table" else kind
+        start = str(Path(self.last_dir or Path.home()) / f"{stem}-emotions.{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export", start, EXPORT_FILTERS[suffix])
+        if path:
+            self.last_dir = str(Path(path).parent)
+            self.write_export(path, kind)
+
+    def write_export(self, path: str | Path, kind: str) -> bool:
+        """Write the export ``kind`` to ``path`` atomically; on failure say so here and keep everything shown."""
+        try:
+            export.atomic_write_bytes(path, self._export_bytes(kind))
+        except SerappError as exc:
+            self.show_message(f"Export failed: {exc}")
+            return False
+        self.show_message(f"Saved {path}", error=False)
+        return True
+
+    def _export_bytes(self, kind: str) -> bytes:
+        if kind == "table":
+            return export.summaries_csv([self.results[p].analysis for p in self.order if p in self.results]).encode()
+        result = self.results.get(self.current or "")
+        if result is None:
+            raise SerappError("Nothing to export yet: analyse a file first.")
+        if kind == "csv":
+            return export.timeline_csv(result.analysis).encode()
+        if kind == "json":
+            return export.analysis_json(result.analysis).encode()
+        if kind == "png":
+            return grab_png(self.detail)
+        raise SerappError(f"Unknown export kind {kind!r}.")
+
+
+def grab_png(widget: QWidget) -> bytes:
+    """A PNG of ``widget`` as it is drawn now (at the screen's device pixel ratio)."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not widget.grab().save(buffer, "PNG"):
+        raise SerappError("The view could not be rendered to PNG.")
+    return bytes(buffer.data().data())
+
+
+def audio_paths(paths: Iterable[str | Path]) -> list[str]:
+    """Files among ``paths`` (any suffix: the decoder judges the content and says plainly when it cannot), plus the
+    audio files (by suffix) directly inside any folder among them, sorted."""
+    out: list[str] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+        elif p.is_file():
+            out.append(str(p))
+    return out

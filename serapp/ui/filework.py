@@ -1,0 +1,57 @@
+"""What the file view computes off the GUI thread (no Qt): the engine's analysis plus a display spectrogram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from serapp.engine import audio
+from serapp.engine.analysis import FileAnalysis, analyze_file
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.model import OnnxModel
+from serapp.engine.spectrum import SpectrumTracker
+
+MAX_COLUMNS = 4000  # display columns: enough for a wide screen, bounded for hour-long files
+N_FFT = 512
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """A file's analysis and its display spectrogram: ``spectrogram_db`` ``(n_columns, n_bins)``, ``freqs`` Hz."""
+
+    analysis: FileAnalysis
+    spectrogram_db: np.ndarray
+    freqs: np.ndarray
+    duration_s: float
+    sample_rate: int
+
+    @property
+    def path(self) -> Path:
+        return self.analysis.file
+
+
+def display_hop(n_samples: int, max_columns: int = MAX_COLUMNS, min_hop: int = 160) -> int:
+    """STFT step (samples) that gives at most ``max_columns`` columns for ``n_samples``, never below ``min_hop``."""
+    return max(min_hop, -(-n_samples // max_columns))
+
+
+def file_spectrogram(path: str | Path, sample_rate: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Spectrogram of a whole file for display, streamed in blocks (bounded memory).
+
+    Returns dB columns ``(n_columns, N_FFT // 2 + 1)``, their frequencies (Hz) and the duration (s).
+    """
+    info = audio.probe(path)
+    n = round(info.duration_s * sample_rate)
+    tracker = SpectrumTracker(sample_rate, N_FFT, display_hop(n))
+    columns = [tracker.push(block) for block in audio.stream(path, sample_rate)]
+    db = np.concatenate(columns) if columns else np.zeros((0, tracker.n_bins), dtype=np.float32)
+    return db, tracker.freqs, info.duration_s
+
+
+def analyse(path: str | Path, model: OnnxModel, config: AnalyzerConfig) -> FileResult:
+    """The engine's whole-file analysis plus the display spectrogram. Raises :class:`SerappError` for bad files."""
+    analysis = analyze_file(path, model, config)
+    db, freqs, duration = file_spectrogram(path, model.info.spec.sample_rate)
+    return FileResult(analysis, db, freqs, max(duration, analysis.summary.duration_s), model.info.spec.sample_rate)

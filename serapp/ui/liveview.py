@@ -1,0 +1,107 @@
+"""The live page: current emotion and bars on top, the scrolling spectrogram, the probability timeline, the level."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+
+from serapp.engine.analyzer import EmotionResult
+from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars
+from serapp.ui.levelmeter import LevelMeter
+from serapp.ui.spectrogram import ScrollingSpectrogram
+from serapp.ui.timeline import AXIS_WIDTH, LiveTimeline
+
+STATE_TEXT = {"stopped": ("Stopped", "press Space or Start to listen"),
+              "finished": ("End of file", "the input file has been played to its end"),
+              "error": ("No input", "see the message above")}
+
+
+def present_results(results: Sequence[EmotionResult], emotion: EmotionDisplay, bars: ProbabilityBars,
+                    timeline: LiveTimeline, silence_detail: str = "silence: the voice gate is closed") -> None:
+    """Show a batch of results (oldest first): all go on the timeline, the newest in the display and bars."""
+    for r in results:
+        timeline.append(r.t, r.probs)
+    last = results[-1]
+    if last.probs is None:
+        emotion.show_silence("Listening…", silence_detail)
+        bars.set_probabilities(bars.probabilities(), active=False)
+    else:
+        top = int(np.argmax(last.probs))
+        emotion.show_emotion(last.labels[top], float(last.probs[top]))
+        bars.set_probabilities(last.probs, active=True)
+
+
+class LiveView(QWidget):
+    """Draws what a :class:`~serapp.ui.engine_bridge.LiveSession` delivers; holds no engine logic."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.emotion = EmotionDisplay(self)
+        self.bars = ProbabilityBars(self)
+        self.spectrogram = ScrollingSpectrogram(self)
+        self.spectrogram.plot.getAxis("left").setWidth(AXIS_WIDTH)
+        self.timeline = LiveTimeline(self)
+        self.level = LevelMeter(self)
+        self.results_seen = 0
+
+        top = QFrame(self)
+        top.setObjectName("emotionCard")
+        top_row = QHBoxLayout(top)
+        top_row.setContentsMargins(16, 12, 16, 12)
+        top_row.addWidget(self.emotion, 3)
+        top_row.addSpacing(24)
+        top_row.addWidget(self.bars, 4)
+        top.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+        level_row = QHBoxLayout()
+        level_caption = QLabel("Input level", self)
+        self.level_value = QLabel("—", self)
+        self.level_value.setMinimumWidth(self.level_value.fontMetrics().horizontalAdvance("-120 dBFS "))
+        level_row.addWidget(level_caption)
+        level_row.addWidget(self.level, 1)
+        level_row.addWidget(self.level_value)
+
+        plots = QSplitter(self)
+        plots.setOrientation(plots.orientation().Vertical)
+        plots.addWidget(self.spectrogram)
+        plots.addWidget(self.timeline)
+        plots.setStretchFactor(0, 3)
+        plots.setStretchFactor(1, 2)
+        plots.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 4)
+        layout.addWidget(top)
+        layout.addWidget(plots, 1)
+        layout.addLayout(level_row)
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        self.bars.set_labels(labels)
+        self.timeline.set_labels(labels)
+
+    def set_gate(self, gate_db: float) -> None:
+        self.level.set_gate(gate_db)
+
+    def configure_spectrum(self, n_bins: int, column_s: float, fmax_hz: float) -> None:
+        self.spectrogram.configure(n_bins=n_bins, column_s=column_s, fmax_hz=fmax_hz)
+
+    # ------------------------------------------------------------------ slots fed by the session
+    def show_results(self, results: Sequence[EmotionResult]) -> None:
+        present_results(results, self.emotion, self.bars, self.timeline)
+        self.results_seen += len(results)
+
+    def show_spectrum(self, columns: np.ndarray, freqs: np.ndarray, level_db: float) -> None:
+        if columns.shape[1] != self.spectrogram.n_bins:
+            self.configure_spectrum(columns.shape[1], self.spectrogram.column_s, float(freqs[-1]))
+        self.spectrogram.push_columns(columns)
+        self.level.set_level(level_db)
+        self.level_value.setText(f"{level_db:.0f} dBFS")
+
+    def show_state(self, state: str) -> None:
+        if state in STATE_TEXT:
+            self.emotion.show_silence(*STATE_TEXT[state])
+        elif state == "running":
+            self.emotion.show_silence()
+            self.timeline.clear()

@@ -1,0 +1,450 @@
+"""The main window: wires the settings, the live session and the file analysis to the views. Draws nothing itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from serapp.engine.capture import list_input_devices
+from serapp.engine.model import OnnxModel
+from serapp.errors import SerappError
+from serapp.ui.about import AboutDialog
+from serapp.ui.demo import DemoView
+from serapp.ui.engine_bridge import LiveSession, LiveStats, SourceChoice, load_model_or_message
+from serapp.ui.fileview import AUDIO_FILTER, FileAnalysisView, audio_paths
+from serapp.ui.liveview import LiveView
+from serapp.ui.playback import Player
+from serapp.ui.plotstyle import apply_plot_palette
+from serapp.ui.settings import RANGES, analyzer_config, load_settings, save_settings
+from serapp.ui.theme import palette_named, qpalette, stylesheet
+
+FILE_PREFIX = "file:"
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """Command-line choices for this run (not persisted): model file, input file, device, demo mode."""
+
+    model: str | None = None
+    input: str | None = None
+    device: str | None = None
+    demo: bool = False
+
+
+class MainWindow(QMainWindow):
+    """Live view, file analysis and demo mode in one window."""
+
+    def __init__(self, options: LaunchOptions, store: QSettings, player: Player | None = None) -> None:
+        super().__init__()
+        self.options = options
+        self.store = store
+        self.settings = load_settings(store)
+        self.model: OnnxModel | None = None
+        self.session: LiveSession | None = None
+        self.live_unavailable = ""
+        self._banner_parts: dict[str, str] = {}
+        self._in_demo = False
+        self.setWindowTitle("serapp — speech emotion recognition")
+        self.setAcceptDrops(True)
+        self.resize(1280, 820)
+
+        self.live_view = LiveView(self)
+        self.file_view = FileAnalysisView(self, player=player)
+        self.file_view.last_dir = self.settings.last_dir
+        self.demo_view = DemoView(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.live_view, "Live")
+        self.tabs.addTab(self.file_view, "File analysis")
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.tabs)
+        self.stack.addWidget(self.demo_view)
+        self.banner = QLabel(self)
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._build_actions()
+        self._build_toolbar()
+        self._build_status()
+        self._apply_debounce = QTimer(self)
+        self._apply_debounce.setSingleShot(True)
+        self._apply_debounce.setInterval(300)
+        self._apply_debounce.timeout.connect(self._apply_controls)
+        self.apply_theme(self.settings.theme)
+
+        self._load_model(options.model or self.settings.model_path, persist=False)
+        self._populate_inputs()
+        if self.session is not None and not self.live_unavailable:
+            self.start_live()
+        if options.demo:
+            self.set_demo(True)
+
+    # ------------------------------------------------------------------ construction
+    def _action(self, text: str, slot: object, shortcut: QKeySequence | str | None = None,
+                checkable: bool = False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        # Added to the window too, so shortcuts work while the menu bar is hidden (demo mode).
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("&Open audio…", self.open_files, QKeySequence.StandardKey.Open)
+        self.export_csv_action = self._action("Export timeline as &CSV…", lambda: self.file_view.export_dialog("csv"),
+                                              "Ctrl+E")
+        self.export_json_action = self._action("Export timeline as &JSON…",
+                                               lambda: self.file_view.export_dialog("json"), "Ctrl+Shift+E")
+        self.export_png_action = self._action("Export view as &PNG…", lambda: self.file_view.export_dialog("png"),
+                                              "Ctrl+Shift+P")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.start_action = self._action("&Start / stop", self.toggle_live, "Space")
+        self.model_action = self._action("Choose &model…", self.choose_model, "Ctrl+M")
+        self.live_tab_action = self._action("&Live view", lambda: self.show_page(0), "Ctrl+1")
+        self.file_tab_action = self._action("&File analysis", lambda: self.show_page(1), "Ctrl+2")
+        self.demo_action = self._action("&Demo mode", self.set_demo, "F11", checkable=True)
+        self.leave_demo_action = self._action("Leave demo mode", lambda: self.set_demo(False), "Esc")
+        self.dark_action = self._action("&Dark theme", lambda on: self.apply_theme("dark" if on else "light"),
+                                        "Ctrl+T", checkable=True)
+        self.about_action = self._action("&About serapp and the model", self.show_about,
+                                         QKeySequence.StandardKey.HelpContents)
+        menus = {"&File": [self.open_action, None, self.export_csv_action, self.export_json_action,
+                           self.export_png_action, None, self.quit_action],
+                 "&Live": [self.start_action, self.model_action],
+                 "&View": [self.live_tab_action, self.file_tab_action, None, self.demo_action, self.dark_action],
+                 "&Help": [self.about_action]}
+        for title, actions in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for a in actions:
+                if a is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(a)
+
+    def _spin(self, key: str, suffix: str, step: float, decimals: int, tip: str) -> QDoubleSpinBox:
+        lo, hi = RANGES[key]
+        spin = QDoubleSpinBox(self)
+        spin.setRange(lo, hi)
+        spin.setSingleStep(step)
+        spin.setDecimals(decimals)
+        spin.setSuffix(suffix)
+        spin.setValue(getattr(self.settings, key))
+        spin.setToolTip(tip)
+        spin.valueChanged.connect(lambda _v: self._apply_debounce.start())
+        return spin
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Controls", self)
+        bar.setObjectName("controls")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.controls = bar
+        self.start_button = QPushButton("▶ Start", self)
+        self.start_button.setToolTip("Start or stop live analysis (Space)")
+        self.start_button.setMinimumWidth(self.start_button.fontMetrics().horizontalAdvance("■ Stop") * 2)
+        self.start_button.clicked.connect(self.toggle_live)
+        self.device_combo = QComboBox(self)
+        self.device_combo.setMinimumWidth(220)
+        self.device_combo.setToolTip("Live input: a microphone, or the --input file")
+        self.device_combo.activated.connect(self._on_device_chosen)
+        self.model_button = QPushButton("Model…", self)
+        self.model_button.setToolTip("Choose a serapp ONNX model (Ctrl+M)")
+        self.model_button.clicked.connect(self.choose_model)
+        self.hop_spin = self._spin("hop_s", " s", 0.05, 2, "Time between emotion updates")
+        self.smoothing_spin = self._spin("smoothing_s", " s", 0.1, 1, "Smoothing time constant (0 = off)")
+        self.gate_spin = self._spin("gate_db", " dBFS", 1.0, 0, "Voice gate: quieter input counts as silence")
+        for caption, widget in (("", self.start_button), ("Input", self.device_combo), ("", self.model_button),
+                                ("Hop", self.hop_spin), ("Smoothing", self.smoothing_spin), ("Gate", self.gate_spin)):
+            if caption:
+                bar.addWidget(QLabel(f"  {caption} ", self))
+            bar.addWidget(widget)
+
+    def _build_status(self) -> None:
+        self.status_labels = {k: QLabel(self) for k in ("source", "model", "rate", "fps", "compute", "dropped")}
+        for label in self.status_labels.values():
+            self.statusBar().addPermanentWidget(label)
+        self._show_stats(None)
+
+    # ------------------------------------------------------------------ model and inputs
+    def _load_model(self, path: str, persist: bool = True) -> bool:
+        with_cursor = QApplication.overrideCursor() is None
+        if with_cursor:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            model, reason = load_model_or_message(path)
+        finally:
+            if with_cursor:
+                QApplication.restoreOverrideCursor()
+        if model is None:
+            kept = f" Keeping {self.model.path.name}." if self.model is not None else \
+                " Live analysis and file analysis are off until a model is chosen (Live › Choose model…)."
+            self.set_banner("model", f"No model: {reason}{kept}")
+            return False
+        self.model = model
+        self.set_banner("model", "")
+        if persist:
+            self.settings = self.settings.replace(model_path=path)
+            save_settings(self.store, self.settings)
+        config = analyzer_config(self.settings)
+        labels = model.info.labels
+        for view in (self.live_view, self.demo_view):
+            view.set_labels(labels)
+        self.live_view.set_gate(self.settings.gate_db)
+        self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
+                                          model.info.spec.sample_rate / 2)
+        self.file_view.set_model(model, config)
+        if self.session is None:
+            self.session = LiveSession(model, config, self)
+            self.session.results_ready.connect(self._on_results)
+            self.session.spectrum_ready.connect(self._on_spectrum)
+            self.session.state_changed.connect(self._on_state)
+            self.session.problem.connect(self._on_problem)
+            self.session.stats_ready.connect(self._show_stats)
+        else:
+            self.session.reconfigure(model=model, config=config)
+        self.model_button.setText(f"Model: {model.info.name}")
+        self.status_labels["model"].setText(f"Model: {model.info.name} ({model.path.name})")
+        return True
+
+    def choose_model(self) -> None:
+        start = str(self.model.path.parent) if self.model is not None else self.settings.last_dir
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a serapp model", start, "ONNX models (*.onnx)")
+        if path:
+            self._load_model(path)
+
+    def _populate_inputs(self) -> None:
+        """Fill the input picker; without PortAudio or a microphone say why live input is off."""
+        self.device_combo.clear()
+        if self.options.input:
+            self.device_combo.addItem(f"File: {Path(self.options.input).name}", FILE_PREFIX + self.options.input)
+        try:
+            devices = list_input_devices()
+            mic_problem = "" if devices else "No audio input device was found."
+        except SerappError as exc:
+            devices, mic_problem = [], str(exc)
+        for d in devices:
+            self.device_combo.addItem(f"{d.name} ({d.hostapi})", d.name)
+        wanted = self.options.device or self.settings.device
+        if wanted and not self.options.input:
+            index = self.device_combo.findData(wanted)
+            if index >= 0:
+                self.device_combo.setCurrentIndex(index)
+        if self.device_combo.count() == 0:
+            self.device_combo.addItem("No input available")
+            self.device_combo.setEnabled(False)
+            self.live_unavailable = mic_problem
+            self.set_banner("input", f"Live input is off: {mic_problem} File analysis works: drop audio files "
+                                     "on the window or use File › Open.")
+        else:
+            self.device_combo.setEnabled(True)
+            self.live_unavailable = ""
+            self.set_banner("input", "")
+        self._refresh_live_controls()
+
+    def current_choice(self) -> SourceChoice:
+        data = self.device_combo.currentData()
+        if isinstance(data, str) and data.startswith(FILE_PREFIX):
+            return SourceChoice(path=data[len(FILE_PREFIX):], loop=self._in_demo or self.options.demo)
+        return SourceChoice(device=data if isinstance(data, str) else "")
+
+    def _on_device_chosen(self, _index: int) -> None:
+        choice = self.current_choice()
+        if not choice.is_file:
+            self.settings = self.settings.replace(device=choice.device)
+            save_settings(self.store, self.settings)
+        if self.session is not None and self.session.running:
+            self.start_live()
+
+    # ------------------------------------------------------------------ live control
+    def start_live(self) -> None:
+        if self.session is None or self.live_unavailable:
+            return
+        self.session.start(self.current_choice())
+        self._refresh_live_controls()
+
+    def stop_live(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+        self._refresh_live_controls()
+
+    def toggle_live(self) -> None:
+        if self.session is not None and self.session.running:
+            self.stop_live()
+        else:
+            self.start_live()
+
+    def _refresh_live_controls(self) -> None:
+        running = self.session is not None and self.session.running
+        self.start_button.setText("■ Stop" if running else "▶ Start")
+        enabled = self.session is not None and not self.live_unavailable
+        self.start_button.setEnabled(enabled)
+        self.start_action.setEnabled(enabled)
+        if not enabled:
+            self.start_button.setToolTip(self.live_unavailable or "No model is loaded")
+
+    def _apply_controls(self) -> None:
+        """Spin boxes changed: persist, and hand the new config to the session and the file view."""
+        self.settings = self.settings.replace(hop_s=self.hop_spin.value(), smoothing_s=self.smoothing_spin.value(),
+                                              gate_db=self.gate_spin.value())
+        save_settings(self.store, self.settings)
+        config = analyzer_config(self.settings)
+        self.live_view.set_gate(self.settings.gate_db)
+        self.file_view.set_model(self.model, config)
+        if self.session is not None:
+            self.session.reconfigure(config=config)
+
+    # ------------------------------------------------------------------ session slots
+    def _on_results(self, results: list) -> None:
+        self.live_view.show_results(results)
+        self.demo_view.show_results(results)
+
+    def _on_spectrum(self, columns: object, freqs: object, level_db: float) -> None:
+        self.live_view.show_spectrum(columns, freqs, level_db)  # type: ignore[arg-type]
+        if self.session is not None:
+            self.session.note_draw()
+
+    def _on_state(self, state: str) -> None:
+        self.live_view.show_state(state)
+        self.demo_view.show_state(state)
+        self._refresh_live_controls()
+
+    def _on_problem(self, message: str) -> None:
+        self.set_banner("live", message)
+        self.demo_view.show_problem(message)
+        self._refresh_live_controls()
+
+    def _show_stats(self, stats: LiveStats | None) -> None:
+        labels = self.status_labels
+        if stats is None:
+            labels["source"].setText("Input: —")
+            labels["model"].setText("Model: none")
+            for k in ("rate", "fps", "compute", "dropped"):
+                labels[k].setText("")
+            return
+        labels["source"].setText(f"Input: {stats.source}")
+        labels["rate"].setText(f"{stats.results_per_s:.1f} updates/s")
+        labels["fps"].setText(f"{stats.draws_per_s:.0f} fps")
+        labels["compute"].setText(f"compute {stats.compute_ms:.0f} ms · latency {stats.latency_ms:.0f} ms")
+        labels["dropped"].setText(f"dropped blocks {stats.dropped_blocks}")
+
+    # ------------------------------------------------------------------ banner, pages, theme, demo
+    def set_banner(self, topic: str, message: str) -> None:
+        """Show (or with "" clear) the message for ``topic``; all current messages show together."""
+        if message:
+            self._banner_parts[topic] = message
+        else:
+            self._banner_parts.pop(topic, None)
+        self.banner.setText("\n".join(self._banner_parts.values()))
+        self.banner.setVisible(bool(self._banner_parts))
+
+    @property
+    def banner_text(self) -> str:
+        return self.banner.text() if self.banner.isVisible() else ""
+
+    def show_page(self, index: int) -> None:
+        if self._in_demo:
+            self.set_demo(False)
+        self.tabs.setCurrentIndex(index)
+
+    def apply_theme(self, name: str) -> None:
+        self.settings = self.settings.replace(theme=name)
+        save_settings(self.store, self.settings)
+        self.dark_action.setChecked(name == "dark")
+        self._apply_palette("demo" if self._in_demo else name)
+
+    def _apply_palette(self, name: str) -> None:
+        pal = palette_named(name)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.setPalette(qpalette(pal))
+            app.setStyleSheet(stylesheet(pal))
+        for plot in self.findChildren(pg.PlotWidget):
+            apply_plot_palette(plot, pal)
+
+    def set_demo(self, on: bool) -> None:
+        """Enter or leave demo mode: full screen, large high-contrast type, controls hidden."""
+        on = bool(on)
+        self.demo_action.setChecked(on)
+        if on == self._in_demo:
+            return
+        self._in_demo = on
+        for w in (self.menuBar(), self.controls, self.statusBar(), self.banner):
+            w.setVisible(not on)
+        if not on:
+            self.set_banner("input", self._banner_parts.get("input", ""))
+        self.stack.setCurrentWidget(self.demo_view if on else self.tabs)
+        self._apply_palette("demo" if on else self.settings.theme)
+        if on:
+            screen = self.screen()
+            self.demo_view.apply_size(screen.geometry().height() if screen else 1080)
+            self.showFullScreen()
+            self.demo_view.show_problem(self.live_unavailable and f"Live input is off: {self.live_unavailable}")
+            if self.session is not None and not self.session.running:
+                self.start_live()
+        else:
+            self.showNormal()
+
+    @property
+    def in_demo(self) -> bool:
+        return self._in_demo
+
+    # ------------------------------------------------------------------ files
+    def open_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open audio files", self.settings.last_dir, AUDIO_FILTER)
+        if paths:
+            self.analyse_files(paths)
+
+    def analyse_files(self, paths: list[str]) -> None:
+        """Show the file-analysis page and analyse ``paths``."""
+        self.settings = self.settings.replace(last_dir=str(Path(paths[0]).parent))
+        save_settings(self.store, self.settings)
+        self.show_page(1)
+        self.file_view.analyse_paths(paths)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = audio_paths(u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile())
+        if paths:
+            event.acceptProposedAction()
+            self.analyse_files(paths)
+
+    # ------------------------------------------------------------------ about, closing
+    def show_about(self) -> None:
+        AboutDialog(self.model, self).exec()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        save_settings(self.store, self.settings)
+        if self.session is not None:
+            self.session.shutdown()
+        self.file_view.player.stop()
+        self.file_view.wait_idle(5.0)
+        super().closeEvent(event)
