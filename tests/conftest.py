@@ -54,3 +54,12 @@ def sample_clips(corpora: Path) -> list[Path]:
     if absent:
         pytest.fail(f"expected sample clips are missing: {absent}")
     return paths
+
+
+@pytest.fixture(scope="session")
+def onnx_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real ONNX model (logmel spec, the seven emotions) with serapp metadata; see tests/onnx_models.py."""
+    from serapp.engine.spec import FeatureSpec
+    from tests.onnx_models import save_model
+
+    return save_model(tmp_path_factory.mktemp("models") / "logmel.onnx", FeatureSpec())

@@ -38,6 +38,14 @@ def import_sounddevice() -> ModuleType:
     return sounddevice
 
 
+def refresh_devices() -> None:
+    """Make PortAudio scan the devices again (it lists them once, at start-up): for a device plugged in or a
+    sound server started since. Only while no stream is open."""
+    sd = import_sounddevice()
+    sd._terminate()  # sounddevice's documented way to re-initialise PortAudio
+    sd._initialize()
+
+
 @dataclass(frozen=True)
 class InputDevice:
     """An input device as PortAudio sees it. ``default_samplerate`` in Hz."""

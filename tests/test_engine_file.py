@@ -1,0 +1,161 @@
+"""The live pipeline and whole-file analysis on real corpus clips, through real ONNX sessions."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from serapp.cli import main
+from serapp.engine import audio, features
+from serapp.engine.analysis import analyze_file, make_gate
+from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
+from serapp.engine.capture import NO_PORTAUDIO
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.filesource import FileSource
+from serapp.engine.labels import SILENCE
+from serapp.engine.model import OnnxModel, load_model
+
+
+@pytest.fixture(scope="module")
+def model(onnx_model_path: Path) -> OnnxModel:
+    return load_model(onnx_model_path)
+
+
+@pytest.fixture(scope="module")
+def clip(sample_clips: list[Path]) -> Path:
+    return sample_clips[0]  # RAVDESS, about 3.9 s with leading silence
+
+
+@pytest.fixture(scope="module")
+def silent_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("silence")
+    rng = np.random.default_rng(0)
+    zeros, hiss = folder / "zeros.wav", folder / "hiss.flac"
+    sf.write(zeros, np.zeros(2 * 16000, dtype=np.float32), 16000)
+    sf.write(hiss, (rng.standard_normal(2 * 44100) * 0.003).astype(np.float32), 44100)  # -50 dBFS steady noise
+    return [zeros, hiss]
+
+
+def _run(source: FileSource, model: OnnxModel, config: AnalyzerConfig) -> tuple[list[EmotionResult],
+                                                                                list[SpectrumUpdate]]:
+    results: list[EmotionResult] = []
+    spectra: list[SpectrumUpdate] = []
+    analyzer = Analyzer(source, model, config, on_result=results.append, on_spectrum=spectra.append)
+    analyzer.start()
+    assert analyzer.wait(30), "the analyzer did not finish the file"
+    assert analyzer.state == AnalyzerState.FINISHED, analyzer.error
+    return results, spectra
+
+
+def test_realtime_file_source_delivers_results_at_the_configured_rate(model: OnnxModel, clip: Path) -> None:
+    config = AnalyzerConfig(hop_s=0.25)
+    source = FileSource(clip, realtime=True)
+    results, spectra = _run(source, model, config)
+    duration = source.duration_s
+    assert abs(len(results) - duration / config.hop_s) <= 2
+    steps = np.diff([r.t for r in results])
+    assert abs(float(np.median(steps)) - config.hop_s) < 0.05
+    speech = [r for r in results if r.is_speech]
+    assert speech and all(abs(float(r.probs.sum()) - 1) < 1e-4 for r in speech if r.probs is not None)
+    assert all(r.latency_ms >= r.compute_ms >= 0 for r in results)
+    # Spectrogram columns for the GUI: >= 30 updates per second of audio, every 10 ms column present.
+    assert len(spectra) / duration >= 25
+    n_cols = sum(s.columns.shape[0] for s in spectra)
+    assert abs(n_cols - duration * 100) <= 5
+    assert spectra[0].columns.shape[1] == spectra[0].freqs.shape[0] == 257
+
+
+def test_silence_is_reported_as_silence(model: OnnxModel, silent_files: list[Path]) -> None:
+    for path in silent_files:
+        results, _ = _run(FileSource(path, realtime=False), model, AnalyzerConfig())
+        assert results and all(r.emotion == SILENCE and r.probs is None and not r.is_speech for r in results)
+        summary = analyze_file(path, model).summary
+        assert summary.dominant == SILENCE and summary.speech_ratio == 0 and summary.shares[SILENCE] == 1
+
+
+def test_analysis_equals_direct_windowed_inference_and_the_live_pipeline(model: OnnxModel, clip: Path) -> None:
+    config = AnalyzerConfig(hop_s=0.5)
+    fa = analyze_file(clip, model, config)
+    spec = model.info.spec
+    y = audio.load(clip, spec.sample_rate)
+    gate = make_gate(config, spec.sample_rate)
+    ends = [round(w.t * spec.sample_rate) for w in fa.timeline]
+    assert ends[-1] == y.size and ends[:-1] == list(range(8000, y.size, 8000))
+    for w, end in zip(fa.timeline, ends, strict=True):
+        window = y[max(0, end - spec.n_samples):end]
+        assert w.is_speech == gate(window).is_speech
+        if w.is_speech:
+            direct = model.predict(features.compute(window, spec)[None])[0]
+            np.testing.assert_allclose(w.probs, direct, atol=1e-5)
+    assert 0 < fa.summary.speech_ratio < 1  # the clip starts with silence, then speaks
+    speech = [w.probs for w in fa.timeline if w.probs is not None]
+    np.testing.assert_allclose(list(fa.summary.probabilities.values()), np.mean(speech, axis=0), atol=1e-5)
+    # The live pipeline fed as fast as possible analyses the very same windows.
+    live, _ = _run(FileSource(clip, realtime=False, chunk_s=0.3), model, config)
+    assert [round(r.t, 3) for r in live] == [round(w.t, 3) for w in fa.timeline]
+    for r, w in zip(live, fa.timeline, strict=True):
+        assert r.is_speech == w.is_speech
+        if w.probs is not None:
+            np.testing.assert_allclose(r.raw_probs, w.probs, atol=1e-5)
+
+
+def test_source_error_surfaces_and_restart_recovers(model: OnnxModel, clip: Path) -> None:
+    errors: list[str] = []
+    got_result = threading.Event()
+    source = FileSource(clip, realtime=True, loop=True)
+    analyzer = Analyzer(source, model, on_error=errors.append, on_result=lambda r: got_result.set())
+    analyzer.start()
+    try:
+        assert got_result.wait(10)
+        source.fail("The input device vanished.")
+        assert analyzer.wait(5)
+        assert analyzer.state == AnalyzerState.ERROR and errors == ["The input device vanished."]
+        got_result.clear()
+        analyzer.restart()
+        assert analyzer.state == AnalyzerState.RUNNING and analyzer.error is None
+        assert got_result.wait(10)
+    finally:
+        analyzer.stop()
+    assert analyzer.state == AnalyzerState.STOPPED
+
+
+def test_analyze_json_reports_every_file_and_fails_for_the_bad_ones(
+        onnx_model_path: Path, sample_clips: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 4)
+    files = [sample_clips[0], tmp_path / "missing.ogg", corrupt, sample_clips[4]]
+    code = main(["analyze", "--json", "--model", str(onnx_model_path), *map(str, files)])
+    out = capsys.readouterr()
+    entries = json.loads(out.out)
+    assert code == 1 and "Traceback" not in out.err
+    assert [e["file"] for e in entries] == list(map(str, files))
+    assert "no such file" in entries[1]["error"] and "not a readable audio file" in entries[2]["error"]
+    for e in (entries[0], entries[3]):
+        s = e["summary"]
+        assert s["dominant"] in s["probabilities"] and abs(sum(s["probabilities"].values()) - 1) < 1e-3
+        assert e["timeline"] and set(e["timeline"][0]) == {"t", "emotion", "speech", "level_db", "probabilities"}
+
+
+def test_without_portaudio_listen_says_so_and_analyze_works(
+        monkeypatch: pytest.MonkeyPatch, onnx_model_path: Path, clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    real_import = builtins.__import__
+
+    def no_portaudio(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_portaudio)
+    assert main(["listen", "--model", str(onnx_model_path)]) == 2
+    assert NO_PORTAUDIO in capsys.readouterr().err
+    assert main(["analyze", "--model", str(onnx_model_path), str(clip)]) == 0
+    assert clip.name in capsys.readouterr().out

@@ -1,0 +1,59 @@
+"""Serving ONNX models: calibrated predictions, and refusal of every kind of broken model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serapp.engine.model import calibrate, load_model
+from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
+from serapp.paths import default_model_path
+from tests.onnx_models import broken_models, save_model
+
+
+@pytest.mark.parametrize("kind", ["logmel", "mfcc", "frames", "stats", "image"])
+def test_predict_gives_probabilities_for_every_feature_kind(tmp_path: Path, kind: str) -> None:
+    spec = FeatureSpec(kind=kind)
+    model = load_model(save_model(tmp_path / f"{kind}.onnx", spec))
+    x = np.random.default_rng(1).standard_normal((3, *spec.shape)).astype(np.float32)
+    p = model.predict(x)
+    assert p.shape == (3, len(model.labels))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(p[0], p[1])  # the output depends on the input
+
+
+def test_temperature_is_applied(tmp_path: Path) -> None:
+    spec = FeatureSpec(kind="stats")
+    x = np.random.default_rng(2).standard_normal((2, *spec.shape)).astype(np.float32) * 5
+    plain = load_model(save_model(tmp_path / "t1.onnx", spec)).predict(x)
+    hot = load_model(save_model(tmp_path / "t3.onnx", spec, temperature=3.0)).predict(x)
+    np.testing.assert_allclose(hot, calibrate(plain, 3.0), rtol=1e-4, atol=1e-6)
+    assert hot.max() < plain.max()  # a higher temperature flattens
+
+
+def test_wrong_feature_shape_is_refused(onnx_model_path: Path) -> None:
+    model = load_model(onnx_model_path)
+    with pytest.raises(SerappError, match="expects features of shape"):
+        model.predict(np.zeros((1, 10, 64, 1), dtype=np.float32))
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such model file"), ("no_metadata", "not a serapp model"), ("bad_json", "damaged metadata"),
+    ("unknown_kind", "unknown feature kind"), ("wrong_input_shape", "input shape"),
+    ("wrong_output_width", "output shape"), ("truncated", "not a readable ONNX model"),
+    ("garbage", "not a readable ONNX model")])
+def test_broken_models_are_refused_plainly(tmp_path: Path, case: str, message: str) -> None:
+    path = broken_models(tmp_path, FeatureSpec())[case]
+    with pytest.raises(SerappError, match=message) as info:
+        load_model(path)
+    assert str(path) in str(info.value)
+
+
+def test_absent_bundled_model_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("serapp.engine.model.default_model_path", lambda: tmp_path / "none.onnx")
+    with pytest.raises(SerappError, match="bundled model .* is absent"):
+        load_model()
+    assert default_model_path().name == "serapp-default.onnx"
