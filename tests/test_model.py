@@ -54,6 +54,6 @@ def test_broken_models_are_refused_plainly(tmp_path: Path, case: str, message: s
 
 def test_absent_bundled_model_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("serapp.engine.model.default_model_path", lambda: tmp_path / "none.onnx")
-    with pytest.raises(SerappError, match="bundled model .* is absent"):
+    with pytest.raises(SerappError, match=r"bundled model .* is absent"):
         load_model()
     assert default_model_path().name == "serapp-default.onnx"

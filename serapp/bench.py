@@ -1,0 +1,113 @@
+"""`serapp bench`: how fast and light the engine is on this machine, as figures (no pass/fail).
+
+Measures, with the given model: features + inference per update (p95), updates per second and the engine's
+CPU share in a real-time file-source run, audio-to-result latency (p95), whole-file analysis speed on a
+10-minute file, cold start (process start to first live result) and resident memory.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import soundfile as sf
+
+from serapp.engine import audio
+from serapp.engine.analysis import analyze_file
+from serapp.engine.analyzer import Analyzer, EmotionResult
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.filesource import FileSource
+from serapp.engine.model import OnnxModel, load_model
+from serapp.paths import corpora_root
+
+LONG_FILE_S = 600.0
+_WARM_S = 2.0  # the real-time run's first seconds are left out of the steady-state figures
+
+
+def _speech_material(sr: int, seconds: float) -> np.ndarray:
+    """``seconds`` of audio at ``sr`` Hz: corpus clips end to end when the corpora are present, else a
+    synthetic voiced signal (harmonics with syllable-rate bursts) so the bench runs anywhere."""
+    clips = sorted((corpora_root() / "ravdess").rglob("*.ogg"))[:40]
+    if clips:
+        parts = [audio.load(c, sr) for c in clips]
+        y = np.concatenate(parts)
+    else:
+        t = np.arange(int(10 * sr)) / sr
+        f0 = 140 + 30 * np.sin(2 * np.pi * 0.5 * t)
+        voiced = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / sr) / k for k in range(1, 8))
+        y = (0.1 * voiced * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
+    return np.resize(y, int(seconds * sr)).astype(np.float32)
+
+
+def _p95(values: list[float]) -> float:
+    return round(float(np.percentile(values, 95)), 2) if values else float("nan")
+
+
+def realtime_run(model: OnnxModel, path: Path, seconds: float) -> dict[str, float]:
+    """A real-time file-source run: compute/latency p95, updates per second and CPU share at steady state."""
+    results: list[EmotionResult] = []
+    analyzer = Analyzer(FileSource(path, realtime=True), model, AnalyzerConfig(), on_result=results.append)
+    proc = psutil.Process()
+    analyzer.start()
+    time.sleep(_WARM_S)
+    cpu0, wall0, n0 = sum(proc.cpu_times()[:2]), time.monotonic(), len(results)
+    time.sleep(seconds)
+    cpu1, wall1, n1 = sum(proc.cpu_times()[:2]), time.monotonic(), len(results)
+    analyzer.stop()
+    steady = results[n0:n1]
+    speech = [r for r in steady if r.is_speech]
+    return {"compute_ms_p95": _p95([r.compute_ms for r in speech]),
+            "compute_ms_median": round(float(np.median([r.compute_ms for r in speech])), 2) if speech else -1.0,
+            "updates_per_s": round((n1 - n0) / (wall1 - wall0), 2),
+            "engine_cpu_pct": round(100.0 * (cpu1 - cpu0) / (wall1 - wall0), 1),
+            "latency_ms_p95": _p95([r.latency_ms for r in steady]),
+            "speech_updates": len(speech), "dropped_blocks": steady[-1].dropped_blocks if steady else 0,
+            "rss_mb": round(proc.memory_info().rss / 2**20, 1)}
+
+
+def cold_start(model: OnnxModel, clip: Path) -> float:
+    """Seconds from spawning `serapp listen --input CLIP` to its first result line."""
+    cmd = [sys.executable, "-m", "serapp", "listen", "--model", str(model.path), "--input", str(clip),
+           "--max-results", "1"]
+    start = time.monotonic()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+        line = p.stdout.readline() if p.stdout else ""
+        elapsed = time.monotonic() - start
+        p.wait(30)
+    return round(elapsed, 2) if line.strip() else float("nan")
+
+
+def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool = True) -> dict[str, Any]:
+    """All figures as a dict (the JSON line `serapp bench --json` prints)."""
+    def say(text: str) -> None:
+        if verbose:
+            print(text, file=sys.stderr, flush=True)
+
+    model = load_model(model_path)
+    sr = model.info.spec.sample_rate
+    figures: dict[str, Any] = {"model": str(model.path), "feature_kind": model.info.spec.kind,
+                               "cpu_count": psutil.cpu_count(), "load_avg_1m": round(psutil.getloadavg()[0], 2)}
+    with tempfile.TemporaryDirectory(prefix="serapp-bench-") as tmp:
+        long_file = Path(tmp) / "ten-minutes.flac"
+        sf.write(long_file, _speech_material(sr, LONG_FILE_S), sr)
+        clip = Path(tmp) / "clip.wav"
+        sf.write(clip, _speech_material(sr, 5.0), sr)
+        say(f"real-time run ({seconds:.0f} s of audio after {_WARM_S:.0f} s warm-up) ...")
+        figures.update(realtime_run(model, long_file, seconds))
+        say(f"whole-file analysis of a {LONG_FILE_S / 60:.0f}-minute file ...")
+        t0 = time.perf_counter()
+        analysis = analyze_file(long_file, model)
+        figures["file_speed_x_realtime"] = round(LONG_FILE_S / (time.perf_counter() - t0), 1)
+        figures["file_speech_ratio"] = analysis.summary.speech_ratio
+        say("cold start (new process to first live result) ...")
+        figures["cold_start_s"] = cold_start(model, clip)
+    for key in ("compute_ms_p95", "updates_per_s", "engine_cpu_pct", "file_speed_x_realtime", "cold_start_s",
+                "latency_ms_p95", "rss_mb"):
+        say(f"  {key:<22} {figures[key]}")
+    return figures
