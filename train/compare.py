@@ -130,7 +130,7 @@ def markdown_table(results: Sequence[FamilyResult], config: TrainConfig, folds: 
             *(f"UAR {c}" for c in corpora)]
     rows = []
     for r in results:
-        ms = f"{r.ms_per_inference:.2f} ({r.timed_with})" if r.ms_per_inference is not None else "—"
+        ms = f"{r.ms_per_inference:.3g} ({r.timed_with})" if r.ms_per_inference is not None else "—"
         params = f"{r.runs[0].n_params:,}" if r.runs[0].n_params else "— (scikit-learn)"
         per_corpus = [f"{v:.3f}" if (v := r.corpus_uar(c)) is not None else "—" for c in corpora]
         rows.append([r.family, params, ms, _fmt(r.mean("accuracy"), n), _fmt(r.mean("macro_f1"), n),
@@ -141,7 +141,7 @@ def markdown_table(results: Sequence[FamilyResult], config: TrainConfig, folds: 
     lines = [
         "# Model comparison",
         "",
-        f"**Protocol (our rows):** {protocol_text(config, folds)}",
+        f"**Protocol (our rows):** {protocol_text(config, folds)} Corpora tested: {', '.join(corpora)}.",
         "",
         f"**Published seed row (italics):** {seed['protocol']}. Its figures are quoted, not reproduced, and are "
         "**not comparable** with ours: with a random split the test clips come from speakers the model was "
