@@ -42,6 +42,11 @@ class ProbabilityBars(QWidget):
     def probabilities(self) -> np.ndarray:
         return self._probs.copy()
 
+    @property
+    def active(self) -> bool:
+        """Whether the bars show a speech window (False: greyed, the gate is closed)."""
+        return self._active
+
     def _row_height(self) -> int:
         return int(self.fontMetrics().height() * 1.55)
 

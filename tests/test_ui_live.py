@@ -1,0 +1,124 @@
+"""The live view in a real window (offscreen): fed by a file at real-time pace, without a microphone, without
+a model, microphone failures retried, demo mode and its keyboard shortcuts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from serapp.engine.capture import NO_PORTAUDIO
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.filesource import FileSource
+from serapp.engine.model import load_model
+from serapp.errors import SerappError
+from serapp.ui import engine_bridge, mainwindow
+from serapp.ui.theme import emotion_style
+from tests.ui_helpers import build_model, open_window
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model(tmp_path_factory.mktemp("ui-model"))
+
+
+@pytest.fixture
+def no_microphone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine as if PortAudio were missing, whatever the machine running the tests has."""
+    def missing() -> list:
+        raise SerappError(NO_PORTAUDIO)
+
+    monkeypatch.setattr(mainwindow, "list_input_devices", missing)
+
+
+def test_file_source_feeds_bars_spectrogram_timeline_and_status(qtbot: QtBot, tmp_path: Path, model_path: Path,
+                                                               sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path), input=str(sample_clips[0]))
+    live = window.live_view
+    assert window.session is not None and window.session.running
+    qtbot.waitUntil(lambda: live.bars.active and live.spectrogram.frames_drawn >= 30, timeout=15000)
+
+    probs = live.bars.probabilities()  # a speech window: the model's distribution
+    assert probs.shape == (len(window.model.info.labels),)
+    assert probs.sum() == pytest.approx(1.0, abs=1e-3)
+    # The spectrogram image holds the clip (non-black columns), at fixed levels with a 256-entry LUT.
+    image = live.spectrogram.image
+    assert image.image is not None and image.image.dtype == np.uint8 and image.image.max() > 100
+    assert image.levels is not None and list(image.levels) == [0, 255] and len(image.lut) == 256
+    assert live.timeline.count == live.results_seen
+    names = {emotion_style(lab).name for lab in window.model.info.labels} | {"Listening…"}
+    assert live.emotion.current_text in names
+    qtbot.waitUntil(lambda: "updates/s" in window.status_labels["rate"].text(), timeout=3000)
+    assert "dropped blocks" in window.status_labels["dropped"].text()
+    assert window.banner_text == ""
+
+    window.toggle_live()  # Stop
+    assert not window.session.running and window.start_button.text().endswith("Start")
+
+
+def test_without_portaudio_a_banner_explains_and_file_analysis_works(qtbot: QtBot, tmp_path: Path, model_path: Path,
+                                                                    no_microphone: None,
+                                                                    sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path))
+    assert "Live input is off" in window.banner_text and "PortAudio" in window.banner_text
+    assert not window.start_button.isEnabled() and not window.device_combo.isEnabled()
+    assert "PortAudio" in window.start_button.toolTip()
+    window.analyse_files([str(sample_clips[1])])
+    qtbot.waitUntil(lambda: str(sample_clips[1]) in window.file_view.results, timeout=15000)
+    assert window.tabs.currentWidget() is window.file_view
+
+
+def test_missing_model_is_a_message_not_a_crash(qtbot: QtBot, tmp_path: Path, no_microphone: None,
+                                                sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model=str(tmp_path / "absent.onnx"))
+    assert "No model" in window.banner_text and "absent.onnx" in window.banner_text
+    assert window.session is None and not window.start_button.isEnabled()
+    window.analyse_files([str(sample_clips[0])])
+    assert "No model is loaded" in window.file_view.message.text()
+
+
+def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Path, model_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     sample_clips: list[Path]) -> None:
+    attempts: list[int] = []
+
+    def flaky_microphone(device: str | None = None) -> FileSource:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise SerappError("No audio input device was found.")
+        return FileSource(sample_clips[0], sample_rate=16000)
+
+    monkeypatch.setattr(engine_bridge, "MicrophoneSource", flaky_microphone)
+    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
+    session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
+    problems: list[str] = []
+    session.problem.connect(problems.append)
+    session.start(engine_bridge.SourceChoice(device="USB mic"))
+    assert "Retrying in" in problems[-1] and "No audio input device" in problems[-1]
+    with qtbot.waitSignal(session.results_ready, timeout=15000):
+        pass
+    assert len(attempts) == 3 and problems[-1] == "" and session.state == "running"
+    session.shutdown()
+
+
+def test_demo_mode_keyboard(qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path), input=str(sample_clips[0]))
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert window.in_demo and window.stack.currentWidget() is window.demo_view
+    assert not window.menuBar().isVisible() and not window.controls.isVisible()
+    running = window.session.running
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.session.running != running
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.in_demo and window.menuBar().isVisible()
+
+
+def test_demo_mode_from_the_command_line_shows_input_problems_large(qtbot: QtBot, tmp_path: Path, model_path: Path,
+                                                                    no_microphone: None) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path), demo=True)
+    assert window.in_demo
+    assert window.demo_view.problem.isVisible() and "PortAudio" in window.demo_view.problem.text()
+    assert window.demo_view.emotion.name_label.font().pointSizeF() > 2 * window.font().pointSizeF()

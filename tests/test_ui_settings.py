@@ -1,0 +1,54 @@
+"""Settings round-trip (dataclass ⇄ JSON ⇄ QSettings), damaged values, and persistence through the window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from serapp.errors import SerappError
+from serapp.ui.settings import AppSettings, analyzer_config, load_settings, save_settings
+from tests.ui_helpers import build_model, open_window, settings_store
+
+
+def test_settings_round_trip_through_json_and_qsettings(tmp_path: Path) -> None:
+    s = AppSettings(model_path="/models/x.onnx", device="USB Mic", hop_s=0.5, smoothing_s=1.5, gate_db=-40.0,
+                    theme="light", last_dir="/data")
+    assert AppSettings.from_json(s.to_json()) == s
+    save_settings(settings_store(tmp_path), s)
+    assert load_settings(settings_store(tmp_path)) == s  # a fresh store reads the INI file back
+
+
+def test_damaged_stored_values_fall_back_to_defaults(tmp_path: Path) -> None:
+    (tmp_path / "settings.ini").write_text("[General]\nhop_s=fast\ngate_db=12\ntheme=purple\nsmoothing_s=2\n")
+    s = load_settings(settings_store(tmp_path))
+    defaults = AppSettings()
+    assert (s.hop_s, s.gate_db, s.theme, s.smoothing_s) == (defaults.hop_s, defaults.gate_db, defaults.theme, 2.0)
+
+
+@pytest.mark.parametrize("bad", [{"hop_s": 0.0}, {"gate_db": 5.0}, {"theme": "pink"}, {"device": 3}])
+def test_invalid_settings_are_refused_with_a_plain_message(bad: dict) -> None:
+    with pytest.raises(SerappError, match=next(iter(bad))):
+        AppSettings(**bad)
+    with pytest.raises(SerappError, match="Unknown settings: volume"):
+        AppSettings.from_dict({"volume": 11})
+
+
+def test_analyzer_config_takes_hop_smoothing_and_gate() -> None:
+    config = analyzer_config(AppSettings(hop_s=0.5, smoothing_s=2.0, gate_db=-35.0))
+    assert (config.hop_s, config.smoothing_s, config.gate_db) == (0.5, 2.0, -35.0)
+
+
+def test_controls_persist_across_windows(qtbot: QtBot, tmp_path: Path) -> None:
+    model = build_model(tmp_path)
+    window = open_window(qtbot, tmp_path, model=str(model))
+    window.hop_spin.setValue(0.5)
+    window.gate_spin.setValue(-42.0)
+    window.apply_theme("light")
+    qtbot.waitUntil(lambda: load_settings(settings_store(tmp_path)).hop_s == 0.5, timeout=3000)
+    window.close()
+    again = open_window(qtbot, tmp_path, model=str(model))
+    assert again.hop_spin.value() == 0.5 and again.gate_spin.value() == -42.0
+    assert not again.dark_action.isChecked() and again.settings.theme == "light"
+    assert again.file_view.config.hop_s == 0.5
