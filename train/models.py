@@ -80,7 +80,7 @@ IMAGENET_FAMILIES: tuple[str, ...] = ("vgg19", "resnet50", "mobilenetv3")
 CLASSICAL: dict[str, str] = {
     "tree": "decision tree on the standardised stats vector",
     "knn": "k-nearest neighbours (k = 4) on the standardised stats vector",
-    "svm": "RBF support-vector machine on the standardised stats vector",
+    "svm": "RBF support-vector machine (Platt-scaled probabilities) on the standardised stats vector",
 }
 CLASSICAL_SPEC = FeatureSpec(kind="stats")
 
@@ -135,6 +135,7 @@ def build_classical(name: str, *, seed: int = 0) -> Pipeline:
     comparison tables only: they cannot be exported to ONNX here (skl2onnx is not installed) and are never
     saved with pickle.
     """
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -144,7 +145,8 @@ def build_classical(name: str, *, seed: int = 0) -> Pipeline:
     makers: dict[str, Callable[[], Any]] = {
         "tree": lambda: DecisionTreeClassifier(min_samples_leaf=2, random_state=seed),
         "knn": lambda: KNeighborsClassifier(n_neighbors=4, weights="distance"),
-        "svm": lambda: SVC(C=10.0, gamma="scale", probability=True, random_state=seed),
+        # Platt-scaled probabilities from 3-fold cross-validation (what SVC(probability=True) did)
+        "svm": lambda: CalibratedClassifierCV(SVC(C=10.0, gamma="scale", random_state=seed), cv=3, ensemble=False),
     }
     if name not in makers:
         raise SerappError(f"Unknown classical baseline {name!r}. Known: {', '.join(makers)}.")
