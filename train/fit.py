@@ -539,7 +539,8 @@ def model_info(config: TrainConfig, data: Data, run_dir: Path, report: dict[str,
         version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"),
         corpora=tuple(sorted({c.corpus for c in data.clips})), protocol=config.protocol_label,
         metrics=headline, temperature=temperature, license=LICENSE_NOTE,
-        notes=(f"{'validation' if config.all_speakers else 'test'} metrics; clips train/val/test "
+        notes=(f"{'validation' if config.all_speakers else 'test'} metrics on split {data.split.name}; "
+               "clips train/val/test "
                f"{sizes['train']}/{sizes['val']}/{sizes['test']}; "
                f"{'speaker-independent' if data.split.speaker_independent else 'speaker-DEPENDENT (random split)'}"))
 
