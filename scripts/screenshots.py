@@ -96,9 +96,8 @@ def main() -> int:
         window.grab().save(str(out / "file-table.png"))
 
         window.show_page(0)
-        window.set_demo(True)
-        window.start_live()
-        pump(app, 5.0)
+        window.set_demo(True)  # restarts the recording, looping
+        pump(app, 7.0)
         window.grab().save(str(out / "demo-mode.png"))
         window.set_demo(False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from serapp.errors import SerappError
@@ -32,7 +33,7 @@ def check_qt_binding() -> None:
 
 def run_app(args: argparse.Namespace) -> int:
     """Open the window with ``args.model``, ``args.input``, ``args.device`` and ``args.demo``; returns the exit code."""
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
 
@@ -51,7 +52,14 @@ def run_app(args: argparse.Namespace) -> int:
     window = MainWindow(options, default_store())
     if not options.demo:
         window.show()
+    # Ctrl+C in the terminal closes the window cleanly: Python runs signal handlers only between bytecodes, so
+    # a slow timer gives it the chance while Qt's loop is waiting.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
     code = app.exec()
+    wake.stop()
     # Tear the window down while Qt is still alive: pyqtgraph items deleted after QApplication would touch a
     # dead scene at interpreter exit.
     window.deleteLater()

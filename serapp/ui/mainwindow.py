@@ -405,7 +405,9 @@ class MainWindow(QMainWindow):
             self.demo_view.apply_size(screen.geometry().height() if screen else 1080)
             self.showFullScreen()
             self.demo_view.show_problem(self.live_unavailable and f"Live input is off: {self.live_unavailable}")
-            if self.session is not None and not self.session.running:
+            # A demo runs for hours: a file input restarts looping, a stopped session starts.
+            session = self.session
+            if session is not None and (not session.running or (session.choice.is_file and not session.choice.loop)):
                 self.start_live()
         else:
             self.showNormal()

@@ -101,6 +101,8 @@ class LiveTimeline(TimelinePlot):
 
     def append(self, t_s: float, probs: np.ndarray | None) -> None:
         """Add one result at stream time ``t_s``; ``probs`` None (gate closed) adds a gap."""
+        if self._n and t_s < self._t[self._n - 1]:  # the stream restarted (new source, looped file)
+            self._n = 0
         if self._n == self._cap:  # drop the oldest half at once: an O(n) shift every cap/2 results
             half = self._cap // 2
             self._t[:half] = self._t[half:]
