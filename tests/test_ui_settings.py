@@ -52,3 +52,28 @@ def test_controls_persist_across_windows(qtbot: QtBot, tmp_path: Path) -> None:
     assert again.hop_spin.value() == 0.5 and again.gate_spin.value() == -42.0
     assert not again.dark_action.isChecked() and again.settings.theme == "light"
     assert again.file_view.config.hop_s == 0.5
+
+
+def test_another_model_relabels_the_views_and_a_bad_one_keeps_the_current(qtbot: QtBot, tmp_path: Path) -> None:
+    from serapp.ui.about import AboutDialog
+    from tests.onnx_models import save_model
+    from tests.ui_helpers import UI_SPEC
+
+    window = open_window(qtbot, tmp_path, model=str(build_model(tmp_path)))
+    other = save_model(tmp_path / "three.onnx", UI_SPEC, labels=("calm", "excited", "bored"))
+    window.load_model_file(str(other))
+    assert window.model is not None and window.model.info.labels == ("calm", "excited", "bored")
+    assert window.live_view.timeline.labels == ("calm", "excited", "bored")
+    assert load_settings(settings_store(tmp_path)).model_path == str(other)
+
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    assert not window.load_model_file(str(garbage))
+    assert "garbage.onnx" in window.banner_text and "Keeping three.onnx" in window.banner_text
+    assert window.model.path == other
+
+    about = AboutDialog(window.model, window)
+    qtbot.addWidget(about)
+    text = about.metadata.toPlainText()
+    assert "calm, excited, bored" in text and "three.onnx" in text
+    assert about.card.toPlainText()

@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         self._apply_debounce.timeout.connect(self._apply_controls)
         self.apply_theme(self.settings.theme)
 
-        self._load_model(options.model or self.settings.model_path, persist=False)
+        self.load_model_file(options.model or self.settings.model_path, persist=False)
         self._populate_inputs()
         if self.session is not None and not self.live_unavailable:
             self.start_live()
@@ -192,7 +192,7 @@ class MainWindow(QMainWindow):
         self._show_stats(None)
 
     # ------------------------------------------------------------------ model and inputs
-    def _load_model(self, path: str, persist: bool = True) -> bool:
+    def load_model_file(self, path: str, persist: bool = True) -> bool:
         with_cursor = QApplication.overrideCursor() is None
         if with_cursor:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         start = str(self.model.path.parent) if self.model is not None else self.settings.last_dir
         path, _ = QFileDialog.getOpenFileName(self, "Choose a serapp model", start, "ONNX models (*.onnx)")
         if path:
-            self._load_model(path)
+            self.load_model_file(path)
 
     def _populate_inputs(self) -> None:
         """Fill the input picker; without PortAudio or a microphone say why live input is off."""
