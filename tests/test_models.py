@@ -31,13 +31,13 @@ def _labels(n: int) -> np.ndarray:
 @pytest.mark.corpora
 @pytest.mark.parametrize("family", _families())
 def test_family_trains_and_exports(family: str, sample_clips: list[Path], tmp_path: Path) -> None:
-    from train.export import export_onnx
+    from train.export import code_layers, export_onnx
 
     spec = tiny_spec(FAMILIES[family].spec)
     x = clip_features(sample_clips, spec)
     options = {"weights": None} if family in IMAGENET_FAMILIES else {}
     model = build_model(family, spec.shape, N_CLASSES, seed=1, **options)
-    assert not any(isinstance(layer, keras.layers.Lambda) for layer in _all_layers(model))
+    assert not code_layers(model)
     assert model.output_shape == (None, N_CLASSES)
 
     probs = keras.ops.convert_to_numpy(model(x))
@@ -54,16 +54,6 @@ def test_family_trains_and_exports(family: str, sample_clips: list[Path], tmp_pa
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = session.run(None, {session.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(out, keras.ops.convert_to_numpy(model(x)), atol=1e-4)
-
-
-def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Every layer, descending into nested models (the ImageNet bases)."""
-    out = []
-    for layer in model.layers:
-        out.append(layer)
-        if isinstance(layer, keras.Model):
-            out += _all_layers(layer)
-    return out
 
 
 def test_models_are_reproducible_and_sizes_reported() -> None:

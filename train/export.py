@@ -39,6 +39,20 @@ def to_onnx(model: keras.Model, input_shape: tuple[int, ...]) -> onnx.ModelProto
     return proto
 
 
+def code_layers(model: keras.Model) -> list[str]:
+    """Names of ``Lambda`` layers in ``model`` and its nested models: layers that carry Python code, which a
+    safe checkpoint cannot hold and an exported model must not depend on."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Lambda):
+            found.append(layer.name)
+        elif isinstance(layer, keras.Model):
+            found += code_layers(layer)
+    return found
+
+
 def check_parity(proto_path: Path, model: keras.Model, inputs: np.ndarray, atol: float) -> float:
     """Max absolute difference between Keras and onnxruntime outputs on ``inputs`` ``(batch, *shape)``."""
     import onnxruntime as ort
@@ -70,6 +84,10 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: 
     import onnx
 
     path = Path(path)
+    lambdas = code_layers(model)
+    if lambdas:
+        raise SerappError(f"Model {model.name!r} has Lambda layers ({', '.join(lambdas)}); models must be built "
+                          "from standard (or registered) layers so that loading one never runs code.")
     shape = tuple(info.spec.shape)
     model_shape = tuple(model.input_shape[1:])
     if model_shape != shape:
