@@ -202,7 +202,13 @@ class Analyzer:
         if not self._warm:
             warm_up(self.model)
             self._warm = True
-        self.source.start()
+        try:
+            self.source.start()
+        except SerappError as exc:
+            # The caller gets the exception; the state says the same for stats() and a later restart().
+            self._error = str(exc)
+            self._state = AnalyzerState.ERROR
+            raise
         self._stop.clear()
         self._done.clear()
         self._set_state(AnalyzerState.RUNNING)

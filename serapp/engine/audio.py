@@ -20,6 +20,12 @@ from serapp.errors import SerappError
 _SHORT_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 # Shorter audio than this cannot hold a word; it is refused rather than padded into a guess.
 _MIN_DURATION_S = 0.05
+# Native rates outside this range are a damaged header (speech needs 4 kHz; libsndfile tops out at 655 kHz):
+# a rate field of 1 Hz would stretch half a second of audio into hours.
+_MIN_RATE, _MAX_RATE = 4000, 768000
+# Float samples beyond 60 dB above full scale are garbage (a damaged float file), and their squares would
+# overflow float32 into NaN probabilities.
+_MAX_ABS_SAMPLE = 1000.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ def probe(path: str | Path) -> AudioInfo:
         raise _open_error(p, exc) from exc
     if info.samplerate <= 0 or info.channels <= 0:
         raise SerappError(f"{p}: the header gives no valid sample rate or channel count.")
+    if not _MIN_RATE <= info.samplerate <= _MAX_RATE:
+        raise SerappError(f"{p}: the header gives a sample rate of {info.samplerate} Hz, outside "
+                          f"{_MIN_RATE}-{_MAX_RATE} Hz; the file is damaged.")
     short = _SHORT_DATA.search(info.extra_info or "")
     if short and int(short.group(2)) < int(short.group(1)):
         raise SerappError(f"{p}: the file is truncated (its header promises {int(short.group(1))} bytes of audio, "
@@ -72,6 +81,16 @@ def probe(path: str | Path) -> AudioInfo:
 def _check_samples(p: Path, y: np.ndarray) -> None:
     if not np.all(np.isfinite(y)):
         raise SerappError(f"{p}: the audio contains invalid samples (NaN or infinity); the file is damaged.")
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > _MAX_ABS_SAMPLE:
+        raise SerappError(f"{p}: the audio contains samples far beyond full scale (peak {peak:.3g}); the file is "
+                          "damaged.")
+
+
+def _check_duration(p: Path, frames: int, sample_rate: int) -> None:
+    if frames < _MIN_DURATION_S * sample_rate:
+        raise SerappError(f"{p}: the audio is too short ({frames / sample_rate * 1000:.0f} ms; need at least "
+                          f"{_MIN_DURATION_S * 1000:.0f} ms).")
 
 
 def load(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
@@ -94,9 +113,7 @@ def load(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
         raise SerappError(f"{p}: the file is truncated ({y.shape[0]} of {info.frames} frames readable).")
     _check_samples(p, y)
     mono = to_mono(y)
-    if mono.shape[0] < _MIN_DURATION_S * sr:
-        raise SerappError(f"{p}: the audio is too short ({mono.shape[0] / sr * 1000:.0f} ms; need at least "
-                          f"{_MIN_DURATION_S * 1000:.0f} ms).")
+    _check_duration(p, mono.shape[0], int(sr))
     return resample(mono, int(sr), sample_rate)
 
 
@@ -131,6 +148,7 @@ def stream(path: str | Path, sample_rate: int = 16000, block_s: float = 10.0) ->
                           f"({_plain(exc)}); the file may be truncated or damaged.") from exc
     if total == 0:
         raise SerappError(f"{p}: the file holds no audio samples.")
+    _check_duration(p, total, info.sample_rate)
     tail = resampler.flush()
     if tail.size:
         yield tail

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from serapp.engine.ringbuffer import RingBuffer
 from serapp.engine.source import RingSource, SourceState
 from serapp.errors import SerappError
 
@@ -94,6 +95,17 @@ def resolve_device(device: str | int | None) -> InputDevice:
     raise SerappError(f"{text!r} matches several input devices; give its index. Input devices: {names}.")
 
 
+def _close(stream: Any) -> None:
+    """Abort and close a PortAudio stream (``None``: nothing to do)."""
+    if stream is None:
+        return
+    try:
+        stream.abort()
+        stream.close()
+    except Exception:  # closing a stream whose device vanished may fail; it is gone either way
+        pass
+
+
 class MicrophoneSource(RingSource):
     """Live input from a PortAudio device at its native rate, mono (first channel).
 
@@ -103,9 +115,23 @@ class MicrophoneSource(RingSource):
 
     def __init__(self, device: str | int | None = None, blocksize: int = 0) -> None:
         self.device = resolve_device(device)
+        # What to look for again after a failure: the name (an index may change when a device is re-plugged),
+        # or None to follow the system default.
+        self._wanted: str | None = None if device is None or device == "" else self.device.name
         super().__init__(self.device.name, round(self.device.default_samplerate), _RING_S, realtime=True)
         self.blocksize = blocksize
         self._stream: Any = None
+
+    def _rebind(self) -> None:
+        """Rescan devices and find ours again (PortAudio lists devices once, so a device unplugged and plugged
+        back in is only seen after a rescan, possibly under another index or default rate)."""
+        refresh_devices()
+        self.device = resolve_device(self._wanted)
+        self.label = self.device.name
+        rate = round(self.device.default_samplerate)
+        if rate != self.sample_rate:
+            self.sample_rate = rate
+            self.ring = RingBuffer(round(_RING_S * rate))
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # Audio thread: copy and count, nothing else (no allocation of audio-sized arrays, no locks, no I/O).
@@ -124,6 +150,9 @@ class MicrophoneSource(RingSource):
         if self._state == SourceState.RUNNING:
             return
         sd = import_sounddevice()
+        if self._state == SourceState.ERROR:  # the retry after a failure: the device may have come back
+            self.stop()
+            self._rebind()
         self._reset_reading()
         try:
             self._stream = sd.InputStream(device=self.device.index, channels=1, samplerate=self.sample_rate,
@@ -132,22 +161,19 @@ class MicrophoneSource(RingSource):
             self._state = SourceState.RUNNING
             self._stream.start()
         except Exception as exc:
-            self._state = SourceState.STOPPED
+            _close(self._stream)
             self._stream = None
-            raise SerappError(f"Could not open input device {self.device.index} ({self.label}): {exc}. "
-                              "Choose another with --device (see `serapp devices`).") from exc
+            message = (f"Could not open input device {self.device.index} ({self.label}): {exc}. "
+                       "Choose another with --device (see `serapp devices`).")
+            self.fail(message)  # the error state makes the next start rescan the devices
+            raise SerappError(message) from exc
 
     def stop(self) -> None:
         """Stop and close the stream (idempotent)."""
         stream, self._stream = self._stream, None
         if self._state != SourceState.ERROR:
             self._state = SourceState.STOPPED
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception:  # closing a stream whose device vanished may fail; it is gone either way
-                pass
+        _close(stream)
 
     def check(self) -> None:
         """Detect a stalled or dead stream from the worker; sets the error state (does not raise)."""

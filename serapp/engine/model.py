@@ -74,6 +74,9 @@ class OnnxModel:
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SerappError(f"Model {self.path.name} failed to run ({exc}).") from exc
         out = np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
+        if not np.all(np.isfinite(out)):  # never serve NaN as an emotion
+            raise SerappError(f"Model {self.path.name} gave invalid probabilities (NaN or infinity) for this "
+                              "audio. Re-export the model; if it persists, please report it.")
         return calibrate(out, self.info.temperature)
 
     def __repr__(self) -> str:
