@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from serapp.engine.capture import NO_PORTAUDIO
+from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import load_model
@@ -93,6 +93,8 @@ def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Pat
 
     monkeypatch.setattr(engine_bridge, "MicrophoneSource", flaky_microphone)
     monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
+    refreshes: list[int] = []
+    monkeypatch.setattr(engine_bridge, "refresh_devices", lambda: refreshes.append(1))
     session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
     problems: list[str] = []
     session.problem.connect(problems.append)
@@ -101,6 +103,7 @@ def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Pat
     with qtbot.waitSignal(session.results_ready, timeout=15000):
         pass
     assert len(attempts) == 3 and problems[-1] == "" and session.state == "running"
+    assert len(refreshes) == 2  # each retry rescans the devices first
     session.shutdown()
 
 
@@ -116,9 +119,15 @@ def test_demo_mode_keyboard(qtbot: QtBot, tmp_path: Path, model_path: Path, samp
     assert not window.in_demo and window.menuBar().isVisible()
 
 
-def test_demo_mode_from_the_command_line_shows_input_problems_large(qtbot: QtBot, tmp_path: Path, model_path: Path,
-                                                                    no_microphone: None) -> None:
+def test_demo_mode_without_a_microphone_says_so_large_and_keeps_retrying(
+        qtbot: QtBot, tmp_path: Path, model_path: Path, no_microphone: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_device(device: str | None = None) -> FileSource:
+        raise SerappError(NO_DEVICE)
+
+    monkeypatch.setattr(engine_bridge, "refresh_devices", lambda: None)
+    monkeypatch.setattr(engine_bridge, "MicrophoneSource", no_device)
     window = open_window(qtbot, tmp_path, model=str(model_path), demo=True)
-    assert window.in_demo
-    assert window.demo_view.problem.isVisible() and "PortAudio" in window.demo_view.problem.text()
+    assert window.in_demo and window.session is not None and window.session.running  # retrying by itself
+    problem = window.demo_view.problem
+    assert problem.isVisible() and "No audio input device" in problem.text() and "Retrying in" in problem.text()
     assert window.demo_view.emotion.name_label.font().pointSizeF() > 2 * window.font().pointSizeF()

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
-from serapp.engine.capture import MicrophoneSource
+from serapp.engine.capture import MicrophoneSource, refresh_devices
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
@@ -163,6 +163,8 @@ class LiveSession(QObject):
         self._shutdown_analyzer()
         self._spectra.clear()
         try:
+            if self._retries and not self.choice.is_file:
+                refresh_devices()  # a microphone plugged in (again) since PortAudio last looked
             source = self.choice.open(self.model.info.spec.sample_rate)
             analyzer = Analyzer(source, self.model, self.config, on_spectrum=self._spectra.append)
             analyzer.start()

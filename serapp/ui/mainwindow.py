@@ -273,6 +273,9 @@ class MainWindow(QMainWindow):
             return SourceChoice(path=data[len(FILE_PREFIX):], loop=self._in_demo or self.options.demo)
         return SourceChoice(device=data if isinstance(data, str) else "")
 
+    def choice_is_file(self) -> bool:
+        return self.session is not None and self.session.choice.is_file
+
     def _on_device_chosen(self, _index: int) -> None:
         choice = self.current_choice()
         if not choice.is_file:
@@ -283,7 +286,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ live control
     def start_live(self) -> None:
-        if self.session is None or self.live_unavailable:
+        """Start the live session; in demo mode even without an input, which it then keeps retrying."""
+        if self.session is None or (self.live_unavailable and not self._in_demo):
             return
         self.session.start(self.current_choice())
         self._refresh_live_controls()
@@ -330,6 +334,8 @@ class MainWindow(QMainWindow):
             self.session.note_draw()
 
     def _on_state(self, state: str) -> None:
+        if state == "running" and self.live_unavailable and not self.choice_is_file():
+            self._populate_inputs()  # a retried microphone came (back): offer the devices now present
         self.live_view.show_state(state)
         self.demo_view.show_state(state)
         self._refresh_live_controls()
