@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("train.datasummary", "clips per corpus x emotion, speakers and hours"),
     "train": ("train.fit", "train one model under a speaker-independent protocol; saves a run folder"),
     "compare": ("train.compare", "train several families under one protocol; Markdown table and confusions"),
+    "evaluate": ("train.evaluate", "score an exported ONNX model on corpus clips (optionally noisy); metrics + PNG"),
+    "export": ("train.exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
 }
 
 

@@ -1,0 +1,158 @@
+"""`serapp-train evaluate`: score an exported ONNX model (as the app serves it) on corpus clips.
+
+The model is loaded with :func:`serapp.engine.model.load_model` and fed features computed with its own spec,
+so the figures are those of the shipped file, calibration included. Clips come from corpus folders
+(:func:`train.corpora.scan`) or a CSV manifest, optionally restricted to some speakers (e.g. a test fold).
+Robustness: ``--noise-snr`` adds white or pink (babble-like) noise at an SNR and ``--gain-db`` scales the
+level, both on the prepared window the model sees (after trimming and fixing the length), with the same
+functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from serapp.errors import SerappError
+from serapp.paths import corpora_root
+
+if TYPE_CHECKING:
+    from serapp.engine.model import OnnxModel
+    from serapp.engine.spec import FeatureSpec
+    from train.corpora import Clip
+
+BATCH = 64
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the bundled model)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--root", type=Path, default=None,
+                        help="corpora folder (default: $SERAPP_CORPORA or ../shared/corpora)")
+    source.add_argument("--manifest", type=Path, default=None,
+                        help="CSV with columns path,label,speaker (optional corpus, sex) instead of corpora")
+    parser.add_argument("--corpora", default=None, help="comma-separated corpus names (default: all found)")
+    parser.add_argument("--speakers", default=None,
+                        help="comma-separated speaker ids to keep, e.g. ravdess:01,tess:OAF (default: all)")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many clips per corpus (seeded)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --limit and of the noise")
+    parser.add_argument("--noise-snr", type=float, default=None, help="add noise at this SNR in dB")
+    parser.add_argument("--noise", choices=("white", "pink"), default="white",
+                        help="noise colour for --noise-snr (pink is closer to babble)")
+    parser.add_argument("--gain-db", type=float, default=None, help="scale the level by this many dB (clipped)")
+    parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="folder for metrics.json and "
+                        "confusion.png")
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def select_clips(args: argparse.Namespace) -> list[Clip]:
+    """The clips to score: corpus scan or manifest, then the speaker filter, then the per-corpus limit."""
+    from train import corpora
+    from train.fit import limit_per_corpus
+
+    if args.manifest is not None:
+        clips = corpora.load_manifest(args.manifest)
+        wanted_corpora = _names(args.corpora)
+        if wanted_corpora is not None:
+            clips = [c for c in clips if c.corpus in wanted_corpora]
+    else:
+        clips = corpora.scan(args.root or corpora_root(), _names(args.corpora))
+    speakers = _names(args.speakers)
+    if speakers is not None:
+        unknown = sorted(set(speakers) - {c.speaker for c in clips})
+        if unknown:
+            raise SerappError(f"Speaker(s) {', '.join(unknown)} have no clips here; speaker ids look like "
+                              "ravdess:01, crema-d:1001, tess:OAF, savee:DC.")
+        clips = [c for c in clips if c.speaker in set(speakers)]
+    if args.limit is not None and args.limit < 1:
+        raise SerappError(f"--limit must be at least 1 clip per corpus, got {args.limit}.")
+    clips = limit_per_corpus(clips, args.limit, args.seed)
+    if not clips:
+        raise SerappError("No clips to evaluate.")
+    return clips
+
+
+def degrade(audio: np.ndarray, *, snr_db: float | None, gain_db: float | None, color: str,
+            rng: np.random.Generator) -> np.ndarray:
+    """Prepared audio ``(batch, n_samples)`` with noise at ``snr_db`` and/or a ``gain_db`` level change."""
+    from train.augment import add_noise_snr, apply_gain
+
+    out = np.asarray(audio, dtype=np.float32)
+    if snr_db is not None:
+        out = add_noise_snr(out, snr_db, rng, color=color)
+    if gain_db is not None:
+        out = apply_gain(out, gain_db)
+    return out
+
+
+def features_for(clips: Sequence[Clip], spec: FeatureSpec, args: argparse.Namespace) -> tuple[np.ndarray, list[Clip]]:
+    """Features ``(n_kept, *spec.shape)`` of the clips that decode (cached), degraded first when asked."""
+    from serapp.engine.features import features_from_prepared
+    from train import cache
+
+    if args.noise_snr is None and args.gain_db is None:
+        extracted = cache.features(clips, spec)
+        return extracted.features, extracted.clips
+    extracted = cache.prepared_audio(clips, spec)
+    rng = np.random.default_rng(args.seed)
+    chunks = [features_from_prepared(degrade(extracted.audio[i:i + BATCH], snr_db=args.noise_snr,
+                                             gain_db=args.gain_db, color=args.noise, rng=rng), spec)
+              for i in range(0, len(extracted.clips), BATCH)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, *spec.shape), np.float32), extracted.clips
+
+
+def predict(model: OnnxModel, x: np.ndarray) -> np.ndarray:
+    """Calibrated probabilities ``(n, n_labels)``, in batches with a progress bar."""
+    from tqdm import tqdm
+
+    out = [model.predict(x[i:i + BATCH]) for i in tqdm(range(0, len(x), BATCH), desc="inference", unit="batch")]
+    return np.concatenate(out) if out else np.zeros((0, len(model.labels)), np.float32)
+
+
+def run(args: argparse.Namespace) -> int:
+    from serapp.engine.model import load_model
+    from train import metrics
+    from train.fit import write_json
+
+    model = load_model(args.model)
+    labels = model.labels
+    clips = select_clips(args)
+    scored = [c for c in clips if c.label in labels]
+    if len(scored) < len(clips):
+        print(f"left out {len(clips) - len(scored)} clips whose emotion the model does not predict")
+    if not scored:
+        raise SerappError(f"None of the clips has an emotion the model predicts ({', '.join(labels)}).")
+    x, kept = features_for(scored, model.info.spec, args)
+    if not kept:
+        raise SerappError("None of the clips could be decoded; see the warnings above.")
+    probs = predict(model, x)
+    y = np.array([labels.index(c.label) for c in kept])
+    result = metrics.evaluate(y, probs, labels, corpora=[c.corpus for c in kept])
+    condition = describe_condition(args)
+    print(f"{model.path.name} ({model.info.family or 'unknown family'}), {condition}")
+    print(metrics.format_report(result))
+    summary: dict[str, Any] = {**result.to_dict(), "ece": metrics.ece(probs, y), "model": str(model.path),
+                               "condition": condition, "speakers": sorted({c.speaker for c in kept})}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "metrics.json", summary)
+    plot = metrics.plot_confusion(np.asarray(result.confusion), labels, args.out / "confusion.png",
+                                  title=f"{model.path.stem} — {condition}")
+    print(f"ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
+    return 0
+
+
+def describe_condition(args: argparse.Namespace) -> str:
+    """How the audio was degraded, in words (``clean`` when it was not)."""
+    parts = []
+    if args.noise_snr is not None:
+        parts.append(f"{args.noise} noise at {args.noise_snr:g} dB SNR")
+    if args.gain_db is not None:
+        parts.append(f"gain {args.gain_db:+g} dB")
+    return ", ".join(parts) or "clean"

@@ -1,0 +1,117 @@
+"""`serapp-train export`: a finished run's ``model.keras`` -> a self-describing ONNX model.
+
+A run directory (written by ``serapp-train train``, :mod:`train.fit`) holds ``config.json`` (the
+:class:`~train.fit.TrainConfig`), ``labels.json`` (output columns in order), ``spec.json`` (the
+:class:`~serapp.engine.spec.FeatureSpec`), ``split.json`` (split name, sizes and speakers per part),
+``metrics.json`` (the evaluation, with ``calibration.temperature``) and ``model.keras`` (the best checkpoint).
+The checkpoint is loaded in Keras safe mode (no code runs), the model metadata is rebuilt from those files,
+and the parity check runs on real clips of the run's held-out speakers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from serapp.engine.modelmeta import ModelInfo
+from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
+from serapp.paths import corpora_root
+
+RUN_FILES = ("config.json", "labels.json", "spec.json", "split.json", "metrics.json", "model.keras")
+HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "uar")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="run folder written by `serapp-train train`")
+    parser.add_argument("--out", type=Path, default=None, help="ONNX file to write (default: RUN_DIR/model.onnx)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="corpora folder for the parity clips (default: $SERAPP_CORPORA or ../shared/corpora)")
+    parser.add_argument("--parity-clips", type=int, default=8, help="held-out clips checked Keras vs ONNX")
+    parser.add_argument("--atol", type=float, default=1e-4, help="largest allowed |Keras - ONNX| probability")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SerappError(f"{path}: cannot read the run file ({exc}).") from exc
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """The run's JSON files as ``{"config", "labels", "spec", "split", "metrics"}`` (config a TrainConfig,
+    spec a FeatureSpec). Raises :class:`SerappError` naming any missing file."""
+    from train.fit import TrainConfig
+
+    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise SerappError(f"{run_dir} is not a finished neural run: it lacks {', '.join(missing)}. "
+                          "Export runs made by `serapp-train train` (scikit-learn baselines cannot be exported).")
+    run = {name: _read_json(run_dir / f"{name}.json") for name in ("config", "labels", "split", "metrics")}
+    run["config"] = TrainConfig.from_dict(run["config"])
+    run["spec"] = FeatureSpec.from_json((run_dir / "spec.json").read_text(encoding="utf-8"))
+    if run["spec"] != run["config"].feature_spec:
+        raise SerappError(f"{run_dir}: spec.json and config.json disagree about the features; the run is damaged.")
+    return run
+
+
+def run_info(run_dir: Path, run: dict[str, Any], corpora: tuple[str, ...]) -> ModelInfo:
+    """The metadata of the exported model: labels, spec and provenance from the run files."""
+    import serapp
+    from train.fit import LICENSE_NOTE
+
+    config, metrics, split = run["config"], run["metrics"], run["split"]
+    evaluated = metrics.get("evaluated_on", "test")
+    independence = "speaker-independent" if split.get("speaker_independent", True) else \
+        "speaker-DEPENDENT (random split)"
+    return ModelInfo(
+        labels=tuple(run["labels"]), spec=run["spec"], name=run_dir.name, family=config.family,
+        version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"), corpora=corpora,
+        protocol=config.protocol_label, metrics={k: metrics[k] for k in HEADLINE if k in metrics},
+        temperature=float(metrics.get("calibration", {}).get("temperature", 1.0)), license=LICENSE_NOTE,
+        notes=(f"{evaluated} metrics on split {split.get('name', '?')}; clips train/val/test "
+               f"{split.get('train', '?')}/{split.get('val', '?')}/{split.get('test', '?')}; {independence}; "
+               "exported from the run's checkpoint"))
+
+
+def parity_features(run: dict[str, Any], root: Path, n: int) -> tuple[Any, tuple[str, ...]]:
+    """Features ``(<= n, *spec.shape)`` of the first clips of the run's held-out speakers (test, or validation
+    for all-speaker runs), and the corpora the run drew on."""
+    from train import cache, corpora
+
+    config, split = run["config"], run["split"]
+    clips = corpora.scan(root, config.corpora, fold_calm=config.fold_calm)
+    speakers = set(split.get("test_speakers") or split.get("val_speakers") or [])
+    held_out = [c for c in clips if c.speaker in speakers][:n]
+    if not held_out:
+        raise SerappError(f"None of the run's held-out speakers were found under {root}; pass --root with the "
+                          "corpora the run was trained on.")
+    extracted = cache.features(held_out, run["spec"], workers=1, progress=False)
+    if len(extracted.clips) == 0:
+        raise SerappError("None of the parity clips could be decoded; see the warnings above.")
+    return extracted.features, tuple(sorted({c.corpus for c in clips}))
+
+
+def run(args: argparse.Namespace) -> int:
+    import keras
+
+    import train.nets  # noqa: F401  (registers the custom layers the checkpoint may use)
+    from train.export import export_onnx
+
+    run_dir: Path = args.run_dir
+    if args.parity_clips < 1:
+        raise SerappError(f"--parity-clips must be at least 1, got {args.parity_clips}.")
+    run_files = read_run(run_dir)
+    inputs, corpora = parity_features(run_files, args.root or corpora_root(), args.parity_clips)
+    try:
+        model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
+        raise SerappError(f"{run_dir / 'model.keras'}: cannot load the checkpoint ({exc}).") from exc
+    info = run_info(run_dir, run_files, corpora)
+    out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol)
+    print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
+          f"Keras and onnxruntime agree on {len(inputs)} held-out clips")
+    return 0
