@@ -1,0 +1,115 @@
+"""`serapp-train export` and `serapp-train evaluate` end to end on real clips: a run folder becomes a served
+ONNX model; an ONNX model is scored clean and with noise, with metrics.json and a confusion PNG written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serapp.engine.labels import EMOTIONS
+from serapp.engine.spec import FeatureSpec
+from tests.onnx_models import save_model
+from tests.tiny_models import tiny_spec
+from train.cli import main
+
+pytestmark = pytest.mark.corpora
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERAPP_CACHE", str(tmp_path / "cache"))
+
+
+def _run_folder(folder: Path, spec: FeatureSpec) -> Path:
+    """A run folder as `serapp-train train` leaves it, for a cnn1d model trained on SAVEE."""
+    keras = pytest.importorskip("keras")
+    from train.fit import TrainConfig, write_json, write_text_atomic
+    from train.models import build_model
+
+    folder.mkdir()
+    config = TrainConfig(family="cnn1d", spec=spec, corpora=("savee",), epochs=1)
+    write_text_atomic(folder / "config.json", config.to_json())
+    write_json(folder / "labels.json", list(EMOTIONS))
+    write_text_atomic(folder / "spec.json", spec.to_json())
+    write_json(folder / "split.json", {"name": "speaker-kfold-1of4", "speaker_independent": True, "train": 300,
+                                       "val": 60, "test": 120, "test_speakers": ["savee:DC"]})
+    write_json(folder / "metrics.json", {"accuracy": 0.4, "macro_f1": 0.3, "uar": 0.35, "evaluated_on": "test",
+                                         "calibration": {"temperature": 1.4}})
+    model = build_model("cnn1d", spec.shape, len(EMOTIONS), seed=4)
+    assert isinstance(model, keras.Model)
+    model.save(folder / "model.keras")
+    return folder
+
+
+def test_export_command_writes_a_served_model(corpora: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from serapp.engine.model import load_model
+
+    spec = tiny_spec(FeatureSpec(kind="frames"))
+    run = _run_folder(tmp_path / "run-1", spec)
+    assert main(["export", str(run), "--root", str(corpora), "--parity-clips", "3"]) == 0
+    served = load_model(run / "model.onnx")
+    assert served.info.labels == EMOTIONS and served.info.spec == spec
+    assert served.info.family == "cnn1d" and served.info.corpora == ("savee",)
+    assert served.info.temperature == pytest.approx(1.4)
+    assert served.info.metrics == {"accuracy": 0.4, "macro_f1": 0.3, "uar": 0.35}
+    assert "speaker-kfold-1of4" in served.info.notes
+    assert "agree on 3 held-out clips" in capsys.readouterr().out
+
+
+def test_export_command_names_missing_run_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "run").mkdir()
+    assert main(["export", str(tmp_path / "run")]) == 2
+    assert "lacks config.json" in capsys.readouterr().err
+
+
+def test_evaluate_clean_and_noisy(corpora: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    model = save_model(tmp_path / "m.onnx", spec)
+    base = ["evaluate", "--model", str(model), "--root", str(corpora), "--corpora", "tess,savee", "--limit", "4"]
+    results = {}
+    for name, extra in (("clean", []), ("noisy", ["--noise-snr", "0", "--noise", "pink", "--gain-db", "-6"])):
+        out = tmp_path / name
+        assert main([*base, "--out", str(out), *extra]) == 0
+        results[name] = json.loads((out / "metrics.json").read_text())
+        assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    text = capsys.readouterr().out
+    assert "pink noise at 0 dB SNR, gain -6 dB" in text
+    clean, noisy = results["clean"], results["noisy"]
+    assert clean["n"] == noisy["n"] == 8
+    assert set(clean["per_corpus"]) == {"tess", "savee"}
+    assert sum(map(sum, clean["confusion"])) == 8
+    assert clean["condition"] == "clean" and noisy["condition"] == "pink noise at 0 dB SNR, gain -6 dB"
+
+
+def test_degradation_reaches_the_features(sample_clips: list[Path]) -> None:
+    from argparse import Namespace
+
+    from train.corpora import Clip
+    from train.evaluate import features_for
+
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    clips = [Clip(p, "test", "angry", f"test:{i}", None, "angry") for i, p in enumerate(sample_clips[:3])]
+    args = Namespace(noise_snr=None, gain_db=None, noise="white", seed=0)
+    clean, kept = features_for(clips, spec, args)
+    noisy, _ = features_for(clips, spec, Namespace(**{**vars(args), "noise_snr": 0.0}))
+    again, _ = features_for(clips, spec, Namespace(**{**vars(args), "noise_snr": 0.0}))
+    assert kept == clips and clean.shape == noisy.shape == (3, *spec.shape)
+    np.testing.assert_array_equal(noisy, again)  # seeded
+    # at 0 dB SNR the quiet bins fill with noise: the log-mel floor rises
+    assert np.median(noisy) > np.median(clean) + 3.0
+
+
+def test_evaluate_speaker_filter(corpora: Path, tmp_path: Path) -> None:
+    spec = tiny_spec(FeatureSpec(kind="stats"))
+    model = save_model(tmp_path / "m.onnx", spec)
+    args = ["evaluate", "--model", str(model), "--root", str(corpora), "--corpora", "savee", "--limit", "3",
+            "--out", str(tmp_path / "out")]
+    assert main([*args, "--speakers", "savee:JE"]) == 0
+    result = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert result["speakers"] == ["savee:JE"] and result["n"] == 3
+    assert main([*args, "--speakers", "savee:XX"]) == 2
+    assert np.isfinite(result["ece"])
