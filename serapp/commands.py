@@ -114,6 +114,7 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- listen
+RETRY_S = 2.0  # seconds between attempts to reopen a failed microphone
 def run_listen(args: argparse.Namespace) -> int:
     import time
 
@@ -124,6 +125,9 @@ def run_listen(args: argparse.Namespace) -> int:
     analyzer = Analyzer(source, model, config)
     tty = sys.stdout.isatty()
     analyzer.start()
+    # A microphone that fails mid-run (unplugged, taken by another program) is retried until it is back;
+    # a file that fails mid-way is damaged, so that run ends.
+    retry = not _opt(args, "input")
     count, started = 0, time.monotonic()
     try:
         while args.max_results is None or count < args.max_results:
@@ -131,7 +135,9 @@ def run_listen(args: argparse.Namespace) -> int:
                 break
             result = analyzer.results.get(timeout=0.1)
             if result is None:
-                if analyzer.state != AnalyzerState.RUNNING and not len(analyzer.results):
+                if analyzer.state == AnalyzerState.ERROR and retry:
+                    _retry_live(analyzer)
+                elif analyzer.state != AnalyzerState.RUNNING and not len(analyzer.results):
                     break
                 continue
             count += 1
@@ -145,6 +151,21 @@ def run_listen(args: argparse.Namespace) -> int:
         print(f"serapp: {analyzer.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _retry_live(analyzer: Any) -> None:
+    """Say why the live input stopped, wait :data:`RETRY_S`, and try once to restart it (the caller loops)."""
+    import time
+
+    from serapp.errors import SerappError
+
+    print(f"serapp: {analyzer.error} Retrying in {RETRY_S:g} s.", file=sys.stderr, flush=True)
+    time.sleep(RETRY_S)
+    try:
+        analyzer.restart()
+    except SerappError:
+        return  # still gone: analyzer.error holds the new reason, reported on the next round
+    print("serapp: the input is back.", file=sys.stderr, flush=True)
 
 
 def _make_source(args: argparse.Namespace) -> Any:
@@ -163,8 +184,9 @@ def _result_line(result: Any, labels: tuple[str, ...]) -> str:
     else:
         p = float(result.probs.max())
         what = f"{result.emotion:<9} {'█' * round(p * 20):<20} {p:4.0%}"
+    dropped = f"  dropped {result.dropped_blocks}" if result.dropped_blocks else ""
     return (f"{result.t:7.2f} s  {what}  level {result.level_db:6.1f} dB  compute {result.compute_ms:5.1f} ms  "
-            f"latency {result.latency_ms:5.0f} ms")
+            f"latency {result.latency_ms:5.0f} ms{dropped}")
 
 
 # ---------------------------------------------------------------------------------------------------- devices

@@ -1,0 +1,222 @@
+"""Capture faults through a fake `sounddevice` (tests/fake_sounddevice.py) fed with a real clip: PortAudio
+missing, no input device, a stream error mid-run, a device that vanishes and comes back under another index
+and rate, and input overflows. The engine and `serapp listen` report each and recover without a restart."""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from serapp import commands
+from serapp.cli import main
+from serapp.engine import capture
+from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult
+from serapp.engine.audio import load
+from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO, MicrophoneSource
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.model import OnnxModel, load_model
+from serapp.errors import SerappError
+from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, wait_until
+
+MIC = FakeDevice(3, "USB Mic (hw:1,0)", rate=16000)
+CONFIG = AnalyzerConfig(hop_s=0.1)
+
+
+@pytest.fixture(scope="module")
+def model(onnx_model_path: Path) -> OnnxModel:
+    return load_model(onnx_model_path)
+
+
+@pytest.fixture(scope="module")
+def speech(sample_clips: list[Path]) -> np.ndarray:
+    return load(sample_clips[4], 16000)  # CREMA-D, speech from the start
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, speech: np.ndarray) -> FakeSoundDevice:
+    sd = FakeSoundDevice([FakeDevice(0, "HDMI out", channels=0), MIC], speech)
+    monkeypatch.setitem(sys.modules, "sounddevice", sd)
+    monkeypatch.setattr(capture, "_STALL_S", 0.4)  # a silent device is declared gone sooner
+    return sd
+
+
+class Collector:
+    """Results and errors from the analyzer's callbacks (worker thread), with events to wait on."""
+
+    def __init__(self) -> None:
+        self.results: list[EmotionResult] = []
+        self.errors: list[str] = []
+        self.failed = threading.Event()
+
+    def on_result(self, r: EmotionResult) -> None:
+        self.results.append(r)
+
+    def on_error(self, message: str) -> None:
+        self.errors.append(message)
+        self.failed.set()
+
+    def more_results(self, n: int, timeout: float = 10.0) -> bool:
+        """Wait until ``n`` more results than now have arrived."""
+        target = len(self.results) + n
+        return wait_until(lambda: len(self.results) >= target, timeout)
+
+
+def _analyzer(model: OnnxModel, col: Collector) -> Analyzer:
+    return Analyzer(MicrophoneSource(None), model, CONFIG, on_result=col.on_result, on_error=col.on_error)
+
+
+def _no_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def fail_sounddevice(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(builtins, "__import__", fail_sounddevice)
+
+
+@pytest.mark.parametrize("command", ["listen", "devices"])
+def test_missing_portaudio_is_one_plain_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                             onnx_model_path: Path, command: str) -> None:
+    _no_portaudio(monkeypatch)
+    assert main(["--model", str(onnx_model_path), command]) == 2
+    err = capsys.readouterr().err
+    assert err == f"serapp: {NO_PORTAUDIO}\n"
+    with pytest.raises(SerappError, match="PortAudio"):
+        MicrophoneSource(None)
+
+
+def test_no_input_device(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                         onnx_model_path: Path, speech: np.ndarray) -> None:
+    monkeypatch.setitem(sys.modules, "sounddevice", FakeSoundDevice([FakeDevice(0, "HDMI out", channels=0)], speech))
+    assert main(["listen", "--model", str(onnx_model_path)]) == 2
+    assert capsys.readouterr().err == f"serapp: {NO_DEVICE}\n"
+    assert main(["devices"]) == 1
+    assert NO_DEVICE in capsys.readouterr().err
+    with pytest.raises(SerappError, match="No audio input device was found"):
+        MicrophoneSource("Studio")
+
+
+def test_audio_system_that_cannot_be_queried(monkeypatch: pytest.MonkeyPatch, fake: FakeSoundDevice,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    def broken() -> list[dict[str, Any]]:
+        raise fake.PortAudioError("Host error [PaErrorCode -9999]")
+
+    monkeypatch.setattr(fake, "query_devices", broken)
+    assert main(["devices"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("serapp: The audio system could not be queried (Host error") and err.count("\n") == 1
+
+
+def test_stream_error_mid_run_is_reported_and_restart_recovers(model: OnnxModel, fake: FakeSoundDevice) -> None:
+    col = Collector()
+    analyzer = _analyzer(model, col)
+    analyzer.start()
+    try:
+        assert col.more_results(5)
+        fake.stream_error()
+        assert col.failed.wait(5)
+        assert analyzer.wait(5) and analyzer.state == AnalyzerState.ERROR
+        assert "stopped unexpectedly" in col.errors[0] and MIC.name in col.errors[0]
+        assert analyzer.stats().error == col.errors[0]
+        analyzer.restart()
+        assert analyzer.state == AnalyzerState.RUNNING and analyzer.error is None
+        assert col.more_results(5), "no results after the restart"
+    finally:
+        analyzer.stop()
+    assert len(col.errors) == 1  # our own stop is not reported as a failure
+    assert all(s.closed for s in fake.streams) and not any(s.active for s in fake.streams)
+
+
+def test_device_vanishing_and_coming_back_under_another_index(model: OnnxModel, fake: FakeSoundDevice) -> None:
+    col = Collector()
+    analyzer = _analyzer(model, col)
+    analyzer.start()
+    try:
+        assert col.more_results(5)
+        fake.unplug()  # no finished callback: only the stall detector can notice
+        assert col.failed.wait(5), "a silent device was not detected"
+        assert "No audio has arrived" in col.errors[0]
+        with pytest.raises(SerappError, match="No audio input device was found"):
+            analyzer.restart()  # still unplugged
+        assert analyzer.state == AnalyzerState.ERROR and "No audio input device" in (analyzer.error or "")
+        back = FakeDevice(7, "USB Mic (hw:2,0)", rate=48000)  # re-plugged: new index, new native rate
+        fake.plug(back)
+        rescans = fake.rescans
+        analyzer.restart()
+        assert fake.rescans > rescans, "PortAudio was not asked to rescan the devices"
+        assert analyzer.source.sample_rate == 48000 and fake.live_stream().device == back.index
+        n = len(col.results)
+        assert col.more_results(15), "no results after the device came back"
+        assert analyzer.state == AnalyzerState.RUNNING
+        assert any(r.is_speech for r in col.results[n:])  # 48 kHz audio, resampled, is heard as speech
+    finally:
+        analyzer.stop()
+
+
+def test_overflows_are_counted_and_reported(model: OnnxModel, fake: FakeSoundDevice) -> None:
+    col = Collector()
+    analyzer = _analyzer(model, col)
+    analyzer.start()
+    try:
+        assert col.more_results(2)
+        fake.overflow(3)
+        assert wait_until(lambda: fake.pending_overflows == 0)
+        assert col.more_results(2)
+        assert analyzer.stats().overflows == 3
+        assert col.results[-1].dropped_blocks == 3
+        assert analyzer.state == AnalyzerState.RUNNING and not col.errors  # overflows are not failures
+    finally:
+        analyzer.stop()
+
+
+def test_listen_reports_each_fault_and_recovers(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                               onnx_model_path: Path, fake: FakeSoundDevice) -> None:
+    monkeypatch.setattr(commands, "RETRY_S", 0.2)
+
+    def faults() -> None:
+        # each fault once results flow again: overflow, stream error, then unplug and re-plug
+        wait_until(lambda: fake.delivered() > 20, 20)
+        fake.overflow(2)
+        wait_until(lambda: fake.delivered() > 40, 20)
+        fake.stream_error()
+        wait_until(lambda: len(fake.streams) > 1 and fake.streams[-1].calls > 20, 20)
+        fake.unplug()
+        wait_until(lambda: fake.rescans > 2, 20)  # at least one retry found nothing
+        fake.plug(FakeDevice(5, MIC.name, rate=44100))
+
+    injector = threading.Thread(target=faults, daemon=True)
+    injector.start()
+    code = main(["listen", "--model", str(onnx_model_path), "--hop", "0.1", "--max-results", "60",
+                 "--seconds", "40"])
+    injector.join(1)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "stopped unexpectedly" in err and "No audio has arrived" in err
+    assert "No audio input device was found" in err  # the retry while unplugged says why it failed
+    assert err.count("serapp: the input is back.") == 2
+    lines = out.splitlines()
+    assert len(lines) == 60 and any("dropped 2" in line for line in lines)
+    times = [float(line.split()[0]) for line in lines]
+    assert sum(b < a for a, b in itertools.pairwise(times)) == 2  # stream time restarts after each recovery
+    assert fake.streams[-1].device == 5
+
+
+def test_listen_ends_with_status_1_when_the_input_is_still_failing(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], onnx_model_path: Path,
+        fake: FakeSoundDevice) -> None:
+    monkeypatch.setattr(commands, "RETRY_S", 0.1)
+    threading.Timer(1.5, fake.unplug).start()
+    assert main(["listen", "--model", str(onnx_model_path), "--seconds", "3.5"]) == 1
+    err = capsys.readouterr().err
+    assert "Retrying" in err and err.rstrip().splitlines()[-1] == f"serapp: {NO_DEVICE}"
