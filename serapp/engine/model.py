@@ -65,17 +65,17 @@ class OnnxModel:
         x = np.ascontiguousarray(x, dtype=np.float32)
         shape = self.info.spec.shape
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
-            raise SerappError(f"Model {self.path.name} expects features of shape (batch, "
+            raise SerappError(f"Model {self.path} expects features of shape (batch, "
                               f"{', '.join(map(str, shape))}), got {x.shape}.")
         if x.shape[0] == 0:
             return np.zeros((0, len(self.info.labels)), dtype=np.float32)
         try:
             (out,) = self._session.run([self.output_name], {self.input_name: x})
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise SerappError(f"Model {self.path.name} failed to run ({exc}).") from exc
+            raise SerappError(f"Model {self.path} failed to run ({exc}).") from exc
         out = np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
         if not np.all(np.isfinite(out)):  # never serve NaN as an emotion
-            raise SerappError(f"Model {self.path.name} gave invalid probabilities (NaN or infinity) for this "
+            raise SerappError(f"Model {self.path} gave invalid probabilities (NaN or infinity) for this "
                               "audio. Re-export the model; if it persists, please report it.")
         return calibrate(out, self.info.temperature)
 
