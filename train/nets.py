@@ -12,6 +12,7 @@ is registered as serialisable.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -208,19 +209,26 @@ def build_transformer(input_shape: tuple[int, ...], n_classes: int, *, dropout: 
 
 
 def build_crnn_small(input_shape: tuple[int, ...], n_classes: int, *, dropout: float = 0.3, l2: float = 1e-4,
-                     width: int = 32, rnn_units: int = 48) -> keras.Model:
+                     width: int = 24, rnn_units: int = 48) -> keras.Model:
     """Compact real-time CRNN on the log-mel ``(T, n_mels, C)``: the default shipped model.
 
-    One Conv2D block then three depthwise-separable blocks (BatchNorm, ReLU, max-pool) shrink the map to
-    ``(T/8, n_mels/16)`` with ``4*width`` channels; a bidirectional GRU reads the time sequence and
-    attention pooling picks the emotional frames. About 0.2 M parameters at the defaults.
+    A strided 5x5 convolution halves both axes at once (the full-resolution map is where the compute goes),
+    three depthwise-separable blocks (BatchNorm, ReLU, max-pool) shrink the map to ``(T/8, n_mels/16)``
+    with ``4*width`` channels; a bidirectional GRU of ``rnn_units`` (or, with ``rnn_units=0``, a temporal
+    convolution) reads the time sequence and attention pooling picks the emotional frames.
     """
     inp = _input(input_shape)
-    x = _conv_block(_standardise(inp), width, 3, (2, 2), l2)
-    for mult, pool in ((2, (2, 2)), (3, (2, 2)), (4, (1, 2))):
+    x = layers.Conv2D(width, 5, strides=2, padding="same", use_bias=False, kernel_regularizer=_reg(l2))(
+        _standardise(inp))
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    for mult, pool in ((2, (2, 2)), (4, (2, 2)), (6, (1, 2))):
         x = _conv_block(x, mult * width, 3, pool, l2, separable=True)
-    x = layers.Dropout(dropout / 2)(_to_sequence(x)) if dropout > 0 else _to_sequence(x)
-    x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True))(x)
+    x = _to_sequence(x)
+    x = layers.Dropout(dropout / 2)(x) if dropout > 0 else x
+    if rnn_units > 0:
+        x = layers.Bidirectional(layers.GRU(rnn_units, return_sequences=True))(x)
+    else:
+        x = _conv_block(x, 4 * width, 3, 1, l2)
     return _model(inp, _head(attention_pool(x), (), n_classes, dropout, l2), "crnn_small")
 
 
@@ -241,8 +249,6 @@ _APPLICATIONS: dict[str, tuple[str, str, tuple[Any, Any]]] = {
 
 def keras_cache_dir() -> Path:
     """Where Keras caches downloaded weights (``$KERAS_HOME/models`` or ``~/.keras/models``)."""
-    import os
-
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
@@ -261,7 +267,8 @@ def resolve_weights(name: str, weights: str | Path | None) -> Path | None:
             raise SerappError(
                 f"ImageNet weights for {name} are not in {keras_cache_dir()}: download {file_name} from "
                 "https://storage.googleapis.com/tensorflow/keras-applications/ on a connected machine and copy it "
-                "there (or pass its path as the weights option), or pass weights=None to train from scratch."
+                "there (or pass its path as the weights option), or pass weights=None to train from scratch "
+                "(`--option weights=null` on the command line)."
             )
         return path
     path = Path(weights)
@@ -271,12 +278,14 @@ def resolve_weights(name: str, weights: str | Path | None) -> Path | None:
     return path
 
 
-def build_imagenet(name: str, input_shape: tuple[int, ...], n_classes: int, *, weights: str | Path | None = None,
+def build_imagenet(name: str, input_shape: tuple[int, ...], n_classes: int, *,
+                   weights: str | Path | None = "imagenet",
                    dropout: float = 0.3, l2: float = 1e-4, freeze: bool = False) -> keras.Model:
     """ImageNet transfer model ``name`` on the 3-channel feature image ``(H, W, 3)`` with values in [0, 1].
 
     The input is rescaled inside the model to what the application expects, the convolutional base
-    (optionally frozen) is average-pooled, and a dense head gives the class probabilities.
+    (optionally frozen) is average-pooled, and a dense head gives the class probabilities. ``weights``:
+    ``"imagenet"`` (the default; the file must already be in the Keras cache), a weight file, or None.
     """
     constructor, _, (scale, offset) = _APPLICATIONS[name]
     weight_file = resolve_weights(name, weights)
