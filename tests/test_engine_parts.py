@@ -92,7 +92,7 @@ def test_config_json_round_trip_and_validation() -> None:
     assert AnalyzerConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(SerappError, match="hop_s"):
         AnalyzerConfig(hop_s=0)
-    with pytest.raises(SerappError, match="Unknown analyzer settings: colour"):
+    with pytest.raises(SerappError, match="Invalid analyzer setting: unknown settings colour"):
         AnalyzerConfig.from_dict({"colour": 1})
 
 

@@ -31,7 +31,7 @@ def test_damaged_stored_values_fall_back_to_defaults(tmp_path: Path) -> None:
 def test_invalid_settings_are_refused_with_a_plain_message(bad: dict) -> None:
     with pytest.raises(SerappError, match=next(iter(bad))):
         AppSettings(**bad)
-    with pytest.raises(SerappError, match="Unknown settings: volume"):
+    with pytest.raises(SerappError, match="Invalid settings: unknown settings volume"):
         AppSettings.from_dict({"volume": 11})
 
 

@@ -16,12 +16,13 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
+from serapp.jsonconfig import JsonConfig, require
 
 NOISE_COLORS: tuple[str, ...] = ("white", "pink")
 _EPS = 1e-12
@@ -29,12 +30,14 @@ _EPS = 1e-12
 
 # ---------------------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(JsonConfig):
     """Which augmentations to apply, with what probability (per example) and range.
 
     Ranges are ``(low, high)`` pairs drawn uniformly. Units: dB for SNR and gain, seconds for shifts,
     a rate factor for stretch (>1 faster), semitones for pitch, frames/bins for masks and roll.
     """
+
+    KIND: ClassVar[str] = "augmentation config"
 
     # audio level (prepared waveforms)
     p_noise: float = 0.0
@@ -69,10 +72,10 @@ class AugmentConfig:
         """Raise :class:`SerappError` when a probability, range or size is out of bounds."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if (f.name.startswith("p_") or f.name in ("pink_share", "slow_budget")) and not 0.0 <= value <= 1.0:
-                raise SerappError(f"Invalid augmentation config: {f.name} must be within 0-1, got {value}.")
-            if isinstance(value, tuple) and (len(value) != 2 or value[0] > value[1]):
-                raise SerappError(f"Invalid augmentation config: {f.name} must be a (low, high) pair, got {value}.")
+            is_share = f.name.startswith("p_") or f.name in ("pink_share", "slow_budget")
+            require([(not is_share or 0.0 <= value <= 1.0, f"{f.name} must be within 0-1, got {value}"),
+                     (not isinstance(value, tuple) or (len(value) == 2 and value[0] <= value[1]),
+                      f"{f.name} must be a (low, high) pair, got {value}")], self.KIND)
         checks = [
             (self.stretch_rate[0] > 0.5 and self.stretch_rate[1] < 2.0, "stretch_rate must lie within 0.5-2"),
             (abs(self.pitch_semitones[0]) <= 12 and abs(self.pitch_semitones[1]) <= 12,
@@ -82,9 +85,7 @@ class AugmentConfig:
              "mask counts, mask widths and max_roll must be >= 0"),
             (self.feature_noise_std >= 0.0, "feature_noise_std must be >= 0"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise SerappError(f"Invalid augmentation config: {message}.")
+        require(checks, self.KIND)
 
     @property
     def audio_enabled(self) -> bool:
@@ -95,21 +96,6 @@ class AugmentConfig:
     def features_enabled(self) -> bool:
         """True when any feature-level augmentation is on."""
         return max(self.p_specaugment, self.p_roll, self.p_feature_noise) > 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
-        if not isinstance(data, dict):
-            raise SerappError("Invalid augmentation config: expected a JSON object.")
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise SerappError(f"Invalid augmentation config: unknown settings {', '.join(unknown)}.")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise SerappError(f"Invalid augmentation config: {exc}.") from exc
 
     @classmethod
     def preset(cls, name: str) -> AugmentConfig:

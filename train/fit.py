@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from serapp.engine.features import features_from_prepared
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
+from serapp.jsonconfig import JsonConfig, require
 from serapp.paths import corpora_root
 from train import splits as split_lib
 from train.augment import AugmentConfig, augment_audio, augment_features, mixup
@@ -50,13 +51,15 @@ LICENSE_NOTE = ("Trained on emotional speech corpora whose licences are non-comm
 
 # ---------------------------------------------------------------------------------------------- config
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Everything that determines a training run (saved as ``config.json`` in the run directory).
 
     ``spec`` None means the family's default input features. ``fold`` is 1-based (k-fold and
     leave-one-corpus-out). ``limit`` caps clips per corpus (a seeded subset) for quick runs. ``all_speakers``
     trains for shipping: no test fold, only validation speakers are held out (early stopping, calibration).
     """
+
+    KIND: ClassVar[str] = "training config"
 
     family: str = DEFAULT_FAMILY
     spec: FeatureSpec | None = None
@@ -108,9 +111,7 @@ class TrainConfig:
             (self.dropout is None or 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.limit is None or self.limit >= 1, f"limit must be >= 1 clip per corpus, got {self.limit}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise SerappError(f"Invalid training config: {message}.")
+        require(checks, self.KIND)
 
     @property
     def classical(self) -> bool:
@@ -134,34 +135,19 @@ class TrainConfig:
         return "random-speaker-dependent" if self.protocol == "random" else self.protocol
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["spec"] = self.feature_spec.to_dict()
-        d["augment"] = self.augment.to_dict()
-        d["corpora"] = list(self.corpora) if self.corpora is not None else None
-        return d
+        # the resolved spec, so a config.json reproduces the run even if a family's default changes
+        return {**super().to_dict(), "spec": self.feature_spec.to_dict()}
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+    def to_json(self, indent: int | None = 2) -> str:
+        return super().to_json(indent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        if not isinstance(data, dict):
-            raise SerappError("Invalid training config: expected a JSON object.")
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise SerappError(f"Invalid training config: unknown settings {', '.join(unknown)}.")
-        values = dict(data)
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
         if values.get("spec") is not None:
             values["spec"] = FeatureSpec.from_dict(values["spec"])
         if "augment" in values:
             values["augment"] = AugmentConfig.from_dict(values["augment"])
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise SerappError(f"Invalid training config: {exc}.") from exc
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+        return values
 
 
 # ---------------------------------------------------------------------------------------------- data

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
-from serapp.errors import SerappError
+from serapp.jsonconfig import JsonConfig, require
 
 
 @dataclass(frozen=True)
-class AnalyzerConfig:
+class AnalyzerConfig(JsonConfig):
     """How the live analyzer and the file analysis window, gate and smooth. Times in seconds, levels in dBFS.
 
     - ``hop_s``: time between emotion updates (the window length is the model's ``spec.duration_s``).
@@ -25,6 +23,8 @@ class AnalyzerConfig:
     - ``queue_size``: capacity of the result queue (drop-oldest, counted).
     - ``batch_size``: windows per inference batch in whole-file analysis.
     """
+
+    KIND: ClassVar[str] = "analyzer setting"
 
     hop_s: float = 0.25
     smoothing_s: float = 0.5
@@ -54,37 +54,4 @@ class AnalyzerConfig:
             (1 <= self.queue_size <= 100_000, f"queue_size must be 1-100000, got {self.queue_size}"),
             (1 <= self.batch_size <= 4096, f"batch_size must be 1-4096, got {self.batch_size}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise SerappError(f"Invalid analyzer setting: {message}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AnalyzerConfig:
-        """Build from a dict; unknown keys and wrong types are a :class:`SerappError`."""
-        if not isinstance(data, dict):
-            raise SerappError("Invalid analyzer settings: expected a JSON object.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SerappError(f"Unknown analyzer settings: {', '.join(unknown)}.")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise SerappError(f"Invalid analyzer settings: {exc}.") from exc
-
-    @classmethod
-    def from_json(cls, text: str) -> AnalyzerConfig:
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise SerappError(f"Invalid analyzer settings: not valid JSON ({exc.msg}).") from exc
-
-    def replace(self, **changes: Any) -> AnalyzerConfig:
-        """A copy with some settings changed (validated)."""
-        return dataclasses.replace(self, **changes)
+        require(checks, self.KIND)

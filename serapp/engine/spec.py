@@ -6,13 +6,11 @@ and its hash keys the trainer's feature cache.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
-from serapp.errors import SerappError
+from serapp.jsonconfig import JsonConfig, require
 
 # Bump when the *code* that turns a spec into numbers changes, so cached features are recomputed.
 FEATURES_VERSION = 1
@@ -23,7 +21,7 @@ NORMALISATIONS: tuple[str, ...] = ("none", "utterance")
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
+class FeatureSpec(JsonConfig):
     """Preprocessing and feature parameters. Times in seconds, rates in Hz, sizes in samples or bins.
 
     kind selects the model input:
@@ -34,6 +32,8 @@ class FeatureSpec:
       - ``image``: MFCC, chroma and log-mel each resized to ``image_size`` and stacked,
         shape ``(height, width, 3)``, values in [0, 1].
     """
+
+    KIND: ClassVar[str] = "feature spec"
 
     kind: FeatureKind = "logmel"
     sample_rate: int = 16000
@@ -85,9 +85,7 @@ class FeatureSpec:
             (self.trim_top_db > 0, f"trim_top_db must be positive, got {self.trim_top_db}"),
             (-60.0 <= self.target_dbfs <= 0.0, f"target_dbfs must be -60..0 dBFS, got {self.target_dbfs}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise SerappError(f"Invalid feature spec: {message}.")
+        require(checks, self.KIND)
 
     # ------------------------------------------------------------------ derived sizes
     @property
@@ -118,47 +116,9 @@ class FeatureSpec:
             return (self.n_stats,)
         return (self.image_size[0], self.image_size[1], 3)
 
-    # ------------------------------------------------------------------ serialisation
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["image_size"] = list(self.image_size)
-        return d
-
-    def to_json(self) -> str:
-        """Canonical JSON (sorted keys, no spaces): the same spec always gives the same string."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        """Build a spec from a dict; unknown keys are an error (a newer model than this engine)."""
-        if not isinstance(data, dict):
-            raise SerappError("Invalid feature spec: expected a JSON object.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SerappError(
-                f"The feature spec asks for settings this version of serapp does not know: {', '.join(unknown)}. "
-                "Update serapp or re-export the model."
-            )
-        try:
-            return cls(**data)
-        except TypeError as exc:  # wrong value types, e.g. a string where a number belongs
-            raise SerappError(f"Invalid feature spec: {exc}.") from exc
-
-    @classmethod
-    def from_json(cls, text: str) -> FeatureSpec:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SerappError(f"Invalid feature spec: not valid JSON ({exc.msg}).") from exc
-        return cls.from_dict(data)
-
-    def replace(self, **changes: Any) -> FeatureSpec:
-        """A copy with some fields changed (validated)."""
-        return dataclasses.replace(self, **changes)
-
     @property
     def hash(self) -> str:
         """Stable 16-hex-digit hash of the spec and the feature code version (cache key)."""
+        # canonical compact JSON: the same spec always gives the same string
         payload = f"v{FEATURES_VERSION}:{self.to_json()}".encode()
         return hashlib.sha256(payload).hexdigest()[:16]

@@ -7,14 +7,14 @@ settings file can never stop the app from starting.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QSettings
 
 from serapp.engine.config import AnalyzerConfig
 from serapp.errors import SerappError
+from serapp.jsonconfig import JsonConfig
 
 ORGANIZATION = "serapp"
 APPLICATION = "serapp"
@@ -29,8 +29,10 @@ RANGES: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
-class AppSettings:
+class AppSettings(JsonConfig):
     """What the window remembers. Times in seconds, levels in dBFS; empty strings mean "the default"."""
+
+    KIND: ClassVar[str] = "settings"
 
     model_path: str = ""
     device: str = ""
@@ -51,34 +53,6 @@ class AppSettings:
         for name in ("model_path", "device", "last_dir"):
             if not isinstance(getattr(self, name), str):
                 raise SerappError(f"Setting {name} must be text, got {getattr(self, name)!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AppSettings:
-        """Build from a dict; unknown keys or bad values are a :class:`SerappError`."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SerappError(f"Unknown settings: {', '.join(unknown)}.")
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text: str) -> AppSettings:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SerappError(f"Settings are not valid JSON ({exc.msg}).") from exc
-        if not isinstance(data, dict):
-            raise SerappError("Settings must be a JSON object.")
-        return cls.from_dict(data)
-
-    def replace(self, **changes: Any) -> AppSettings:
-        return dataclasses.replace(self, **changes)
 
 
 def _coerce(raw: object, default: Any) -> Any:
