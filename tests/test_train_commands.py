@@ -86,17 +86,14 @@ def test_evaluate_clean_and_noisy(corpora: Path, tmp_path: Path, capsys: pytest.
 
 
 def test_degradation_reaches_the_features(sample_clips: list[Path]) -> None:
-    from argparse import Namespace
-
     from train.corpora import Clip
-    from train.evaluate import features_for
+    from train.evaluate import Condition, features_for
 
     spec = tiny_spec(FeatureSpec(kind="logmel"))
     clips = [Clip(p, "test", "angry", f"test:{i}", None, "angry") for i, p in enumerate(sample_clips[:3])]
-    args = Namespace(noise_snr=None, gain_db=None, noise="white", seed=0)
-    clean, kept = features_for(clips, spec, args)
-    noisy, _ = features_for(clips, spec, Namespace(**{**vars(args), "noise_snr": 0.0}))
-    again, _ = features_for(clips, spec, Namespace(**{**vars(args), "noise_snr": 0.0}))
+    clean, kept = features_for(clips, spec, Condition())
+    noisy, _ = features_for(clips, spec, Condition(noise_snr=0.0))
+    again, _ = features_for(clips, spec, Condition(noise_snr=0.0))
     assert kept == clips and clean.shape == noisy.shape == (3, *spec.shape)
     np.testing.assert_array_equal(noisy, again)  # seeded
     # at 0 dB SNR the quiet bins fill with noise: the log-mel floor rises

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
     from serapp.engine.spec import FeatureSpec
     from train.corpora import Clip
+    from train.metrics import Metrics
 
 BATCH = 64
 
@@ -92,18 +94,18 @@ def degrade(audio: np.ndarray, *, snr_db: float | None, gain_db: float | None, c
     return out
 
 
-def features_for(clips: Sequence[Clip], spec: FeatureSpec, args: argparse.Namespace) -> tuple[np.ndarray, list[Clip]]:
+def features_for(clips: Sequence[Clip], spec: FeatureSpec, condition: Condition) -> tuple[np.ndarray, list[Clip]]:
     """Features ``(n_kept, *spec.shape)`` of the clips that decode (cached), degraded first when asked."""
     from serapp.engine.features import features_from_prepared
     from train import cache
 
-    if args.noise_snr is None and args.gain_db is None:
+    if condition.clean:
         extracted = cache.features(clips, spec)
         return extracted.features, extracted.clips
     extracted = cache.prepared_audio(clips, spec)
-    rng = np.random.default_rng(args.seed)
-    chunks = [features_from_prepared(degrade(extracted.audio[i:i + BATCH], snr_db=args.noise_snr,
-                                             gain_db=args.gain_db, color=args.noise, rng=rng), spec)
+    rng = np.random.default_rng(condition.seed)
+    chunks = [features_from_prepared(degrade(extracted.audio[i:i + BATCH], snr_db=condition.noise_snr,
+                                             gain_db=condition.gain_db, color=condition.noise, rng=rng), spec)
               for i in range(0, len(extracted.clips), BATCH)]
     return np.concatenate(chunks) if chunks else np.zeros((0, *spec.shape), np.float32), extracted.clips
 
@@ -116,43 +118,84 @@ def predict(model: OnnxModel, x: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, len(model.labels)), np.float32)
 
 
+@dataclass(frozen=True)
+class Condition:
+    """How clips are degraded before features: noise (``white``/``pink``) at an SNR in dB, and/or a gain in dB."""
+
+    noise_snr: float | None = None
+    noise: str = "white"
+    gain_db: float | None = None
+    seed: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return self.noise_snr is None and self.gain_db is None
+
+    def describe(self) -> str:
+        """How the audio was degraded, in words (``clean`` when it was not)."""
+        parts = []
+        if self.noise_snr is not None:
+            parts.append(f"{self.noise} noise at {self.noise_snr:g} dB SNR")
+        if self.gain_db is not None:
+            parts.append(f"gain {self.gain_db:+g} dB")
+        return ", ".join(parts) or "clean"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One evaluation: the metrics, the calibrated probabilities ``(n, n_labels)``, true label indices ``(n,)``
+    and the clips that were scored."""
+
+    metrics: Metrics
+    probs: np.ndarray
+    y: np.ndarray
+    clips: list[Clip]
+    condition: Condition
+
+    def summary(self, model: OnnxModel) -> dict[str, Any]:
+        """The ``metrics.json`` content: metrics, ECE, model, condition and speakers."""
+        from train import metrics
+
+        return {**self.metrics.to_dict(), "ece": metrics.ece(self.probs, self.y), "model": str(model.path),
+                "condition": self.condition.describe(), "speakers": sorted({c.speaker for c in self.clips})}
+
+
+def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condition()) -> Scored:
+    """Score ``model`` (as the app serves it, calibration included) on ``clips`` under ``condition``.
+
+    Clips whose emotion the model does not predict are left out (and counted on stdout).
+    """
+    from train import metrics
+
+    labels = model.labels
+    scored = [c for c in clips if c.label in labels]
+    if len(scored) < len(clips):
+        print(f"left out {len(clips) - len(scored)} clips whose emotion the model does not predict")
+    if not scored:
+        raise SerappError(f"None of the clips has an emotion the model predicts ({', '.join(labels)}).")
+    x, kept = features_for(scored, model.info.spec, condition)
+    if not kept:
+        raise SerappError("None of the clips could be decoded; see the warnings above.")
+    probs = predict(model, x)
+    y = np.array([labels.index(c.label) for c in kept])
+    result = metrics.evaluate(y, probs, labels, corpora=[c.corpus for c in kept])
+    return Scored(result, probs, y, kept, condition)
+
+
 def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
     from train import metrics
     from train.fit import write_json
 
     model = load_model(args.model)
-    labels = model.labels
-    clips = select_clips(args)
-    scored = [c for c in clips if c.label in labels]
-    if len(scored) < len(clips):
-        print(f"left out {len(clips) - len(scored)} clips whose emotion the model does not predict")
-    if not scored:
-        raise SerappError(f"None of the clips has an emotion the model predicts ({', '.join(labels)}).")
-    x, kept = features_for(scored, model.info.spec, args)
-    if not kept:
-        raise SerappError("None of the clips could be decoded; see the warnings above.")
-    probs = predict(model, x)
-    y = np.array([labels.index(c.label) for c in kept])
-    result = metrics.evaluate(y, probs, labels, corpora=[c.corpus for c in kept])
-    condition = describe_condition(args)
-    print(f"{model.path.name} ({model.info.family or 'unknown family'}), {condition}")
-    print(metrics.format_report(result))
-    summary: dict[str, Any] = {**result.to_dict(), "ece": metrics.ece(probs, y), "model": str(model.path),
-                               "condition": condition, "speakers": sorted({c.speaker for c in kept})}
+    condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed)
+    scored = score(model, select_clips(args), condition)
+    print(f"{model.path.name} ({model.info.family or 'unknown family'}), {condition.describe()}")
+    print(metrics.format_report(scored.metrics))
+    summary = scored.summary(model)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "metrics.json", summary)
-    plot = metrics.plot_confusion(np.asarray(result.confusion), labels, args.out / "confusion.png",
-                                  title=f"{model.path.stem} — {condition}")
+    plot = metrics.plot_confusion(np.asarray(scored.metrics.confusion), model.labels, args.out / "confusion.png",
+                                  title=f"{model.path.stem} — {condition.describe()}")
     print(f"ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
     return 0
-
-
-def describe_condition(args: argparse.Namespace) -> str:
-    """How the audio was degraded, in words (``clean`` when it was not)."""
-    parts = []
-    if args.noise_snr is not None:
-        parts.append(f"{args.noise} noise at {args.noise_snr:g} dB SNR")
-    if args.gain_db is not None:
-        parts.append(f"gain {args.gain_db:+g} dB")
-    return ", ".join(parts) or "clean"
