@@ -26,14 +26,15 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _run_folder(folder: Path, spec: FeatureSpec) -> Path:
     """A run folder as `serapp-train train` leaves it, for a cnn1d model trained on SAVEE."""
     keras = pytest.importorskip("keras")
-    from train.fit import TrainConfig, write_json, write_text_atomic
+    from serapp.atomic import write_text
+    from train.fit import TrainConfig, write_json
     from train.models import build_model
 
     folder.mkdir()
     config = TrainConfig(family="cnn1d", spec=spec, corpora=("savee",), epochs=1)
-    write_text_atomic(folder / "config.json", config.to_json())
+    write_text(folder / "config.json", config.to_json())
     write_json(folder / "labels.json", list(EMOTIONS))
-    write_text_atomic(folder / "spec.json", spec.to_json())
+    write_text(folder / "spec.json", spec.to_json())
     write_json(folder / "split.json", {"name": "speaker-kfold-1of4", "speaker_independent": True, "train": 300,
                                        "val": 60, "test": 120, "test_speakers": ["savee:DC"]})
     write_json(folder / "metrics.json", {"accuracy": 0.4, "macro_f1": 0.3, "uar": 0.35, "evaluated_on": "test",

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal
 
+from serapp import atomic
 from serapp.engine.analysis import FileAnalysis, WindowResult, summarize
 from serapp.errors import SerappError
 from serapp.ui import export
@@ -53,13 +54,13 @@ def test_timeline_csv_and_summary_table(tmp_path: Path) -> None:
 
 
 def test_atomic_write_replaces_whole_and_reports_unwritable_places(tmp_path: Path) -> None:
-    target = export.atomic_write_text(tmp_path / "out.csv", "new\n")
+    target = atomic.write_text(tmp_path / "out.csv", "new\n")
     assert target.read_text() == "new\n"
-    export.atomic_write_text(target, "newer\n")
+    atomic.write_text(target, "newer\n")
     assert target.read_text() == "newer\n" and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     (tmp_path / "file").write_text("")
     with pytest.raises(SerappError, match=r"Cannot write .*file/x\.csv"):
-        export.atomic_write_text(tmp_path / "file" / "x.csv", "data")
+        atomic.write_text(tmp_path / "file" / "x.csv", "data")
 
 
 def test_db_to_uint8_maps_the_fixed_range_and_clips() -> None:

@@ -27,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 from tqdm import tqdm
 
+from serapp.atomic import replacing
 from serapp.engine import audio as engine_audio
 from serapp.engine import features as engine_features
 from serapp.engine.spec import FeatureSpec
@@ -87,11 +88,8 @@ def _entry(root: Path, key: str, kinds: Sequence[str], source: Path) -> _Entry:
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with replacing(path) as tmp, open(tmp, "wb") as f:
         write(f)
-    os.replace(tmp, path)
 
 
 def _save_array(path: str, value: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from serapp.atomic import write_text
 from serapp.errors import SerappError
 from train.fit import (
     RunResult,
@@ -26,7 +27,6 @@ from train.fit import (
     config_from_args,
     train_run,
     write_json,
-    write_text_atomic,
 )
 from train.models import CLASSICAL, FAMILIES, IMAGENET_FAMILIES
 
@@ -210,7 +210,7 @@ def compare(configs: Sequence[TrainConfig], folds: Sequence[int], out: Path, *, 
     for r in results:
         metrics.plot_confusion(r.confusion, labels, out / f"confusion-{r.family}.png",
                                title=f"{r.family} — {base.protocol} (test, {len(folds)} fold(s))")
-    write_text_atomic(out / "README.md", markdown_table(results, base, folds, corpora))
+    write_text(out / "README.md", markdown_table(results, base, folds, corpora))
     write_json(out / "compare.json", {
         "protocol": base.protocol, "folds": list(folds), "config": base.to_dict(), "published_seed": PUBLISHED_SEED,
         "families": {r.family: {"runs": [str(run.run_dir) for run in r.runs], "n_params": r.runs[0].n_params,

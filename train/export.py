@@ -7,13 +7,12 @@ applies ``info.temperature``. ONNX is a protobuf of operators and weights: loadi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from serapp.atomic import replacing
 from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 
@@ -109,17 +108,10 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: 
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, info.to_metadata())
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(proto.SerializeToString())
+    with replacing(path) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
         diff = check_parity(tmp, model, inputs, atol)
         if not diff <= atol:  # also catches NaN
             raise SerappError(f"ONNX export of {info.name!r} disagrees with Keras: max |difference| {diff:.2e} "
                               f"> {atol:.0e} on {len(inputs)} inputs; the file was not written.")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from serapp.atomic import replacing, write_text
 from serapp.engine.features import features_from_prepared
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.spec import FeatureSpec
@@ -361,16 +361,9 @@ class RunResult:
     probe_inputs: np.ndarray
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` via a temporary file and a rename: never a half-written file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_json(path: Path, value: Any) -> None:
     """Write ``value`` as indented, key-sorted JSON, atomically (numpy scalars and arrays allowed)."""
-    write_text_atomic(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
+    write_text(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -450,9 +443,8 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 
     history = model.fit(keras_dataset(train, workers), validation_data=(x_val, y_val),
                         epochs=config.epochs, callbacks=callbacks, verbose=verbose)
     # Early stopping restored the best weights (unless the last epoch was best); save them atomically.
-    tmp = run_dir / ".model.tmp.keras"
-    model.save(str(tmp))
-    os.replace(tmp, model_path)
+    with replacing(model_path) as tmp:
+        model.save(str(tmp))
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}, seconds
 
 
@@ -545,9 +537,9 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     data = load_data(config, root, workers=extract_workers, progress=bool(verbose))
     split = data.split
     run_dir = new_run_dir(runs_dir, config)
-    write_text_atomic(run_dir / "config.json", config.to_json() + "\n")
+    write_text(run_dir / "config.json", config.to_json() + "\n")
     write_json(run_dir / "labels.json", list(data.labels))
-    write_text_atomic(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
+    write_text(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
     write_json(run_dir / "split.json", {
         "name": split.name, "speaker_independent": split.speaker_independent, **split.sizes(),
         **{f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})

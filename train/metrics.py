@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from serapp.atomic import replacing
+from serapp.engine.model import calibrate
 from serapp.errors import SerappError
 
 ECE_BINS = 15
@@ -190,11 +192,8 @@ def ece(y_prob: np.ndarray, y_true: np.ndarray, n_bins: int = ECE_BINS) -> float
 
 
 def apply_temperature(y_prob: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log p / T)``, as the engine serves it. ``(N, C)`` -> ``(N, C)`` float32."""
-    logits = np.log(np.clip(np.asarray(y_prob, dtype=np.float64), _EPS, 1.0)) / float(temperature)
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    """``softmax(log p / T)``, exactly as the engine serves it. ``(N, C)`` -> ``(N, C)`` float32."""
+    return calibrate(y_prob, temperature)
 
 
 def nll(y_prob: np.ndarray, y_true: np.ndarray) -> float:
@@ -279,16 +278,11 @@ def plot_history(history: dict[str, Sequence[float]], path: Path) -> Path:
 
 def _save(fig: Any, path: Path) -> Path:
     """Write the figure atomically (temp + rename) and close it."""
-    import os
-
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path

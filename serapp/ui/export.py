@@ -9,14 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 from serapp.engine.analysis import FileAnalysis
 from serapp.engine.labels import SILENCE
-from serapp.errors import SerappError
 
 
 def timeline_csv(analysis: FileAnalysis) -> str:
@@ -65,28 +61,3 @@ def summaries_csv(analyses: Sequence[FileAnalysis]) -> str:
     writer.writerow(summary_header(analyses))
     writer.writerows(summary_rows(analyses))
     return out.getvalue()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same folder and a rename, so a failed or interrupted
-    export never leaves a half-written file. Raises :class:`SerappError` naming the place when it cannot."""
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise SerappError(f"Cannot write {target}: {exc.strerror or exc}. Choose another folder.") from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise SerappError(f"Cannot write {target}: {exc.strerror or exc}. Choose another folder.") from exc
-    return target
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    return atomic_write_bytes(path, text.encode("utf-8"))

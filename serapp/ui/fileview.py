@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from serapp import atomic
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
@@ -357,7 +358,7 @@ class FileAnalysisView(QWidget):
     def write_export(self, path: str | Path, kind: str) -> bool:
         """Write the export ``kind`` to ``path`` atomically; on failure say so here and keep everything shown."""
         try:
-            export.atomic_write_bytes(path, self._export_bytes(kind))
+            atomic.write_bytes(path, self._export_bytes(kind))
         except SerappError as exc:
             self.show_message(f"Export failed: {exc}")
             return False
