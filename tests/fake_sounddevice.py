@@ -5,6 +5,8 @@ initialisation (``_initialize``), streams call ``callback(indata, frames, time_i
 thread with real audio, and call ``finished_callback`` when the stream dies. Faults: :meth:`FakeSoundDevice.
 stream_error` (the stream aborts), :meth:`unplug` (the device goes silent and away), :meth:`plug` (it comes
 back, possibly under another index and rate) and :meth:`overflow` (status flags on the next callbacks).
+``play``/``stop``/``get_stream`` stand for sounddevice's playback; re-initialising PortAudio cuts it off, as the
+real library does.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class FakeSoundDevice:
         self.streams: list[FakeStream] = []
         self.pending_overflows = 0
         self.rescans = 0
+        self.output: FakeOutput | None = None  # the stream of the last play()
         self._listed: list[FakeDevice] = []
         self._initialize()
         self.rescans = 0
@@ -73,6 +76,24 @@ class FakeSoundDevice:
 
     def _terminate(self) -> None:
         self._listed = []
+        if self.output is not None and self.output.active:  # Pa_Terminate closes every open stream
+            self.output.cut = True
+            self.output.active = False
+
+    # playback (sounddevice.play and friends): sound that lasts until stopped
+    def play(self, data: np.ndarray, samplerate: float) -> None:
+        self.stop()
+        self.output = FakeOutput()
+
+    def stop(self) -> None:
+        if self.output is not None:
+            self.output.active = False
+            self.output.closed = True
+
+    def get_stream(self) -> FakeOutput:
+        if self.output is None:
+            raise RuntimeError("play()/rec()/playrec() was not called yet")
+        return self.output
 
     def query_devices(self) -> list[dict[str, Any]]:
         return [d.as_dict() for d in self._listed]
@@ -106,6 +127,15 @@ class FakeSoundDevice:
     def delivered(self) -> int:
         """Callbacks made by every stream so far."""
         return sum(s.calls for s in self.streams)
+
+
+@dataclass
+class FakeOutput:
+    """A playback stream: ``cut`` when PortAudio was re-initialised while it played."""
+
+    active: bool = True
+    closed: bool = False
+    cut: bool = False
 
 
 class FakeStream:

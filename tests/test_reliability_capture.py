@@ -163,6 +163,31 @@ def test_device_vanishing_and_coming_back_under_another_index(model: OnnxModel, 
         analyzer.stop()
 
 
+def test_a_retry_during_playback_does_not_rescan(model: OnnxModel, fake: FakeSoundDevice) -> None:
+    """Re-initialising PortAudio would cut a playing file off: the rescan waits until the playback ends."""
+    col = Collector()
+    analyzer = _analyzer(model, col)
+    analyzer.start()
+    try:
+        assert col.more_results(3)
+        fake.play(np.zeros(16000, dtype=np.float32), 16000)
+        fake.unplug()
+        assert col.failed.wait(5), "a silent device was not detected"
+        rescans = fake.rescans
+        with pytest.raises(SerappError, match="Could not open input device 3"):
+            analyzer.restart()  # PortAudio's old list still names the microphone, which cannot be opened
+        assert fake.rescans == rescans and fake.output is not None and fake.output.active and not fake.output.cut
+        fake.plug(FakeDevice(7, MIC.name, rate=48000))
+        fake.stop()  # the playback ends
+        analyzer.restart()
+        assert fake.rescans > rescans and analyzer.source.sample_rate == 48000
+        n = len(col.results)
+        assert col.more_results(10), "no results after the device came back"
+        assert any(r.is_speech for r in col.results[n:])
+    finally:
+        analyzer.stop()
+
+
 def test_overflows_are_counted_and_reported(model: OnnxModel, fake: FakeSoundDevice) -> None:
     col = Collector()
     analyzer = _analyzer(model, col)

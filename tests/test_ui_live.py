@@ -1,8 +1,9 @@
 """The live view in a real window (offscreen): fed by a file at real-time pace, without a microphone, without
-a model, microphone failures retried, demo mode and its keyboard shortcuts."""
+a model, microphone failures retried (never cutting a playback off), demo mode and its keyboard shortcuts."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +11,20 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from serapp.engine import capture
+from serapp.engine.audio import load
 from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import load_model
 from serapp.errors import SerappError
 from serapp.ui import engine_bridge, mainwindow
+from serapp.ui.playback import Player
 from serapp.ui.theme import emotion_style
+from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
 from tests.ui_helpers import build_model, open_window
+
+MIC = FakeDevice(3, "USB Mic (hw:1,0)")
 
 
 @pytest.fixture(scope="module")
@@ -83,18 +90,16 @@ def test_missing_model_is_a_message_not_a_crash(qtbot: QtBot, tmp_path: Path, no
 def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Path, model_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      sample_clips: list[Path]) -> None:
-    attempts: list[int] = []
+    rescans: list[bool] = []
 
-    def flaky_microphone(device: str | None = None) -> FileSource:
-        attempts.append(1)
-        if len(attempts) < 3:
+    def flaky_microphone(device: str | None = None, rescan: bool = False) -> FileSource:
+        rescans.append(rescan)
+        if len(rescans) < 3:
             raise SerappError("No audio input device was found.")
         return FileSource(sample_clips[0], sample_rate=16000)
 
     monkeypatch.setattr(engine_bridge, "MicrophoneSource", flaky_microphone)
     monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
-    refreshes: list[int] = []
-    monkeypatch.setattr(engine_bridge, "refresh_devices", lambda: refreshes.append(1))
     session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
     problems: list[str] = []
     session.problem.connect(problems.append)
@@ -102,8 +107,41 @@ def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Pat
     assert "Retrying in" in problems[-1] and "No audio input device" in problems[-1]
     with qtbot.waitSignal(session.results_ready, timeout=15000):
         pass
-    assert len(attempts) == 3 and problems[-1] == "" and session.state == "running"
-    assert len(refreshes) == 2  # each retry rescans the devices first
+    assert problems[-1] == "" and session.state == "running"
+    assert rescans == [False, True, True]  # no device could be opened: each retry looks at a fresh scan
+    session.shutdown()
+
+
+def test_microphone_retries_never_cut_a_playback(qtbot: QtBot, model_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                sample_clips: list[Path]) -> None:
+    """Re-initialising PortAudio closes every stream: while a file plays, the retries of a vanished microphone
+    do not rescan; once the playback ends they do, and find the microphone back under a new index and rate."""
+    fake = FakeSoundDevice([MIC], load(sample_clips[4], 16000))
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    monkeypatch.setattr(capture, "_STALL_S", 0.4)
+    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
+    session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
+    problems: list[str] = []
+    session.problem.connect(problems.append)
+    session.start(engine_bridge.SourceChoice(device=MIC.name))
+    with qtbot.waitSignal(session.results_ready, timeout=15000):
+        pass
+    player = Player(with_sound=True)
+    player.play(sample_clips[1], duration_s=60.0)  # through the fake PortAudio
+    rescans = fake.rescans
+    fake.unplug()
+    qtbot.waitUntil(lambda: bool(problems) and "(attempt 3)" in problems[-1], timeout=15000)
+    assert "Could not open input device" in problems[-1]  # PortAudio's old list still names the microphone
+    assert fake.output is not None and fake.output.active and not fake.output.cut
+    assert fake.rescans == rescans
+    player.stop()
+    qtbot.waitUntil(lambda: fake.rescans > rescans, timeout=5000)
+    fake.plug(FakeDevice(5, MIC.name, rate=44100))
+    qtbot.waitUntil(lambda: session.state == "running", timeout=15000)
+    with qtbot.waitSignal(session.results_ready, timeout=15000):
+        pass
+    assert session.source is not None and session.source.sample_rate == 44100
+    assert fake.live_stream().device == 5 and problems[-1] == ""
     session.shutdown()
 
 
@@ -121,10 +159,9 @@ def test_demo_mode_keyboard(qtbot: QtBot, tmp_path: Path, model_path: Path, samp
 
 def test_demo_mode_without_a_microphone_says_so_large_and_keeps_retrying(
         qtbot: QtBot, tmp_path: Path, model_path: Path, no_microphone: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_device(device: str | None = None) -> FileSource:
+    def no_device(device: str | None = None, rescan: bool = False) -> FileSource:
         raise SerappError(NO_DEVICE)
 
-    monkeypatch.setattr(engine_bridge, "refresh_devices", lambda: None)
     monkeypatch.setattr(engine_bridge, "MicrophoneSource", no_device)
     window = open_window(qtbot, tmp_path, model=str(model_path), demo=True)
     assert window.in_demo and window.session is not None and window.session.running  # retrying by itself

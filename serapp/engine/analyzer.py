@@ -198,7 +198,6 @@ class Analyzer:
         """Start the source and the worker. Raises :class:`SerappError` when the source cannot start."""
         if self._thread is not None and self._thread.is_alive():
             return
-        self._reset()
         if not self._warm:
             warm_up(self.model)
             self._warm = True
@@ -209,6 +208,7 @@ class Analyzer:
             self._error = str(exc)
             self._state = AnalyzerState.ERROR
             raise
+        self._reset()  # after the start: a microphone found again may run at another native rate
         self._stop.clear()
         self._done.clear()
         self._set_state(AnalyzerState.RUNNING)

@@ -39,12 +39,25 @@ def import_sounddevice() -> ModuleType:
     return sounddevice
 
 
-def refresh_devices() -> None:
+def playback_active(sd: ModuleType) -> bool:
+    """Whether a sound started with ``sounddevice.play()`` (the file view's playback) is still playing."""
+    try:
+        return bool(sd.get_stream().active)
+    except RuntimeError:  # nothing was played yet
+        return False
+
+
+def refresh_devices() -> bool:
     """Make PortAudio scan the devices again (it lists them once, at start-up): for a device plugged in or a
-    sound server started since. Only while no stream is open."""
+    sound server started since. Returns whether it did: never while a playback runs, because re-initialising
+    PortAudio closes every open stream (the caller just retries later). Callers close their own streams first."""
     sd = import_sounddevice()
+    if playback_active(sd):
+        return False
+    sd.stop()  # close a finished playback's stream, so that nothing keeps a pointer into the old PortAudio
     sd._terminate()  # sounddevice's documented way to re-initialise PortAudio
     sd._initialize()
+    return True
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,13 @@ def list_input_devices() -> list[InputDevice]:
             for d in devices if d["max_input_channels"] > 0]
 
 
-def resolve_device(device: str | int | None) -> InputDevice:
-    """The device named (case-insensitive substring) or numbered by ``device``; ``None`` = the default input."""
+def resolve_device(device: str | int | None, rescan: bool = False) -> InputDevice:
+    """The device named (case-insensitive substring) or numbered by ``device``; ``None`` = the default input.
+
+    ``rescan``: look at the devices present now (:func:`refresh_devices`) rather than PortAudio's start-up list.
+    """
+    if rescan:
+        refresh_devices()
     devices = list_input_devices()
     if not devices:
         raise SerappError(NO_DEVICE)
@@ -110,11 +128,13 @@ class MicrophoneSource(RingSource):
     """Live input from a PortAudio device at its native rate, mono (first channel).
 
     The stream callback only copies into the preallocated ring and counts overflows. A stream error or a
-    vanished device puts the source in the ``error`` state (see :meth:`check`); :meth:`restart` reopens it.
+    vanished device puts the source in the ``error`` state (see :meth:`check`); :meth:`restart` reopens it,
+    rescanning the devices first. ``rescan``: rescan before choosing the device (a retry after no device was
+    found at all).
     """
 
-    def __init__(self, device: str | int | None = None, blocksize: int = 0) -> None:
-        self.device = resolve_device(device)
+    def __init__(self, device: str | int | None = None, blocksize: int = 0, rescan: bool = False) -> None:
+        self.device = resolve_device(device, rescan=rescan)
         # What to look for again after a failure: the name (an index may change when a device is re-plugged),
         # or None to follow the system default.
         self._wanted: str | None = None if device is None or device == "" else self.device.name
@@ -125,8 +145,7 @@ class MicrophoneSource(RingSource):
     def _rebind(self) -> None:
         """Rescan devices and find ours again (PortAudio lists devices once, so a device unplugged and plugged
         back in is only seen after a rescan, possibly under another index or default rate)."""
-        refresh_devices()
-        self.device = resolve_device(self._wanted)
+        self.device = resolve_device(self._wanted, rescan=True)
         self.label = self.device.name
         rate = round(self.device.default_samplerate)
         if rate != self.sample_rate:

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
-from serapp.engine.capture import MicrophoneSource, refresh_devices
+from serapp.engine.capture import MicrophoneSource
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
@@ -43,11 +43,13 @@ class SourceChoice:
     def describe(self) -> str:
         return f"file {Path(self.path).name}" if self.is_file else (self.device or "default microphone")
 
-    def open(self, sample_rate: int) -> AudioSource:
-        """Create the source (a :class:`SerappError` when the device or file cannot be used)."""
+    def open(self, sample_rate: int, rescan: bool = False) -> AudioSource:
+        """Create the source (a :class:`SerappError` when the device or file cannot be used); ``rescan``: look
+        for the microphone among the devices present now (never while a playback runs, see
+        :func:`serapp.engine.capture.refresh_devices`)."""
         if self.is_file:
             return FileSource(self.path, sample_rate=sample_rate, realtime=True, loop=self.loop)
-        return MicrophoneSource(self.device or None)
+        return MicrophoneSource(self.device or None, rescan=rescan)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class LiveSession(QObject):
         self.config = config
         self.choice = SourceChoice()
         self.analyzer: Analyzer | None = None
+        self.source: AudioSource | None = None  # kept between retries: a failed microphone rescans on start
         self.auto_retry = True
         self._spectra: collections.deque[SpectrumUpdate] = collections.deque(maxlen=_SPECTRUM_BACKLOG)
         self._wanted = False  # the user asked for running; errors then trigger retries
@@ -130,6 +133,7 @@ class LiveSession(QObject):
         self.stop()
         self._wanted = True
         self._retries = 0
+        self.source = None
         self._open_and_run()
 
     def stop(self) -> None:
@@ -163,10 +167,11 @@ class LiveSession(QObject):
         self._shutdown_analyzer()
         self._spectra.clear()
         try:
-            if self._retries and not self.choice.is_file:
-                refresh_devices()  # a microphone plugged in (again) since PortAudio last looked
-            source = self.choice.open(self.model.info.spec.sample_rate)
-            analyzer = Analyzer(source, self.model, self.config, on_spectrum=self._spectra.append)
+            # A retry restarts the microphone that failed, which rescans the devices itself; when none could be
+            # opened at all, a new one looks at a fresh scan. Either rescan waits while a playback runs.
+            if self.source is None:
+                self.source = self.choice.open(self.model.info.spec.sample_rate, rescan=self._retries > 0)
+            analyzer = Analyzer(self.source, self.model, self.config, on_spectrum=self._spectra.append)
             analyzer.start()
         except SerappError as exc:
             self._failed(str(exc))
