@@ -72,7 +72,8 @@ def realtime_run(model: OnnxModel, path: Path, seconds: float) -> dict[str, floa
 
 
 def cold_start(model: OnnxModel, clip: Path) -> float:
-    """Seconds from spawning `serapp listen --input CLIP` to its first result line."""
+    """Seconds from spawning `serapp listen --input CLIP` to its first result line: imports, model load, the
+    analyzer worker's warm-up (before it reads the input) and the first hop."""
     cmd = [sys.executable, "-m", "serapp", "listen", "--model", str(model.path), "--input", str(clip),
            "--max-results", "1"]
     start = time.monotonic()

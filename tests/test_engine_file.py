@@ -6,6 +6,7 @@ import builtins
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from serapp.cli import main
+from serapp.engine import analyzer as analyzer_module
 from serapp.engine import audio, features
 from serapp.engine.analysis import analyze_file, make_gate
 from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
@@ -71,6 +73,33 @@ def test_realtime_file_source_delivers_results_at_the_configured_rate(model: Onn
     n_cols = sum(s.columns.shape[0] for s in spectra)
     assert abs(n_cols - duration * 100) <= 5
     assert spectra[0].columns.shape[1] == spectra[0].freqs.shape[0] == 257
+
+
+def test_warm_up_runs_on_the_worker_and_the_first_update_is_not_late(onnx_model_path: Path, clip: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """start() leaves the warm-up to the worker (a GUI thread never freezes); the worker warms up before it reads
+    the source, so a slow first inference makes no backlog: no update is skipped and the first ends one hop in."""
+    model = load_model(onnx_model_path)  # a session of its own, not warmed up yet
+    threads: list[str] = []
+
+    def slow_warm_up(m: OnnxModel) -> None:
+        threads.append(threading.current_thread().name)
+        time.sleep(1.0)  # a first inference as slow as a large model's
+        real_warm_up(m)
+
+    real_warm_up = analyzer_module.warm_up
+    monkeypatch.setattr(analyzer_module, "warm_up", slow_warm_up)
+    config = AnalyzerConfig(hop_s=0.25)
+    for _ in range(2):  # the second analyzer on the same model (a restart) does not warm up again
+        source = FileSource(clip, realtime=True)
+        analyzer = Analyzer(source, model, config)
+        analyzer.start()
+        assert analyzer.wait(30) and analyzer.state == AnalyzerState.FINISHED, analyzer.error
+        results = analyzer.results.drain()
+        assert analyzer.stats().skipped_updates == 0
+        assert config.hop_s <= results[0].t < 2 * config.hop_s  # the first window, not a catch-up
+        assert abs(len(results) - source.duration_s / config.hop_s) <= 2
+    assert threads == ["serapp-analyzer"]
 
 
 def test_silence_is_reported_as_silence(model: OnnxModel, silent_files: list[Path]) -> None:

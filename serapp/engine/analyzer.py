@@ -12,6 +12,7 @@ import collections
 import enum
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -154,10 +155,14 @@ class _Counters:
 
 def warm_up(model: OnnxModel) -> None:
     """Run features + inference once on quiet noise, so lazy imports and first-call set-up (about a second)
-    happen before the source starts rather than delaying the first live update."""
+    happen before the worker reads the source rather than delaying the first live update."""
     spec = model.info.spec
     noise = np.random.default_rng(0).standard_normal(spec.n_samples).astype(np.float32) * 1e-3
     model.predict(features.compute_batch([noise], spec))
+
+
+# Models warmed up in this process: an analyzer restarted on the same model (a live-input retry) starts at once.
+_warmed: weakref.WeakSet[OnnxModel] = weakref.WeakSet()
 
 
 class Analyzer:
@@ -182,7 +187,6 @@ class Analyzer:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._counters = _Counters()
-        self._warm = False
 
     # ------------------------------------------------------------------ control (front-end thread)
     @property
@@ -195,12 +199,12 @@ class Analyzer:
         return self._error
 
     def start(self) -> None:
-        """Start the source and the worker. Raises :class:`SerappError` when the source cannot start."""
+        """Start the source and the worker. Raises :class:`SerappError` when the source cannot start.
+
+        Returns at once: the worker warms the model up (see :func:`warm_up`) before it reads the source.
+        """
         if self._thread is not None and self._thread.is_alive():
             return
-        if not self._warm:
-            warm_up(self.model)
-            self._warm = True
         try:
             self.source.start()
         except SerappError as exc:
@@ -272,8 +276,19 @@ class Analyzer:
         if self.callbacks.on_error is not None:
             self.callbacks.on_error(message)
 
+    def _warm_up(self) -> None:
+        """Worker, before reading the source: warm the model up once per process. A real-time source's audio
+        so far is left out, as if it had started now: its first window then ends one hop from here, not in a
+        backlog that would count as skipped updates (a file source's clock starts at this first poll)."""
+        if self.model not in _warmed:
+            warm_up(self.model)
+            _warmed.add(self.model)
+        if self.source.realtime:
+            self.source.poll()
+
     def _run(self) -> None:
         try:
+            self._warm_up()
             while not self._stop.is_set():
                 started = time.monotonic()
                 busy = self._step()

@@ -19,7 +19,8 @@ _BLOCK_S = 2.0
 class FileSource(RingSource):
     """Streams ``path`` (decoded and resampled to ``sample_rate`` Hz) into the pipeline.
 
-    ``realtime=True``: each :meth:`poll` returns the audio due since the last one at wall-clock pace;
+    ``realtime=True``: each :meth:`poll` returns the audio due since the last one at wall-clock pace, the
+    clock starting at the first poll (a reader that starts late, e.g. after warming up, gets no burst);
     ``realtime=False``: each poll returns the next ``chunk_s`` seconds at once. With ``loop`` the file
     restarts at its end; otherwise the source becomes ``finished``. A decoding error mid-file becomes the
     ``error`` state. Raises :class:`SerappError` at construction for an unreadable file.
@@ -36,7 +37,7 @@ class FileSource(RingSource):
         self.loop = loop
         self._blocks: Iterator[np.ndarray] | None = None
         self._pending = np.zeros(0, dtype=np.float32)
-        self._t0 = 0.0
+        self._t0: float | None = None
         self._delivered = 0
 
     @property
@@ -49,7 +50,7 @@ class FileSource(RingSource):
         self._blocks = audio.stream(self.path, self.sample_rate, _BLOCK_S)
         self._pending = np.zeros(0, dtype=np.float32)
         self._delivered = 0
-        self._t0 = time.monotonic()
+        self._t0 = None
         self._state = SourceState.RUNNING
 
     def stop(self) -> None:
@@ -79,6 +80,8 @@ class FileSource(RingSource):
         """The samples due now (real-time) or the next chunk (fast); empty once finished."""
         if self._state != SourceState.RUNNING:
             return Chunk(np.zeros(0, dtype=np.float32), self.last_arrival)
+        if self._t0 is None:
+            self._t0 = time.monotonic()
         due = round((time.monotonic() - self._t0) * self.sample_rate) - self._delivered if self.realtime \
             else self.chunk
         if due > 0:
