@@ -7,7 +7,6 @@ stays instant and a missing PortAudio only affects the commands that capture aud
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -67,15 +66,17 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------------- analyze
 def run_analyze(args: argparse.Namespace) -> int:
-    from serapp.engine.analysis import analyze_file
+    from serapp.engine.analysis import FileAnalysis, analyze_file, timeline_csv
     from serapp.errors import SerappError
 
     model, config = _model_and_config(args)
+    analyses: list[FileAnalysis] = []
     entries: list[dict[str, Any]] = []
     failed = 0
     for name in args.files:
         try:
-            entries.append(analyze_file(name, model, config).to_dict())
+            analyses.append(analyze_file(name, model, config))
+            entries.append(analyses[-1].to_dict())
         except SerappError as exc:
             entries.append({"file": name, "error": str(exc)})
         except Exception as exc:  # one bad file must not stop the others, nor show a traceback
@@ -87,22 +88,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entries))
     elif args.csv:
-        _write_csv(entries, model.labels)
+        sys.stdout.write(timeline_csv(model.labels, analyses))
     else:
         for entry in entries:
             if "error" not in entry:
                 print(_describe(entry))
     return 1 if failed else 0
-
-
-def _write_csv(entries: list[dict[str, Any]], labels: tuple[str, ...]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["file", "t", "emotion", "speech", "level_db", *labels])
-    for entry in entries:
-        for w in entry.get("timeline", []):
-            probs = w["probabilities"] or {}
-            writer.writerow([entry["file"], w["t"], w["emotion"], int(w["speech"]), w["level_db"],
-                             *(probs.get(lab, "") for lab in labels)])
 
 
 def _describe(entry: dict[str, Any]) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import csv
+import io
 import json
 import sys
 import threading
@@ -171,6 +173,29 @@ def test_analyze_json_reports_every_file_and_fails_for_the_bad_ones(
         s = e["summary"]
         assert s["dominant"] in s["probabilities"] and abs(sum(s["probabilities"].values()) - 1) < 1e-3
         assert e["timeline"] and set(e["timeline"][0]) == {"t", "emotion", "speech", "level_db", "probabilities"}
+
+
+def test_analyze_csv_has_a_row_per_window_of_each_readable_file(
+        onnx_model_path: Path, sample_clips: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = [sample_clips[0], tmp_path / "missing.ogg", sample_clips[4]]
+    code = main(["analyze", "--csv", "--model", str(onnx_model_path), *map(str, files)])
+    out = capsys.readouterr()
+    assert code == 1 and "no such file" in out.err
+    rows = list(csv.DictReader(io.StringIO(out.out)))
+    model = load_model(onnx_model_path)
+    assert list(rows[0]) == ["file", "t", "emotion", "speech", "level_db", *(f"p_{lab}" for lab in model.labels)]
+    for path in (sample_clips[0], sample_clips[4]):
+        fa = analyze_file(path, model)
+        mine = [r for r in rows if r["file"] == str(path)]
+        assert [float(r["t"]) for r in mine] == [round(w.t, 3) for w in fa.timeline]
+        for r, w in zip(mine, fa.timeline, strict=True):
+            assert r["emotion"] == w.emotion(model.labels) and r["speech"] == str(int(w.is_speech))
+            cells = [r[f"p_{lab}"] for lab in model.labels]
+            if w.probs is None:
+                assert cells == [""] * len(model.labels)
+            else:
+                np.testing.assert_allclose([float(c) for c in cells], w.probs, atol=1e-6)
+    assert {r["file"] for r in rows} == {str(sample_clips[0]), str(sample_clips[4])}
 
 
 def test_without_portaudio_listen_says_so_and_analyze_works(

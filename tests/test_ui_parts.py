@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 
 from serapp import atomic
-from serapp.engine.analysis import FileAnalysis, WindowResult, summarize
+from serapp.engine.analysis import FileAnalysis, WindowResult, summarize, timeline_csv
 from serapp.errors import SerappError
 from serapp.ui import export
 from serapp.ui.app import check_qt_binding
@@ -45,9 +45,12 @@ def _analysis(tmp_path: Path) -> FileAnalysis:
 
 def test_timeline_csv_and_summary_table(tmp_path: Path) -> None:
     a = _analysis(tmp_path)
-    lines = export.timeline_csv(a).splitlines()
-    assert lines == ["t,emotion,speech,level_db,p_angry,p_happy", "0.250,angry,1,-20.0,0.800000,0.200000",
-                     "0.500,silence,0,-70.0,,", "0.750,happy,1,-22.0,0.300000,0.700000"]
+    lines = export.analysis_csv(a).splitlines()
+    clip = str(tmp_path / "clip.wav")
+    assert lines == ["file,t,emotion,speech,level_db,p_angry,p_happy", f"{clip},0.250,angry,1,-20.0,0.800000,0.200000",
+                     f"{clip},0.500,silence,0,-70.0,,", f"{clip},0.750,happy,1,-22.0,0.300000,0.700000"]
+    with pytest.raises(SerappError, match="analysed with the labels angry, happy"):
+        timeline_csv(("happy", "angry"), [a])  # columns named in another order would mislabel every value
     table = export.summaries_csv([a]).splitlines()
     assert table[0] == "file,duration_s,dominant,speech_%,angry_%,happy_%,silence_%"
     assert table[1] == "clip.wav,1.0,angry,67,33,33,33"

@@ -6,6 +6,8 @@ block and one batch of windows whatever the file's length.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
 from serapp.engine.vad import GateDecision, VoiceGate
 from serapp.engine.windowing import Windower
+from serapp.errors import SerappError
 
 _DECODE_BLOCK_S = 10.0
 
@@ -111,6 +114,28 @@ class FileAnalysis:
                               "probabilities": None if w.probs is None else
                               {lab: round(float(p), 6) for lab, p in zip(self.labels, w.probs, strict=True)}}
                              for w in self.timeline]}
+
+
+def timeline_csv(labels: Sequence[str], analyses: Sequence[FileAnalysis]) -> str:
+    """Timelines as CSV text (`serapp analyze --csv`, the window's timeline export; layout in docs/cli.md).
+
+    Header ``file,t,emotion,speech,level_db,p_<label>...`` for ``labels`` (the model's), then one row per window
+    of each analysis in order: ``t`` window end (s, 3 decimals), top label or ``silence``, ``speech`` 0/1,
+    ``level_db`` (dBFS, 1 decimal), calibrated probabilities (6 decimals; empty cells for silence). Raises
+    :class:`SerappError` for an analysis made with other labels (its columns would be mislabelled).
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "t", "emotion", "speech", "level_db", *(f"p_{lab}" for lab in labels)])
+    for a in analyses:
+        if tuple(a.labels) != tuple(labels):
+            raise SerappError(f"{a.file} was analysed with the labels {', '.join(a.labels)}, not "
+                              f"{', '.join(labels)}; export it on its own.")
+        for w in a.timeline:
+            probs = [""] * len(labels) if w.probs is None else [f"{float(p):.6f}" for p in w.probs]
+            writer.writerow([str(a.file), f"{w.t:.3f}", w.emotion(labels), int(w.is_speech), f"{w.level_db:.1f}",
+                             *probs])
+    return out.getvalue()
 
 
 def analyze_file(path: str | Path, model: OnnxModel, config: AnalyzerConfig | None = None,

@@ -1,7 +1,7 @@
-"""Export formats of file analyses (pure functions, no Qt) and atomic writes (temp file + rename).
+"""Export formats of file analyses (pure functions, no Qt).
 
-CSV timeline columns: ``t`` (window end, s), ``emotion``, ``speech`` (0/1), ``level_db`` and one ``p_<label>``
-per label (empty for silence). JSON is the engine's :meth:`FileAnalysis.to_dict` form.
+The timeline CSV is the engine's :func:`serapp.engine.analysis.timeline_csv` (the layout of `serapp analyze
+--csv`); JSON is the engine's :meth:`FileAnalysis.to_dict` form.
 """
 
 from __future__ import annotations
@@ -11,19 +11,13 @@ import io
 import json
 from collections.abc import Sequence
 
-from serapp.engine.analysis import FileAnalysis
+from serapp.engine.analysis import FileAnalysis, timeline_csv
 from serapp.engine.labels import SILENCE
 
 
-def timeline_csv(analysis: FileAnalysis) -> str:
+def analysis_csv(analysis: FileAnalysis) -> str:
     """The timeline of one file as CSV text (header + one row per window)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["t", "emotion", "speech", "level_db", *(f"p_{lab}" for lab in analysis.labels)])
-    for w in analysis.timeline:
-        probs = [""] * len(analysis.labels) if w.probs is None else [f"{float(p):.6f}" for p in w.probs]
-        writer.writerow([f"{w.t:.3f}", w.emotion(analysis.labels), int(w.is_speech), f"{w.level_db:.1f}", *probs])
-    return out.getvalue()
+    return timeline_csv(analysis.labels, [analysis])
 
 
 def analysis_json(analysis: FileAnalysis) -> str:

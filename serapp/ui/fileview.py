@@ -372,7 +372,7 @@ class FileAnalysisView(QWidget):
         if result is None:
             raise SerappError("Nothing to export yet: analyse a file first.")
         if kind == "csv":
-            return export.timeline_csv(result.analysis).encode()
+            return export.analysis_csv(result.analysis).encode()
         if kind == "json":
             return export.analysis_json(result.analysis).encode()
         if kind == "png":
