@@ -4,7 +4,7 @@ and a failed write leaves the previous file as it was."""
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,13 +24,13 @@ def replacing(path: str | Path) -> Iterator[Path]:
     Raises :class:`SerappError` naming the place when the folder cannot be written.
     """
     target = Path(path)
+    # A unique name in the same folder (so the rename is atomic); created by the writer, so the file gets the
+    # user's usual permissions rather than mkstemp's owner-only ones.
+    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{target.suffix}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-        os.close(fd)
     except OSError as exc:
         raise _cannot(target, exc) from exc
-    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, target)
