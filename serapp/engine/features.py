@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import librosa
 import numpy as np
-from scipy.ndimage import zoom
 
 from serapp.engine.preprocess import prepare
 from serapp.engine.spec import FeatureSpec
@@ -87,6 +86,8 @@ def _standardise(x: np.ndarray, axis: int) -> np.ndarray:
 
 def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of ``(batch, rows, cols)`` to ``(batch, *size)``, scaled to [0, 1] per example."""
+    from scipy.ndimage import zoom  # only the image kind needs it; importing it costs ~0.5 s of start-up
+
     factors = (1.0, size[0] / x.shape[1], size[1] / x.shape[2])
     out = zoom(x, factors, order=1, grid_mode=True, mode="nearest")[:, : size[0], : size[1]]
     lo = out.min(axis=(1, 2), keepdims=True)
