@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: $SERAPP_CORPORA)")
     parser.add_argument("--out", type=Path, default=Path("docs/model-card.md"), help="the card (Markdown)")
     parser.add_argument("--command", default="", help="the command that reproduces the model, quoted in the card")
+    parser.add_argument("--notes", type=Path, default=None,
+                        help="Markdown file: what was tried and what is left (included in the card)")
 
 
 @dataclass(frozen=True)
@@ -126,23 +128,30 @@ def calibration_rows(model: OnnxModel, scored: Scored, run_metrics: dict[str, An
     return rows
 
 
+def _relative(path: Path, out: Path) -> Path:
+    """``path`` as the card (written to ``out``) links it."""
+    return path.relative_to(out.parent) if path.is_relative_to(out.parent) else path
+
+
 def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str], calibration: list[str],
-           latency: Latency, confusion_png: Path, out: Path, command: str) -> str:
+           latency: Latency, confusion_png: Path, out: Path, command: str, notes: str) -> str:
     """The card's Markdown text."""
     info = model.info
     config = json.loads((run_dir / "config.json").read_text())
     split = json.loads((run_dir / "split.json").read_text())
     run_metrics = json.loads((run_dir / "metrics.json").read_text())
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else {}
-    epochs = len(history.get("loss", [])) or "?"
+    val_loss = history.get("val_loss", [])
+    epochs = f"{len(val_loss)} epochs (best validation loss at epoch {int(np.argmin(val_loss)) + 1}, whose " \
+        "weights were kept)" if val_loss else "? epochs"
+    curves = run_dir / "curves.png"
     size_mb = model.path.stat().st_size / 1e6
-    rel_png = confusion_png.relative_to(out.parent) if confusion_png.is_relative_to(out.parent) else confusion_png
     test_speakers = split.get("test_speakers", [])
     spec = info.spec
     lines = [
         f"# Model card: `{model.path.name}`",
         "",
-        f"- **Family**: `{info.family}` ({run_metrics.get('n_params', '?')} parameters), file {size_mb:.2f} MB.",
+        f"- **Family**: `{info.family}` ({run_metrics.get('n_params', 0):,} parameters), file {size_mb:.2f} MB.",
         f"- **Input**: {spec.kind}, {spec.n_mels} mel bands, {spec.hop_length / spec.sample_rate * 1000:g} ms hop, "
         f"{spec.duration_s:g} s windows at {spec.sample_rate} Hz (shape {spec.shape}); the full feature spec travels "
         "in the file's metadata.",
@@ -160,8 +169,9 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         f"({split.get('test', '?')} clips) are never seen in training; early stopping and the calibration "
         f"temperature use {len(split.get('val_speakers', []))} validation speakers drawn from the training "
         f"speakers ({split.get('val', '?')} clips); {split.get('train', '?')} clips train. The test speakers were "
-        f"scored once, after training; nothing was tuned on them. Training ran {epochs} epochs.",
+        f"scored once, after training; nothing was tuned on them. Training ran {epochs}.",
         "",
+        *([f"![Training curves]({_relative(curves, out)})", ""] if curves.exists() else []),
         "**The shipped weights are the evaluated ones** (trained on the training speakers only), not a retrain on",
         "all speakers, so the figures below describe exactly this file.",
         "",
@@ -171,7 +181,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "",
         *corpus_table(clean),
         "",
-        f"![Confusion matrix]({rel_png})",
+        f"![Confusion matrix]({_relative(confusion_png, out)})",
         "",
         "Per-corpus scores count only the classes that corpus has (CREMA-D has no *surprise*). TESS has two "
         "speakers: its test speaker is the one the model never heard, so its figure is a single-speaker estimate.",
@@ -181,7 +191,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         *target_table(clean),
         "",
         "The targets are those of the default-model issue (speaker-independent). Where the model falls short, the "
-        "section *Limitations* says what was tried and what is left.",
+        "section *What was tried* says what was done and what is left.",
         "",
         "## Calibration",
         "",
@@ -195,6 +205,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "Gain is applied with clipping at full scale; the log-mel is relative to each window's peak, so pure gain",
         "changes matter only through clipping and the noise floor.",
         "",
+        *(["## What was tried", "", notes.strip(), ""] if notes else []),
         "## Limitations",
         "",
         "- Acted, English, read speech from four corpora: spontaneous speech, other languages and other recording",
@@ -239,7 +250,8 @@ def run(args: argparse.Namespace) -> int:
                                  title=f"{model.path.stem} — test speakers")
     run_metrics = json.loads((run_dir / "metrics.json").read_text())
     text = render(model, run_dir, clean, robustness_rows(model, clips, clean),
-                  calibration_rows(model, clean, run_metrics), measure_latency(model), png, out, args.command)
+                  calibration_rows(model, clean, run_metrics), measure_latency(model), png, out, args.command,
+                  args.notes.read_text() if args.notes else "")
     write_text(out, text)
     print(metrics.format_report(clean.metrics))
     print(f"wrote {out} and {png}")
