@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="corpora folder for the parity clips (default: $SERAPP_CORPORA or ../shared/corpora)")
     parser.add_argument("--parity-clips", type=int, default=8, help="held-out clips checked Keras vs ONNX")
     parser.add_argument("--atol", type=float, default=1e-4, help="largest allowed |Keras - ONNX| probability")
+    parser.add_argument("--name", default=None, help="the model's name in its metadata (default: the run folder's)")
 
 
 def _read_json(path: Path) -> Any:
@@ -58,8 +59,9 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     return run
 
 
-def run_info(run_dir: Path, run: dict[str, Any], corpora: tuple[str, ...]) -> ModelInfo:
-    """The metadata of the exported model: labels, spec and provenance from the run files."""
+def run_info(run_dir: Path, run: dict[str, Any], corpora: tuple[str, ...], name: str | None = None) -> ModelInfo:
+    """The metadata of the exported model: labels, spec and provenance from the run files; ``name`` defaults to
+    the run folder's."""
     import serapp
     from train.fit import LICENSE_NOTE
 
@@ -68,7 +70,7 @@ def run_info(run_dir: Path, run: dict[str, Any], corpora: tuple[str, ...]) -> Mo
     independence = "speaker-independent" if split.get("speaker_independent", True) else \
         "speaker-DEPENDENT (random split)"
     return ModelInfo(
-        labels=tuple(run["labels"]), spec=run["spec"], name=run_dir.name, family=config.family,
+        labels=tuple(run["labels"]), spec=run["spec"], name=name or run_dir.name, family=config.family,
         version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"), corpora=corpora,
         protocol=config.protocol_label, metrics={k: metrics[k] for k in HEADLINE if k in metrics},
         temperature=float(metrics.get("calibration", {}).get("temperature", 1.0)), license=LICENSE_NOTE,
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
         raise SerappError(f"{run_dir / 'model.keras'}: cannot load the checkpoint ({exc}).") from exc
-    info = run_info(run_dir, run_files, corpora)
+    info = run_info(run_dir, run_files, corpora, args.name)
     out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol)
     print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
           f"Keras and onnxruntime agree on {len(inputs)} held-out clips")

@@ -255,7 +255,8 @@ class FileAnalysisView(QWidget):
         else:
             self.emotion.show_emotion(s.dominant, s.probabilities.get(s.dominant, 0.0))
             self.emotion.confidence_label.setText(
-                f"dominant · {100 * s.shares.get(s.dominant, 0.0):.0f}% of the time")
+                f"dominant (highest mean probability over speech) · {100 * s.shares.get(s.dominant, 0.0):.0f}% "
+                "of the time on top")
         share_labels = [*a.labels, SILENCE]
         self.shares.set_labels(share_labels)
         self.shares.set_probabilities(np.array([s.shares.get(k, 0.0) for k in share_labels]))
