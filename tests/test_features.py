@@ -111,3 +111,14 @@ def test_silence_gives_finite_features() -> None:
 def test_compute_rejects_multichannel_array() -> None:
     with pytest.raises(SerappError, match="mono"):
         features.compute(np.zeros((100, 2), dtype=np.float32), FeatureSpec())
+
+
+@pytest.mark.parametrize("hop", [160, 320])
+def test_power_spectrogram_matches_librosa_stft(clip: np.ndarray, hop: int) -> None:
+    spec = FeatureSpec(hop_length=hop)
+    y = prepare(clip, spec)
+    ref = np.abs(librosa.stft(y, n_fft=spec.n_fft, hop_length=hop, win_length=spec.win_length, window="hann",
+                              center=True)) ** 2
+    ours = features.power_spectrogram(np.stack([y, y * 0.5]), spec)
+    np.testing.assert_allclose(ours[0], ref, rtol=1e-4, atol=1e-6 * ref.max())
+    np.testing.assert_allclose(ours[1], ref * 0.25, rtol=1e-4, atol=1e-6 * ref.max())
