@@ -79,7 +79,9 @@ def test_without_portaudio_a_banner_explains_and_file_analysis_works(qtbot: QtBo
 
 
 def test_missing_model_is_a_message_not_a_crash(qtbot: QtBot, tmp_path: Path, no_microphone: None,
-                                                sample_clips: list[Path]) -> None:
+                                                monkeypatch: pytest.MonkeyPatch, sample_clips: list[Path]) -> None:
+    # The bundled model stands in for a bad --model (tests/test_ui_reliability.py): here it is absent too.
+    monkeypatch.setattr("serapp.engine.model.default_model_path", lambda: tmp_path / "no-bundled.onnx")
     window = open_window(qtbot, tmp_path, model=str(tmp_path / "absent.onnx"))
     assert "No model" in window.banner_text and "absent.onnx" in window.banner_text
     assert window.session is None and not window.start_button.isEnabled()

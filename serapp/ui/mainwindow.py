@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.model: OnnxModel | None = None
         self.session: LiveSession | None = None
         self.live_unavailable = ""
+        self.input_may_appear = False  # PortAudio works but lists no input: Start waits for a microphone
         self._banner_parts: dict[str, str] = {}
         self._in_demo = False
         self.setWindowTitle("serapp — speech emotion recognition")
@@ -156,7 +157,7 @@ class MainWindow(QMainWindow):
         spin.setSuffix(suffix)
         spin.setValue(getattr(self.settings, key))
         spin.setToolTip(tip)
-        spin.valueChanged.connect(lambda _v: self._apply_debounce.start())
+        spin.valueChanged.connect(self._on_control_changed)
         return spin
 
     def _build_toolbar(self) -> None:
@@ -193,11 +194,21 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model and inputs
     def load_model_file(self, path: str, persist: bool = True) -> bool:
+        """Load ``path`` ("" = the bundled model) and hand it to the views; returns whether a model was loaded.
+
+        A bad file keeps the current model; with none loaded yet (start-up) the bundled model stands in. Either
+        way the banner says what is wrong with the file.
+        """
         with_cursor = QApplication.overrideCursor() is None
         if with_cursor:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             model, reason = load_model_or_message(path)
+            if model is None and path and self.model is None:
+                # A missing or broken --model (or saved model) must not leave the app without one.
+                model, bundled_reason = load_model_or_message("")
+                reason = f"{reason} The bundled model cannot be used either: {bundled_reason}" if model is None \
+                    else f"{reason} Using the bundled model {model.path.name} instead."
         finally:
             if with_cursor:
                 QApplication.restoreOverrideCursor()
@@ -207,8 +218,8 @@ class MainWindow(QMainWindow):
             self.set_banner("model", f"No model: {reason}{kept}")
             return False
         self.model = model
-        self.set_banner("model", "")
-        if persist:
+        self.set_banner("model", reason and f"Model problem: {reason}")
+        if persist and not reason:
             self.settings = self.settings.replace(model_path=path)
             save_settings(self.store, self.settings)
         config = analyzer_config(self.settings)
@@ -245,9 +256,10 @@ class MainWindow(QMainWindow):
             self.device_combo.addItem(f"File: {Path(self.options.input).name}", FILE_PREFIX + self.options.input)
         try:
             devices = list_input_devices()
-            mic_problem = "" if devices else "No audio input device was found."
         except SerappError as exc:
-            devices, mic_problem = [], str(exc)
+            devices, mic_problem, self.input_may_appear = [], str(exc), False
+        else:  # PortAudio answers, so a microphone plugged in later can be found by a rescan
+            mic_problem, self.input_may_appear = "" if devices else "No audio input device was found.", not devices
         for d in devices:
             self.device_combo.addItem(f"{d.name} ({d.hostapi})", d.name)
         wanted = self.options.device or self.settings.device
@@ -259,8 +271,9 @@ class MainWindow(QMainWindow):
             self.device_combo.addItem("No input available")
             self.device_combo.setEnabled(False)
             self.live_unavailable = mic_problem
-            self.set_banner("input", f"Live input is off: {mic_problem} File analysis works: drop audio files "
-                                     "on the window or use File › Open.")
+            wait = " Connect one and press Start: the window waits for it." if self.input_may_appear else ""
+            self.set_banner("input", f"Live input is off: {mic_problem}{wait} File analysis works: drop audio "
+                                     "files on the window or use File › Open.")
         else:
             self.device_combo.setEnabled(True)
             self.live_unavailable = ""
@@ -287,7 +300,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ live control
     def start_live(self) -> None:
         """Start the live session; in demo mode even without an input, which it then keeps retrying."""
-        if self.session is None or (self.live_unavailable and not self._in_demo):
+        if self.session is None or (self.live_unavailable and not self._in_demo and not self.input_may_appear):
             return
         self.session.start(self.current_choice())
         self._refresh_live_controls()
@@ -306,17 +319,21 @@ class MainWindow(QMainWindow):
     def _refresh_live_controls(self) -> None:
         running = self.session is not None and self.session.running
         self.start_button.setText("■ Stop" if running else "▶ Start")
-        enabled = self.session is not None and not self.live_unavailable
+        enabled = self.session is not None and (not self.live_unavailable or self.input_may_appear)
         self.start_button.setEnabled(enabled)
         self.start_action.setEnabled(enabled)
         if not enabled:
             self.start_button.setToolTip(self.live_unavailable or "No model is loaded")
 
-    def _apply_controls(self) -> None:
-        """Spin boxes changed: persist, and hand the new config to the session and the file view."""
+    def _on_control_changed(self) -> None:
+        """A spin box changed: persist at once (a crash right after keeps it), apply once the user pauses."""
         self.settings = self.settings.replace(hop_s=self.hop_spin.value(), smoothing_s=self.smoothing_spin.value(),
                                               gate_db=self.gate_spin.value())
         save_settings(self.store, self.settings)
+        self._apply_debounce.start()
+
+    def _apply_controls(self) -> None:
+        """Hand the settings' config to the session and the file view (restarting a running session once)."""
         config = analyzer_config(self.settings)
         self.live_view.set_gate(self.settings.gate_db)
         self.file_view.set_model(self.model, config)
