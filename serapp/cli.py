@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from serapp import __version__
-from serapp.errors import SerappError
+from serapp.errors import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,14 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command is None:
-            from serapp.ui.app import run_app
+    if args.command is None:
+        from serapp.ui.app import run_app
 
-            return run_app(args)
-        return int(args.run(args))
-    except SerappError as exc:
-        print(f"serapp: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return run_command("serapp", lambda: run_app(args))
+    return run_command("serapp", lambda: args.run(args))

@@ -11,6 +11,8 @@ real library does.
 
 from __future__ import annotations
 
+import builtins
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 
 from serapp.engine.resample import resample
 
@@ -202,3 +205,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return condition()
+
+
+def hide_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import sounddevice`` fail as it does without libportaudio2 (an ``OSError`` at import)."""
+    real_import = builtins.__import__
+
+    def fail_sounddevice(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "sounddevice":
+            raise OSError("PortAudio library not found")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
+    monkeypatch.setattr(builtins, "__import__", fail_sounddevice)

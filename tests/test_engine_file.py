@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
 import csv
 import io
 import json
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +23,7 @@ from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel, load_model
+from tests.fake_sounddevice import hide_portaudio
 
 
 @pytest.fixture(scope="module")
@@ -200,15 +198,7 @@ def test_analyze_csv_has_a_row_per_window_of_each_readable_file(
 
 def test_without_portaudio_listen_says_so_and_analyze_works(
         monkeypatch: pytest.MonkeyPatch, onnx_model_path: Path, clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    real_import = builtins.__import__
-
-    def no_portaudio(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "sounddevice":
-            raise OSError("PortAudio library not found")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
-    monkeypatch.setattr(builtins, "__import__", no_portaudio)
+    hide_portaudio(monkeypatch)
     assert main(["listen", "--model", str(onnx_model_path)]) == 2
     assert NO_PORTAUDIO in capsys.readouterr().err
     assert main(["analyze", "--model", str(onnx_model_path), str(clip)]) == 0

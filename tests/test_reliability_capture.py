@@ -4,7 +4,6 @@ and rate, and input overflows. The engine and `serapp listen` report each and re
 
 from __future__ import annotations
 
-import builtins
 import itertools
 import sys
 import threading
@@ -23,7 +22,7 @@ from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO, MicrophoneSource
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel, load_model
 from serapp.errors import SerappError
-from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, wait_until
+from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, hide_portaudio, wait_until
 
 MIC = FakeDevice(3, "USB Mic (hw:1,0)", rate=16000)
 CONFIG = AnalyzerConfig(hop_s=0.1)
@@ -72,22 +71,10 @@ def _analyzer(model: OnnxModel, col: Collector) -> Analyzer:
     return Analyzer(MicrophoneSource(None), model, CONFIG, on_result=col.on_result, on_error=col.on_error)
 
 
-def _no_portaudio(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def fail_sounddevice(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "sounddevice":
-            raise OSError("PortAudio library not found")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.delitem(sys.modules, "sounddevice", raising=False)
-    monkeypatch.setattr(builtins, "__import__", fail_sounddevice)
-
-
 @pytest.mark.parametrize("command", ["listen", "devices"])
 def test_missing_portaudio_is_one_plain_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                              onnx_model_path: Path, command: str) -> None:
-    _no_portaudio(monkeypatch)
+    hide_portaudio(monkeypatch)
     assert main(["--model", str(onnx_model_path), command]) == 2
     err = capsys.readouterr().err
     assert err == f"serapp: {NO_PORTAUDIO}\n"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from serapp.engine.labels import SILENCE
 from serapp.ui.face import FaceIcon
@@ -154,3 +154,19 @@ class EmotionDisplay(QWidget):
     @property
     def current_text(self) -> str:
         return self.name_label.text()
+
+
+def emotion_card(parent: QWidget, emotion: QWidget, details: QWidget | QLayout) -> QFrame:
+    """The framed row shared by the live and file views: the big emotion on the left, its bars on the right."""
+    card = QFrame(parent)
+    card.setObjectName("emotionCard")
+    row = QHBoxLayout(card)
+    row.setContentsMargins(16, 12, 16, 12)
+    row.addWidget(emotion, 3)
+    row.addSpacing(24)
+    if isinstance(details, QLayout):
+        row.addLayout(details, 4)
+    else:
+        row.addWidget(details, 4)
+    card.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+    return card

@@ -14,12 +14,10 @@ from PySide6.QtCore import QBuffer, QIODevice, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -34,7 +32,7 @@ from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
 from serapp.errors import SerappError
 from serapp.ui import export
-from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars
+from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.filework import FileResult, analyse
 from serapp.ui.playback import Player
 from serapp.ui.spectrogram import FileSpectrogram
@@ -100,14 +98,7 @@ class FileAnalysisView(QWidget):
         shares_box = QVBoxLayout()
         shares_box.addWidget(self.shares_caption)
         shares_box.addWidget(self.shares)
-        summary = QFrame(self)
-        summary.setObjectName("emotionCard")
-        summary_row = QHBoxLayout(summary)
-        summary_row.setContentsMargins(16, 10, 16, 10)
-        summary_row.addWidget(self.emotion, 3)
-        summary_row.addSpacing(24)
-        summary_row.addLayout(shares_box, 4)
-        summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        summary = emotion_card(self, self.emotion, shares_box)
 
         self.spectrogram = FileSpectrogram(self)
         self.spectrogram.plot.getAxis("left").setWidth(AXIS_WIDTH)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from serapp.engine.analyzer import EmotionResult
-from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars
+from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.levelmeter import LevelMeter
 from serapp.ui.spectrogram import ScrollingSpectrogram
 from serapp.ui.timeline import AXIS_WIDTH, LiveTimeline
@@ -46,14 +46,7 @@ class LiveView(QWidget):
         self.level = LevelMeter(self)
         self.results_seen = 0
 
-        top = QFrame(self)
-        top.setObjectName("emotionCard")
-        top_row = QHBoxLayout(top)
-        top_row.setContentsMargins(16, 12, 16, 12)
-        top_row.addWidget(self.emotion, 3)
-        top_row.addSpacing(24)
-        top_row.addWidget(self.bars, 4)
-        top.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        top = emotion_card(self, self.emotion, self.bars)
 
         level_row = QHBoxLayout()
         level_caption = QLabel("Input level", self)
