@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
 RUN_FILES = ("config.json", "labels.json", "spec.json", "split.json", "metrics.json", "model.keras")
-HEADLINE = ("accuracy", "macro_f1", "weighted_f1", "uar")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,26 +56,6 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     return run
 
 
-def run_info(run_dir: Path, run: dict[str, Any], corpora: tuple[str, ...], name: str | None = None) -> ModelInfo:
-    """The metadata of the exported model: labels, spec and provenance from the run files; ``name`` defaults to
-    the run folder's."""
-    import serapp
-    from train.fit import LICENSE_NOTE
-
-    config, metrics, split = run["config"], run["metrics"], run["split"]
-    evaluated = metrics.get("evaluated_on", "test")
-    independence = "speaker-independent" if split.get("speaker_independent", True) else \
-        "speaker-DEPENDENT (random split)"
-    return ModelInfo(
-        labels=tuple(run["labels"]), spec=run["spec"], name=name or run_dir.name, family=config.family,
-        version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"), corpora=corpora,
-        protocol=config.protocol_label, metrics={k: metrics[k] for k in HEADLINE if k in metrics},
-        temperature=float(metrics.get("calibration", {}).get("temperature", 1.0)), license=LICENSE_NOTE,
-        notes=(f"{evaluated} metrics on split {split.get('name', '?')}; clips train/val/test "
-               f"{split.get('train', '?')}/{split.get('val', '?')}/{split.get('test', '?')}; {independence}; "
-               "exported from the run's checkpoint"))
-
-
 def parity_features(run: dict[str, Any], root: Path, n: int) -> tuple[Any, tuple[str, ...]]:
     """Features ``(<= n, *spec.shape)`` of the first clips of the run's held-out speakers (test, or validation
     for all-speaker runs), and the corpora the run drew on."""
@@ -112,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
         raise SerappError(f"{run_dir / 'model.keras'}: cannot load the checkpoint ({exc}).") from exc
-    info = run_info(run_dir, run_files, corpora, args.name)
+    from train.fit import model_info
+
+    temperature = float(run_files["metrics"].get("calibration", {}).get("temperature", 1.0))
+    info = model_info(run_files["config"], run_files["labels"], corpora, run_files["split"], run_files["metrics"],
+                      temperature, args.name or run_dir.name, "exported from the run's checkpoint")
     out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol)
     print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
           f"Keras and onnxruntime agree on {len(inputs)} held-out clips")

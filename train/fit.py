@@ -504,23 +504,30 @@ def evaluate(model: Any, data: Data, rows: np.ndarray, temperature: float) -> di
     return report
 
 
-def model_info(config: TrainConfig, data: Data, run_dir: Path, report: dict[str, Any],
-               temperature: float) -> Any:
-    """The :class:`ModelInfo` written into an exported model: labels, spec, provenance, headline metrics."""
+HEADLINE: tuple[str, ...] = ("accuracy", "macro_f1", "weighted_f1", "uar")
+
+
+def model_info(config: TrainConfig, labels: Sequence[str], corpora: Sequence[str], split: dict[str, Any],
+               metrics: dict[str, Any], temperature: float, name: str, origin: str = "") -> Any:
+    """The :class:`ModelInfo` written into an exported model: labels, spec, provenance, headline metrics.
+
+    ``split`` is the run's split record (``split.json``: name, sizes, speaker_independent); ``metrics`` its
+    evaluation; ``origin`` an optional clause appended to the notes (e.g. how the file was exported).
+    """
     import serapp
     from serapp.engine.modelmeta import ModelInfo
 
-    headline = {k: report[k] for k in ("accuracy", "macro_f1", "weighted_f1", "uar") if k in report}
-    sizes = data.split.sizes()
+    independence = "speaker-independent" if split.get("speaker_independent", True) else \
+        "speaker-DEPENDENT (random split)"
+    notes = (f"{'validation' if config.all_speakers else 'test'} metrics on split {split.get('name', '?')}; "
+             f"clips train/val/test {split.get('train', '?')}/{split.get('val', '?')}/{split.get('test', '?')}; "
+             f"{independence}" + (f"; {origin}" if origin else ""))
     return ModelInfo(
-        labels=data.labels, spec=config.feature_spec, name=run_dir.name, family=config.family,
+        labels=tuple(labels), spec=config.feature_spec, name=name, family=config.family,
         version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"),
-        corpora=tuple(sorted({c.corpus for c in data.clips})), protocol=config.protocol_label,
-        metrics=headline, temperature=temperature, license=LICENSE_NOTE,
-        notes=(f"{'validation' if config.all_speakers else 'test'} metrics on split {data.split.name}; "
-               "clips train/val/test "
-               f"{sizes['train']}/{sizes['val']}/{sizes['test']}; "
-               f"{'speaker-independent' if data.split.speaker_independent else 'speaker-DEPENDENT (random split)'}"))
+        corpora=tuple(sorted(set(corpora))), protocol=config.protocol_label,
+        metrics={k: metrics[k] for k in HEADLINE if k in metrics}, temperature=temperature, license=LICENSE_NOTE,
+        notes=notes)
 
 
 def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path = Path("runs"),
@@ -540,10 +547,10 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     write_text(run_dir / "config.json", config.to_json() + "\n")
     write_json(run_dir / "labels.json", list(data.labels))
     write_text(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
+    split_record = {"name": split.name, "speaker_independent": split.speaker_independent, **split.sizes()}
     write_json(run_dir / "split.json", {
-        "name": split.name, "speaker_independent": split.speaker_independent, **split.sizes(),
-        **{f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
-           for part in ("train", "val", "test")}})
+        **split_record, **{f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
+                           for part in ("train", "val", "test")}})
     if verbose:
         print(f"{config.family} on {split.name}: {split.sizes()} clips, labels {', '.join(data.labels)}")
 
@@ -580,7 +587,8 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     elif export:
         from train.export import export_onnx
 
-        info = model_info(config, data, run_dir, report, calibration["temperature"])
+        info = model_info(config, data.labels, [c.corpus for c in data.clips], split_record, report,
+                          calibration["temperature"], run_dir.name)
         try:
             onnx_path = export_onnx(model, info, run_dir / "model.onnx", probe)
         except SerappError as exc:
