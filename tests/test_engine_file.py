@@ -136,6 +136,20 @@ def test_analysis_equals_direct_windowed_inference_and_the_live_pipeline(model: 
             np.testing.assert_allclose(r.raw_probs, w.probs, atol=1e-5)
 
 
+def test_analysis_is_the_same_whatever_the_batching(model: OnnxModel, clip: Path) -> None:
+    # Inference of one batch overlaps the features of the next: the order and the numbers must not depend on it.
+    reference = analyze_file(clip, model, AnalyzerConfig(hop_s=0.25, batch_size=64))
+    assert len(reference.timeline) > 10 and any(w.probs is None for w in reference.timeline)
+    for batch_size in (1, 3):
+        other = analyze_file(clip, model, AnalyzerConfig(hop_s=0.25, batch_size=batch_size))
+        assert [(w.t, w.is_speech) for w in other.timeline] == [(w.t, w.is_speech) for w in reference.timeline]
+        for a, b in zip(other.timeline, reference.timeline, strict=True):
+            if b.probs is None:
+                assert a.probs is None
+            else:
+                np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+
+
 def test_source_error_surfaces_and_restart_recovers(model: OnnxModel, clip: Path) -> None:
     errors: list[str] = []
     got_result = threading.Event()

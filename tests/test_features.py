@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from serapp.engine import audio, features
-from serapp.engine.preprocess import fix_length, prepare
+from serapp.engine.preprocess import fix_length, nonsilent_bounds, prepare
 from serapp.engine.spec import FEATURE_KINDS, FeatureSpec
 from serapp.errors import SerappError
 
@@ -122,3 +122,15 @@ def test_power_spectrogram_matches_librosa_stft(clip: np.ndarray, hop: int) -> N
     ours = features.power_spectrogram(np.stack([y, y * 0.5]), spec)
     np.testing.assert_allclose(ours[0], ref, rtol=1e-4, atol=1e-6 * ref.max())
     np.testing.assert_allclose(ours[1], ref * 0.25, rtol=1e-4, atol=1e-6 * ref.max())
+
+
+@pytest.mark.parametrize(("frame", "hop", "top_db"), [(512, 160, 30.0), (512, 320, 30.0), (2048, 512, 60.0)])
+def test_trim_matches_librosa_effects_trim(sample_clips: list[Path], frame: int, hop: int, top_db: float) -> None:
+    rng = np.random.default_rng(1)
+    signals = [audio.load(p) for p in sample_clips]
+    # also a quiet one, a click in silence, digital silence and a clip with a noise floor
+    signals += [signals[0] * 1e-4, np.pad(np.ones(40, np.float32), 8000), np.zeros(9000, np.float32),
+                signals[1] + (rng.standard_normal(signals[1].size) * 1e-3).astype(np.float32)]
+    for y in signals:
+        _, (start, end) = librosa.effects.trim(y, top_db=top_db, frame_length=frame, hop_length=hop)
+        assert nonsilent_bounds(y, top_db, frame, hop) == (start, end)

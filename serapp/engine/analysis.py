@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,20 +32,44 @@ def make_gate(config: AnalyzerConfig, sample_rate: int) -> VoiceGate:
     return VoiceGate(sample_rate, config.gate_db, config.snr_db, config.min_speech_s)
 
 
+@dataclass
+class ScoredBatch:
+    """Windows gated and featurised, waiting for (or holding) the model's probabilities.
+
+    ``decisions``: one gate decision per window; ``speech``: indices of the speech windows; ``x``: their features
+    ``(len(speech), *spec.shape)``; ``probs``: after :meth:`finish`, per window calibrated probabilities
+    ``(n_labels,)`` or ``None`` (silence).
+    """
+
+    decisions: list[GateDecision]
+    speech: list[int]
+    x: np.ndarray | None
+
+    def finish(self, speech_probs: np.ndarray | None) -> list[np.ndarray | None]:
+        """Spread the model's output for the speech windows back over all windows."""
+        probs: list[np.ndarray | None] = [None] * len(self.decisions)
+        if speech_probs is not None:
+            for i, p in zip(self.speech, speech_probs, strict=True):
+                probs[i] = p
+        return probs
+
+
+def prepare_windows(windows: Sequence[np.ndarray], model: OnnxModel, gate: VoiceGate) -> ScoredBatch:
+    """Gate each mono window and compute the model's features for the speech ones (no inference yet)."""
+    decisions = [gate(w) for w in windows]
+    speech = [i for i, d in enumerate(decisions) if d.is_speech]
+    x = features.compute_batch([windows[i] for i in speech], model.info.spec) if speech else None
+    return ScoredBatch(decisions, speech, x)
+
+
 def score_windows(windows: Sequence[np.ndarray], model: OnnxModel,
                   gate: VoiceGate) -> tuple[list[GateDecision], list[np.ndarray | None]]:
     """Gate each mono window; run features + the model on the speech ones in one batch.
 
     Returns the gate decisions and, per window, calibrated probabilities ``(n_labels,)`` or ``None`` (silence).
     """
-    decisions = [gate(w) for w in windows]
-    speech = [i for i, d in enumerate(decisions) if d.is_speech]
-    probs: list[np.ndarray | None] = [None] * len(windows)
-    if speech:
-        x = features.compute_batch([windows[i] for i in speech], model.info.spec)
-        for i, p in zip(speech, model.predict(x), strict=True):
-            probs[i] = p
-    return decisions, probs
+    batch = prepare_windows(windows, model, gate)
+    return batch.decisions, batch.finish(None if batch.x is None else model.predict(batch.x))
 
 
 @dataclass(frozen=True)
@@ -152,26 +177,46 @@ def analyze_file(path: str | Path, model: OnnxModel, config: AnalyzerConfig | No
     timeline: list[WindowResult] = []
     batch: list[np.ndarray] = []
     ends: list[int] = []
+    # Inference of one batch overlaps decoding, gating and features of the next (onnxruntime and numpy release
+    # the GIL): one extra thread, and at most one batch in flight, so memory stays bounded.
+    pending: tuple[list[int], ScoredBatch, Future[np.ndarray] | None] | None = None
 
-    def run_batch() -> None:
-        decisions, probs = score_windows(batch, model, gate)
+    def collect() -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        done_ends, scored, future = pending
+        pending = None
+        probs = scored.finish(None if future is None else future.result())
         timeline.extend(WindowResult(e / sr, d.is_speech, d.level_db, p)
-                        for e, d, p in zip(ends, decisions, probs, strict=True))
+                        for e, d, p in zip(done_ends, scored.decisions, probs, strict=True))
+
+    def run_batch(pool: ThreadPoolExecutor) -> None:
+        nonlocal pending
+        scored = prepare_windows(batch, model, gate)
+        collect()
+        pending = (list(ends), scored, None if scored.x is None else pool.submit(model.predict, scored.x))
         batch.clear()
         ends.clear()
 
-    for block in audio.stream(path, sr, _DECODE_BLOCK_S):
-        for end in windower.feed(block):
-            batch.append(windower.current())
-            ends.append(end)
-            if len(batch) >= config.batch_size:
-                run_batch()
-        if progress is not None:
-            progress(windower.total / sr)
-    if windower.has_tail():
-        batch.append(windower.current())
-        ends.append(windower.total)
-    run_batch()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="serapp-inference") as pool:
+        try:
+            for block in audio.stream(path, sr, _DECODE_BLOCK_S):
+                for end in windower.feed(block):
+                    batch.append(windower.current())
+                    ends.append(end)
+                    if len(batch) >= config.batch_size:
+                        run_batch(pool)
+                if progress is not None:
+                    progress(windower.total / sr)
+            if windower.has_tail():
+                batch.append(windower.current())
+                ends.append(windower.total)
+            run_batch(pool)
+            collect()
+        finally:
+            if pending is not None and pending[2] is not None:
+                pending[2].cancel()
     duration = windower.total / sr
     return FileAnalysis(Path(path), model.info.labels, config.hop_s, timeline,
                         summarize(timeline, model.info.labels, duration))

@@ -7,6 +7,24 @@ import numpy as np
 
 from serapp.engine.spec import FeatureSpec
 
+_AMIN_POWER = 1e-10  # librosa.amplitude_to_db's amin (1e-5), squared
+
+
+def nonsilent_bounds(y: np.ndarray, top_db: float, frame_length: int, hop_length: int) -> tuple[int, int]:
+    """Samples ``[start, end)`` spanning the centred RMS frames within ``top_db`` dB of the loudest frame;
+    ``(0, 0)`` when none is. The rule and the arithmetic of ``librosa.effects.trim`` (tested against it),
+    without importing ``librosa.effects``, which costs the app about 0.6 s of start-up.
+    """
+    pad = frame_length // 2
+    frames = librosa.util.frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
+    rms = np.sqrt(np.mean(np.square(frames), axis=-2))
+    db = 10.0 * np.log10(np.maximum(_AMIN_POWER, np.square(rms)))
+    db -= 10.0 * np.log10(np.maximum(_AMIN_POWER, np.max(rms) ** 2))
+    loud = np.flatnonzero(db > -top_db)
+    if loud.size == 0:
+        return 0, 0
+    return int(loud[0]) * hop_length, min(y.shape[-1], (int(loud[-1]) + 1) * hop_length)
+
 
 def trim_silence(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Cut leading and trailing audio quieter than ``spec.trim_top_db`` below the peak.
@@ -15,9 +33,8 @@ def trim_silence(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """
     if y.size < spec.n_fft:
         return y
-    trimmed, _ = librosa.effects.trim(y, top_db=spec.trim_top_db, frame_length=spec.n_fft,
-                                      hop_length=spec.hop_length)
-    return trimmed if trimmed.size else y
+    start, end = nonsilent_bounds(y, spec.trim_top_db, spec.n_fft, spec.hop_length)
+    return y[start:end] if end > start else y
 
 
 def normalize_loudness(y: np.ndarray, target_dbfs: float) -> np.ndarray:
