@@ -111,3 +111,30 @@ def test_evaluate_speaker_filter(corpora: Path, tmp_path: Path) -> None:
     assert result["speakers"] == ["savee:JE"] and result["n"] == 3
     assert main([*args, "--speakers", "savee:XX"]) == 2
     assert np.isfinite(result["ece"])
+
+
+def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_path: Path) -> None:
+    common = ["--corpora", "savee", "--k", "4", "--runs-dir", str(tmp_path / "runs"), "--repeats", "3",
+              "--epochs", "1", "--quiet", "--root", str(corpora)]
+    assert main(["compare", "--families", "tree", "--out", str(tmp_path / "a"), *common]) == 0
+    assert main(["compare", "--families", "mlp", "--out", str(tmp_path / "b"), *common]) == 0
+    one = json.loads((tmp_path / "a" / "compare.json").read_text())
+    tree = one["families"]["tree"]
+    confusion = np.asarray(tree["confusion"])
+    assert confusion.shape == (len(EMOTIONS), len(EMOTIONS)) and confusion.sum() > 0
+    # accuracy in the table is the diagonal share of the confusion counts (one fold)
+    assert tree["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
+    assert main(["compare", "--merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "all"),
+                 "--note", "tree=a scikit-learn baseline"]) == 0
+    table = (tmp_path / "all" / "README.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith(("| tree |", "| mlp |"))]
+    assert len(rows) == 2
+    assert "| 1 / 1 |" in rows[1] and "| — | — |" in rows[0]  # epochs run / max; none for the baseline
+    assert "- tree: a scikit-learn baseline" in table
+    for link in ("../a/confusion-tree.png", "../b/confusion-mlp.png"):
+        assert f"({link})" in table and (tmp_path / "all" / link).is_file()
+    # a comparison made under another protocol does not share the table
+    assert main(["compare", "--families", "knn", "--out", str(tmp_path / "c"), *common, "--seed", "1"]) == 0
+    assert main(["compare", "--merge", str(tmp_path / "a"), str(tmp_path / "c"), "--out",
+                 str(tmp_path / "bad")]) != 0
+    assert not (tmp_path / "bad" / "README.md").exists()

@@ -9,6 +9,8 @@ cannot be exported, are timed with their own ``predict_proba``, and the table sa
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -101,13 +103,40 @@ def time_inference(result: RunResult, repeats: int = 50) -> tuple[float, str]:
 
 
 # ---------------------------------------------------------------------------------------------- table
-def _fmt(mean_std: tuple[float, float], folds: int) -> str:
-    mean, std = mean_std
+SCORES: tuple[str, ...] = ("accuracy", "macro_f1", "weighted_f1", "uar")
+
+
+def family_entry(r: FamilyResult, corpora: Sequence[str]) -> dict[str, Any]:
+    """One family's row of ``compare.json``: the scores (mean and standard deviation over folds), timing,
+    epochs run per fold, per-corpus UAR and the confusion counts summed over folds."""
+    entry: dict[str, Any] = {
+        "runs": [str(run.run_dir) for run in r.runs], "n_params": r.runs[0].n_params,
+        "ms_per_inference": r.ms_per_inference, "timed_with": r.timed_with,
+        "seconds_per_epoch": [run.metrics["seconds_per_epoch"] for run in r.runs],
+        "epochs_run": [len(run.seconds_per_epoch) for run in r.runs], "max_epochs": r.runs[0].config.epochs,
+        "per_corpus_uar": {c: r.corpus_uar(c) for c in corpora}, "confusion": r.confusion.tolist(),
+        "confusion_png": f"confusion-{r.family}.png"}
+    for key in SCORES:
+        entry[key], entry[f"{key}_std"] = r.mean(key)
+    return entry
+
+
+def _fmt(entry: dict[str, Any], key: str, folds: int) -> str:
+    mean, std = entry[key], entry[f"{key}_std"]
     return f"{mean:.3f} ± {std:.3f}" if folds > 1 else f"{mean:.3f}"
 
 
+def _epochs(entry: dict[str, Any]) -> tuple[str, str]:
+    """("run / max" epochs, mean seconds per epoch) cells; dashes for the scikit-learn baselines."""
+    seconds = [s for s in entry["seconds_per_epoch"] if s is not None]
+    if not seconds:
+        return "—", "—"
+    run = "/".join(str(n) for n in entry["epochs_run"])
+    return f"{run} / {entry['max_epochs']}", f"{np.mean(seconds):.3g}"
+
+
 def protocol_text(config: TrainConfig, folds: Sequence[int]) -> str:
-    """A plain sentence saying how the numbers were obtained."""
+    """A plain sentence saying how the numbers were obtained (the epoch budget is given per row)."""
     names = {"speaker-kfold": f"speaker-independent {config.k}-fold cross-validation",
              "speaker-holdout": f"a speaker-independent holdout ({config.test_fraction:.0%} of each corpus's "
                                 "speakers)",
@@ -116,28 +145,30 @@ def protocol_text(config: TrainConfig, folds: Sequence[int]) -> str:
     fold_text = "" if config.protocol == "speaker-holdout" or config.protocol == "random" else \
         f", fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}"
     limit = f", at most {config.limit} clips per corpus" if config.limit else ""
-    return (f"{names[config.protocol]}{fold_text}{limit}; seed {config.seed}, up to {config.epochs} epochs "
-            f"(early stopping on validation speakers drawn from the training speakers), imbalance: "
-            f"{config.imbalance}. Test speakers are never seen in training or validation"
-            + ("." if config.protocol != "random" else " — except under this random split."))
+    return (f"{names[config.protocol]}{fold_text}{limit}; seed {config.seed}, early stopping on validation "
+            f"speakers drawn from the training speakers, imbalance: {config.imbalance}. Test speakers are never "
+            "seen in training or validation" + ("." if config.protocol != "random" else
+                                                  " — except under this random split."))
 
 
-def markdown_table(results: Sequence[FamilyResult], config: TrainConfig, folds: Sequence[int],
-                   corpora: Sequence[str]) -> str:
-    """The comparison as Markdown: header text with the protocol, our rows, and the published seed row."""
+def markdown_table(report: dict[str, Any]) -> str:
+    """``compare.json`` content as Markdown: the protocol, our rows, the published seed row, the PNG links."""
+    config = TrainConfig.from_dict(report["config"])
+    folds, corpora, families = report["folds"], report["corpora"], report["families"]
     n = len(folds)
-    head = ["model", "parameters", "ms / inference", "accuracy", "macro-F1", "UAR",
-            *(f"UAR {c}" for c in corpora)]
+    head = ["model", "parameters", "ms / inference", "epochs (run / max)", "s / epoch", "accuracy", "macro-F1",
+            "UAR", *(f"UAR {c}" for c in corpora)]
     rows = []
-    for r in results:
-        ms = f"{r.ms_per_inference:.3g} ({r.timed_with})" if r.ms_per_inference is not None else "—"
-        params = f"{r.runs[0].n_params:,}" if r.runs[0].n_params else "— (scikit-learn)"
-        per_corpus = [f"{v:.3f}" if (v := r.corpus_uar(c)) is not None else "—" for c in corpora]
-        rows.append([r.family, params, ms, _fmt(r.mean("accuracy"), n), _fmt(r.mean("macro_f1"), n),
-                     _fmt(r.mean("uar"), n), *per_corpus])
+    for family, e in families.items():
+        ms = f"{e['ms_per_inference']:.3g} ({e['timed_with']})" if e["ms_per_inference"] is not None else "—"
+        params = f"{e['n_params']:,}" if e["n_params"] else "— (scikit-learn)"
+        per_corpus = [f"{v:.3f}" if (v := e["per_corpus_uar"].get(c)) is not None else "—" for c in corpora]
+        rows.append([family, params, ms, *_epochs(e), _fmt(e, "accuracy", n), _fmt(e, "macro_f1", n),
+                     _fmt(e, "uar", n), *per_corpus])
     seed = PUBLISHED_SEED
-    rows.append([f"*{seed['model']}*", "—", "—", f"*{seed['accuracy']:.2f}*", f"*{seed['macro_f1']:.3f}* (F1)",
-                 "—", *("—" for _ in corpora)])
+    rows.append([f"*{seed['model']}*", "—", "—", "—", "—", f"*{seed['accuracy']:.2f}*",
+                 f"*{seed['macro_f1']:.3f}* (F1)", "—", *("—" for _ in corpora)])
+    notes = [f"- {family}: {note}" for family, note in report.get("notes", {}).items()]
     lines = [
         "# Model comparison",
         "",
@@ -152,17 +183,58 @@ def markdown_table(results: Sequence[FamilyResult], config: TrainConfig, folds: 
         + "; UAR is unweighted average recall; per-corpus UAR is over the folds whose test set holds that "
         "corpus. Inference time is for one example (batch of one) on this machine's CPU; the column says what "
         "ran it (onnxruntime with one thread on the exported ONNX model, or scikit-learn for the baselines "
-        "that cannot be exported).",
+        "that cannot be exported). Seconds per epoch are training time on the full training folds on this "
+        "2-core CPU (TensorFlow backend), features cached, augmentation on the fly.",
         "",
         "| " + " | ".join(head) + " |",
         "| " + " | ".join("---" for _ in head) + " |",
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
         "Confusion matrices (summed over folds): " + ", ".join(
-            f"[{r.family}](confusion-{r.family}.png)" for r in results) + ".",
+            f"[{family}]({e['confusion_png']})" for family, e in families.items()) + ".",
         "",
+        *([*notes, ""] if notes else []),
     ]
     return "\n".join(lines)
+
+
+def merge_reports(folders: Sequence[Path], out: Path, notes: dict[str, str] | None = None) -> dict[str, Any]:
+    """One table from several ``compare`` outputs made under the same protocol, folds, seed and corpora
+    (families may differ in epochs; each row says its own). Writes ``out/README.md`` and ``out/compare.json``
+    with confusion links relative to ``out``; returns the merged report. A family in two folders is an error.
+    """
+    merged: dict[str, Any] | None = None
+    for folder in folders:
+        path = Path(folder) / "compare.json"
+        try:
+            report = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SerappError(f"Cannot read {path}: {exc}.") from exc
+        rel = os.path.relpath(Path(folder), out)
+        for e in report["families"].values():
+            e["confusion_png"] = str(Path(rel) / e["confusion_png"])
+        if merged is None:
+            merged = report
+            continue
+        same = ("protocol", "folds", "corpora", "labels")
+        differ = [k for k in same if report[k] != merged[k]]
+        differ += [k for k in ("seed", "k", "corpora", "limit") if report["config"][k] != merged["config"][k]]
+        if differ:
+            raise SerappError(f"{path} was made under another protocol ({', '.join(differ)} differ); "
+                              "only comparisons made alike can share a table.")
+        twice = sorted(set(report["families"]) & set(merged["families"]))
+        if twice:
+            raise SerappError(f"{', '.join(twice)} appear in more than one folder; keep one.")
+        merged["families"].update(report["families"])
+    if merged is None:
+        raise SerappError("Name at least one compare folder to merge.")
+    merged["merged_from"] = [str(f) for f in folders]
+    if notes:
+        merged["notes"] = notes
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "README.md", markdown_table(merged))
+    write_json(out / "compare.json", merged)
+    return merged
 
 
 # ---------------------------------------------------------------------------------------------- command
@@ -174,6 +246,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (docs/compare/)")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="parent of the run folders (runs/)")
     parser.add_argument("--repeats", type=int, default=50, help="timed inferences per model (median reported)")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="FOLDER",
+                        help="train nothing: join these compare outputs (same protocol) into one table in --out")
+    parser.add_argument("--note", action="append", default=[], metavar="FAMILY=TEXT",
+                        help="with --merge: a note printed under the table for a family (repeatable)")
     add_config_arguments(parser, family=False)
     add_runtime_arguments(parser)
 
@@ -210,18 +286,22 @@ def compare(configs: Sequence[TrainConfig], folds: Sequence[int], out: Path, *, 
     for r in results:
         metrics.plot_confusion(r.confusion, labels, out / f"confusion-{r.family}.png",
                                title=f"{r.family} — {base.protocol} (test, {len(folds)} fold(s))")
-    write_text(out / "README.md", markdown_table(results, base, folds, corpora))
-    write_json(out / "compare.json", {
-        "protocol": base.protocol, "folds": list(folds), "config": base.to_dict(), "published_seed": PUBLISHED_SEED,
-        "families": {r.family: {"runs": [str(run.run_dir) for run in r.runs], "n_params": r.runs[0].n_params,
-                                "ms_per_inference": r.ms_per_inference, "timed_with": r.timed_with,
-                                "seconds_per_epoch": [run.metrics["seconds_per_epoch"] for run in r.runs],
-                                **{k: r.mean(k)[0] for k in ("accuracy", "macro_f1", "weighted_f1", "uar")},
-                                "per_corpus_uar": {c: r.corpus_uar(c) for c in corpora}} for r in results}})
+    report = {"protocol": base.protocol, "folds": list(folds), "config": base.to_dict(), "corpora": corpora,
+              "labels": labels, "published_seed": PUBLISHED_SEED,
+              "families": {r.family: family_entry(r, corpora) for r in results}}
+    write_json(out / "compare.json", report)
+    write_text(out / "README.md", markdown_table(report))
     return results
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.merge:
+        notes = dict(note.split("=", 1) for note in args.note if "=" in note)
+        if len(notes) != len(args.note):
+            raise SerappError("--note takes FAMILY=TEXT.")
+        merge_reports(args.merge, args.out, notes)
+        print(f"wrote {args.out / 'README.md'}")
+        return 0
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     known = (*FAMILIES, *CLASSICAL)
     unknown = [f for f in families if f not in known]
