@@ -26,10 +26,15 @@ def _prepared(paths: tuple[Path, ...], spec: FeatureSpec) -> np.ndarray:
     return prepare_batch([load(p, spec.sample_rate) for p in paths], spec)
 
 
-def clip_features(paths: Sequence[Path], spec: FeatureSpec) -> np.ndarray:
-    """Features ``(len(paths), *spec.shape)`` of real clips, as ``compute_batch`` gives them (loading and
-    preprocessing done once per session: only the preprocessing fields of ``spec`` key the cache)."""
+def clip_audio(paths: Sequence[Path], spec: FeatureSpec) -> np.ndarray:
+    """Prepared audio ``(len(paths), spec.n_samples)`` float32 of real clips (loaded and preprocessed once per
+    session: only the preprocessing fields of ``spec`` key the cache)."""
     key = FeatureSpec(sample_rate=spec.sample_rate, duration_s=spec.duration_s, trim_silence=spec.trim_silence,
                       trim_top_db=spec.trim_top_db, normalize_loudness=spec.normalize_loudness,
                       target_dbfs=spec.target_dbfs)
-    return features_from_prepared(_prepared(tuple(paths), key), spec)
+    return _prepared(tuple(paths), key)
+
+
+def clip_features(paths: Sequence[Path], spec: FeatureSpec) -> np.ndarray:
+    """Features ``(len(paths), *spec.shape)`` of real clips, as ``compute_batch`` gives them."""
+    return features_from_prepared(clip_audio(paths, spec), spec)

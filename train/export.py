@@ -1,5 +1,9 @@
 """Keras model -> self-describing ONNX file, checked against Keras on real inputs before it is kept.
 
+Conversion goes through tf2onnx, so it needs Keras on the TensorFlow backend. A model trained on another backend
+(``KERAS_BACKEND=jax``) is exported from its ``model.keras`` checkpoint in a TensorFlow process
+(``KERAS_BACKEND=tensorflow serapp-train export RUN_DIR``): the checkpoint format is the same on every backend.
+
 The file carries :meth:`ModelInfo.to_metadata` in ``metadata_props`` (labels, feature spec, provenance,
 calibration temperature), so the app needs nothing else. Calibration stays out of the graph: the engine
 applies ``info.temperature``. ONNX is a protobuf of operators and weights: loading it never runs code.
@@ -23,6 +27,17 @@ if TYPE_CHECKING:
 OPSET = 17
 MAX_IR_VERSION = 10  # the newest IR onnxruntime 1.31 reads
 INPUT_NAME = "features"
+
+
+def require_tensorflow_backend() -> None:
+    """Raise :class:`SerappError` unless Keras runs on TensorFlow, the only backend tf2onnx converts from."""
+    import keras
+
+    backend = keras.config.backend()
+    if backend != "tensorflow":
+        raise SerappError(f"ONNX export needs Keras on the TensorFlow backend, but this process runs {backend!r} "
+                          "(KERAS_BACKEND). Train without --export, then export the run's model.keras in a "
+                          "TensorFlow process: `KERAS_BACKEND=tensorflow serapp-train export RUN_DIR`.")
 
 
 def to_onnx(model: keras.Model, input_shape: tuple[int, ...]) -> onnx.ModelProto:
@@ -78,10 +93,12 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: 
     ``parity_inputs``: real features ``(batch, *info.spec.shape)`` float32 (a handful of clips). The converted
     file is written beside ``path`` under a temporary name, run in onnxruntime and compared with Keras; only
     when the largest absolute probability difference is ``<= atol`` does it replace ``path`` (atomic rename).
-    Otherwise the temporary file is removed, ``path`` is left as it was, and :class:`SerappError` is raised.
+    Otherwise the temporary file is removed, ``path`` is left as it was, and :class:`SerappError` is raised
+    (also when Keras does not run on TensorFlow: see :func:`require_tensorflow_backend`).
     """
     import onnx
 
+    require_tensorflow_backend()
     path = Path(path)
     lambdas = code_layers(model)
     if lambdas:

@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     import keras
 
     import train.nets  # noqa: F401  (registers the custom layers the checkpoint may use)
-    from train.export import export_onnx
+    from train.export import export_onnx, require_tensorflow_backend
 
+    require_tensorflow_backend()  # before reading clips for the parity check
     run_dir: Path = args.run_dir
     if args.parity_clips < 1:
         raise SerappError(f"--parity-clips must be at least 1, got {args.parity_clips}.")

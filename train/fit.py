@@ -6,7 +6,9 @@ training set only -> ``model.fit`` with early stopping on validation, best check
 temperature fitted on validation -> test metrics computed once, at the end -> optional ONNX export.
 
 Backend-agnostic Keras 3: nothing in the training path calls TensorFlow directly, so the same code runs
-with ``KERAS_BACKEND=jax``. Keras is imported inside functions so the command line starts fast.
+with ``KERAS_BACKEND=jax`` (tests/test_jax_backend.py); only the ONNX export needs TensorFlow, so a run trained
+on JAX is exported afterwards by ``KERAS_BACKEND=tensorflow serapp-train export RUN_DIR``. Keras is imported
+inside functions so the command line starts fast.
 """
 
 from __future__ import annotations
@@ -535,12 +537,16 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
               extract_workers: int | None = None, verbose: int = 1) -> RunResult:
     """Run ``config`` end to end and save everything in a new run directory (see the module docstring).
 
-    ``export``: also write ``model.onnx`` (neural families); with ``export_required`` False a failed export
-    is reported and the run kept (``onnx_path`` None). ``workers``: threads preparing training batches;
-    ``extract_workers``: processes filling the feature cache.
+    ``export``: also write ``model.onnx`` (neural families; needs Keras on TensorFlow, checked before training);
+    with ``export_required`` False a failed export is reported and the run kept (``onnx_path`` None).
+    ``workers``: threads preparing training batches; ``extract_workers``: processes filling the feature cache.
     """
     from train import metrics
 
+    if export and export_required and not config.classical:
+        from train.export import require_tensorflow_backend
+
+        require_tensorflow_backend()  # refuse before training, not after it
     data = load_data(config, root, workers=extract_workers, progress=bool(verbose))
     split = data.split
     run_dir = new_run_dir(runs_dir, config)
