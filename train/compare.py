@@ -198,6 +198,10 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# what one family's row may set for itself in a merged table (each row shows its epochs; the rest is the family's)
+_MAY_DIFFER = frozenset({"family", "epochs", "spec", "model_options", "dropout"})
+
+
 def merge_reports(folders: Sequence[Path], out: Path, notes: dict[str, str] | None = None) -> dict[str, Any]:
     """One table from several ``compare`` outputs made under the same protocol, folds, seed and corpora
     (families may differ in epochs; each row says its own). Writes ``out/README.md`` and ``out/compare.json``
@@ -216,9 +220,9 @@ def merge_reports(folders: Sequence[Path], out: Path, notes: dict[str, str] | No
         if merged is None:
             merged = report
             continue
-        same = ("protocol", "folds", "corpora", "labels")
-        differ = [k for k in same if report[k] != merged[k]]
-        differ += [k for k in ("seed", "k", "corpora", "limit") if report["config"][k] != merged["config"][k]]
+        differ = [k for k in ("protocol", "folds", "corpora", "labels") if report[k] != merged[k]]
+        differ += [k for k in sorted(set(report["config"]) | set(merged["config"]))
+                   if k not in _MAY_DIFFER and report["config"].get(k) != merged["config"].get(k)]
         if differ:
             raise SerappError(f"{path} was made under another protocol ({', '.join(differ)} differ); "
                               "only comparisons made alike can share a table.")
