@@ -89,11 +89,9 @@ def time_inference(result: RunResult, repeats: int = 50) -> tuple[float, str]:
     if result.onnx_path is not None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session = ort.InferenceSession(str(result.onnx_path), options, providers=["CPUExecutionProvider"])
+        from serapp.engine.model import session_options
+
+        session = ort.InferenceSession(str(result.onnx_path), session_options(), providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         return median_ms(lambda: session.run(None, {name: x}), repeats), "onnxruntime"
     model = result.model

@@ -34,11 +34,10 @@ def make_gate(config: AnalyzerConfig, sample_rate: int) -> VoiceGate:
 
 @dataclass
 class ScoredBatch:
-    """Windows gated and featurised, waiting for (or holding) the model's probabilities.
+    """Windows gated and featurised, waiting for the model's probabilities.
 
     ``decisions``: one gate decision per window; ``speech``: indices of the speech windows; ``x``: their features
-    ``(len(speech), *spec.shape)``; ``probs``: after :meth:`finish`, per window calibrated probabilities
-    ``(n_labels,)`` or ``None`` (silence).
+    ``(len(speech), *spec.shape)``, or ``None`` when no window is speech.
     """
 
     decisions: list[GateDecision]
