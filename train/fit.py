@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     import keras
 
 # protocol name on the command line -> name in train.splits
-PROTOCOLS: dict[str, str] = {"speaker-kfold": "kfold", "speaker-holdout": "holdout", "loco": "loco",
-                             "random": "random"}
+PROTOCOLS: dict[str, str] = {"speaker-kfold": "kfold", "corpus-kfold": "corpus-kfold",
+                             "speaker-holdout": "holdout", "loco": "loco", "random": "random"}
+KFOLD_PROTOCOLS: tuple[str, ...] = ("speaker-kfold", "corpus-kfold")
 SCHEDULES: tuple[str, ...] = ("cosine", "plateau", "constant")
 IMBALANCE: tuple[str, ...] = ("class_weight", "oversample", "none")
 LICENSE_NOTE = ("Trained on emotional speech corpora whose licences are non-commercial (RAVDESS CC BY-NC-SA 4.0, "
@@ -132,8 +133,8 @@ class TrainConfig(JsonConfig):
         """How the run's protocol reads in file names, metadata and tables."""
         if self.all_speakers:
             return "all-speakers"
-        if self.protocol in ("speaker-kfold", "loco"):
-            return f"{self.protocol}-fold{self.fold}" + (f"of{self.k}" if self.protocol == "speaker-kfold" else "")
+        if self.protocol in (*KFOLD_PROTOCOLS, "loco"):
+            return f"{self.protocol}-fold{self.fold}" + (f"of{self.k}" if self.protocol in KFOLD_PROTOCOLS else "")
         return "random-speaker-dependent" if self.protocol == "random" else self.protocol
 
     def to_dict(self) -> dict[str, Any]:
@@ -636,9 +637,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, family: bool = True
                    help="change one feature-spec field, e.g. --spec-set n_mels=32 (repeatable)")
     g.add_argument("--corpora", default=s, help="comma-separated corpus names (default: all found)")
     g.add_argument("--protocol", default=s, choices=list(PROTOCOLS),
-                   help="speaker-kfold (default), speaker-holdout, loco, or random (speaker-DEPENDENT, opt-in)")
-    g.add_argument("--fold", type=int, default=s, help="1-based fold for speaker-kfold and loco (default 1)")
-    g.add_argument("--k", type=int, default=s, help="folds for speaker-kfold (default 5)")
+                   help="speaker-kfold (default; folds over all speakers jointly), corpus-kfold (each corpus's "
+                   "speakers in k folds: every corpus tested in every fold, e.g. SAVEE leave-one-speaker-out "
+                   "with k=4), speaker-holdout, loco, or random (speaker-DEPENDENT, opt-in)")
+    g.add_argument("--fold", type=int, default=s, help="1-based fold for the k-fold protocols and loco (default 1)")
+    g.add_argument("--k", type=int, default=s, help="folds for speaker-kfold and corpus-kfold (default 5)")
     g.add_argument("--test-fraction", type=float, default=s, help="speaker-holdout / random test share (0.2)")
     g.add_argument("--val-fraction", type=float, default=s, help="share of training speakers for validation (0.1)")
     g.add_argument("--all-speakers", action="store_true", default=s,

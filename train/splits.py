@@ -7,6 +7,10 @@ indices into the clip list it was given (keep that list's order, e.g. as :func:`
 Corpora with few speakers (TESS 2, SAVEE 4):
   - :func:`speaker_kfold` groups over all speakers jointly, so a fold's test set may hold no clip of such a
     corpus (and a TESS speaker's 1,400 clips land in one fold). It needs at least ``k`` speakers in total.
+  - :func:`speaker_kfold_by_corpus` splits each corpus's speakers into its own ``k`` folds (fewer when it has
+    fewer speakers), so every corpus is tested in every fold it can be: with ``k = 4`` SAVEE is
+    leave-one-speaker-out, RAVDESS is 4 folds of 6 actors, every CREMA-D actor is tested once, unseen, and
+    TESS's two speakers are tested in folds 1 and 2.
   - :func:`speaker_holdout` and validation draw speakers corpus by corpus, so each corpus with enough speakers
     is represented: a corpus gives at least one held-out speaker when it has at least 2 speakers (test) or
     3 speakers (validation, so that 2 stay for training); a one-speaker corpus stays wholly on the training side.
@@ -27,7 +31,7 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, train_test
 from serapp.errors import SerappError
 from train.corpora import Clip
 
-PROTOCOLS: tuple[str, ...] = ("kfold", "holdout", "loco", "random")
+PROTOCOLS: tuple[str, ...] = ("kfold", "corpus-kfold", "holdout", "loco", "random")
 # Corpora need this many speakers before they give any to the test / validation side.
 _MIN_SPEAKERS_TEST = 2
 _MIN_SPEAKERS_VAL = 3
@@ -130,6 +134,36 @@ def speaker_kfold(clips: Sequence[Clip], k: int = 5, *, seed: int = 0, val_fract
             for i, (tr, te) in enumerate(_group_fold(idx, arrays[0], arrays[1], k, seed))]
 
 
+def speaker_kfold_by_corpus(clips: Sequence[Clip], k: int = 4, *, seed: int = 0,
+                            val_fraction: float = 0.1) -> list[Split]:
+    """Speaker-independent k-fold drawn corpus by corpus: fold ``i`` tests the ``i``-th speaker group of *every*
+    corpus (StratifiedGroupKFold within each corpus), so per-corpus figures pool over all ``k`` folds.
+
+    A corpus with fewer than ``k`` speakers (but at least 2) has one fold per speaker, tested in the first
+    folds; a one-speaker corpus always trains. Every speaker is tested exactly once. Needs a corpus with
+    ``k`` speakers, so that no fold is empty.
+    """
+    if k < 2:
+        raise SerappError(f"k-fold needs k >= 2, got {k}.")
+    arrays = _arrays(clips)
+    labels, speakers, corpora = arrays
+    idx = np.arange(len(clips))
+    tests: list[list[np.ndarray]] = [[] for _ in range(k)]
+    for corpus in sorted(set(corpora)):
+        part = idx[corpora == corpus]
+        n_speakers = len(set(speakers[part]))
+        if n_speakers < _MIN_SPEAKERS_TEST:
+            continue
+        for i, (_, test) in enumerate(_group_fold(part, labels, speakers, min(k, n_speakers), seed)):
+            tests[i].append(test)
+    if not tests[-1]:
+        raise SerappError(f"{k}-fold per-corpus splits need a corpus with at least {k} speakers; these clips have "
+                          f"at most {max(len(set(speakers[corpora == c])) for c in set(corpora))}. Lower k.")
+    folds = [np.sort(np.concatenate(parts)) for parts in tests]
+    return [_with_validation(f"speaker-kfold-by-corpus-{i + 1}of{k}", arrays, np.setdiff1d(idx, test), test,
+                             val_fraction, seed) for i, test in enumerate(folds)]
+
+
 def speaker_holdout(clips: Sequence[Clip], test_fraction: float = 0.2, *, seed: int = 0,
                     val_fraction: float = 0.1) -> Split:
     """A fixed speaker holdout: about ``test_fraction`` of each corpus's speakers are test speakers.
@@ -186,12 +220,15 @@ def _stratified_random(idx: np.ndarray, labels: np.ndarray, fraction: float, see
 
 def make_splits(protocol: str, clips: Sequence[Clip], *, k: int = 5, test_fraction: float = 0.2, seed: int = 0,
                 val_fraction: float = 0.1) -> list[Split]:
-    """Splits for a protocol named in :data:`PROTOCOLS`: ``kfold``, ``holdout``, ``loco`` or ``random``.
+    """Splits for a protocol named in :data:`PROTOCOLS`: ``kfold``, ``corpus-kfold``, ``holdout``, ``loco`` or
+    ``random``.
 
     ``random`` is the speaker-dependent opt-in; the others are speaker-independent.
     """
     if protocol == "kfold":
         return speaker_kfold(clips, k, seed=seed, val_fraction=val_fraction)
+    if protocol == "corpus-kfold":
+        return speaker_kfold_by_corpus(clips, k, seed=seed, val_fraction=val_fraction)
     if protocol == "holdout":
         return [speaker_holdout(clips, test_fraction, seed=seed, val_fraction=val_fraction)]
     if protocol == "loco":
