@@ -55,6 +55,24 @@ def test_real_protocols_have_no_speaker_leak(clips: list[Clip], protocol: str) -
 
 
 @pytest.mark.corpora
+def test_real_corpus_kfold_tests_every_corpus_in_its_own_folds(clips: list[Clip]) -> None:
+    result = S.make_splits("corpus-kfold", clips, k=4, seed=0)
+    assert [s.name for s in result] == [f"speaker-kfold-by-corpus-{i}of4" for i in range(1, 5)]
+    tested: list[set[str]] = []
+    for split in result:
+        assert_partition(clips, split)
+        assert len(split.val) > 0
+        tested.append(speakers_of(clips, split.test))
+    # Every speaker tested exactly once.
+    assert sum(len(t) for t in tested) == len({c.speaker for c in clips}) == len(set().union(*tested))
+    per_fold = [Counter(s.split(":")[0] for s in t) for t in tested]
+    assert [f["savee"] for f in per_fold] == [1, 1, 1, 1]  # leave one speaker out
+    assert [f["ravdess"] for f in per_fold] == [6, 6, 6, 6]  # folds by actor
+    assert all(19 <= f["crema-d"] <= 22 for f in per_fold)
+    assert [f["tess"] for f in per_fold] == [1, 1, 0, 0]  # two speakers: one fold each
+
+
+@pytest.mark.corpora
 def test_real_holdout_represents_each_corpus_and_stratifies(clips: list[Clip]) -> None:
     split = S.speaker_holdout(clips, 0.2, seed=0)
     test_corpora = Counter(clips[i].corpus for i in split.test)
@@ -91,14 +109,16 @@ clip_lists = st.composite(synthetic)()
 
 
 @settings(max_examples=40, deadline=None)
-@given(clip_lists, st.integers(0, 2**16), st.sampled_from(["kfold", "holdout", "loco"]))
+@given(clip_lists, st.integers(0, 2**16), st.sampled_from(["kfold", "corpus-kfold", "holdout", "loco"]))
 def test_no_speaker_leak_on_random_clip_lists(clips: list[Clip], seed: int, protocol: str) -> None:
     try:
         result = S.make_splits(protocol, clips, k=3, seed=seed)
     except SerappError:  # too few speakers or corpora for this protocol: a plain refusal is correct
         n_speakers = len({c.speaker for c in clips})
         n_corpora = len({c.corpus for c in clips})
+        most = max(len({c.speaker for c in clips if c.corpus == k}) for k in {c.corpus for c in clips})
         assert (protocol == "kfold" and n_speakers < 3) or (protocol == "loco" and n_corpora < 2) \
+            or (protocol == "corpus-kfold" and most < 3) \
             or (protocol == "holdout" and all(
                 len({c.speaker for c in clips if c.corpus == k}) < 2 for k in {c.corpus for c in clips}))
         return
@@ -109,7 +129,7 @@ def test_no_speaker_leak_on_random_clip_lists(clips: list[Clip], seed: int, prot
 @settings(max_examples=15, deadline=None)
 @given(clip_lists, st.integers(0, 2**16))
 def test_splits_are_deterministic(clips: list[Clip], seed: int) -> None:
-    for protocol in ["kfold", "holdout", "loco", "random"]:
+    for protocol in ["kfold", "corpus-kfold", "holdout", "loco", "random"]:
         try:
             first = S.make_splits(protocol, clips, k=2, seed=seed)
         except SerappError:
@@ -125,6 +145,8 @@ def test_refusals_are_plain() -> None:
     two = [Clip(Path(f"/x/{s}.wav"), "tess", "sad", f"tess:{s}", "female", "sad") for s in ("A", "B")]
     with pytest.raises(SerappError, match="at least 5 speakers"):
         S.speaker_kfold(two, 5)
+    with pytest.raises(SerappError, match="a corpus with at least 3 speakers"):
+        S.speaker_kfold_by_corpus(two, 3)
     with pytest.raises(SerappError, match="at least 2 corpora"):
         S.leave_one_corpus_out(two)
     with pytest.raises(SerappError, match="Unknown split protocol"):

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("train.datasummary", "clips per corpus x emotion, speakers and hours"),
     "train": ("train.fit", "train one model under a speaker-independent protocol; saves a run folder"),
     "compare": ("train.compare", "train several families under one protocol; Markdown table and confusions"),
+    "crossval": ("train.crossval", "score every fold's ONNX model on its test speakers and pool per-corpus figures"),
     "evaluate": ("train.evaluate", "score an exported ONNX model on corpus clips (optionally noisy); metrics + PNG"),
     "card": ("train.modelcard", "score a shipped ONNX model on its run's test speakers and write its model card"),
     "export": ("train.exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),

@@ -1,0 +1,94 @@
+"""`serapp-train crossval`: four SAVEE folds (leave one speaker out) with real ONNX models, scored on real clips
+and pooled; incomplete or mismatched fold sets are refused with a plain message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serapp.engine.spec import FeatureSpec
+from tests.onnx_models import save_model
+from tests.tiny_models import tiny_spec
+from train.cli import main
+
+pytestmark = pytest.mark.corpora
+
+SAVEE = ("savee:DC", "savee:JE", "savee:JK", "savee:KL")
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERAPP_CACHE", str(tmp_path / "cache"))
+
+
+def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: bool = True, **changes: object) -> Path:
+    """A fold's run folder as `serapp-train train --protocol corpus-kfold --k 4 --export` leaves it."""
+    from serapp.atomic import write_text
+    from train.fit import TrainConfig, write_json
+
+    folder = parent / f"run-{fold}-{speaker.split(':')[1]}"
+    folder.mkdir()
+    settings: dict = {"family": "cnn1d", "spec": spec, "corpora": ("savee",), "protocol": "corpus-kfold",
+                      "k": 4, "fold": fold, **changes}
+    write_text(folder / "config.json", TrainConfig(**settings).to_json())
+    write_json(folder / "split.json", {"name": f"speaker-kfold-by-corpus-{fold}of4", "speaker_independent": True,
+                                       "test_speakers": [speaker]})
+    if onnx:
+        save_model(folder / "model.onnx", spec, seed=fold)  # each fold its own (different) model
+    return folder
+
+
+def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    runs = [fold_run(tmp_path, i + 1, speaker, spec) for i, speaker in enumerate(SAVEE)]
+    out = tmp_path / "cv"
+    assert main(["crossval", *map(str, reversed(runs)), "--root", str(corpora), "--out", str(out),
+                 "--command", "serapp-train train ... --fold I"]) == 0
+    report = json.loads((out / "crossval.json").read_text())
+    folds, pooled = report["folds"], report["pooled"]
+    assert [f["fold"] for f in folds] == [1, 2, 3, 4]
+    assert [f["test_speakers"] for f in folds] == [[s] for s in SAVEE]
+    assert [f["n"] for f in folds] == [120] * 4 and pooled["n"] == 480  # SAVEE: 120 clips per speaker
+    # Pooling is the sum of the folds: confusion counts add up, and accuracy is the pooled trace.
+    summed = np.sum([np.asarray(f["confusion"]) for f in folds], axis=0)
+    assert np.array_equal(np.asarray(pooled["confusion"]), summed)
+    assert pooled["accuracy"] == pytest.approx(np.trace(summed) / 480)
+    assert pooled["per_corpus"]["savee"]["n"] == 480
+    # The four different models really scored their own folds: the per-fold results are not all alike.
+    assert len({json.dumps(f["confusion"]) for f in folds}) > 1
+    text = (out / "README.md").read_text()
+    assert "| savee uar | 0.70 |" in text and "mean ± sd" in text
+    for fold, speaker in enumerate(SAVEE, 1):
+        assert f"- fold {fold}: `run-{fold}-{speaker.split(':')[1]}`" in text
+    for name in ("confusion-all.png", "confusion-savee.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+        assert f"]({name})" in text
+    assert "UAR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing fold", "needs folds 1..4 once each; got [1, 2, 3]"),
+    ("other recipe", "learning_rate differ"),
+    ("speaker twice", "savee:DC are tested in two folds"),
+    ("no model", "lacks model.onnx"),
+    ("holdout", "is not a k-fold protocol"),
+])
+def test_crossval_refuses_what_is_not_one_cross_validation(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             case: str, message: str) -> None:
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    speakers = list(SAVEE)
+    if case == "speaker twice":
+        speakers[3] = "savee:DC"
+    runs = [fold_run(tmp_path, i + 1, s, spec, onnx=not (case == "no model" and i == 2),
+                     **({"learning_rate": 0.01} if case == "other recipe" and i == 1 else {}),
+                     **({"protocol": "speaker-holdout"} if case == "holdout" else {}))
+            for i, s in enumerate(speakers)]
+    if case == "missing fold":
+        runs = runs[:3]
+    assert main(["crossval", *map(str, runs), "--out", str(tmp_path / "cv")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "cv").exists()  # nothing written for a refused set
