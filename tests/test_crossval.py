@@ -69,6 +69,23 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
         assert f"]({name})" in text
     assert "UAR" in capsys.readouterr().out
 
+    # The model card of a model trained with this recipe quotes the pooled figures and links the report.
+    from train.fit import write_json
+
+    run = runs[0]
+    write_json(run / "metrics.json", {"n_params": 1234, "calibration": {"temperature": 1.0, "ece_val_before": 0.2,
+                                                                        "ece_val_after": 0.1}})
+    card = tmp_path / "docs" / "card.md"
+    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
+                 "--crossval", str(out)]) == 0
+    text = card.read_text()
+    savee = pooled["per_corpus"]["savee"]
+    assert "## Per-corpus protocols: 4-fold cross-validation of this recipe" in text
+    assert "speakers tested per fold: savee 1/1/1/1" in text and "All 4 speakers are tested once" in text
+    assert f"| savee | 480 | {100 * savee['accuracy']:.1f} % | {savee['macro_f1']:.3f} | {100 * savee['uar']:.1f} % |" \
+        in text
+    assert "](../cv/README.md)" in text and "cross-validation above measures the recipe" in text
+
 
 @pytest.mark.parametrize("case, message", [
     ("missing fold", "needs folds 1..4 once each; got [1, 2, 3]"),

@@ -13,7 +13,15 @@ from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from train.cli import build_parser, main
-from train.fit import Batches, TrainConfig, class_weights, config_from_args, load_data, oversample_indices
+from train.fit import (
+    Batches,
+    TrainConfig,
+    class_weights,
+    config_from_args,
+    corpus_class_cells,
+    load_data,
+    oversample_indices,
+)
 
 TINY = ["--spec-set", "duration_s=1.0", "--spec-set", "n_mels=32", "--spec-set", "n_mfcc=20"]
 QUICK = ["--limit", "20", "--k", "3", "--seed", "1", "--batch-size", "16", "--quiet"]
@@ -31,7 +39,8 @@ def only_run(runs_dir: Path) -> Path:
 def test_tiny_training_run_end_to_end(corpora: Path, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     code = main(["train", "--family", "crnn_small", *TINY, *QUICK, "--epochs", "2", "--augment", "light",
-                 "--mixup", "0.2", "--root", str(corpora), "--runs-dir", str(runs), "--export"])
+                 "--mixup", "0.2", "--imbalance", "corpus_class_weight", "--root", str(corpora), "--runs-dir",
+                 str(runs), "--export"])
     assert code == 0
     run = only_run(runs)
     assert "crnn_small-speaker-kfold-fold1of3" in run.name
@@ -42,6 +51,7 @@ def test_tiny_training_run_end_to_end(corpora: Path, tmp_path: Path) -> None:
     config = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
     assert config.feature_spec == FeatureSpec.from_json((run / "spec.json").read_text())
     assert config.feature_spec.duration_s == 1.0 and config.augment.audio_enabled
+    assert config.imbalance == "corpus_class_weight"
 
     # Speaker independence, checked on the split rebuilt from the saved config (same clips, same indices).
     data = load_data(config, corpora, progress=False)
@@ -77,9 +87,12 @@ def test_tiny_training_run_end_to_end(corpora: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.corpora
-def test_classical_baseline_runs_in_the_same_protocol(corpora: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("family, imbalance", [("knn", "class_weight"), ("svm", "corpus_class_weight")])
+def test_classical_baseline_runs_in_the_same_protocol(corpora: Path, tmp_path: Path, family: str,
+                                                      imbalance: str) -> None:
     runs = tmp_path / "runs"
-    assert main(["train", "--family", "knn", *TINY, *QUICK, "--root", str(corpora), "--runs-dir", str(runs)]) == 0
+    assert main(["train", "--family", family, "--imbalance", imbalance, *TINY, *QUICK, "--root", str(corpora),
+                 "--runs-dir", str(runs)]) == 0
     run = only_run(runs)
     metrics = json.loads((run / "metrics.json").read_text())
     assert all(0.0 <= metrics[k] <= 1.0 for k in SCORES)
@@ -126,6 +139,19 @@ def test_batches_apply_the_imbalance_choice() -> None:
     assert len(over[0]) == 2 and len(first) == len(second) == 50 and not np.array_equal(first, second)
     drawn = np.concatenate([first, second])
     assert 0.3 < np.mean(y[drawn] == 1) < 0.7  # the 10 % minority is about half of what is served
+
+    # Two corpora, a big one (40 clips, 36 of class 0) and a small one (10 clips): every (corpus, class) cell
+    # carries the same total weight, so each clip of the small corpus weighs more than any of the big one.
+    corpora = np.array(["big"] * 40 + ["small"] * 10)
+    y2 = np.array([0] * 36 + [1] * 4 + [0] * 5 + [1] * 5)
+    cells = corpus_class_cells(corpora, y2, 2)
+    assert cells.tolist() == [0] * 36 + [1] * 4 + [2] * 5 + [3] * 5
+    by_corpus = Batches(x, y2, 2, spec, batch_size=50, imbalance="corpus_class_weight", cells=cells, shuffle=False)
+    _, _, w = by_corpus[0]
+    totals = [w[cells == c].sum() for c in range(4)]
+    np.testing.assert_allclose(totals, [12.5] * 4, rtol=1e-5)  # 50 clips, 4 cells, mean weight 1
+    with pytest.raises(SerappError, match="corpus-and-class cell"):
+        Batches(x, y2, 2, spec, imbalance="corpus_class_weight")
 
     subset = Batches(x, y, 2, spec, rows=np.arange(40, 50), batch_size=4, imbalance="none")
     assert len(subset) == 3 and set(epoch_rows(subset)) == set(range(40, 50))

@@ -46,7 +46,9 @@ PROTOCOLS: dict[str, str] = {"speaker-kfold": "kfold", "corpus-kfold": "corpus-k
                              "speaker-holdout": "holdout", "loco": "loco", "random": "random"}
 KFOLD_PROTOCOLS: tuple[str, ...] = ("speaker-kfold", "corpus-kfold")
 SCHEDULES: tuple[str, ...] = ("cosine", "plateau", "constant")
-IMBALANCE: tuple[str, ...] = ("class_weight", "oversample", "none")
+IMBALANCE: tuple[str, ...] = ("class_weight", "corpus_class_weight", "oversample", "none")
+# imbalance settings that weight the loss per example (the others reorder or do nothing)
+WEIGHTED: tuple[str, ...] = ("class_weight", "corpus_class_weight")
 LICENSE_NOTE = ("Trained on emotional speech corpora whose licences are non-commercial (RAVDESS CC BY-NC-SA 4.0, "
                 "TESS CC BY-NC-ND 4.0, SAVEE research use); this model inherits those terms: "
                 "non-commercial use only.")
@@ -179,6 +181,14 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return weights.astype(np.float32)
 
 
+def corpus_class_cells(corpora: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """One int per example for its (corpus, class) cell, ``(N,)``: ``corpus_rank * n_classes + y``, corpora
+    ranked by name."""
+    names = sorted(set(corpora.tolist()))
+    rank = np.array([names.index(c) for c in corpora], dtype=np.int64)
+    return rank * n_classes + np.asarray(y, dtype=np.int64)
+
+
 def oversample_indices(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Indices into ``y`` drawn with replacement so every present class is equally likely; ``(len(y),)``."""
     counts = np.bincount(y)
@@ -199,7 +209,9 @@ class Batches:
     (features are then computed per batch, after audio augmentation). ``targets``: ``(N,)`` ints. ``rows``:
     the examples to serve (indices into ``source``, e.g. a split's training set; None: all), never copied.
     ``augment`` None means no augmentation (validation / test). A batch is ``(x, y_onehot)`` or, with
-    ``imbalance="class_weight"``, ``(x, y_onehot, sample_weight)``. The order and every random draw come from
+    ``imbalance="class_weight"``, ``(x, y_onehot, sample_weight)``. ``corpus_class_weight`` balances the
+    cells given by ``cells`` ``(N,)`` ints (one per corpus and class, see :func:`corpus_class_cells`) instead
+    of the classes, so a small corpus counts as much as a large one. The order and every random draw come from
     ``(seed, epoch, batch index)``, so runs repeat exactly whatever the worker scheduling.
     """
 
@@ -213,6 +225,7 @@ class Batches:
     augment: AugmentConfig | None = None
     from_audio: bool = False
     imbalance: str = "none"
+    cells: np.ndarray | None = None
     mixup_alpha: float = 0.0
     shuffle: bool = True
     epoch: int = 0
@@ -228,7 +241,12 @@ class Batches:
             raise SerappError("No examples to train on: the training split is empty.")
         if self.imbalance not in IMBALANCE:
             raise SerappError(f"imbalance must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}.")
-        self.weights = class_weights(self.targets[self.rows], self.n_classes)
+        if self.imbalance == "corpus_class_weight":
+            if self.cells is None or len(self.cells) != len(self.targets):
+                raise SerappError("corpus_class_weight needs one corpus-and-class cell per example.")
+        else:
+            self.cells = self.targets
+        self.weights = class_weights(self.cells[self.rows], int(self.cells.max()) + 1)
         self._reorder()
 
     def _reorder(self) -> None:
@@ -257,12 +275,13 @@ class Batches:
         if self.augment is not None and self.augment.features_enabled:
             x = augment_features(x, self.augment, rng, self.spec)
         y = one_hot(self.targets[idx], self.n_classes)
-        w = self.weights[self.targets[idx]]
+        assert self.cells is not None  # set in __post_init__
+        w = self.weights[self.cells[idx]]
         if self.mixup_alpha > 0:
             # mix the weights with the same partner and share as the labels: append them as a column
             mixed_x, mixed = mixup(x, np.concatenate([y, w[:, None]], axis=1), self.mixup_alpha, rng)
             x, y, w = mixed_x, mixed[:, :-1], mixed[:, -1]
-        return (x, y, w) if self.imbalance == "class_weight" else (x, y)
+        return (x, y, w) if self.imbalance in WEIGHTED else (x, y)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -410,7 +429,8 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 
     from_audio = data.audio is not None
     train = Batches(data.audio if from_audio else data.features, data.y, len(data.labels), spec,
                     rows=split.train, batch_size=config.batch_size, seed=config.seed, augment=config.augment,
-                    from_audio=from_audio, imbalance=config.imbalance, mixup_alpha=config.mixup_alpha)
+                    from_audio=from_audio, imbalance=config.imbalance, mixup_alpha=config.mixup_alpha,
+                    cells=corpus_class_cells(data.corpora_of(np.arange(len(data.y))), data.y, len(data.labels)))
     steps = len(train)
     lr: Any = config.learning_rate
     if config.schedule == "cosine":
@@ -453,8 +473,8 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 
 
 def fit_classical(config: TrainConfig, data: Data) -> Any:
     """Fit a scikit-learn baseline on the stats vectors of the training speakers (validation speakers are
-    left out, as for the neural families). ``class_weight`` uses sample weights where the estimator takes
-    them and oversampling otherwise (KNN)."""
+    left out, as for the neural families). ``class_weight`` (and ``corpus_class_weight``) use sample weights
+    where the estimator takes them and class oversampling otherwise (KNN)."""
     import inspect
 
     from train.models import build_classical
@@ -464,8 +484,10 @@ def fit_classical(config: TrainConfig, data: Data) -> Any:
     step_name, final = estimator.steps[-1]
     takes_weights = "sample_weight" in inspect.signature(final.fit).parameters
     fit_params: dict[str, Any] = {}
-    if config.imbalance == "class_weight" and takes_weights:
-        fit_params[f"{step_name}__sample_weight"] = class_weights(y, len(data.labels))[y]
+    if config.imbalance in WEIGHTED and takes_weights:
+        cells = y if config.imbalance == "class_weight" else \
+            corpus_class_cells(data.corpora_of(data.split.train), y, len(data.labels))
+        fit_params[f"{step_name}__sample_weight"] = class_weights(cells, int(cells.max()) + 1)[cells]
     elif config.imbalance != "none":
         chosen = oversample_indices(y, np.random.default_rng(config.seed))
         x, y = x[chosen], y[chosen]
@@ -652,7 +674,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, family: bool = True
     g.add_argument("--lr", dest="learning_rate", type=float, default=s, help="initial learning rate (1e-3)")
     g.add_argument("--schedule", choices=SCHEDULES, default=s, help="learning-rate schedule (cosine)")
     g.add_argument("--patience", type=int, default=s, help="early-stopping patience in epochs (8)")
-    g.add_argument("--imbalance", choices=IMBALANCE, default=s, help="class imbalance handling (class_weight)")
+    g.add_argument("--imbalance", choices=IMBALANCE, default=s,
+                   help="class imbalance handling: class_weight (default), corpus_class_weight (every corpus's "
+                        "every class weighs the same), oversample or none")
     g.add_argument("--augment", default=s, metavar="PRESET|FILE.json",
                    help="augmentation: none (default), spec, light, strong, or an AugmentConfig JSON file")
     g.add_argument("--label-smoothing", type=float, default=s)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: $SERAPP_CORPORA)")
     parser.add_argument("--out", type=Path, default=Path("docs/model-card.md"), help="the card (Markdown)")
     parser.add_argument("--command", default="", help="the command that reproduces the model, quoted in the card")
+    parser.add_argument("--crossval", type=Path, default=None,
+                        help="a `serapp-train crossval` folder of the same recipe: its pooled per-corpus figures")
     parser.add_argument("--notes", type=Path, default=None,
                         help="Markdown file: what was tried and what is left (included in the card)")
 
@@ -71,9 +74,9 @@ def _pct(v: float) -> str:
     return f"{100.0 * v:.1f} %"
 
 
-def corpus_table(scored: Scored) -> list[str]:
-    """Markdown rows: per corpus and overall, clips, accuracy, macro-F1 and UAR."""
-    m = scored.metrics.to_dict()
+def corpus_table(m: dict[str, Any]) -> list[str]:
+    """Markdown rows from a metrics dict (``Metrics.to_dict``): per corpus and overall, clips, accuracy,
+    macro-F1 and UAR."""
     rows = ["| corpus | test clips | accuracy | macro-F1 | UAR |", "|---|---:|---:|---:|---:|"]
     for corpus, c in sorted(m["per_corpus"].items()):
         rows.append(f"| {corpus} | {c['n']} | {_pct(c['accuracy'])} | {c['macro_f1']:.3f} | {_pct(c['uar'])} |")
@@ -81,9 +84,8 @@ def corpus_table(scored: Scored) -> list[str]:
     return rows
 
 
-def target_table(scored: Scored) -> list[str]:
-    """Markdown rows: each target of the default-model issue, what the model reaches, and the gap."""
-    m = scored.metrics.to_dict()
+def target_table(m: dict[str, Any]) -> list[str]:
+    """Markdown rows from a metrics dict: each target of the default-model issue, what is reached, and the gap."""
     rows = ["| target | threshold | reached | met |", "|---|---:|---:|---|"]
     for corpus, metric, threshold in TARGETS:
         source = m if corpus == "all" else m["per_corpus"].get(corpus)
@@ -130,12 +132,44 @@ def calibration_rows(model: OnnxModel, scored: Scored, run_metrics: dict[str, An
 
 def _relative(path: Path, out: Path) -> Path:
     """``path`` as the card (written to ``out``) links it."""
-    return path.relative_to(out.parent) if path.is_relative_to(out.parent) else path
+    return Path(os.path.relpath(path.resolve(), out.parent.resolve()))
+
+
+def crossval_section(folder: Path | None, out: Path) -> list[str]:
+    """Markdown lines: the pooled per-corpus figures of a `serapp-train crossval` folder (none without one)."""
+    if folder is None:
+        return []
+    report = json.loads((folder / "crossval.json").read_text())
+    config, pooled = report["config"], report["pooled"]
+    k = len(report["folds"])
+    speakers = sum(len(f["test_speakers"]) for f in report["folds"])
+    tested = [[s.split(":")[0] for s in f["test_speakers"]] for f in report["folds"]]
+    per_fold = ", ".join(f"{c} " + "/".join(str(t.count(c)) for t in tested) for c in sorted(pooled["per_corpus"]))
+    return [
+        f"## Per-corpus protocols: {k}-fold cross-validation of this recipe",
+        "",
+        "The issue's protocols test every speaker: RAVDESS in folds by actor, CREMA-D on actors never trained on, "
+        f"SAVEE leave one speaker out. The same configuration was trained {k} times with `--protocol "
+        f"{config['protocol']} --k {k}`: each corpus's speakers are split into {k} folds of their own, so fold *i* "
+        f"tests the *i*-th group of every corpus (speakers tested per fold: {per_fold}). All {speakers} speakers are "
+        "tested once, each by the exported ONNX "
+        "model of the fold that never trained on them nor used them for early stopping or calibration; the "
+        "predictions are pooled over folds. These fold models are not the shipped file (trained on another split).",
+        "",
+        *corpus_table(pooled),
+        "",
+        *target_table(pooled),
+        "",
+        f"Per-fold figures, spread and pooled confusion matrices: [{_relative(folder / 'README.md', out)}]"
+        f"({_relative(folder / 'README.md', out)}).",
+        "",
+    ]
 
 
 def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str], calibration: list[str],
-           latency: Latency, confusion_png: Path, out: Path, command: str, notes: str) -> str:
-    """The card's Markdown text."""
+           latency: Latency, confusion_png: Path, out: Path, command: str, notes: str,
+           crossval: Path | None = None) -> str:
+    """The card's Markdown text; ``crossval`` is a `serapp-train crossval` folder of the same recipe."""
     info = model.info
     config = json.loads((run_dir / "config.json").read_text())
     split = json.loads((run_dir / "split.json").read_text())
@@ -179,7 +213,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "",
         "## Results on the test speakers (scored on the ONNX file)",
         "",
-        *corpus_table(clean),
+        *corpus_table(clean.metrics.to_dict()),
         "",
         f"![Confusion matrix]({_relative(confusion_png, out)})",
         "",
@@ -188,11 +222,12 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "",
         "### Against the targets",
         "",
-        *target_table(clean),
+        *target_table(clean.metrics.to_dict()),
         "",
         "The targets are those of the default-model issue (speaker-independent). Where the model falls short, the "
         "section *What was tried* says what was done and what is left.",
         "",
+        *crossval_section(crossval, out),
         "## Calibration",
         "",
         *calibration,
@@ -211,8 +246,10 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "- Acted, English, read speech from four corpora: spontaneous speech, other languages and other recording",
         "  chains will score lower. Emotions are acted categories, not felt states; do not use the output to judge",
         "  people.",
-        "- One speaker-independent holdout, not k-fold: the per-corpus figures carry a few points of sampling",
-        "  uncertainty (SAVEE and TESS test on one speaker each).",
+        *(["- The shipped file's own figures come from one holdout (SAVEE and TESS test on one speaker each); the",
+           "  cross-validation above measures the recipe over every speaker, not this exact file."] if crossval else
+          ["- One speaker-independent holdout, not k-fold: the per-corpus figures carry a few points of sampling",
+           "  uncertainty (SAVEE and TESS test on one speaker each)."]),
         "- Licence: trained on RAVDESS (CC BY-NC-SA 4.0), TESS (CC BY-NC-ND 4.0), CREMA-D (ODbL/DbCL) and SAVEE",
         "  (research use); the model inherits their **non-commercial** terms.",
         "",
@@ -251,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     run_metrics = json.loads((run_dir / "metrics.json").read_text())
     text = render(model, run_dir, clean, robustness_rows(model, clips, clean),
                   calibration_rows(model, clean, run_metrics), measure_latency(model), png, out, args.command,
-                  args.notes.read_text() if args.notes else "")
+                  args.notes.read_text() if args.notes else "", args.crossval)
     write_text(out, text)
     print(metrics.format_report(clean.metrics))
     print(f"wrote {out} and {png}")
