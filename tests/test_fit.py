@@ -69,6 +69,9 @@ def test_tiny_training_run_end_to_end(corpora: Path, tmp_path: Path) -> None:
     assert set(metrics["per_class"]) == set(json.loads((run / "labels.json").read_text()))
     assert set(metrics["per_corpus"]) == {data.clips[i].corpus for i in data.split.test}
     assert np.asarray(metrics["confusion"]).sum() == len(data.split.test)
+    validation = metrics["validation"]  # what a search selects on: the validation speakers, per corpus too
+    assert validation["n"] == len(data.split.val) and 0.0 <= validation["uar"] <= 1.0
+    assert set(validation["per_corpus"]) == {data.clips[i].corpus for i in data.split.val}
     calibration = metrics["calibration"]
     assert 0.05 <= calibration["temperature"] <= 20 and 0 <= calibration["ece_val_after"] <= 1
     history = json.loads((run / "history.json").read_text())

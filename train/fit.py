@@ -599,9 +599,12 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     # The test fold is touched exactly once, here, after every choice (epochs, temperature) is made.
     evaluated = split.val if config.all_speakers else split.test
     report = evaluate(model, data, evaluated, calibration["temperature"])
+    # Validation scores (per corpus included) are what a search may select on; the test fold never is.
+    validation = report if config.all_speakers else evaluate(model, data, split.val, calibration["temperature"])
     result_metrics = {**report, "evaluated_on": "validation" if config.all_speakers else "test",
                       "split": split.name, "speaker_independent": split.speaker_independent,
                       "calibration": calibration, "n_params": n_params,
+                      "validation": {k: validation[k] for k in (*HEADLINE, "per_corpus", "n")},
                       "seconds_per_epoch": float(np.mean(seconds)) if seconds else None}
     write_json(run_dir / "metrics.json", result_metrics)
     metrics.plot_confusion(np.asarray(report["confusion"]), data.labels, run_dir / "confusion.png",
