@@ -138,3 +138,18 @@ def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_pa
     assert main(["compare", "--merge", str(tmp_path / "a"), str(tmp_path / "c"), "--out",
                  str(tmp_path / "bad")]) != 0
     assert not (tmp_path / "bad" / "README.md").exists()
+
+
+@pytest.mark.parametrize("protocol", ["speaker-kfold", "corpus-kfold", "speaker-holdout", "loco", "random"])
+def test_compare_runs_the_folds_of_every_protocol(protocol: str) -> None:
+    from train.compare import fold_numbers, protocol_text
+    from train.fit import PROTOCOLS, TrainConfig
+
+    assert protocol in PROTOCOLS  # the list above covers every protocol the trainer offers
+    assert len(PROTOCOLS) == 5
+    config = TrainConfig(protocol=protocol, k=4)
+    folds = fold_numbers(config, 3)
+    assert folds == ([1, 2, 3] if protocol in ("speaker-kfold", "corpus-kfold", "loco") else [1])
+    text = protocol_text(config, folds)
+    assert ("folds 1, 2, 3" in text) == (len(folds) == 3)
+    assert ("corpus by corpus" in text) == (protocol == "corpus-kfold")

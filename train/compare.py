@@ -22,6 +22,7 @@ import numpy as np
 from serapp.atomic import write_text
 from serapp.errors import SerappError
 from train.fit import (
+    KFOLD_PROTOCOLS,
     RunResult,
     TrainConfig,
     add_config_arguments,
@@ -136,6 +137,7 @@ def _epochs(entry: dict[str, Any]) -> tuple[str, str]:
 def protocol_text(config: TrainConfig, folds: Sequence[int]) -> str:
     """A plain sentence saying how the numbers were obtained (the epoch budget is given per row)."""
     names = {"speaker-kfold": f"speaker-independent {config.k}-fold cross-validation",
+             "corpus-kfold": f"speaker-independent {config.k}-fold cross-validation drawn corpus by corpus",
              "speaker-holdout": f"a speaker-independent holdout ({config.test_fraction:.0%} of each corpus's "
                                 "speakers)",
              "loco": "leave-one-corpus-out",
@@ -260,7 +262,7 @@ def fold_numbers(config: TrainConfig, folds: int) -> list[int]:
     """1-based folds to run: the first ``folds`` of k-fold or leave-one-corpus-out; one for the others."""
     if folds < 1:
         raise SerappError(f"--folds must be at least 1, got {folds}.")
-    if config.protocol == "speaker-kfold":
+    if config.protocol in KFOLD_PROTOCOLS:
         return list(range(1, min(folds, config.k) + 1))
     return list(range(1, folds + 1)) if config.protocol == "loco" else [1]
 
