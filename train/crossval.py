@@ -25,6 +25,7 @@ from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
 if TYPE_CHECKING:
+    from train.corpora import Clip
     from train.evaluate import Scored
 
 # Config fields that differ from fold to fold of one cross-validation.
@@ -64,8 +65,8 @@ def read_fold(run_dir: Path) -> Fold:
     return Fold(run_dir, int(config.get("fold", 0)), config, speakers)
 
 
-def check_folds(folds: Sequence[Fold]) -> int:
-    """Check the folds make one complete cross-validation and return ``k``; :class:`SerappError` otherwise."""
+def check_folds(folds: Sequence[Fold]) -> None:
+    """Raise :class:`SerappError` unless the folds make one complete cross-validation."""
     from train.fit import KFOLD_PROTOCOLS
 
     first = folds[0].config
@@ -91,19 +92,16 @@ def check_folds(folds: Sequence[Fold]) -> int:
             raise SerappError(f"{fold.run_dir}: speakers {', '.join(sorted(seen & fold.test_speakers))} are tested "
                               "in two folds.")
         seen |= fold.test_speakers
-    return k
 
 
-def score_fold(fold: Fold, root: Path) -> Scored:
-    """Fold ``fold``'s ONNX model scored on its own test speakers (clean audio)."""
+def score_fold(fold: Fold, clips: Sequence[Clip]) -> Scored:
+    """Fold ``fold``'s ONNX model scored on its own test speakers among ``clips`` (clean audio)."""
     from serapp.engine.model import load_model
-    from train import corpora
     from train.evaluate import score
 
-    clips = corpora.scan(root, fold.config.get("corpora"), fold_calm=fold.config.get("fold_calm", True))
     mine = [c for c in clips if c.speaker in fold.test_speakers]
     if len({c.speaker for c in mine}) < len(fold.test_speakers):
-        raise SerappError(f"{fold.run_dir}: some test speakers have no clips under {root}.")
+        raise SerappError(f"{fold.run_dir}: some test speakers have no clips in the corpora.")
     return score(load_model(fold.model_path), mine)
 
 
@@ -198,12 +196,14 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
 def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, command: str = "") -> dict[str, Any]:
     """Check, score and pool the folds in ``run_dirs``; write the report to ``out`` and return its JSON content."""
     from serapp.atomic import write_text
-    from train import metrics
+    from train import corpora, metrics
     from train.fit import write_json
 
     folds = sorted((read_fold(Path(r)) for r in run_dirs), key=lambda f: f.number)
     check_folds(folds)
-    scored = [score_fold(f, root or corpora_root()) for f in folds]
+    config = folds[0].config  # the same in every fold but the fold number
+    clips = corpora.scan(root or corpora_root(), config.get("corpora"), fold_calm=config.get("fold_calm", True))
+    scored = [score_fold(f, clips) for f in folds]
     pooled = pool(scored)
     out.mkdir(parents=True, exist_ok=True)
     pngs = {"all corpora": metrics.plot_confusion(np.asarray(pooled.metrics.confusion), pooled.metrics.labels,
