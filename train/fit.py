@@ -184,9 +184,14 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 def corpus_class_cells(corpora: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     """One int per example for its (corpus, class) cell, ``(N,)``: ``corpus_rank * n_classes + y``, corpora
     ranked by name."""
-    names = sorted(set(corpora.tolist()))
-    rank = np.array([names.index(c) for c in corpora], dtype=np.int64)
+    rank = np.unique(np.asarray(corpora, dtype=str), return_inverse=True)[1].astype(np.int64)
     return rank * n_classes + np.asarray(y, dtype=np.int64)
+
+
+def weight_cells(imbalance: str, y: np.ndarray, corpora: np.ndarray, n_classes: int) -> np.ndarray:
+    """The groups that loss weighting balances, ``(N,)`` ints: (corpus, class) cells for
+    ``corpus_class_weight``, else the classes ``y``."""
+    return corpus_class_cells(corpora, y, n_classes) if imbalance == "corpus_class_weight" else np.asarray(y)
 
 
 def oversample_indices(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -430,7 +435,8 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 
     train = Batches(data.audio if from_audio else data.features, data.y, len(data.labels), spec,
                     rows=split.train, batch_size=config.batch_size, seed=config.seed, augment=config.augment,
                     from_audio=from_audio, imbalance=config.imbalance, mixup_alpha=config.mixup_alpha,
-                    cells=corpus_class_cells(data.corpora_of(np.arange(len(data.y))), data.y, len(data.labels)))
+                    cells=weight_cells(config.imbalance, data.y, data.corpora_of(np.arange(len(data.y))),
+                                       len(data.labels)))
     steps = len(train)
     lr: Any = config.learning_rate
     if config.schedule == "cosine":
@@ -485,8 +491,7 @@ def fit_classical(config: TrainConfig, data: Data) -> Any:
     takes_weights = "sample_weight" in inspect.signature(final.fit).parameters
     fit_params: dict[str, Any] = {}
     if config.imbalance in WEIGHTED and takes_weights:
-        cells = y if config.imbalance == "class_weight" else \
-            corpus_class_cells(data.corpora_of(data.split.train), y, len(data.labels))
+        cells = weight_cells(config.imbalance, y, data.corpora_of(data.split.train), len(data.labels))
         fit_params[f"{step_name}__sample_weight"] = class_weights(cells, int(cells.max()) + 1)[cells]
     elif config.imbalance != "none":
         chosen = oversample_indices(y, np.random.default_rng(config.seed))
@@ -515,12 +520,15 @@ def calibrate(probs_val: np.ndarray, y_val: np.ndarray) -> dict[str, float]:
             "ece_val_after": float(metrics.ece(metrics.apply_temperature(probs_val, temperature), y_val))}
 
 
-def evaluate(model: Any, data: Data, rows: np.ndarray, temperature: float) -> dict[str, Any]:
+def evaluate(model: Any, data: Data, rows: np.ndarray, temperature: float,
+             probs: np.ndarray | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, weighted-F1, UAR, per-class, per-corpus and confusion on ``rows`` (computed once),
-    plus ECE before and after calibration with ``temperature``."""
+    plus ECE before and after calibration with ``temperature``. ``probs``: the model's uncalibrated
+    probabilities ``(len(rows), n_labels)`` when already computed (else predicted here)."""
     from train import metrics
 
-    probs = predict_proba(model, data.features[rows], len(data.labels))
+    if probs is None:
+        probs = predict_proba(model, data.features[rows], len(data.labels))
     y = data.y[rows]
     report = metrics.report(y, probs.argmax(axis=1), data.labels, corpora=data.corpora_of(rows))
     report["ece_before"] = float(metrics.ece(probs, y))
@@ -595,12 +603,13 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
         write_json(run_dir / "history.json", {**history, "seconds_per_epoch": seconds})
         metrics.plot_history(history, run_dir / "curves.png")
 
-    calibration = calibrate(predict_proba(model, data.features[split.val], len(data.labels)), data.y[split.val])
+    val_probs = predict_proba(model, data.features[split.val], len(data.labels))
+    calibration = calibrate(val_probs, data.y[split.val])
+    # Validation scores (per corpus included) are what a search may select on; the test fold never is.
+    validation = evaluate(model, data, split.val, calibration["temperature"], val_probs)
     # The test fold is touched exactly once, here, after every choice (epochs, temperature) is made.
     evaluated = split.val if config.all_speakers else split.test
-    report = evaluate(model, data, evaluated, calibration["temperature"])
-    # Validation scores (per corpus included) are what a search may select on; the test fold never is.
-    validation = report if config.all_speakers else evaluate(model, data, split.val, calibration["temperature"])
+    report = validation if config.all_speakers else evaluate(model, data, split.test, calibration["temperature"])
     result_metrics = {**report, "evaluated_on": "validation" if config.all_speakers else "test",
                       "split": split.name, "speaker_independent": split.speaker_independent,
                       "calibration": calibration, "n_params": n_params,

@@ -145,6 +145,7 @@ def crossval_section(folder: Path | None, out: Path) -> list[str]:
     speakers = sum(len(f["test_speakers"]) for f in report["folds"])
     tested = [[s.split(":")[0] for s in f["test_speakers"]] for f in report["folds"]]
     per_fold = ", ".join(f"{c} " + "/".join(str(t.count(c)) for t in tested) for c in sorted(pooled["per_corpus"]))
+    link = _relative(folder / "README.md", out)
     return [
         f"## Per-corpus protocols: {k}-fold cross-validation of this recipe",
         "",
@@ -160,8 +161,7 @@ def crossval_section(folder: Path | None, out: Path) -> list[str]:
         "",
         *target_table(pooled),
         "",
-        f"Per-fold figures, spread and pooled confusion matrices: [{_relative(folder / 'README.md', out)}]"
-        f"({_relative(folder / 'README.md', out)}).",
+        f"Per-fold figures, spread and pooled confusion matrices: [{link}]({link}).",
         "",
     ]
 
