@@ -109,3 +109,53 @@ def test_crossval_refuses_what_is_not_one_cross_validation(tmp_path: Path, capsy
     assert main(["crossval", *map(str, runs), "--out", str(tmp_path / "cv")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "cv").exists()  # nothing written for a refused set
+
+
+def add_validation(run: Path, fold: int) -> dict:
+    """Give a fold run the validation record `serapp-train train` writes (metrics.json and history.json)."""
+    from train.fit import write_json
+
+    record = {"accuracy": 0.5 + fold / 100, "macro_f1": 0.4 + fold / 100, "uar": 0.45 + fold / 100, "n": 120,
+              "per_corpus": {"savee": {"uar": 0.3 + fold / 50, "n": 120}}}
+    write_json(run / "metrics.json", {"validation": record})
+    write_json(run / "history.json", {"val_loss": [2.0, 1.2 + fold / 10, 1.5]})
+    return record
+
+
+def test_crossval_reports_the_folds_validation_scores(corpora: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    runs = [fold_run(tmp_path, i + 1, s, spec) for i, s in enumerate(SAVEE)]
+    records = [add_validation(run, i + 1) for i, run in enumerate(runs)]
+    out = tmp_path / "cv"
+    assert main(["crossval", *map(str, runs), "--root", str(corpora), "--out", str(out)]) == 0
+    report = json.loads((out / "crossval.json").read_text())
+    mean = report["validation"]["mean"]
+    assert mean["uar"] == pytest.approx(np.mean([r["uar"] for r in records]))
+    assert mean["loss"] == pytest.approx(np.mean([1.3, 1.4, 1.5, 1.5]))  # each fold's best epoch (min val_loss)
+    assert mean["per_corpus_uar"]["savee"] == pytest.approx(np.mean([0.32, 0.34, 0.36, 0.38]))
+    assert "pooled" in report  # the test scoring is still there
+    text = (out / "README.md").read_text()
+    assert "## Validation speakers (what a search may select on)" in text
+    assert "| 1 | 0 | 1.300 | 51.0 % | 0.410 | 46.0 % | 32.0 % |" in text
+    assert "validation, mean over folds: loss 1.425" in capsys.readouterr().out
+
+
+def test_crossval_validation_only_scores_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    runs = [fold_run(tmp_path, i + 1, s, spec, onnx=False) for i, s in enumerate(SAVEE)]  # no model needed
+    for i, run in enumerate(runs):
+        add_validation(run, i + 1)
+    out = tmp_path / "val"
+    assert main(["crossval", *map(str, runs), "--validation-only", "--out", str(out), "--root",
+                 str(tmp_path / "no-corpora-here")]) == 0
+    report = json.loads((out / "crossval.json").read_text())
+    assert "pooled" not in report and len(report["validation"]["folds"]) == 4
+    text = (out / "README.md").read_text()
+    assert "Test speakers were not scored" in text and "## Per corpus" not in text
+    assert not list(out.glob("*.png"))
+    capsys.readouterr()
+
+    (runs[2] / "metrics.json").unlink()  # a run without a validation record is refused, not averaged over
+    assert main(["crossval", *map(str, runs), "--validation-only", "--out", str(tmp_path / "val2")]) == 2
+    assert "has no validation scores" in capsys.readouterr().err

@@ -8,6 +8,11 @@ speakers, so every speaker is scored exactly once by a model that never trained 
 temperature) on that fold's test speakers; the predictions are pooled over the folds for accuracy, macro-F1,
 UAR and the confusion matrix per corpus, and each fold's per-corpus UAR is listed with mean and spread.
 Writes ``crossval.json``, ``README.md`` and confusion PNGs (all corpora and each corpus) to ``--out``.
+
+The report also lists each fold's *validation* scores, as the trainer recorded them on the fold's validation
+speakers (``metrics.json``, best validation loss from ``history.json``), with their mean: that is what a search
+over recipes may select on, never the pooled test figures. ``--validation-only`` writes that part alone
+(no ONNX model or corpora needed), to compare candidate recipes before scoring the chosen one.
 """
 
 from __future__ import annotations
@@ -38,31 +43,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/crossval"),
                         help="folder for crossval.json, README.md and the confusion PNGs")
     parser.add_argument("--command", default="", help="the command that trained the folds, quoted in README.md")
+    parser.add_argument("--validation-only", action="store_true",
+                        help="report only the folds' validation scores (what a search selects on); no test scoring")
 
 
 @dataclass(frozen=True)
 class Fold:
-    """One fold's run: its folder, 1-based fold number, config (``config.json``) and test speakers."""
+    """One fold's run: its folder, 1-based fold number, config (``config.json``), test and validation speakers,
+    and its validation record (see :func:`read_validation`; None for runs that predate it)."""
 
     run_dir: Path
     number: int
     config: dict[str, Any]
     test_speakers: frozenset[str]
+    val_speakers: frozenset[str]
+    validation: dict[str, Any] | None
 
     @property
     def model_path(self) -> Path:
         return self.run_dir / "model.onnx"
 
 
-def read_fold(run_dir: Path) -> Fold:
-    """A fold from its run folder; a plain error when a file the pooling needs is missing."""
-    for name in ("config.json", "split.json", "model.onnx"):
+def read_validation(run_dir: Path) -> dict[str, Any] | None:
+    """The run's validation scores (``metrics.json``: accuracy, macro_f1, uar, per_corpus, n) with ``loss``, the
+    best validation loss in ``history.json``; None when the run has no such record."""
+    metrics_path, history_path = run_dir / "metrics.json", run_dir / "history.json"
+    if not metrics_path.is_file():
+        return None
+    record = json.loads(metrics_path.read_text()).get("validation")
+    if record is None:
+        return None
+    losses = json.loads(history_path.read_text()).get("val_loss") if history_path.is_file() else None
+    return {**record, "loss": float(min(losses)) if losses else None}
+
+
+def read_fold(run_dir: Path, *, scored: bool = True) -> Fold:
+    """A fold from its run folder; a plain error when a file the report needs is missing (``model.onnx`` only
+    when ``scored``, the validation record only when not)."""
+    for name in ("config.json", "split.json", *(("model.onnx",) if scored else ())):
         if not (run_dir / name).is_file():
             hint = " (train with --export, or run serapp-train export on it)" if name == "model.onnx" else ""
             raise SerappError(f"{run_dir}: not a finished fold run, it lacks {name}{hint}.")
     config = json.loads((run_dir / "config.json").read_text())
-    speakers = frozenset(json.loads((run_dir / "split.json").read_text()).get("test_speakers", []))
-    return Fold(run_dir, int(config.get("fold", 0)), config, speakers)
+    split = json.loads((run_dir / "split.json").read_text())
+    validation = read_validation(run_dir)
+    if not scored and validation is None:
+        raise SerappError(f"{run_dir}: the run has no validation scores (metrics.json lacks 'validation'); "
+                          "it predates them, so retrain it.")
+    return Fold(run_dir, int(config.get("fold", 0)), config, frozenset(split.get("test_speakers", [])),
+                frozenset(split.get("val_speakers", [])), validation)
 
 
 def check_folds(folds: Sequence[Fold]) -> None:
@@ -144,14 +173,85 @@ def fold_rows(folds: Sequence[Fold], scored: Sequence[Scored], corpora: Sequence
     return rows
 
 
-def _mean_sd(values: Sequence[float]) -> str:
+def _mean_sd(values: Sequence[float], percent: bool = True) -> str:
     if not values:
         return "—"
+    if not percent:
+        return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
     return f"{100 * np.mean(values):.1f} ± {100 * np.std(values):.1f} %"
 
 
+VALIDATION_FIGURES: tuple[str, ...] = ("loss", "accuracy", "macro_f1", "uar")
+
+
+def summarise_validation(folds: Sequence[Fold]) -> dict[str, Any] | None:
+    """Each fold's validation record and the mean over folds of loss, accuracy, macro-F1, UAR and each corpus's
+    UAR (over the folds that validate on that corpus); None unless every fold has a record."""
+    records = [f.validation for f in folds]
+    if any(r is None for r in records):
+        return None
+    corpora = sorted({c for r in records if r for c in r.get("per_corpus", {})})
+    mean: dict[str, Any] = {k: float(np.mean([r[k] for r in records if r and r.get(k) is not None]))
+                            for k in VALIDATION_FIGURES}
+    mean["per_corpus_uar"] = {c: float(np.mean([r["per_corpus"][c]["uar"] for r in records
+                                                if r and c in r.get("per_corpus", {})])) for c in corpora}
+    return {"folds": [{"fold": f.number, "run": f.run_dir.name, "val_speakers": sorted(f.val_speakers), **r}
+                      for f, r in zip(folds, records, strict=True) if r],
+            "mean": mean}
+
+
+def validation_rows(summary: dict[str, Any]) -> list[str]:
+    """Markdown rows: each fold's validation figures and per-corpus UAR, then mean ± sd over folds."""
+    corpora = sorted(summary["mean"]["per_corpus_uar"])
+    head = ("| fold | validation speakers | loss | accuracy | macro-F1 | UAR | "
+            + " | ".join(f"{c} UAR" for c in corpora) + " |")
+    rows = [head, "|---" * (len(corpora) + 6) + "|"]
+    for f in summary["folds"]:
+        per = f.get("per_corpus", {})
+        loss = "—" if f.get("loss") is None else f"{f['loss']:.3f}"
+        rows.append(f"| {f['fold']} | {len(f['val_speakers'])} | {loss} | {100 * f['accuracy']:.1f} % | "
+                    f"{f['macro_f1']:.3f} | {100 * f['uar']:.1f} % | "
+                    + " | ".join(f"{100 * per[c]['uar']:.1f} %" if c in per else "—" for c in corpora) + " |")
+    folds = summary["folds"]
+
+    def spread(key: str, percent: bool = True) -> str:
+        return _mean_sd([f[key] for f in folds if f.get(key) is not None], percent)
+
+    rows.append(f"| mean ± sd | | {spread('loss', False)} | {spread('accuracy')} | "
+                f"{_mean_sd([f['macro_f1'] for f in folds], False)} | {spread('uar')} | "
+                + " | ".join(_mean_sd([f["per_corpus"][c]["uar"] for f in folds if c in f.get("per_corpus", {})])
+                             for c in corpora) + " |")
+    return rows
+
+
+def validation_section(summary: dict[str, Any] | None) -> list[str]:
+    """README lines on the folds' validation scores (empty without a summary)."""
+    if summary is None:
+        return []
+    return ["## Validation speakers (what a search may select on)", "",
+            "Each fold's scores on its own validation speakers (drawn from its training speakers, used for early "
+            "stopping and calibration), as the trainer recorded them; the loss is the best epoch's. Recipes are "
+            "compared on these means, never on test figures.", "",
+            *validation_rows(summary), ""]
+
+
+def _runs_section(folds: Sequence[Fold], command: str) -> list[str]:
+    lines = ["## Runs", "", *[f"- fold {f.number}: `{f.run_dir.name}`" for f in folds], ""]
+    if command:
+        lines += ["Trained with:", "", "```", command, "```", ""]
+    return [*lines, f"Written by `serapp-train crossval` over the {len(folds)} run folders above.", ""]
+
+
+def render_validation(folds: Sequence[Fold], summary: dict[str, Any], command: str) -> str:
+    """README.md of ``--validation-only``: the folds' validation scores, no test figures."""
+    config = folds[0].config
+    return "\n".join([f"# Validation over {len(folds)} folds: {config['family']}, {config['protocol']}", "",
+                      "Test speakers were not scored (`--validation-only`).", "",
+                      *validation_section(summary), *_runs_section(folds, command)])
+
+
 def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs: dict[str, Path], out: Path,
-           command: str) -> str:
+           command: str, validation: dict[str, Any] | None = None) -> str:
     """README.md of a cross-validation."""
     from train.modelcard import corpus_table, target_table
 
@@ -182,25 +282,31 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
         "",
         *[f"![{name}]({png.relative_to(out)})" for name, png in pngs.items()],
         "",
-        "## Runs",
-        "",
-        *[f"- fold {f.number}: `{f.run_dir.name}`" for f in folds],
-        "",
+        *validation_section(validation),
+        *_runs_section(folds, command),
     ]
-    if command:
-        lines += ["Trained with:", "", "```", command, "```", ""]
-    lines += [f"Written by `serapp-train crossval` over the {k} run folders above.", ""]
     return "\n".join(lines)
 
 
-def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, command: str = "") -> dict[str, Any]:
-    """Check, score and pool the folds in ``run_dirs``; write the report to ``out`` and return its JSON content."""
+def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, command: str = "",
+             validation_only: bool = False) -> dict[str, Any]:
+    """Check, score and pool the folds in ``run_dirs``; write the report to ``out`` and return its JSON content.
+    With ``validation_only`` only the folds' validation scores are reported (nothing is scored)."""
     from serapp.atomic import write_text
     from train import corpora, metrics
     from train.fit import write_json
 
-    folds = sorted((read_fold(Path(r)) for r in run_dirs), key=lambda f: f.number)
+    folds = sorted((read_fold(Path(r), scored=not validation_only) for r in run_dirs), key=lambda f: f.number)
     check_folds(folds)
+    validation = summarise_validation(folds)
+    common = {"config": {k: v for k, v in folds[0].config.items() if k not in PER_FOLD},
+              "runs": [str(f.run_dir) for f in folds], "validation": validation}
+    if validation_only:
+        assert validation is not None  # read_fold refused runs without a record
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "crossval.json", common)
+        write_text(out / "README.md", render_validation(folds, validation, command))
+        return common
     config = folds[0].config  # the same in every fold but the fold number
     clips = corpora.scan(root or corpora_root(), config.get("corpora"), fold_calm=config.get("fold_calm", True))
     scored = [score_fold(f, clips) for f in folds]
@@ -212,21 +318,27 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
         pngs[corpus] = metrics.plot_confusion(np.asarray(m.confusion), m.labels, out / f"confusion-{corpus}.png",
                                               title=f"{corpus}, pooled over folds")
     report = {
-        "config": {k: v for k, v in folds[0].config.items() if k not in PER_FOLD},
-        "runs": [str(f.run_dir) for f in folds],
+        **common,
         "pooled": {**pooled.metrics.to_dict(), "ece": metrics.ece(pooled.probs, pooled.y)},
         "folds": [{"fold": f.number, "run": f.run_dir.name, "test_speakers": sorted(f.test_speakers),
                    **s.metrics.to_dict()} for f, s in zip(folds, scored, strict=True)],
     }
     write_json(out / "crossval.json", report)
-    write_text(out / "README.md", render(folds, scored, pooled, pngs, out, command))
+    write_text(out / "README.md", render(folds, scored, pooled, pngs, out, command, validation))
     return report
 
 
 def run(args: argparse.Namespace) -> int:
     from train import metrics
 
-    report = crossval(args.runs, args.out, root=args.root, command=args.command)
-    print(metrics.format_report(report["pooled"]))
-    print(f"wrote {args.out / 'README.md'}, {args.out / 'crossval.json'} and the confusion PNGs")
+    report = crossval(args.runs, args.out, root=args.root, command=args.command,
+                      validation_only=args.validation_only)
+    if report.get("validation"):
+        mean = report["validation"]["mean"]
+        print("validation, mean over folds: " + ", ".join(f"{k} {mean[k]:.3f}" for k in VALIDATION_FIGURES)
+              + "; UAR " + ", ".join(f"{c} {u:.3f}" for c, u in mean["per_corpus_uar"].items()))
+    if "pooled" in report:
+        print(metrics.format_report(report["pooled"]))
+    pngs = "" if args.validation_only else " and the confusion PNGs"
+    print(f"wrote {args.out / 'README.md'}, {args.out / 'crossval.json'}{pngs}")
     return 0
