@@ -187,17 +187,19 @@ VALIDATION_FIGURES: tuple[str, ...] = ("loss", "accuracy", "macro_f1", "uar")
 def summarise_validation(folds: Sequence[Fold]) -> dict[str, Any] | None:
     """Each fold's validation record and the mean over folds of loss, accuracy, macro-F1, UAR and each corpus's
     UAR (over the folds that validate on that corpus); None unless every fold has a record."""
-    records = [f.validation for f in folds]
-    if any(r is None for r in records):
+    if any(f.validation is None for f in folds):
         return None
-    corpora = sorted({c for r in records if r for c in r.get("per_corpus", {})})
-    mean: dict[str, Any] = {k: float(np.mean([r[k] for r in records if r and r.get(k) is not None]))
-                            for k in VALIDATION_FIGURES}
-    mean["per_corpus_uar"] = {c: float(np.mean([r["per_corpus"][c]["uar"] for r in records
-                                                if r and c in r.get("per_corpus", {})])) for c in corpora}
-    return {"folds": [{"fold": f.number, "run": f.run_dir.name, "val_speakers": sorted(f.val_speakers), **r}
-                      for f, r in zip(folds, records, strict=True) if r],
-            "mean": mean}
+    records = [{"fold": f.number, "run": f.run_dir.name, "val_speakers": sorted(f.val_speakers), **(f.validation or {})}
+               for f in folds]
+
+    def mean_of(values: list[float]) -> float | None:
+        return float(np.mean(values)) if values else None  # None, not NaN: e.g. runs without history.json
+
+    mean: dict[str, Any] = {k: mean_of([r[k] for r in records if r.get(k) is not None]) for k in VALIDATION_FIGURES}
+    corpora = sorted({c for r in records for c in r.get("per_corpus", {})})
+    mean["per_corpus_uar"] = {c: mean_of([r["per_corpus"][c]["uar"] for r in records if c in r.get("per_corpus", {})])
+                              for c in corpora}
+    return {"folds": records, "mean": mean}
 
 
 def validation_rows(summary: dict[str, Any]) -> list[str]:
@@ -218,7 +220,7 @@ def validation_rows(summary: dict[str, Any]) -> list[str]:
         return _mean_sd([f[key] for f in folds if f.get(key) is not None], percent)
 
     rows.append(f"| mean ± sd | | {spread('loss', False)} | {spread('accuracy')} | "
-                f"{_mean_sd([f['macro_f1'] for f in folds], False)} | {spread('uar')} | "
+                f"{spread('macro_f1', False)} | {spread('uar')} | "
                 + " | ".join(_mean_sd([f["per_corpus"][c]["uar"] for f in folds if c in f.get("per_corpus", {})])
                              for c in corpora) + " |")
     return rows
@@ -335,7 +337,8 @@ def run(args: argparse.Namespace) -> int:
                       validation_only=args.validation_only)
     if report.get("validation"):
         mean = report["validation"]["mean"]
-        print("validation, mean over folds: " + ", ".join(f"{k} {mean[k]:.3f}" for k in VALIDATION_FIGURES)
+        print("validation, mean over folds: " + ", ".join(f"{k} {mean[k]:.3f}" for k in VALIDATION_FIGURES
+                                                          if mean[k] is not None)
               + "; UAR " + ", ".join(f"{c} {u:.3f}" for c, u in mean["per_corpus_uar"].items()))
     if "pooled" in report:
         print(metrics.format_report(report["pooled"]))
