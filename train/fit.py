@@ -62,6 +62,8 @@ class TrainConfig(JsonConfig):
     ``spec`` None means the family's default input features. ``fold`` is 1-based (k-fold and
     leave-one-corpus-out). ``limit`` caps clips per corpus (a seeded subset) for quick runs. ``all_speakers``
     trains for shipping: no test fold, only validation speakers are held out (early stopping, calibration).
+    ``teachers``: run folders whose models' mean probabilities take ``distill_weight`` of every training target
+    (see :mod:`train.distill`).
     """
 
     KIND: ClassVar[str] = "training config"
@@ -89,10 +91,13 @@ class TrainConfig(JsonConfig):
     fold_calm: bool = True
     limit: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.corpora is not None:
             object.__setattr__(self, "corpora", tuple(self.corpora))
+        object.__setattr__(self, "teachers", tuple(str(t) for t in self.teachers))
         self.validate()
 
     def validate(self) -> None:
@@ -115,6 +120,8 @@ class TrainConfig(JsonConfig):
             (self.mixup_alpha >= 0.0, f"mixup_alpha must be >= 0, got {self.mixup_alpha}"),
             (self.dropout is None or 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.limit is None or self.limit >= 1, f"limit must be >= 1 clip per corpus, got {self.limit}"),
+            (0.0 < self.distill_weight <= 1.0, f"distill_weight must be in (0, 1], got {self.distill_weight}"),
+            (not self.teachers or not self.classical, "distillation needs a neural family, not a baseline"),
         ]
         require(checks, self.KIND)
 
@@ -216,8 +223,9 @@ class Batches:
     ``augment`` None means no augmentation (validation / test). A batch is ``(x, y_onehot)`` or, with
     ``imbalance="class_weight"``, ``(x, y_onehot, sample_weight)``. ``corpus_class_weight`` balances the
     cells given by ``cells`` ``(N,)`` ints (one per corpus and class, see :func:`corpus_class_cells`) instead
-    of the classes, so a small corpus counts as much as a large one. The order and every random draw come from
-    ``(seed, epoch, batch index)``, so runs repeat exactly whatever the worker scheduling.
+    of the classes, so a small corpus counts as much as a large one. ``soft`` ``(N, n_classes)``: teacher
+    probabilities that take ``soft_weight`` of each target (distillation). The order and every random draw
+    come from ``(seed, epoch, batch index)``, so runs repeat exactly whatever the worker scheduling.
     """
 
     source: np.ndarray
@@ -232,6 +240,8 @@ class Batches:
     imbalance: str = "none"
     cells: np.ndarray | None = None
     mixup_alpha: float = 0.0
+    soft: np.ndarray | None = None
+    soft_weight: float = 0.0
     shuffle: bool = True
     epoch: int = 0
     order: np.ndarray = field(init=False, repr=False)
@@ -241,6 +251,9 @@ class Batches:
         if len(self.source) != len(self.targets):
             raise SerappError(f"Batches need one target per example; got {len(self.source)} examples and "
                               f"{len(self.targets)} targets.")
+        if self.soft is not None and self.soft.shape != (len(self.targets), self.n_classes):
+            raise SerappError(f"Soft targets must be (examples, classes) = ({len(self.targets)}, {self.n_classes}), "
+                              f"got {self.soft.shape}.")
         self.rows = np.arange(len(self.targets)) if self.rows is None else np.asarray(self.rows, dtype=np.int64)
         if self.rows.size == 0:
             raise SerappError("No examples to train on: the training split is empty.")
@@ -280,6 +293,8 @@ class Batches:
         if self.augment is not None and self.augment.features_enabled:
             x = augment_features(x, self.augment, rng, self.spec)
         y = one_hot(self.targets[idx], self.n_classes)
+        if self.soft is not None:
+            y = (1.0 - self.soft_weight) * y + self.soft_weight * self.soft[idx]
         assert self.cells is not None  # set in __post_init__
         w = self.weights[self.cells[idx]]
         if self.mixup_alpha > 0:
@@ -420,6 +435,19 @@ def _model_options(config: TrainConfig) -> dict[str, Any]:
     return options
 
 
+def teacher_targets(config: TrainConfig, data: Data) -> np.ndarray:
+    """``(N, n_labels)`` targets for distillation: the teachers' mean probabilities on the training clips
+    (other rows keep their one-hot labels and are never served)."""
+    from train.distill import teacher_probabilities
+
+    split = data.split
+    speakers = {part: {data.clips[i].speaker for i in getattr(split, part)} for part in ("val", "test")}
+    soft = one_hot(data.y, len(data.labels))
+    soft[split.train] = teacher_probabilities(config.teachers, [data.clips[i] for i in split.train], data.labels,
+                                              speakers["val"], speakers["test"])
+    return soft
+
+
 def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 1,
               verbose: int = 1) -> tuple[keras.Model, dict[str, list[float]], list[float]]:
     """Train a neural family; returns the best-on-validation model, the Keras history (per-epoch lists,
@@ -432,9 +460,11 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.family, spec.shape, len(data.labels), seed=config.seed, **_model_options(config))
     from_audio = data.audio is not None
+    soft = teacher_targets(config, data) if config.teachers else None
     train = Batches(data.audio if from_audio else data.features, data.y, len(data.labels), spec,
                     rows=split.train, batch_size=config.batch_size, seed=config.seed, augment=config.augment,
                     from_audio=from_audio, imbalance=config.imbalance, mixup_alpha=config.mixup_alpha,
+                    soft=soft, soft_weight=config.distill_weight,
                     cells=weight_cells(config.imbalance, data.y, data.corpora_of(np.arange(len(data.y))),
                                        len(data.labels)))
     steps = len(train)
@@ -697,6 +727,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, family: bool = True
     g.add_argument("--no-fold-calm", dest="fold_calm", action="store_false", default=s,
                    help="drop RAVDESS 'calm' instead of folding it into neutral")
     g.add_argument("--limit", type=int, default=s, help="at most this many clips per corpus (quick runs)")
+    g.add_argument("--teacher", dest="teachers", action="append", default=s, metavar="RUN_DIR",
+                   help="distil from this exported run trained on the same training speakers (repeatable)")
+    g.add_argument("--distill-weight", type=float, default=s,
+                   help="share of each target taken from the teachers' mean probabilities (0.5)")
     g.add_argument("--option", action="append", default=s, metavar="KEY=VALUE",
                    help="model builder option, e.g. --option width=48 (repeatable)")
 
