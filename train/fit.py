@@ -448,10 +448,11 @@ def teacher_targets(config: TrainConfig, data: Data) -> np.ndarray:
     return soft
 
 
-def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 1,
+def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, soft: np.ndarray | None = None, workers: int = 1,
               verbose: int = 1) -> tuple[keras.Model, dict[str, list[float]], list[float]]:
     """Train a neural family; returns the best-on-validation model, the Keras history (per-epoch lists,
-    ``lr`` included) and seconds per epoch. ``model.keras`` in ``run_dir`` holds the best checkpoint."""
+    ``lr`` included) and seconds per epoch. ``model.keras`` in ``run_dir`` holds the best checkpoint.
+    ``soft``: distillation targets from :func:`teacher_targets` (None: the labels alone)."""
     import keras
 
     from train.models import build_model
@@ -460,7 +461,6 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, workers: int = 
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.family, spec.shape, len(data.labels), seed=config.seed, **_model_options(config))
     from_audio = data.audio is not None
-    soft = teacher_targets(config, data) if config.teachers else None
     train = Batches(data.audio if from_audio else data.features, data.y, len(data.labels), spec,
                     rows=split.train, batch_size=config.batch_size, seed=config.seed, augment=config.augment,
                     from_audio=from_audio, imbalance=config.imbalance, mixup_alpha=config.mixup_alpha,
@@ -610,6 +610,7 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
         require_tensorflow_backend()  # refuse before training, not after it
     data = load_data(config, root, workers=extract_workers, progress=bool(verbose))
     split = data.split
+    soft = teacher_targets(config, data) if config.teachers else None  # a leaking teacher is refused here
     run_dir = new_run_dir(runs_dir, config)
     write_text(run_dir / "config.json", config.to_json() + "\n")
     write_json(run_dir / "labels.json", list(data.labels))
@@ -628,7 +629,8 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     else:
         from train.models import count_params
 
-        model, history, seconds = fit_keras(config, data, run_dir, workers=workers, verbose=verbose)
+        model, history, seconds = fit_keras(config, data, run_dir, soft=soft, workers=workers,
+                                             verbose=verbose)
         n_params = count_params(model)["total"]
         write_json(run_dir / "history.json", {**history, "seconds_per_epoch": seconds})
         metrics.plot_history(history, run_dir / "curves.png")
