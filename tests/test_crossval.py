@@ -24,7 +24,8 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERAPP_CACHE", str(tmp_path / "cache"))
 
 
-def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: bool = True, **changes: object) -> Path:
+def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: bool = True, model_seed: int = 0,
+             **changes: object) -> Path:
     """A fold's run folder as `serapp-train train --protocol corpus-kfold --k 4 --export` leaves it."""
     from serapp.atomic import write_text
     from train.fit import TrainConfig, write_json
@@ -37,7 +38,7 @@ def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: 
     write_json(folder / "split.json", {"name": f"speaker-kfold-by-corpus-{fold}of4", "speaker_independent": True,
                                        "test_speakers": [speaker]})
     if onnx:
-        save_model(folder / "model.onnx", spec, seed=fold)  # each fold its own (different) model
+        save_model(folder / "model.onnx", spec, seed=fold + model_seed)  # each fold its own (different) model
     return folder
 
 
@@ -159,3 +160,39 @@ def test_crossval_validation_only_scores_nothing(tmp_path: Path, capsys: pytest.
     (runs[2] / "metrics.json").unlink()  # a run without a validation record is refused, not averaged over
     assert main(["crossval", *map(str, runs), "--validation-only", "--out", str(tmp_path / "val2")]) == 2
     assert "has no validation scores" in capsys.readouterr().err
+
+
+def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from serapp.engine.model import load_model
+    from train import corpora as corpus_scan
+    from train.evaluate import score
+
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    first = [fold_run(tmp_path / "a", i + 1, s, spec) for i, s in enumerate(SAVEE)]
+    second = [fold_run(tmp_path / "b", i + 1, s, spec.replace(n_mels=24), model_seed=100, learning_rate=0.01)
+              for i, s in enumerate(SAVEE)]
+
+    # The ensemble's probabilities are the mean of its models', each with its own features.
+    clips = [c for c in corpus_scan.scan(corpora, ["savee"]) if c.speaker == SAVEE[0]]
+    a, b = load_model(first[0] / "model.onnx"), load_model(second[0] / "model.onnx")
+    both = score(a, clips, members=[b])
+    np.testing.assert_allclose(both.probs, (score(a, clips).probs + score(b, clips).probs) / 2, rtol=1e-5)
+
+    out = tmp_path / "cv"
+    assert main(["crossval", *map(str, first), "--member", *map(str, second), "--root", str(corpora),
+                 "--out", str(out)]) == 0
+    report = json.loads((out / "crossval.json").read_text())
+    assert report["members"] == {str(i + 1): [str(run)] for i, run in enumerate(second)}
+    assert report["pooled"]["n"] == 480 and report["validation"] is None
+    text = (out / "README.md").read_text()
+    assert "(ensembles of 2 models)" in text and f"- fold 1: `{first[0].name}`, `{second[0]}`" in text
+
+    # A member recipe whose folds test other speakers is refused.
+    shuffled = [fold_run(tmp_path / "c", i + 1, s, spec) for i, s in enumerate(reversed(SAVEE))]
+    capsys.readouterr()
+    assert main(["crossval", *map(str, first), "--member", *map(str, shuffled), "--root", str(corpora),
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "splits the speakers differently" in capsys.readouterr().err

@@ -13,6 +13,9 @@ The report also lists each fold's *validation* scores, as the trainer recorded t
 speakers (``metrics.json``, best validation loss from ``history.json``), with their mean: that is what a search
 over recipes may select on, never the pooled test figures. ``--validation-only`` writes that part alone
 (no ONNX model or corpora needed), to compare candidate recipes before scoring the chosen one.
+
+``--member RUN ...`` (repeatable) adds another recipe's fold runs: each fold then predicts the mean calibrated
+probability of its models, so the report scores an ensemble (e.g. a distillation teacher).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/crossval"),
                         help="folder for crossval.json, README.md and the confusion PNGs")
     parser.add_argument("--command", default="", help="the command that trained the folds, quoted in README.md")
+    parser.add_argument("--member", dest="members", action="append", nargs="+", type=Path, default=[],
+                        metavar="RUN", help="another recipe's fold runs (one per fold, same splits): each fold "
+                        "then predicts the mean probability of its models, an ensemble (repeatable)")
     parser.add_argument("--validation-only", action="store_true",
                         help="report only the folds' validation scores (what a search selects on); no test scoring")
 
@@ -123,15 +129,36 @@ def check_folds(folds: Sequence[Fold]) -> None:
         seen |= fold.test_speakers
 
 
-def score_fold(fold: Fold, clips: Sequence[Clip]) -> Scored:
-    """Fold ``fold``'s ONNX model scored on its own test speakers among ``clips`` (clean audio)."""
+def fold_members(folds: Sequence[Fold], groups: Sequence[Sequence[Path]]) -> dict[int, list[Path]]:
+    """Each fold number's ensemble members' ``model.onnx``: from every group (another recipe's fold runs), the
+    run of that fold, which must test and validate on the same speakers."""
+    by_number = {f.number: f for f in folds}
+    members: dict[int, list[Path]] = {n: [] for n in by_number}
+    for group in groups:
+        others = sorted((read_fold(Path(r)) for r in group), key=lambda f: f.number)
+        check_folds(others)
+        if [o.number for o in others] != sorted(by_number):
+            raise SerappError(f"The member runs {', '.join(str(o.run_dir) for o in others)} are not one run per "
+                              f"fold 1..{len(folds)}.")
+        for other in others:
+            fold = by_number[other.number]
+            if (other.test_speakers, other.val_speakers) != (fold.test_speakers, fold.val_speakers):
+                raise SerappError(f"{other.run_dir} splits the speakers differently from {fold.run_dir}: an "
+                                  "ensemble's models must share each fold's test and validation speakers.")
+            members[other.number].append(other.model_path)
+    return members
+
+
+def score_fold(fold: Fold, clips: Sequence[Clip], members: Sequence[Path] = ()) -> Scored:
+    """Fold ``fold``'s ONNX model (averaged with the ``members`` models, if any) scored on its own test speakers
+    among ``clips`` (clean audio)."""
     from serapp.engine.model import load_model
     from train.evaluate import score
 
     mine = [c for c in clips if c.speaker in fold.test_speakers]
     if len({c.speaker for c in mine}) < len(fold.test_speakers):
         raise SerappError(f"{fold.run_dir}: some test speakers have no clips in the corpora.")
-    return score(load_model(fold.model_path), mine)
+    return score(load_model(fold.model_path), mine, members=[load_model(p) for p in members])
 
 
 def pool(scored: Sequence[Scored]) -> Scored:
@@ -237,8 +264,13 @@ def validation_section(summary: dict[str, Any] | None) -> list[str]:
             *validation_rows(summary), ""]
 
 
-def _runs_section(folds: Sequence[Fold], command: str) -> list[str]:
-    lines = ["## Runs", "", *[f"- fold {f.number}: `{f.run_dir.name}`" for f in folds], ""]
+def _runs_section(folds: Sequence[Fold], command: str, members: dict[int, list[Path]] | None = None) -> list[str]:
+    members = members or {}
+    lines = ["## Runs", "", *[f"- fold {f.number}: `{f.run_dir.name}`"
+                              + "".join(f", `{p.parent}`" for p in members.get(f.number, [])) for f in folds], ""]
+    if any(members.values()):
+        lines += ["Each fold's prediction is the mean of the calibrated probabilities of the runs listed for it "
+                  "(an ensemble); the validation scores of single runs are therefore not reported.", ""]
     if command:
         lines += ["Trained with:", "", "```", command, "```", ""]
     return [*lines, f"Written by `serapp-train crossval` over the {len(folds)} run folders above.", ""]
@@ -253,15 +285,18 @@ def render_validation(folds: Sequence[Fold], summary: dict[str, Any], command: s
 
 
 def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs: dict[str, Path], out: Path,
-           command: str, validation: dict[str, Any] | None = None) -> str:
+           command: str, validation: dict[str, Any] | None = None,
+           members: dict[int, list[Path]] | None = None) -> str:
     """README.md of a cross-validation."""
     from train.modelcard import corpus_table, target_table
 
     config = folds[0].config
     k = len(folds)
     corpora = sorted(pooled.metrics.per_corpus)
+    size = 1 + max((len(m) for m in (members or {}).values()), default=0)
     lines = [
-        f"# Cross-validation: {config['family']}, {config['protocol']}, {k} folds",
+        f"# Cross-validation: {config['family']}" + (f" (ensembles of {size} models)" if size > 1 else "")
+        + f", {config['protocol']}, {k} folds",
         "",
         f"Speaker-independent: each of {len({c.speaker for c in pooled.clips})} speakers is tested exactly once, "
         "by the fold whose model never trained on it nor used it for early stopping or calibration. "
@@ -285,24 +320,29 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
         *[f"![{name}]({png.relative_to(out)})" for name, png in pngs.items()],
         "",
         *validation_section(validation),
-        *_runs_section(folds, command),
+        *_runs_section(folds, command, members),
     ]
     return "\n".join(lines)
 
 
 def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, command: str = "",
-             validation_only: bool = False) -> dict[str, Any]:
+             validation_only: bool = False, member_groups: Sequence[Sequence[Path]] = ()) -> dict[str, Any]:
     """Check, score and pool the folds in ``run_dirs``; write the report to ``out`` and return its JSON content.
-    With ``validation_only`` only the folds' validation scores are reported (nothing is scored)."""
+    With ``validation_only`` only the folds' validation scores are reported (nothing is scored).
+    ``member_groups``: other recipes' fold runs averaged with each fold's model (see :func:`fold_members`)."""
     from serapp.atomic import write_text
     from train import corpora, metrics
     from train.fit import write_json
 
     folds = sorted((read_fold(Path(r), scored=not validation_only) for r in run_dirs), key=lambda f: f.number)
     check_folds(folds)
-    validation = summarise_validation(folds)
+    if member_groups and validation_only:
+        raise SerappError("--member scores ensembles on test speakers; it cannot be combined with --validation-only.")
+    members = fold_members(folds, member_groups)
+    validation = None if member_groups else summarise_validation(folds)
     common = {"config": {k: v for k, v in folds[0].config.items() if k not in PER_FOLD},
-              "runs": [str(f.run_dir) for f in folds], "validation": validation}
+              "runs": [str(f.run_dir) for f in folds], "validation": validation,
+              "members": {str(n): [str(p.parent) for p in paths] for n, paths in members.items() if paths}}
     if validation_only:
         assert validation is not None  # read_fold refused runs without a record
         out.mkdir(parents=True, exist_ok=True)
@@ -311,7 +351,7 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
         return common
     config = folds[0].config  # the same in every fold but the fold number
     clips = corpora.scan(root or corpora_root(), config.get("corpora"), fold_calm=config.get("fold_calm", True))
-    scored = [score_fold(f, clips) for f in folds]
+    scored = [score_fold(f, clips, members[f.number]) for f in folds]
     pooled = pool(scored)
     out.mkdir(parents=True, exist_ok=True)
     pngs = {"all corpora": metrics.plot_confusion(np.asarray(pooled.metrics.confusion), pooled.metrics.labels,
@@ -326,7 +366,7 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
                    **s.metrics.to_dict()} for f, s in zip(folds, scored, strict=True)],
     }
     write_json(out / "crossval.json", report)
-    write_text(out / "README.md", render(folds, scored, pooled, pngs, out, command, validation))
+    write_text(out / "README.md", render(folds, scored, pooled, pngs, out, command, validation, members))
     return report
 
 
@@ -334,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     from train import metrics
 
     report = crossval(args.runs, args.out, root=args.root, command=args.command,
-                      validation_only=args.validation_only)
+                      validation_only=args.validation_only, member_groups=args.members)
     if report.get("validation"):
         mean = report["validation"]["mean"]
         print("validation, mean over folds: " + ", ".join(f"{k} {mean[k]:.3f}" for k in VALIDATION_FIGURES

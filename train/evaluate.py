@@ -160,14 +160,21 @@ class Scored:
                 "condition": self.condition.describe(), "speakers": sorted({c.speaker for c in self.clips})}
 
 
-def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condition()) -> Scored:
+def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condition(),
+          members: Sequence[OnnxModel] = ()) -> Scored:
     """Score ``model`` (as the app serves it, calibration included) on ``clips`` under ``condition``.
 
-    Clips whose emotion the model does not predict are left out (and counted on stdout).
+    With ``members`` the prediction is the mean probability of ``model`` and each member (an ensemble; each
+    with its own features and temperature, columns in ``model``'s label order). Clips whose emotion the
+    model does not predict are left out (and counted on stdout).
     """
     from train import metrics
 
     labels = model.labels
+    for member in members:
+        if set(member.labels) != set(labels):
+            raise SerappError(f"{member.path.name} predicts {', '.join(member.labels)}, {model.path.name} "
+                              f"{', '.join(labels)}: an ensemble's models must predict the same emotions.")
     scored = [c for c in clips if c.label in labels]
     if len(scored) < len(clips):
         print(f"left out {len(clips) - len(scored)} clips whose emotion the model does not predict")
@@ -177,6 +184,12 @@ def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condit
     if not kept:
         raise SerappError("None of the clips could be decoded; see the warnings above.")
     probs = predict(model, x)
+    for member in members:
+        x_member, kept_member = features_for(scored, member.info.spec, condition)
+        if [c.path for c in kept_member] != [c.path for c in kept]:
+            raise SerappError(f"{member.path.name} could not decode the same clips as {model.path.name}.")
+        probs += predict(member, x_member)[:, [member.labels.index(label) for label in labels]]
+    probs /= 1 + len(members)
     y = np.array([labels.index(c.label) for c in kept])
     result = metrics.evaluate(y, probs, labels, corpora=[c.corpus for c in kept])
     return Scored(result, probs, y, kept, condition)
