@@ -25,7 +25,7 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: bool = True, model_seed: int = 0,
-             **changes: object) -> Path:
+             val_speaker: str | None = None, **changes: object) -> Path:
     """A fold's run folder as `serapp-train train --protocol corpus-kfold --k 4 --export` leaves it."""
     from serapp.atomic import write_text
     from train.fit import TrainConfig, write_json
@@ -36,7 +36,8 @@ def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: 
                       "k": 4, "fold": fold, **changes}
     write_text(folder / "config.json", TrainConfig(**settings).to_json())
     write_json(folder / "split.json", {"name": f"speaker-kfold-by-corpus-{fold}of4", "speaker_independent": True,
-                                       "test_speakers": [speaker]})
+                                       "test_speakers": [speaker],
+                                       "val_speakers": [val_speaker] if val_speaker else []})
     if onnx:
         save_model(folder / "model.onnx", spec, seed=fold + model_seed)  # each fold its own (different) model
     return folder
@@ -171,9 +172,11 @@ def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path
     spec = tiny_spec(FeatureSpec(kind="logmel"))
     for name in ("a", "b", "c"):
         (tmp_path / name).mkdir()
-    first = [fold_run(tmp_path / "a", i + 1, s, spec) for i, s in enumerate(SAVEE)]
-    second = [fold_run(tmp_path / "b", i + 1, s, spec.replace(n_mels=24), model_seed=100, learning_rate=0.01)
-              for i, s in enumerate(SAVEE)]
+    validating = SAVEE[1:] + SAVEE[:1]  # fold i validates on the next speaker
+    pairs = list(enumerate(zip(SAVEE, validating, strict=True), 1))
+    first = [fold_run(tmp_path / "a", i, s, spec, val_speaker=v) for i, (s, v) in pairs]
+    second = [fold_run(tmp_path / "b", i, s, spec.replace(n_mels=24), model_seed=100, learning_rate=0.01,
+                       val_speaker=v) for i, (s, v) in pairs]
 
     # The ensemble's probabilities are the mean of its models', each with its own features.
     clips = [c for c in corpus_scan.scan(corpora, ["savee"]) if c.speaker == SAVEE[0]]
@@ -186,9 +189,17 @@ def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path
                  "--out", str(out)]) == 0
     report = json.loads((out / "crossval.json").read_text())
     assert report["members"] == {str(i + 1): [str(run)] for i, run in enumerate(second)}
-    assert report["pooled"]["n"] == 480 and report["validation"] is None
+    assert report["pooled"]["n"] == 480
+    # The ensemble is scored on each fold's validation speaker as well (what a search selects on), without a loss.
+    assert [f["val_speakers"] for f in report["validation"]["folds"]] == [[v] for v in validating]
+    assert all(f["n"] == 120 and f["loss"] is None for f in report["validation"]["folds"])
+    assert 0.0 <= report["validation"]["mean"]["uar"] <= 1.0 and report["validation"]["mean"]["loss"] is None
+    assert main(["crossval", *map(str, first), "--member", *map(str, second), "--root", str(corpora),
+                 "--out", str(tmp_path / "val"), "--validation-only"]) == 0
+    only = json.loads((tmp_path / "val" / "crossval.json").read_text())
+    assert "pooled" not in only and only["validation"] == report["validation"]
     text = (out / "README.md").read_text()
-    assert "(ensembles of 2 models)" in text and f"- fold 1: `{first[0].name}`, `{second[0]}`" in text
+    assert "(ensembles of 2 models)" in text and f"- fold 1: `{first[0].name}`, `b/{second[0].name}`" in text
 
     # A member recipe whose folds test other speakers is refused.
     shuffled = [fold_run(tmp_path / "c", i + 1, s, spec) for i, s in enumerate(reversed(SAVEE))]

@@ -15,7 +15,8 @@ over recipes may select on, never the pooled test figures. ``--validation-only``
 (no ONNX model or corpora needed), to compare candidate recipes before scoring the chosen one.
 
 ``--member RUN ...`` (repeatable) adds another recipe's fold runs: each fold then predicts the mean calibrated
-probability of its models, so the report scores an ensemble (e.g. a distillation teacher).
+probability of its models, so the report scores an ensemble (e.g. a distillation teacher), on the validation
+speakers too (with ``--validation-only``, there alone).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,16 +150,26 @@ def fold_members(folds: Sequence[Fold], groups: Sequence[Sequence[Path]]) -> dic
     return members
 
 
-def score_fold(fold: Fold, clips: Sequence[Clip], members: Sequence[Path] = ()) -> Scored:
-    """Fold ``fold``'s ONNX model (averaged with the ``members`` models, if any) scored on its own test speakers
-    among ``clips`` (clean audio)."""
+def score_fold(fold: Fold, clips: Sequence[Clip], members: Sequence[Path] = (), part: str = "test") -> Scored:
+    """Fold ``fold``'s ONNX model (averaged with the ``members`` models, if any) scored on its own ``part``
+    speakers (``test`` or ``val``) among ``clips`` (clean audio)."""
     from serapp.engine.model import load_model
     from train.evaluate import score
 
-    mine = [c for c in clips if c.speaker in fold.test_speakers]
-    if len({c.speaker for c in mine}) < len(fold.test_speakers):
-        raise SerappError(f"{fold.run_dir}: some test speakers have no clips in the corpora.")
+    speakers = fold.test_speakers if part == "test" else fold.val_speakers
+    mine = [c for c in clips if c.speaker in speakers]
+    if len({c.speaker for c in mine}) < len(speakers):
+        raise SerappError(f"{fold.run_dir}: some {part} speakers have no clips in the corpora.")
     return score(load_model(fold.model_path), mine, members=[load_model(p) for p in members])
+
+
+def ensemble_validation(fold: Fold, clips: Sequence[Clip], members: Sequence[Path]) -> dict[str, Any] | None:
+    """The validation record (as :func:`read_validation`) of the fold's ensemble, scored on its validation
+    speakers; no loss, as the trainer's is one model's. None when the fold has no validation speakers."""
+    if not fold.val_speakers:
+        return None
+    result = score_fold(fold, clips, members, part="val").metrics.to_dict()
+    return {**{k: result[k] for k in ("accuracy", "macro_f1", "uar", "per_corpus", "n")}, "loss": None}
 
 
 def pool(scored: Sequence[Scored]) -> Scored:
@@ -266,11 +277,15 @@ def validation_section(summary: dict[str, Any] | None) -> list[str]:
 
 def _runs_section(folds: Sequence[Fold], command: str, members: dict[int, list[Path]] | None = None) -> list[str]:
     members = members or {}
-    lines = ["## Runs", "", *[f"- fold {f.number}: `{f.run_dir.name}`"
-                              + "".join(f", `{p.parent}`" for p in members.get(f.number, [])) for f in folds], ""]
+
+    def listed(fold: Fold) -> str:
+        extra = "".join(f", `{p.parent.parent.name}/{p.parent.name}`" for p in members.get(fold.number, []))
+        return f"- fold {fold.number}: `{fold.run_dir.name}`{extra}"
+
+    lines = ["## Runs", "", *map(listed, folds), ""]
     if any(members.values()):
         lines += ["Each fold's prediction is the mean of the calibrated probabilities of the runs listed for it "
-                  "(an ensemble); the validation scores of single runs are therefore not reported.", ""]
+                  "(an ensemble); so are its validation scores, which have no loss (the trainer's is one model's).", ""]
     if command:
         lines += ["Trained with:", "", "```", command, "```", ""]
     return [*lines, f"Written by `serapp-train crossval` over the {len(folds)} run folders above.", ""]
@@ -334,23 +349,27 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
     from train import corpora, metrics
     from train.fit import write_json
 
-    folds = sorted((read_fold(Path(r), scored=not validation_only) for r in run_dirs), key=lambda f: f.number)
+    # an ensemble's validation scores are computed here, from its models, so they are needed even then
+    folds = sorted((read_fold(Path(r), scored=not validation_only or bool(member_groups)) for r in run_dirs),
+                   key=lambda f: f.number)
     check_folds(folds)
-    if member_groups and validation_only:
-        raise SerappError("--member scores ensembles on test speakers; it cannot be combined with --validation-only.")
     members = fold_members(folds, member_groups)
-    validation = None if member_groups else summarise_validation(folds)
-    common = {"config": {k: v for k, v in folds[0].config.items() if k not in PER_FOLD},
+    config = folds[0].config  # the same in every fold but the fold number
+    clips = corpora.scan(root or corpora_root(), config.get("corpora"), fold_calm=config.get("fold_calm", True)) \
+        if member_groups or not validation_only else []
+    if member_groups:
+        folds = [replace(f, validation=ensemble_validation(f, clips, members[f.number])) for f in folds]
+    validation = summarise_validation(folds)
+    common = {"config": {k: v for k, v in config.items() if k not in PER_FOLD},
               "runs": [str(f.run_dir) for f in folds], "validation": validation,
               "members": {str(n): [str(p.parent) for p in paths] for n, paths in members.items() if paths}}
     if validation_only:
-        assert validation is not None  # read_fold refused runs without a record
+        if validation is None:  # read_fold refused single runs without a record; an ensemble may lack speakers
+            raise SerappError("The folds have no validation speakers to score.")
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "crossval.json", common)
         write_text(out / "README.md", render_validation(folds, validation, command))
         return common
-    config = folds[0].config  # the same in every fold but the fold number
-    clips = corpora.scan(root or corpora_root(), config.get("corpora"), fold_calm=config.get("fold_calm", True))
     scored = [score_fold(f, clips, members[f.number]) for f in folds]
     pooled = pool(scored)
     out.mkdir(parents=True, exist_ok=True)
