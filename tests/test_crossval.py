@@ -88,6 +88,16 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
         in text
     assert "](../cv/README.md)" in text and "cross-validation above measures the recipe" in text
 
+    # A distilled student of that recipe: the card says so, and that the folds are the recipe without teachers.
+    config = json.loads((run / "config.json").read_text())
+    write_json(run / "config.json", {**config, "teachers": ["runs/teacher"], "distill_weight": 0.5})
+    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
+                 "--crossval", str(out)]) == 0
+    text = card.read_text()
+    assert "4-fold cross-validation of the recipe without distillation" in text
+    assert "cross-validation above measures the recipe without its teachers over every speaker" in text
+    assert "0.5 the mean calibrated probability of 1 teacher model trained on the same training speakers" in text
+
 
 @pytest.mark.parametrize("case, message", [
     ("missing fold", "needs folds 1..4 once each; got [1, 2, 3]"),

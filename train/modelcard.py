@@ -135,8 +135,9 @@ def _relative(path: Path, out: Path) -> Path:
     return Path(os.path.relpath(path.resolve(), out.parent.resolve()))
 
 
-def crossval_section(folder: Path | None, out: Path) -> list[str]:
-    """Markdown lines: the pooled per-corpus figures of a `serapp-train crossval` folder (none without one)."""
+def crossval_section(folder: Path | None, out: Path, distilled: bool = False) -> list[str]:
+    """Markdown lines: the pooled per-corpus figures of a `serapp-train crossval` folder (none without one).
+    ``distilled``: the shipped model is a student of teachers, and the folds are its recipe without them."""
     if folder is None:
         return []
     report = json.loads((folder / "crossval.json").read_text())
@@ -146,8 +147,9 @@ def crossval_section(folder: Path | None, out: Path) -> list[str]:
     tested = [[s.split(":")[0] for s in f["test_speakers"]] for f in report["folds"]]
     per_fold = ", ".join(f"{c} " + "/".join(str(t.count(c)) for t in tested) for c in sorted(pooled["per_corpus"]))
     link = _relative(folder / "README.md", out)
+    recipe = "the recipe without distillation" if distilled and not config.get("teachers") else "this recipe"
     return [
-        f"## Per-corpus protocols: {k}-fold cross-validation of this recipe",
+        f"## Per-corpus protocols: {k}-fold cross-validation of {recipe}",
         "",
         "The issue's protocols test every speaker: RAVDESS in folds by actor, CREMA-D on actors never trained on, "
         f"SAVEE leave one speaker out. The same configuration was trained {k} times with `--protocol "
@@ -156,6 +158,8 @@ def crossval_section(folder: Path | None, out: Path) -> list[str]:
         "tested once, each by the exported ONNX "
         "model of the fold that never trained on them nor used them for early stopping or calibration; the "
         "predictions are pooled over folds. These fold models are not the shipped file (trained on another split).",
+        *(["The shipped file is a distilled student of this recipe; its own cross-validation would need "
+           "teachers trained on every fold, and was not run."] if recipe != "this recipe" else []),
         "",
         *corpus_table(pooled),
         "",
@@ -181,6 +185,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     curves = run_dir / "curves.png"
     size_mb = model.path.stat().st_size / 1e6
     test_speakers = split.get("test_speakers", [])
+    teachers = config.get("teachers") or []
     spec = info.spec
     lines = [
         f"# Model card: `{model.path.name}`",
@@ -204,6 +209,10 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         f"temperature use {len(split.get('val_speakers', []))} validation speakers drawn from the training "
         f"speakers ({split.get('val', '?')} clips); {split.get('train', '?')} clips train. The test speakers were "
         f"scored once, after training; nothing was tuned on them. Training ran {epochs}.",
+        *(["", f"**Distilled**: each training clip's target was {1 - config['distill_weight']:g} its one-hot label "
+            f"and {config['distill_weight']:g} the mean calibrated probability of {len(teachers)} teacher "
+            f"model{'s' if len(teachers) > 1 else ''} trained on the same training speakers (none of them heard "
+            "a validation or test speaker); see *What was tried*."] if teachers else []),
         "",
         *([f"![Training curves]({_relative(curves, out)})", ""] if curves.exists() else []),
         "**The shipped weights are the evaluated ones** (trained on the training speakers only), not a retrain on",
@@ -227,7 +236,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "The targets are those of the default-model issue (speaker-independent). Where the model falls short, the "
         "section *What was tried* says what was done and what is left.",
         "",
-        *crossval_section(crossval, out),
+        *crossval_section(crossval, out, distilled=bool(teachers)),
         "## Calibration",
         "",
         *calibration,
@@ -247,7 +256,8 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "  chains will score lower. Emotions are acted categories, not felt states; do not use the output to judge",
         "  people.",
         *(["- The shipped file's own figures come from one holdout (SAVEE and TESS test on one speaker each); the",
-           "  cross-validation above measures the recipe over every speaker, not this exact file."] if crossval else
+           f"  cross-validation above measures {'the recipe without its teachers' if teachers else 'the recipe'} "
+           "over every speaker, not this exact file."] if crossval else
           ["- One speaker-independent holdout, not k-fold: the per-corpus figures carry a few points of sampling",
            "  uncertainty (SAVEE and TESS test on one speaker each)."]),
         "- Licence: trained on RAVDESS (CC BY-NC-SA 4.0), TESS (CC BY-NC-ND 4.0), CREMA-D (ODbL/DbCL) and SAVEE",
