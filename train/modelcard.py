@@ -147,7 +147,8 @@ def crossval_section(folder: Path | None, out: Path, distilled: bool = False) ->
     tested = [[s.split(":")[0] for s in f["test_speakers"]] for f in report["folds"]]
     per_fold = ", ".join(f"{c} " + "/".join(str(t.count(c)) for t in tested) for c in sorted(pooled["per_corpus"]))
     link = _relative(folder / "README.md", out)
-    recipe = "the recipe without distillation" if distilled and not config.get("teachers") else "this recipe"
+    without_teachers = distilled and not config.get("teachers")
+    recipe = "the recipe without distillation" if without_teachers else "this recipe"
     return [
         f"## Per-corpus protocols: {k}-fold cross-validation of {recipe}",
         "",
@@ -159,7 +160,7 @@ def crossval_section(folder: Path | None, out: Path, distilled: bool = False) ->
         "model of the fold that never trained on them nor used them for early stopping or calibration; the "
         "predictions are pooled over folds. These fold models are not the shipped file (trained on another split).",
         *(["The shipped file is a distilled student of this recipe; its own cross-validation would need "
-           "teachers trained on every fold, and was not run."] if recipe != "this recipe" else []),
+           "teachers trained on every fold, and was not run."] if without_teachers else []),
         "",
         *corpus_table(pooled),
         "",
@@ -211,8 +212,8 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         f"scored once, after training; nothing was tuned on them. Training ran {epochs}.",
         *(["", f"**Distilled**: each training clip's target was {1 - config['distill_weight']:g} its one-hot label "
             f"and {config['distill_weight']:g} the mean calibrated probability of {len(teachers)} teacher "
-            f"model{'s' if len(teachers) > 1 else ''} trained on the same training speakers (none of them heard "
-            "a validation or test speaker); see *What was tried*."] if teachers else []),
+            f"model{'s' if len(teachers) > 1 else ''} trained on the same training speakers (none of them trained "
+            "on a validation or test speaker); see *What was tried*."] if teachers else []),
         "",
         *([f"![Training curves]({_relative(curves, out)})", ""] if curves.exists() else []),
         "**The shipped weights are the evaluated ones** (trained on the training speakers only), not a retrain on",
