@@ -135,19 +135,15 @@ def _relative(path: Path, out: Path) -> Path:
     return Path(os.path.relpath(path.resolve(), out.parent.resolve()))
 
 
-def crossval_section(folder: Path | None, out: Path, distilled: bool = False) -> list[str]:
-    """Markdown lines: the pooled per-corpus figures of a `serapp-train crossval` folder (none without one).
-    ``distilled``: the shipped model is a student of teachers, and the folds are its recipe without them."""
-    if folder is None:
-        return []
-    report = json.loads((folder / "crossval.json").read_text())
+def crossval_section(folder: Path, report: dict[str, Any], out: Path, without_teachers: bool = False) -> list[str]:
+    """Markdown lines: the pooled per-corpus figures of a `serapp-train crossval` folder (``report`` is its
+    ``crossval.json``). ``without_teachers``: the shipped model is distilled, the folds are its recipe without."""
     config, pooled = report["config"], report["pooled"]
     k = len(report["folds"])
     speakers = sum(len(f["test_speakers"]) for f in report["folds"])
     tested = [[s.split(":")[0] for s in f["test_speakers"]] for f in report["folds"]]
     per_fold = ", ".join(f"{c} " + "/".join(str(t.count(c)) for t in tested) for c in sorted(pooled["per_corpus"]))
     link = _relative(folder / "README.md", out)
-    without_teachers = distilled and not config.get("teachers")
     recipe = "the recipe without distillation" if without_teachers else "this recipe"
     return [
         f"## Per-corpus protocols: {k}-fold cross-validation of {recipe}",
@@ -187,6 +183,10 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     size_mb = model.path.stat().st_size / 1e6
     test_speakers = split.get("test_speakers", [])
     teachers = config.get("teachers") or []
+    report = json.loads((crossval / "crossval.json").read_text()) if crossval else None
+    # The cross-validated folds may lack the shipped model's teachers (too costly to train per fold).
+    without_teachers = bool(teachers and report and not report["config"].get("teachers"))
+    measured = "the recipe without its teachers" if without_teachers else "the recipe"
     spec = info.spec
     lines = [
         f"# Model card: `{model.path.name}`",
@@ -237,7 +237,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "The targets are those of the default-model issue (speaker-independent). Where the model falls short, the "
         "section *What was tried* says what was done and what is left.",
         "",
-        *crossval_section(crossval, out, distilled=bool(teachers)),
+        *(crossval_section(crossval, report, out, without_teachers) if crossval and report else []),
         "## Calibration",
         "",
         *calibration,
@@ -257,8 +257,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "  chains will score lower. Emotions are acted categories, not felt states; do not use the output to judge",
         "  people.",
         *(["- The shipped file's own figures come from one holdout (SAVEE and TESS test on one speaker each); the",
-           f"  cross-validation above measures {'the recipe without its teachers' if teachers else 'the recipe'} "
-           "over every speaker, not this exact file."] if crossval else
+           f"  cross-validation above measures {measured} over every speaker, not this exact file."] if crossval else
           ["- One speaker-independent holdout, not k-fold: the per-corpus figures carry a few points of sampling",
            "  uncertainty (SAVEE and TESS test on one speaker each)."]),
         "- Licence: trained on RAVDESS (CC BY-NC-SA 4.0), TESS (CC BY-NC-ND 4.0), CREMA-D (ODbL/DbCL) and SAVEE",
