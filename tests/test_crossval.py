@@ -94,9 +94,16 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
                  "--crossval", str(out)]) == 0
     text = card.read_text()
-    assert "4-fold cross-validation of the recipe without distillation" in text
-    assert "cross-validation above measures the recipe without its teachers over every speaker" in text
+    assert "4-fold cross-validation of a related recipe (without distillation)" in text
+    assert "cross-validation above measures a related recipe (without distillation) over every speaker" in text
     assert "0.5 the mean calibrated probability of 1 teacher model trained on the same training speakers" in text
+    # A student of another family: both differences are named, in the heading and the limitation alike.
+    write_json(run / "config.json", {**config, "family": "cnn2d", "teachers": ["runs/t"], "distill_weight": 0.5})
+    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
+                 "--crossval", str(out)]) == 0
+    text = card.read_text()
+    related = f"a related recipe (on `{config['family']}`, not the shipped `cnn2d`; without distillation)"
+    assert f"4-fold cross-validation of {related}" in text and f"above measures {related} over every" in text
 
 
 @pytest.mark.parametrize("case, message", [

@@ -135,16 +135,28 @@ def _relative(path: Path, out: Path) -> Path:
     return Path(os.path.relpath(path.resolve(), out.parent.resolve()))
 
 
-def crossval_section(folder: Path, report: dict[str, Any], out: Path, without_teachers: bool = False) -> list[str]:
+def folds_differ(shipped: dict[str, Any], folds: dict[str, Any]) -> str:
+    """How a cross-validation's fold recipe (``folds``, its config) differs from the shipped model's config:
+    ``""`` when it is the same recipe, else e.g. ``"on `crnn_small`, not the shipped `cnn2d`; without
+    distillation"`` (teachers per fold are too costly to train, and a student may change family)."""
+    differs = []
+    if folds.get("family") != shipped.get("family"):
+        differs.append(f"on `{folds.get('family')}`, not the shipped `{shipped.get('family')}`")
+    if shipped.get("teachers") and not folds.get("teachers"):
+        differs.append("without distillation")
+    return "; ".join(differs)
+
+
+def crossval_section(folder: Path, report: dict[str, Any], out: Path, differs: str = "") -> list[str]:
     """Markdown lines: the pooled per-corpus figures of a `serapp-train crossval` folder (``report`` is its
-    ``crossval.json``). ``without_teachers``: the shipped model is distilled, the folds are its recipe without."""
+    ``crossval.json``). ``differs``: how its recipe differs from the shipped model's (:func:`folds_differ`)."""
     config, pooled = report["config"], report["pooled"]
     k = len(report["folds"])
     speakers = sum(len(f["test_speakers"]) for f in report["folds"])
     tested = [[s.split(":")[0] for s in f["test_speakers"]] for f in report["folds"]]
     per_fold = ", ".join(f"{c} " + "/".join(str(t.count(c)) for t in tested) for c in sorted(pooled["per_corpus"]))
     link = _relative(folder / "README.md", out)
-    recipe = "the recipe without distillation" if without_teachers else "this recipe"
+    recipe = f"a related recipe ({differs})" if differs else "this recipe"
     return [
         f"## Per-corpus protocols: {k}-fold cross-validation of {recipe}",
         "",
@@ -155,8 +167,8 @@ def crossval_section(folder: Path, report: dict[str, Any], out: Path, without_te
         "tested once, each by the exported ONNX "
         "model of the fold that never trained on them nor used them for early stopping or calibration; the "
         "predictions are pooled over folds. These fold models are not the shipped file (trained on another split).",
-        *(["The shipped file is a distilled student of this recipe; its own cross-validation would need "
-           "teachers trained on every fold, and was not run."] if without_teachers else []),
+        *([f"The shipped file's own recipe differs ({differs}) and was not cross-validated; *What was tried* "
+           "says why."] if differs else []),
         "",
         *corpus_table(pooled),
         "",
@@ -184,9 +196,9 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     test_speakers = split.get("test_speakers", [])
     teachers = config.get("teachers") or []
     report = json.loads((crossval / "crossval.json").read_text()) if crossval else None
-    # The cross-validated folds may lack the shipped model's teachers (too costly to train per fold).
-    without_teachers = bool(teachers and report and not report["config"].get("teachers"))
-    measured = "the recipe without its teachers" if without_teachers else "the recipe"
+    # Decided once, so that the heading and the limitation cannot disagree.
+    differs = folds_differ(config, report["config"]) if report else ""
+    measured = f"a related recipe ({differs})" if differs else "the recipe"
     spec = info.spec
     lines = [
         f"# Model card: `{model.path.name}`",
@@ -237,7 +249,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "The targets are those of the default-model issue (speaker-independent). Where the model falls short, the "
         "section *What was tried* says what was done and what is left.",
         "",
-        *(crossval_section(crossval, report, out, without_teachers) if crossval and report else []),
+        *(crossval_section(crossval, report, out, differs) if crossval and report else []),
         "## Calibration",
         "",
         *calibration,
