@@ -113,6 +113,34 @@ def test_evaluate_speaker_filter(corpora: Path, tmp_path: Path) -> None:
     assert np.isfinite(result["ece"])
 
 
+def test_evaluate_on_a_split_part_and_an_ensemble(corpora: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from train.fit import write_json
+
+    model = save_model(tmp_path / "m.onnx", tiny_spec(FeatureSpec(kind="stats")))
+    other = save_model(tmp_path / "o.onnx", tiny_spec(FeatureSpec(kind="logmel")))
+    split = tmp_path / "split.json"
+    write_json(split, {"val_speakers": ["savee:JE"], "test_speakers": ["savee:DC", "savee:KL"]})
+    args = ["evaluate", "--root", str(corpora), "--corpora", "savee", "--limit", "4", "--split", str(split)]
+    results = {}
+    for name, models, part in (("one", [model], "val"), ("twice", [model, model], "val"),
+                               ("pair", [model, other], "val"), ("test", [model], "test")):
+        out = tmp_path / name
+        assert main([*args, "--part", part, *[a for m in models for a in ("--model", str(m))], "--out", str(out)]) == 0
+        results[name] = json.loads((out / "metrics.json").read_text())
+    one, twice, pair = results["one"], results["twice"], results["pair"]
+    assert one["speakers"] == ["savee:JE"] and one["n"] == 4 and one["members"] == []
+    assert set(results["test"]["speakers"]) <= {"savee:DC", "savee:KL"}
+    # the ensemble is the mean probability: a model averaged with itself scores as it does alone
+    assert twice["members"] == [str(model)] and twice["log_loss"] == pytest.approx(one["log_loss"])
+    assert twice["confusion"] == one["confusion"]
+    assert pair["members"] == [str(other)] and pair["log_loss"] != pytest.approx(one["log_loss"])
+    assert "and 1 more (mean probability)" in capsys.readouterr().out
+    write_json(split, {"test_speakers": ["savee:DC"]})
+    assert main([*args, "--part", "val", "--model", str(model), "--out", str(tmp_path / "x")]) == 2
+    assert "lists no val_speakers" in capsys.readouterr().err
+
+
 def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_path: Path) -> None:
     common = ["--corpora", "savee", "--k", "4", "--runs-dir", str(tmp_path / "runs"), "--repeats", "3",
               "--epochs", "1", "--quiet", "--root", str(corpora)]

@@ -31,15 +31,21 @@ BATCH = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the bundled model)")
+    parser.add_argument("--model", type=Path, action="append", default=None,
+                        help="ONNX model (default: the bundled model); repeat it to score the mean probability "
+                        "of several (an ensemble)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--root", type=Path, default=None,
                         help="corpora folder (default: $SERAPP_CORPORA or ../shared/corpora)")
     source.add_argument("--manifest", type=Path, default=None,
                         help="CSV with columns path,label,speaker (optional corpus, sex) instead of corpora")
     parser.add_argument("--corpora", default=None, help="comma-separated corpus names (default: all found)")
-    parser.add_argument("--speakers", default=None,
-                        help="comma-separated speaker ids to keep, e.g. ravdess:01,tess:OAF (default: all)")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--speakers", default=None,
+                     help="comma-separated speaker ids to keep, e.g. ravdess:01,tess:OAF (default: all)")
+    who.add_argument("--split", type=Path, default=None,
+                     help="a run's split.json: keep the speakers of its --part (choose on val, never on test)")
+    parser.add_argument("--part", choices=("val", "test"), default="test", help="which speakers of --split")
     parser.add_argument("--limit", type=int, default=None, help="at most this many clips per corpus (seeded)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --limit and of the noise")
     parser.add_argument("--noise-snr", type=float, default=None, help="add noise at this SNR in dB")
@@ -54,6 +60,18 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
+def split_speakers(path: Path, part: str) -> list[str]:
+    """The speaker ids of one part (``val`` or ``test``) of a run's ``split.json``."""
+    from train.exportcmd import read_json
+
+    key = f"{part}_speakers"
+    split = read_json(path)
+    speakers = split.get(key) if isinstance(split, dict) else None
+    if not speakers:
+        raise SerappError(f"{path} lists no {key}; it should be the split.json of a run folder.")
+    return list(speakers)
+
+
 def select_clips(args: argparse.Namespace) -> list[Clip]:
     """The clips to score: corpus scan or manifest, then the speaker filter, then the per-corpus limit."""
     from train import corpora
@@ -66,7 +84,7 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
             clips = [c for c in clips if c.corpus in wanted_corpora]
     else:
         clips = corpora.scan(args.root or corpora_root(), _names(args.corpora))
-    speakers = _names(args.speakers)
+    speakers = split_speakers(args.split, args.part) if args.split is not None else _names(args.speakers)
     if speakers is not None:
         unknown = sorted(set(speakers) - {c.speaker for c in clips})
         if unknown:
@@ -156,7 +174,8 @@ class Scored:
         """The ``metrics.json`` content: metrics, ECE, model, condition and speakers."""
         from train import metrics
 
-        return {**self.metrics.to_dict(), "ece": metrics.ece(self.probs, self.y), "model": str(model.path),
+        return {**self.metrics.to_dict(), "ece": metrics.ece(self.probs, self.y),
+                "log_loss": metrics.nll(self.probs, self.y), "model": str(model.path),
                 "condition": self.condition.describe(), "speakers": sorted({c.speaker for c in self.clips})}
 
 
@@ -200,15 +219,16 @@ def run(args: argparse.Namespace) -> int:
     from train import metrics
     from train.fit import write_json
 
-    model = load_model(args.model)
+    model, *members = [load_model(path) for path in args.model or [None]]
     condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed)
-    scored = score(model, select_clips(args), condition)
-    print(f"{model.path.name} ({model.info.family or 'unknown family'}), {condition.describe()}")
+    scored = score(model, select_clips(args), condition, members)
+    together = f" and {len(members)} more (mean probability)" if members else ""
+    print(f"{model.path.name} ({model.info.family or 'unknown family'}){together}, {condition.describe()}")
     print(metrics.format_report(scored.metrics))
-    summary = scored.summary(model)
+    summary = {**scored.summary(model), "members": [str(m.path) for m in members]}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "metrics.json", summary)
     plot = metrics.plot_confusion(np.asarray(scored.metrics.confusion), model.labels, args.out / "confusion.png",
                                   title=f"{model.path.stem} — {condition.describe()}")
-    print(f"ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
+    print(f"log-loss {summary['log_loss']:.3f}, ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
     return 0

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="the model's name in its metadata (default: the run folder's)")
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A run folder's JSON file, parsed; :class:`SerappError` naming the file when it cannot be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -48,7 +49,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     if missing:
         raise SerappError(f"{run_dir} is not a finished neural run: it lacks {', '.join(missing)}. "
                           "Export runs made by `serapp-train train` (scikit-learn baselines cannot be exported).")
-    run = {name: _read_json(run_dir / f"{name}.json") for name in ("config", "labels", "split", "metrics")}
+    run = {name: read_json(run_dir / f"{name}.json") for name in ("config", "labels", "split", "metrics")}
     run["config"] = TrainConfig.from_dict(run["config"])
     run["spec"] = FeatureSpec.from_json((run_dir / "spec.json").read_text(encoding="utf-8"))
     if run["spec"] != run["config"].feature_spec:
