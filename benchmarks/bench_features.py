@@ -30,6 +30,7 @@ from train.corpora import scan
 KINDS: dict[str, FeatureSpec] = {
     "logmel": FeatureSpec(kind="logmel"),
     "logmel+deltas": FeatureSpec(kind="logmel", deltas=True),
+    "logmel+pitch": FeatureSpec(kind="logmel", pitch=True),
     "mfcc": FeatureSpec(kind="mfcc"),
     "frames": FeatureSpec(kind="frames"),
     "stats": FeatureSpec(kind="stats"),

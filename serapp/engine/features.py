@@ -91,6 +91,26 @@ def rms_level(power: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     return (1.0 + db / spec.top_db).astype(np.float32)
 
 
+def pitch_track(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """Log-f0 and voicing per frame (pYIN). ``(..., n)`` -> ``(..., 2, T)``.
+
+    Row 0: f0 in octaves relative to 100 Hz, linearly interpolated through unvoiced frames (held at the ends;
+    0 where no frame is voiced), so the contour stays continuous. Row 1: voiced (1) or not (0), pYIN's decision
+    (its voicing probabilities are low, under 0.5, even on clearly voiced frames).
+    Frames are centred on the STFT's (``hop_length``), analysed over ``n_fft`` samples.
+    """
+    f0, voiced, _ = librosa.pyin(np.asarray(y, dtype=np.float32), fmin=spec.pitch_fmin, fmax=spec.pitch_fmax,
+                                 sr=spec.sample_rate, frame_length=spec.n_fft, hop_length=spec.hop_length,
+                                 center=True)
+    octaves = np.log2(f0 / 100.0)
+    flat = octaves.reshape(-1, octaves.shape[-1])
+    frames = np.arange(flat.shape[-1])
+    for row in flat:  # a view: fills `octaves` in place
+        known = np.isfinite(row)
+        row[:] = np.interp(frames, frames[known], row[known]) if known.any() else 0.0
+    return np.stack([octaves, voiced], axis=-2).astype(np.float32)
+
+
 def _standardise(x: np.ndarray, axis: int) -> np.ndarray:
     mean = x.mean(axis=axis, keepdims=True)
     std = x.std(axis=axis, keepdims=True)
@@ -114,14 +134,18 @@ def features_from_prepared(batch: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     if batch.ndim != 2 or batch.shape[1] != spec.n_samples:
         raise SerappError(f"Expected prepared audio of shape (batch, {spec.n_samples}), got {batch.shape}.")
     power = power_spectrogram(batch, spec)
+    pitch = pitch_track(batch, spec) if spec.pitch else np.zeros((len(batch), 0, power.shape[-1]), np.float32)
     if spec.kind == "frames":
-        out = np.stack([zero_crossing_rate(batch, spec), rms_level(power, spec)], axis=-1)
+        rows = np.concatenate([zero_crossing_rate(batch, spec)[:, None], rms_level(power, spec)[:, None], pitch], 1)
+        out = rows.transpose(0, 2, 1)
         return _standardise(out, 1) if spec.normalization == "utterance" else out
     lm = log_mel(power, spec)  # (B, n_mels, T)
     if spec.kind == "logmel":
         chans = [lm]
         if spec.deltas:
             chans += [librosa.feature.delta(lm, order=1, axis=-1), librosa.feature.delta(lm, order=2, axis=-1)]
+        # each frame's pitch, repeated across the mel bands, so every position of a 2-D CNN sees it
+        chans += [np.broadcast_to(pitch[:, i, None, :], lm.shape) for i in range(pitch.shape[1])]
         out = np.stack(chans, axis=-1).transpose(0, 2, 1, 3)  # (B, T, n_mels, C)
         return _standardise(out, 1) if spec.normalization == "utterance" else out.astype(np.float32)
     mf = mfcc(lm, spec)
@@ -134,7 +158,7 @@ def features_from_prepared(batch: np.ndarray, spec: FeatureSpec) -> np.ndarray:
                          _resize(lm, spec.image_size)], axis=-1)
     # stats: mean and std over time of every frame feature, in a fixed order
     frames = np.concatenate([mf, ch, lm, zero_crossing_rate(batch, spec)[:, None, :],
-                             rms_level(power, spec)[:, None, :]], axis=1)
+                             rms_level(power, spec)[:, None, :], pitch], axis=1)
     return np.concatenate([frames.mean(axis=-1), frames.std(axis=-1)], axis=1).astype(np.float32)
 
 

@@ -18,6 +18,7 @@ FEATURES_VERSION = 1
 FeatureKind = Literal["logmel", "mfcc", "frames", "stats", "image"]
 FEATURE_KINDS: tuple[str, ...] = ("logmel", "mfcc", "frames", "stats", "image")
 NORMALISATIONS: tuple[str, ...] = ("none", "utterance")
+PITCH_KINDS: tuple[str, ...] = ("logmel", "frames", "stats")
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,13 @@ class FeatureSpec(JsonConfig):
     """Preprocessing and feature parameters. Times in seconds, rates in Hz, sizes in samples or bins.
 
     kind selects the model input:
-      - ``logmel``: log-mel spectrogram, shape ``(n_frames, n_mels, channels)``; channels = 3 with deltas.
+      - ``logmel``: log-mel spectrogram, shape ``(n_frames, n_mels, channels)``; channels = 3 with deltas,
+        2 more with pitch.
       - ``mfcc``: MFCC sequence, shape ``(n_frames, n_mfcc)``.
-      - ``frames``: zero-crossing rate and RMS per frame, shape ``(n_frames, 2)``.
-      - ``stats``: mean and std over time of MFCC, chroma, log-mel, ZCR and RMS, shape ``(n_stats,)``.
+      - ``frames``: zero-crossing rate and RMS per frame (and with pitch, log-f0 and voicing),
+        shape ``(n_frames, 2)`` (``(n_frames, 4)``).
+      - ``stats``: mean and std over time of MFCC, chroma, log-mel, ZCR and RMS (and with pitch, log-f0 and
+        voicing), shape ``(n_stats,)``.
       - ``image``: MFCC, chroma and log-mel each resized to ``image_size`` and stacked,
         shape ``(height, width, 3)``, values in [0, 1].
     """
@@ -54,6 +58,10 @@ class FeatureSpec(JsonConfig):
     n_mfcc: int = 40
     n_chroma: int = 12
     deltas: bool = False
+    # Pitch track (pYIN, f0 searched in pitch_fmin..pitch_fmax Hz): prosody the log-mel shows only indirectly.
+    pitch: bool = False
+    pitch_fmin: float = 65.0
+    pitch_fmax: float = 600.0
     normalization: str = "none"
     image_size: tuple[int, int] = field(default=(64, 64))
 
@@ -82,6 +90,12 @@ class FeatureSpec(JsonConfig):
              f"normalization must be one of {', '.join(NORMALISATIONS)}, got {self.normalization!r}"),
             (len(self.image_size) == 2 and min(self.image_size) >= 32 and max(self.image_size) <= 512,
              f"image_size must be two sizes in 32-512, got {self.image_size}"),
+            (not self.pitch or self.kind in PITCH_KINDS,
+             f"pitch works with the {', '.join(PITCH_KINDS)} kinds, not {self.kind!r}"),
+            (0 < self.pitch_fmin < self.pitch_fmax <= self.sample_rate / 4,
+             f"need 0 < pitch_fmin < pitch_fmax <= sample_rate/4, got {self.pitch_fmin}, {self.pitch_fmax}"),
+            (not self.pitch or self.sample_rate / self.pitch_fmin <= self.n_fft // 2,
+             f"pitch_fmin {self.pitch_fmin} Hz has a period longer than half of n_fft ({self.n_fft} samples)"),
             (self.trim_top_db > 0, f"trim_top_db must be positive, got {self.trim_top_db}"),
             (-60.0 <= self.target_dbfs <= 0.0, f"target_dbfs must be -60..0 dBFS, got {self.target_dbfs}"),
         ]
@@ -100,18 +114,23 @@ class FeatureSpec(JsonConfig):
 
     @property
     def n_stats(self) -> int:
-        """Length of the stats vector: mean and std of MFCC, chroma, log-mel, ZCR and RMS."""
-        return 2 * (self.n_mfcc + self.n_chroma + self.n_mels + 2)
+        """Length of the stats vector: mean and std of MFCC, chroma, log-mel, ZCR and RMS (and pitch rows)."""
+        return 2 * (self.n_mfcc + self.n_chroma + self.n_mels + 2 + self.n_pitch_rows)
+
+    @property
+    def n_pitch_rows(self) -> int:
+        """Rows the pitch track adds per frame: log-f0 and voicing, or none."""
+        return 2 if self.pitch else 0
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Shape of one example's features (no batch axis)."""
         if self.kind == "logmel":
-            return (self.n_frames, self.n_mels, 3 if self.deltas else 1)
+            return (self.n_frames, self.n_mels, (3 if self.deltas else 1) + self.n_pitch_rows)
         if self.kind == "mfcc":
             return (self.n_frames, self.n_mfcc)
         if self.kind == "frames":
-            return (self.n_frames, 2)
+            return (self.n_frames, 2 + self.n_pitch_rows)
         if self.kind == "stats":
             return (self.n_stats,)
         return (self.image_size[0], self.image_size[1], 3)
