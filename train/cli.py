@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "crossval": ("train.crossval", "score every fold's ONNX model on its test speakers and pool per-corpus figures"),
     "evaluate": ("train.evaluate", "score an exported ONNX model on corpus clips (optionally noisy); metrics + PNG"),
     "card": ("train.modelcard", "score a shipped ONNX model on its run's test speakers and write its model card"),
+    "ensemble": ("train.ensemble", "merge finished runs on one feature spec into one ONNX file serving their mean"),
     "export": ("train.exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
 }
 

@@ -189,8 +189,10 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     run_metrics = json.loads((run_dir / "metrics.json").read_text())
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else {}
     val_loss = history.get("val_loss", [])
+    members = [Path(m).name for m in config.get("members") or []]
     epochs = f"{len(val_loss)} epochs (best validation loss at epoch {int(np.argmin(val_loss)) + 1}, whose " \
-        "weights were kept)" if val_loss else "? epochs"
+        "weights were kept)" if val_loss else "as each member's recipe says (see *What was tried*)" if members \
+        else "? epochs"
     curves = run_dir / "curves.png"
     size_mb = model.path.stat().st_size / 1e6
     test_speakers = split.get("test_speakers", [])
@@ -222,10 +224,15 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         f"temperature use {len(split.get('val_speakers', []))} validation speakers drawn from the training "
         f"speakers ({split.get('val', '?')} clips); {split.get('train', '?')} clips train. The test speakers were "
         f"scored once, after training; nothing was tuned on them. Training ran {epochs}.",
+        *(["", f"**Ensemble**: the file runs {len(members)} models side by side on one input ({', '.join(members)}) "
+            "and serves the mean of their calibrated probabilities, with a temperature for the mean fitted on the "
+            "validation speakers. Every member trained on the same training speakers; the members are students "
+            "distilled from teacher models trained on those speakers too (none of them trained on a validation or "
+            "test speaker); see *What was tried*."] if members else []),
         *(["", f"**Distilled**: each training clip's target was {1 - config['distill_weight']:g} its one-hot label "
             f"and {config['distill_weight']:g} the mean calibrated probability of {len(teachers)} teacher "
             f"model{'s' if len(teachers) > 1 else ''} trained on the same training speakers (none of them trained "
-            "on a validation or test speaker); see *What was tried*."] if teachers else []),
+            "on a validation or test speaker); see *What was tried*."] if teachers and not members else []),
         "",
         *([f"![Training curves]({_relative(curves, out)})", ""] if curves.exists() else []),
         "**The shipped weights are the evaluated ones** (trained on the training speakers only), not a retrain on",

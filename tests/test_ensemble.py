@@ -1,0 +1,94 @@
+"""`serapp-train ensemble`: members merged into one ONNX file serve their mean calibrated probability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from serapp.engine.labels import EMOTIONS
+from serapp.engine.model import load_model
+from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
+from tests.onnx_models import build_model, save_model
+from tests.tiny_models import clip_features
+from train.cli import main
+from train.ensemble import merge
+from train.fit import write_json
+
+SPEC = FeatureSpec(kind="logmel", hop_length=320)
+TEMPERATURES = (0.7, 1.0, 1.6)
+SPLIT = {"name": "test-split", "train_speakers": ["savee:KL"], "val_speakers": ["savee:JE"],
+         "test_speakers": ["savee:DC"], "train": 120, "val": 120, "test": 120}
+
+
+def make_run(folder: Path, seed: int, temperature: float, *, spec: FeatureSpec = SPEC,
+             labels: tuple[str, ...] = EMOTIONS, split: dict[str, object] = SPLIT) -> Path:
+    """A finished run folder as `serapp-train train --export` leaves it, with a small real ONNX model."""
+    folder.mkdir(parents=True)
+    save_model(folder / "model.onnx", spec, labels, seed=seed, temperature=temperature)
+    write_json(folder / "split.json", split)
+    write_json(folder / "config.json", {"family": "test", "protocol": "speaker-holdout", "seed": 0})
+    write_json(folder / "metrics.json", {"n_params": 100 + seed})
+    return folder
+
+
+def test_merged_file_serves_the_mean_of_its_calibrated_members(tmp_path: Path, sample_clips: list[Path]) -> None:
+    members = [build_model(SPEC, seed=i, temperature=t) for i, t in enumerate(TEMPERATURES)]
+    path = tmp_path / "merged.onnx"
+    merged = merge(members, TEMPERATURES)
+    onnx.helper.set_model_props(merged, {p.key: p.value for p in members[0].metadata_props} |
+                                {"serapp.temperature": "1.0"})
+    onnx.save_model(merged, str(path))
+    x = clip_features(tuple(sample_clips[:6]), SPEC)
+    singles = []
+    for i, member in enumerate(members):
+        onnx.save_model(member, str(tmp_path / f"m{i}.onnx"))
+        singles.append(load_model(tmp_path / f"m{i}.onnx").predict(x))
+    np.testing.assert_allclose(load_model(path).predict(x), np.mean(singles, axis=0), atol=1e-5)
+    assert not np.allclose(singles[0], singles[2], atol=1e-3)  # the members really differ
+
+
+def test_merge_refuses_a_single_member() -> None:
+    with pytest.raises(SerappError, match="two or more"):
+        merge([build_model(SPEC)], [1.0])
+
+
+def test_ensemble_command_writes_a_calibrated_run_folder(tmp_path: Path, corpora: Path) -> None:
+    runs = [make_run(tmp_path / f"run{i}", i, t) for i, t in enumerate(TEMPERATURES)]
+    out = tmp_path / "ensemble"
+    assert main(["ensemble", *map(str, runs), "--out", str(out), "--name", "mix", "--root", str(corpora)]) == 0
+    served = load_model(out / "model.onnx")
+    assert served.info.name == "mix" and served.info.family == "ensemble of 3 test"
+    assert served.info.spec == SPEC and served.labels == EMOTIONS
+    result = json.loads((out / "metrics.json").read_text())
+    assert result["n"] == 120 and result["validation"]["n"] == 120  # SAVEE DC tests, JE validates
+    assert served.info.temperature == pytest.approx(result["calibration"]["temperature"])
+    assert result["n_params"] == 100 + 101 + 102
+    assert json.loads((out / "split.json").read_text()) == SPLIT
+    assert json.loads((out / "config.json").read_text())["members"] == [str(r) for r in runs]
+    # an existing folder is never overwritten
+    assert main(["ensemble", *map(str, runs), "--out", str(out), "--root", str(corpora)]) == 2
+    # the card describes the file as an ensemble of its members
+    card = tmp_path / "card.md"
+    assert main(["card", str(out), "--model", str(out / "model.onnx"), "--root", str(corpora), "--out", str(card)]) == 0
+    text = card.read_text()
+    assert "**Ensemble**: the file runs 3 models side by side on one input (run0, run1, run2)" in text
+    assert "`ensemble of 3 test` (303 parameters)" in text and "**Distilled**" not in text
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"spec": SPEC.replace(n_mels=48)}, "different feature specs"),
+    ({"labels": tuple(reversed(EMOTIONS))}, "different labels"),
+    ({"split": SPLIT | {"val_speakers": ["savee:KL"]}}, "different splits"),
+])
+def test_ensemble_refuses_members_that_disagree(tmp_path: Path, change: dict[str, object], match: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    first = make_run(tmp_path / "a", 0, 1.0)
+    other = make_run(tmp_path / "b", 1, 1.0, **change)  # type: ignore[arg-type]
+    assert main(["ensemble", str(first), str(other), "--out", str(tmp_path / "out")]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

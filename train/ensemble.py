@@ -1,0 +1,186 @@
+"""`serapp-train ensemble`: finished runs on one feature spec merged into one ONNX file serving their mean.
+
+The members' graphs run side by side on one input (the features are computed once); each member's output is
+calibrated with its own temperature inside the graph, ``softmax(log max(p, 1e-12) / T_i)`` exactly as the
+engine serves a single model, and the file outputs their mean. A temperature for the mean is then fitted on the
+members' shared validation speakers and written to the metadata, like any run's. The members must share their
+split (the same training, validation and test speakers), their labels in the same order and their feature spec.
+
+The result is a run folder, like `serapp-train train` leaves: ``model.onnx``, ``config.json`` (the first
+member's, with ``members``), ``split.json``, ``labels.json``, ``spec.json`` and ``metrics.json`` (validation and
+test figures, scored once on the merged file, and the calibration), so `serapp-train card` and `export`-style
+copying work on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from serapp.errors import SerappError
+from serapp.paths import corpora_root
+
+if TYPE_CHECKING:
+    import onnx
+
+_EPS = 1e-12  # the engine's floor under probabilities before the log (serapp.engine.model.calibrate)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
+                        help="finished, exported runs (model.onnx, split.json, config.json, metrics.json)")
+    parser.add_argument("--out", type=Path, required=True, help="the ensemble's run folder (must not exist)")
+    parser.add_argument("--name", default=None, help="the model's name in its metadata (default: the folder's)")
+    parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: $SERAPP_CORPORA)")
+
+
+def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> onnx.ModelProto:
+    """One ONNX model: ``members`` side by side on the first one's input, each output calibrated with its
+    temperature, then averaged. Input and output names and shapes are the first member's; output ``(batch,
+    n_labels)`` probabilities. Raises :class:`SerappError` when the members cannot share an input."""
+    import onnx
+    from onnx import compose, helper
+
+    if len(members) < 2 or len(members) != len(temperatures):
+        raise SerappError(f"An ensemble needs two or more members, each with a temperature; got {len(members)} "
+                          f"models and {len(temperatures)} temperatures.")
+    first = members[0]
+    opsets = {(o.domain, o.version) for o in first.opset_import}
+    for i, member in enumerate(members[1:], start=2):
+        if {(o.domain, o.version) for o in member.opset_import} != opsets:
+            raise SerappError(f"Member {i} was exported with other ONNX operator sets than member 1; re-export "
+                              "them with one serapp version.")
+        if len(member.graph.input) != 1 or len(member.graph.output) != 1:
+            raise SerappError(f"Member {i} has {len(member.graph.input)} inputs and {len(member.graph.output)} "
+                              "outputs; an ensemble member needs one of each.")
+        if member.graph.input[0].type != first.graph.input[0].type:
+            raise SerappError(f"Member {i} takes another input shape than member 1.")
+    shared_in, shared_out = first.graph.input[0], first.graph.output[0]
+    eps = helper.make_tensor("ensemble/eps", onnx.TensorProto.FLOAT, [], [_EPS])
+    nodes: list[onnx.NodeProto] = []
+    initializers: list[onnx.TensorProto] = [eps]
+    value_info: list[onnx.ValueInfoProto] = []
+    calibrated: list[str] = []
+    for i, (member, temperature) in enumerate(zip(members, temperatures, strict=True)):
+        prefix = f"m{i}/"
+        graph = compose.add_prefix_graph(member.graph, prefix)
+        own_in, own_out = graph.input[0].name, graph.output[0].name
+        for node in graph.node:  # read the shared input instead of the member's own
+            node.input[:] = [shared_in.name if name == own_in else name for name in node.input]
+        inv_t = helper.make_tensor(f"{prefix}inverse_temperature", onnx.TensorProto.FLOAT, [],
+                                   [1.0 / float(temperature)])
+        nodes += [*graph.node,
+                  helper.make_node("Max", [own_out, eps.name], [f"{prefix}floored"]),
+                  helper.make_node("Log", [f"{prefix}floored"], [f"{prefix}log"]),
+                  helper.make_node("Mul", [f"{prefix}log", inv_t.name], [f"{prefix}scaled"]),
+                  helper.make_node("Softmax", [f"{prefix}scaled"], [f"{prefix}calibrated"], axis=-1)]
+        initializers += [*graph.initializer, inv_t]
+        value_info += graph.value_info
+        calibrated.append(f"{prefix}calibrated")
+    nodes.append(helper.make_node("Mean", calibrated, [shared_out.name]))
+    graph = helper.make_graph(nodes, "serapp-ensemble", [shared_in], [shared_out], initializers,
+                              value_info=value_info)
+    model = helper.make_model(graph, opset_imports=list(first.opset_import), ir_version=first.ir_version)
+    onnx.checker.check_model(model)
+    return model
+
+
+def read_member(run_dir: Path) -> dict[str, Any]:
+    """A member run's files: ``model`` (OnnxModel), ``proto``, ``config``, ``split`` and ``metrics`` dicts."""
+    import onnx
+
+    from serapp.engine.model import load_model
+    from train.exportcmd import read_json
+
+    for name in ("model.onnx", "split.json", "config.json", "metrics.json"):
+        if not (run_dir / name).is_file():
+            raise SerappError(f"{run_dir}: not a finished, exported run (it lacks {name}).")
+    return {"dir": run_dir, "model": load_model(run_dir / "model.onnx"), "proto": onnx.load(run_dir / "model.onnx"),
+            "config": read_json(run_dir / "config.json"), "split": read_json(run_dir / "split.json"),
+            "metrics": read_json(run_dir / "metrics.json")}
+
+
+def check_members(members: Sequence[dict[str, Any]]) -> None:
+    """Raise :class:`SerappError` unless every member shares the first one's speakers, labels and features."""
+    first = members[0]
+    for member in members[1:]:
+        where = f"{member['dir']} and {first['dir']}"
+        for part in ("train_speakers", "val_speakers", "test_speakers"):
+            if sorted(member["split"].get(part, [])) != sorted(first["split"].get(part, [])):
+                raise SerappError(f"{where} were trained on different splits ({part} differ); an ensemble's "
+                                  "figures would mix speakers its members trained on.")
+        if member["model"].labels != first["model"].labels:
+            raise SerappError(f"{where} predict different labels or orders ({', '.join(member['model'].labels)} "
+                              f"against {', '.join(first['model'].labels)}).")
+        if member["model"].info.spec != first["model"].info.spec:
+            raise SerappError(f"{where} use different feature specs; ensemble members must read the same input.")
+
+
+def _write(proto: onnx.ModelProto, info: Any, path: Path) -> None:
+    """Write ``proto`` with ``info`` (a :class:`ModelInfo`) as its metadata, atomically."""
+    import onnx
+
+    from serapp.atomic import replacing
+
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, info.to_metadata())
+    with replacing(path) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import serapp
+    from serapp.engine.model import load_model
+    from train import corpora, metrics
+    from train.evaluate import score
+    from train.fit import HEADLINE, calibrate, write_json
+
+    out: Path = args.out
+    if out.exists():
+        raise SerappError(f"{out} exists; the ensemble writes a new run folder (nothing is overwritten).")
+    members = [read_member(Path(d)) for d in args.run_dirs]
+    check_members(members)
+    first = members[0]
+    proto = merge([m["proto"] for m in members], [m["model"].info.temperature for m in members])
+    clips = corpora.scan(args.root or corpora_root())
+    parts = {part: [c for c in clips if c.speaker in set(first["split"].get(f"{part}_speakers", []))]
+             for part in ("val", "test")}
+    if not parts["val"] or not parts["test"]:
+        raise SerappError(f"{first['dir']}: the split's validation or test speakers have no clips here.")
+    families = "/".join(sorted({m["model"].info.family for m in members}))
+    info = dataclasses.replace(
+        first["model"].info, name=args.name or out.name, family=f"ensemble of {len(members)} {families}",
+        version=serapp.__version__, temperature=1.0,
+        notes=f"mean calibrated probability of {len(members)} runs ({', '.join(m['dir'].name for m in members)}); "
+              f"{first['model'].info.notes}")
+    out.mkdir(parents=True)
+    path = out / "model.onnx"
+    _write(proto, info, path)
+    # the temperature of the mean, fitted on the validation speakers; the test speakers are scored once, after
+    val = score(load_model(path), parts["val"])
+    calibration = calibrate(val.probs, val.y)
+    info = dataclasses.replace(info, temperature=calibration["temperature"])
+    _write(proto, info, path)
+    test = score(load_model(path), parts["test"])
+    test_metrics = test.metrics.to_dict()
+    _write(proto, dataclasses.replace(info, metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics}),
+           path)
+    served_val = score(load_model(path), parts["val"])
+    val_loss = metrics.nll(served_val.probs, served_val.y)
+    write_json(out / "config.json", {**first["config"], "members": [str(m["dir"]) for m in members]})
+    write_json(out / "split.json", first["split"])
+    write_json(out / "labels.json", list(info.labels))
+    (out / "spec.json").write_text(info.spec.to_json(), encoding="utf-8")
+    write_json(out / "metrics.json", {
+        **test_metrics, "calibration": calibration,
+        "validation": {**served_val.metrics.to_dict(), "log_loss": val_loss},
+        "n_params": sum(int(m["metrics"].get("n_params", 0)) for m in members)})
+    print(f"validation: log-loss {val_loss:.3f}, accuracy {served_val.metrics.accuracy:.3f}, UAR "
+          f"{served_val.metrics.uar:.3f}; T = {calibration['temperature']:.3f}")
+    print(f"test: accuracy {test_metrics['accuracy']:.3f}, macro-F1 {test_metrics['macro_f1']:.3f}, UAR "
+          f"{test_metrics['uar']:.3f}; saved in {out}")
+    return 0
