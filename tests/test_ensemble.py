@@ -92,3 +92,12 @@ def test_ensemble_refuses_members_that_disagree(tmp_path: Path, change: dict[str
     assert main(["ensemble", str(first), str(other), "--out", str(tmp_path / "out")]) == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_card_names_every_way_the_cross_validated_recipe_differs() -> None:
+    from train.modelcard import folds_differ
+
+    shipped = {"family": "cnn2d", "teachers": ["t"], "members": ["a", "b"]}
+    assert folds_differ(shipped, {"family": "crnn_small"}) == \
+        "on `crnn_small`, not the shipped `cnn2d`; without distillation; one model, not an ensemble"
+    assert folds_differ(shipped, shipped) == ""

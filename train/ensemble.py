@@ -132,6 +132,7 @@ def _write(proto: onnx.ModelProto, info: Any, path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import dataclasses
+    from datetime import UTC, datetime
 
     import serapp
     from serapp.engine.model import load_model
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     families = "/".join(sorted({m["model"].info.family for m in members}))
     info = dataclasses.replace(
         first["model"].info, name=args.name or out.name, family=f"ensemble of {len(members)} {families}",
-        version=serapp.__version__, temperature=1.0,
+        version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"), temperature=1.0,
         notes=f"mean calibrated probability of {len(members)} runs ({', '.join(m['dir'].name for m in members)}); "
               f"{first['model'].info.notes}")
     out.mkdir(parents=True)

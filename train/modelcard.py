@@ -144,6 +144,8 @@ def folds_differ(shipped: dict[str, Any], folds: dict[str, Any]) -> str:
         differs.append(f"on `{folds.get('family')}`, not the shipped `{shipped.get('family')}`")
     if shipped.get("teachers") and not folds.get("teachers"):
         differs.append("without distillation")
+    if shipped.get("members") and not folds.get("members"):
+        differs.append("one model, not an ensemble")
     return "; ".join(differs)
 
 
