@@ -8,8 +8,9 @@ split (the same training, validation and test speakers), their labels in the sam
 
 The result is a run folder, like `serapp-train train` leaves: ``model.onnx``, ``config.json`` (the first
 member's, with ``members``), ``split.json``, ``labels.json``, ``spec.json`` and ``metrics.json`` (validation and
-test figures, scored once on the merged file, and the calibration), so `serapp-train card` and `export`-style
-copying work on it.
+test figures, scored once on the merged file, and the calibration), so `serapp-train card` can describe it. The
+engine serves the file like any model; mind that its cost is the members' together (whole-file analysis pays it
+twelve times per second of audio).
 """
 
 from __future__ import annotations
