@@ -26,9 +26,6 @@ from serapp.paths import corpora_root
 if TYPE_CHECKING:
     import onnx
 
-_EPS = 1e-12  # the engine's floor under probabilities before the log (serapp.engine.model.calibrate)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
                         help="finished, exported runs (model.onnx, split.json, config.json, metrics.json)")
@@ -43,6 +40,8 @@ def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> 
     n_labels)`` probabilities. Raises :class:`SerappError` when the members cannot share an input."""
     import onnx
     from onnx import compose, helper
+
+    from serapp.engine.model import PROBABILITY_FLOOR
 
     if len(members) < 2 or len(members) != len(temperatures):
         raise SerappError(f"An ensemble needs two or more members, each with a temperature; got {len(members)} "
@@ -59,7 +58,7 @@ def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> 
         if member.graph.input[0].type != first.graph.input[0].type:
             raise SerappError(f"Member {i} takes another input shape than member 1.")
     shared_in, shared_out = first.graph.input[0], first.graph.output[0]
-    eps = helper.make_tensor("ensemble/eps", onnx.TensorProto.FLOAT, [], [_EPS])
+    eps = helper.make_tensor("ensemble/eps", onnx.TensorProto.FLOAT, [], [PROBABILITY_FLOOR])
     nodes: list[onnx.NodeProto] = []
     initializers: list[onnx.TensorProto] = [eps]
     value_info: list[onnx.ValueInfoProto] = []
@@ -162,27 +161,28 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True)
     path = out / "model.onnx"
     _write(proto, info, path)
-    # the temperature of the mean, fitted on the validation speakers; the test speakers are scored once, after
-    val = score(load_model(path), parts["val"])
-    calibration = calibrate(val.probs, val.y)
-    info = dataclasses.replace(info, temperature=calibration["temperature"])
-    _write(proto, info, path)
-    test = score(load_model(path), parts["test"])
-    test_metrics = test.metrics.to_dict()
-    _write(proto, dataclasses.replace(info, metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics}),
-           path)
-    served_val = score(load_model(path), parts["val"])
-    val_loss = metrics.nll(served_val.probs, served_val.y)
+    # Scored once each with T = 1 (the members' mean); the temperature for the mean is fitted on the validation
+    # speakers and applied as the engine applies it, so the figures are those of the file written last.
+    merged = load_model(path)
+    raw = {part: score(merged, part_clips) for part, part_clips in parts.items()}
+    calibration = calibrate(raw["val"].probs, raw["val"].y)
+    served = {part: metrics.apply_temperature(s.probs, calibration["temperature"]) for part, s in raw.items()}
+    val_metrics, test_metrics = (
+        metrics.evaluate(raw[part].y, served[part], info.labels, corpora=[c.corpus for c in raw[part].clips]).to_dict()
+        for part in ("val", "test"))
+    val_loss = metrics.nll(served["val"], raw["val"].y)
+    _write(proto, dataclasses.replace(info, temperature=calibration["temperature"],
+                                      metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics}), path)
     write_json(out / "config.json", {**first["config"], "members": [str(m["dir"]) for m in members]})
     write_json(out / "split.json", first["split"])
     write_json(out / "labels.json", list(info.labels))
     (out / "spec.json").write_text(info.spec.to_json(), encoding="utf-8")
     write_json(out / "metrics.json", {
         **test_metrics, "calibration": calibration,
-        "validation": {**served_val.metrics.to_dict(), "log_loss": val_loss},
+        "validation": {**val_metrics, "log_loss": val_loss},
         "n_params": sum(int(m["metrics"].get("n_params", 0)) for m in members)})
-    print(f"validation: log-loss {val_loss:.3f}, accuracy {served_val.metrics.accuracy:.3f}, UAR "
-          f"{served_val.metrics.uar:.3f}; T = {calibration['temperature']:.3f}")
+    print(f"validation: log-loss {val_loss:.3f}, accuracy {val_metrics['accuracy']:.3f}, UAR "
+          f"{val_metrics['uar']:.3f}; T = {calibration['temperature']:.3f}")
     print(f"test: accuracy {test_metrics['accuracy']:.3f}, macro-F1 {test_metrics['macro_f1']:.3f}, UAR "
           f"{test_metrics['uar']:.3f}; saved in {out}")
     return 0

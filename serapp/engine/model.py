@@ -27,10 +27,13 @@ def session_options() -> Any:
     return opts
 
 
+PROBABILITY_FLOOR = 1e-12  # probabilities are floored here before the log of temperature scaling
+
+
 def calibrate(p: np.ndarray, temperature: float) -> np.ndarray:
     """Temperature-scaled probabilities softmax(log p / T) along the last axis. ``(..., k)`` -> ``(..., k)``."""
     p = np.asarray(p, dtype=np.float64)
-    logits = np.log(np.maximum(p, 1e-12)) / float(temperature)
+    logits = np.log(np.maximum(p, PROBABILITY_FLOOR)) / float(temperature)
     logits -= logits.max(axis=-1, keepdims=True)
     e = np.exp(logits)
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
