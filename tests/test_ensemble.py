@@ -101,3 +101,11 @@ def test_card_names_every_way_the_cross_validated_recipe_differs() -> None:
     assert folds_differ(shipped, {"family": "crnn_small"}) == \
         "on `crnn_small`, not the shipped `cnn2d`; without distillation; one model, not an ensemble"
     assert folds_differ(shipped, shipped) == ""
+
+
+def test_ensemble_refuses_an_unfinished_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = make_run(tmp_path / "a", 0, 1.0)
+    other = make_run(tmp_path / "b", 1, 1.0)
+    (other / "metrics.json").unlink()
+    assert main(["ensemble", str(first), str(other), "--out", str(tmp_path / "out")]) == 2
+    assert "not a finished, exported run (it lacks metrics.json)" in capsys.readouterr().err

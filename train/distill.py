@@ -40,14 +40,13 @@ def teacher_probabilities(run_dirs: Sequence[str | Path], clips: Sequence[Clip],
     from serapp.engine.model import load_model
     from train import cache
     from train.evaluate import predict
+    from train.exportcmd import require_exported
 
     if not run_dirs:
         raise SerappError("Distillation needs at least one teacher run.")
     total = np.zeros((len(clips), len(labels)), np.float64)
     for run_dir in map(Path, run_dirs):
-        for name in ("model.onnx", "split.json"):
-            if not (run_dir / name).is_file():
-                raise SerappError(f"{run_dir}: not a finished, exported run (it lacks {name}).")
+        require_exported(run_dir, ("model.onnx", "split.json"))
         check_teacher(run_dir, json.loads((run_dir / "split.json").read_text()), val_speakers, test_speakers)
         model = load_model(run_dir / "model.onnx")
         if set(model.labels) != set(labels):

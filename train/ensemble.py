@@ -92,11 +92,9 @@ def read_member(run_dir: Path) -> dict[str, Any]:
     import onnx
 
     from serapp.engine.model import load_model
-    from train.exportcmd import read_json
+    from train.exportcmd import read_json, require_exported
 
-    for name in ("model.onnx", "split.json", "config.json", "metrics.json"):
-        if not (run_dir / name).is_file():
-            raise SerappError(f"{run_dir}: not a finished, exported run (it lacks {name}).")
+    require_exported(run_dir, ("model.onnx", "split.json", "config.json", "metrics.json"))
     return {"dir": run_dir, "model": load_model(run_dir / "model.onnx"), "proto": onnx.load(run_dir / "model.onnx"),
             "config": read_json(run_dir / "config.json"), "split": read_json(run_dir / "split.json"),
             "metrics": read_json(run_dir / "metrics.json")}

@@ -40,6 +40,14 @@ def read_json(path: Path) -> Any:
         raise SerappError(f"{path}: cannot read the run file ({exc}).") from exc
 
 
+def require_exported(run_dir: Path, names: tuple[str, ...]) -> None:
+    """Raise :class:`SerappError` naming the first of ``names`` that ``run_dir`` lacks (a finished run exported
+    with ``--export`` has ``model.onnx`` beside its JSON files)."""
+    for name in names:
+        if not (run_dir / name).is_file():
+            raise SerappError(f"{run_dir}: not a finished, exported run (it lacks {name}).")
+
+
 def read_run(run_dir: Path) -> dict[str, Any]:
     """The run's JSON files as ``{"config", "labels", "spec", "split", "metrics"}`` (config a TrainConfig,
     spec a FeatureSpec). Raises :class:`SerappError` naming any missing file."""
