@@ -175,6 +175,10 @@ def test_train_config_round_trips_and_flags_override(tmp_path: Path) -> None:
     assert again == config.replace(epochs=3)
     other = config_from_args(parser.parse_args(["train", "--config", str(saved), "--family", "lstm"]))
     assert other.feature_spec.kind == "mfcc"  # a new family takes its own features
+    reseeded = config_from_args(parser.parse_args(["train", "--config", str(saved), "--seed", "3",
+                                                   "--split-seed", "0"]))
+    assert (reseeded.seed, reseeded.split_seed, reseeded.speaker_seed) == (3, 0, 0)
+    assert (config.split_seed, config.speaker_seed) == (None, 0)
     with pytest.raises(SerappError, match="protocol"):
         TrainConfig(protocol="random-ish")
     with pytest.raises(SerappError, match="unknown settings"):

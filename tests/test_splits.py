@@ -156,3 +156,14 @@ def test_refusals_are_plain() -> None:
     # Two speakers: the holdout tests one and trains on the other, with no validation speakers left.
     split = S.speaker_holdout(two, 0.2)
     assert len(split.train) == len(split.test) == 1 and len(split.val) == 0
+
+
+def test_split_seed_keeps_the_speakers_while_the_seed_changes(clips: list[Clip]) -> None:
+    from train.fit import TrainConfig, choose_split
+
+    def parts(**seeds: int) -> list[set[str]]:
+        split = choose_split(clips, TrainConfig(protocol="speaker-holdout", **seeds))
+        return [speakers_of(clips, idx) for idx in (split.train, split.val, split.test)]
+
+    assert parts(seed=1, split_seed=0) == parts(seed=0)
+    assert parts(seed=1) != parts(seed=0)  # without it, the seed draws other speakers

@@ -63,7 +63,9 @@ class TrainConfig(JsonConfig):
     leave-one-corpus-out). ``limit`` caps clips per corpus (a seeded subset) for quick runs. ``all_speakers``
     trains for shipping: no test fold, only validation speakers are held out (early stopping, calibration).
     ``teachers``: run folders whose models' mean probabilities take ``distill_weight`` of every training target
-    (see :mod:`train.distill`).
+    (see :mod:`train.distill`). ``split_seed`` draws the speakers (and the ``limit`` subset); None means ``seed``.
+    Fixing it while ``seed`` changes trains on the same speakers from another start (seed variance, seed
+    ensembles of one split).
     """
 
     KIND: ClassVar[str] = "training config"
@@ -78,6 +80,7 @@ class TrainConfig(JsonConfig):
     val_fraction: float = 0.1
     all_speakers: bool = False
     seed: int = 0
+    split_seed: int | None = None
     epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -93,6 +96,11 @@ class TrainConfig(JsonConfig):
     model_options: dict[str, Any] = field(default_factory=dict)
     teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5
+
+    @property
+    def speaker_seed(self) -> int:
+        """The seed that draws the speakers and the ``limit`` subset: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def __post_init__(self) -> None:
         if self.corpora is not None:
@@ -348,10 +356,10 @@ class Data:
 def choose_split(clips: Sequence[Clip], config: TrainConfig) -> split_lib.Split:
     """The config's split. With ``all_speakers`` every speaker trains except validation speakers (no test)."""
     if config.all_speakers:
-        held = split_lib.speaker_holdout(clips, config.val_fraction, seed=config.seed, val_fraction=0.0)
+        held = split_lib.speaker_holdout(clips, config.val_fraction, seed=config.speaker_seed, val_fraction=0.0)
         return split_lib.Split("all-speakers", held.train, np.zeros(0, dtype=np.int64), held.test)
     found = split_lib.make_splits(PROTOCOLS[config.protocol], clips, k=config.k, test_fraction=config.test_fraction,
-                                  seed=config.seed, val_fraction=config.val_fraction)
+                                  seed=config.speaker_seed, val_fraction=config.val_fraction)
     if config.fold > len(found):
         raise SerappError(f"Fold {config.fold} does not exist: protocol {config.protocol} gives {len(found)} "
                           f"fold(s) here ({', '.join(s.name for s in found)}).")
@@ -369,7 +377,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
     from train import cache, corpora
 
     clips = limit_per_corpus(corpora.scan(root or corpora_root(), config.corpora, fold_calm=config.fold_calm),
-                             config.limit, config.seed)
+                             config.limit, config.speaker_seed)
     spec = config.feature_spec
     want_audio = config.augment.audio_enabled and not config.classical
     extracted = cache.extract(clips, spec, features=True, audio=want_audio, workers=workers, progress=progress)
@@ -713,6 +721,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, family: bool = True
     g.add_argument("--all-speakers", action="store_true", default=s,
                    help="train on every speaker but the validation ones (no test fold), for shipping")
     g.add_argument("--seed", type=int, default=s)
+    g.add_argument("--split-seed", type=int, default=s,
+                   help="seed of the speaker split and --limit subset (default: --seed); fix it to vary --seed alone")
     g.add_argument("--epochs", type=int, default=s)
     g.add_argument("--batch-size", type=int, default=s)
     g.add_argument("--lr", dest="learning_rate", type=float, default=s, help="initial learning rate (1e-3)")

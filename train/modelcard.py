@@ -192,6 +192,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else {}
     val_loss = history.get("val_loss", [])
     members = [Path(m).name for m in config.get("members") or []]
+    speaker_seed = config["seed"] if config.get("split_seed") is None else config["split_seed"]
     epochs = f"{len(val_loss)} epochs (best validation loss at epoch {int(np.argmin(val_loss)) + 1}, whose " \
         "weights were kept)" if val_loss else "as each member's recipe says (see *What was tried*)" if members \
         else "? epochs"
@@ -221,7 +222,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "",
         f"Trained on {', '.join(info.corpora) or '?'} (16 kHz copies of the published corpora), RAVDESS *calm* "
         "folded into *neutral*, TESS *pleasant surprise* as *surprise*. Protocol: **speaker-independent holdout** "
-        f"(`{config['protocol']}`, seed {config['seed']}): {len(test_speakers)} test speakers "
+        f"(`{config['protocol']}`, speaker seed {speaker_seed}): {len(test_speakers)} test speakers "
         f"({split.get('test', '?')} clips) are never seen in training; early stopping and the calibration "
         f"temperature use {len(split.get('val_speakers', []))} validation speakers drawn from the training "
         f"speakers ({split.get('val', '?')} clips); {split.get('train', '?')} clips train. The test speakers were "
