@@ -73,10 +73,23 @@ def test_default_real_time_model_is_compact() -> None:
     assert count_params(build_model(DEFAULT_FAMILY, fam.spec.shape, len(EMOTIONS)))["total"] < 1_000_000
 
 
+def test_cnn2d_width_scales_every_layer() -> None:
+    from train.models import count_params
+
+    full, half = (build_model("cnn2d", (101, 32, 1), 7, width_mult=w) for w in (1.0, 0.5))
+    channels = [[layer.output.shape[-1] for layer in m.layers if "conv" in layer.name] for m in (full, half)]
+    assert channels[0] == [16, 32, 64, 64, 128, 128]
+    assert channels[1] == [c // 2 for c in channels[0]]
+    assert full.output.shape[-1] == half.output.shape[-1] == 7
+    ratio = count_params(half)["total"] / count_params(full)["total"]
+    assert 0.2 < ratio < 0.3  # weights grow with channels squared
+
+
 @pytest.mark.parametrize(("family", "shape", "options", "message"), [
     ("nope", (236,), {}, "Unknown model family"),
     ("mlp", (101, 32, 1), {}, "rank 1"),
     ("cnn2d", (101, 32, 1), {"dropuot": 0.1}, "no option"),
+    ("cnn2d", (101, 32, 1), {"width_mult": 0}, "width_mult must be"),
     ("crnn_small", (101, 32, 1), {"name": "x"}, "no option"),
     ("vgg19", (32, 32, 3), {"name": "resnet50"}, "no option"),
 ])
