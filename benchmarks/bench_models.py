@@ -79,7 +79,9 @@ def main() -> None:
             print(f"round {r + 1}, {m.name}: load {loads[-1]:.2f} at start, "
                   f"whole-file {runs[str(m)][-1]['file_speed_x_realtime']:.0f}x", file=sys.stderr)
     summary = summarise(runs)
-    print(f"| figure | {' | '.join(Path(m).name for m in runs)} |")
+    names = [m.name for m in args.models]
+    labels = names if len(set(names)) == len(names) else [str(m) for m in args.models]  # paths where names clash
+    print(f"| figure | {' | '.join(labels)} |")
     print(f"|---|{'---:|' * len(runs)}")
     for key, name in FIGURES.items():
         cells = [f"{s[key]['median']:.3g} ({s[key]['min']:.3g}-{s[key]['max']:.3g}; x{s[key]['ratio']:.2f})"
