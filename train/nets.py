@@ -152,6 +152,11 @@ def build_cnn1d(input_shape: tuple[int, ...], n_classes: int, *, dropout: float 
     return _model(inp, _head(layers.Flatten()(x), (64, 32), n_classes, dropout, l2), "cnn1d")
 
 
+def _scaled(counts: tuple[int, ...], mult: float) -> tuple[int, ...]:
+    """Channel or unit counts times ``mult``, rounded, at least 1 each."""
+    return tuple(max(1, round(n * mult)) for n in counts)
+
+
 def build_cnn2d(input_shape: tuple[int, ...], n_classes: int, *, dropout: float = 0.3,
                 l2: float = 1e-4, width_mult: float = 1.0) -> keras.Model:
     """2-D CNN on the log-mel ``(T, n_mels, C)``: Conv2D 16/32/64/64/128/128 with kernels 3/3/3/5/5/7.
@@ -162,10 +167,9 @@ def build_cnn2d(input_shape: tuple[int, ...], n_classes: int, *, dropout: float 
     if not 0.0 < width_mult <= 4.0:
         raise SerappError(f"cnn2d width_mult must be in (0, 4], got {width_mult}.")
     inp = _input(input_shape)
-    filters, units = ((max(1, round(n * width_mult)) for n in ns) for ns in ((16, 32, 64, 64, 128, 128), (128, 64)))
-    x = _conv_stack(_standardise(inp), tuple(filters), (3, 3, 3, 5, 5, 7), l2)
+    x = _conv_stack(_standardise(inp), _scaled((16, 32, 64, 64, 128, 128), width_mult), (3, 3, 3, 5, 5, 7), l2)
     x = layers.GlobalAveragePooling2D()(x)
-    return _model(inp, _head(x, tuple(units), n_classes, dropout, l2), "cnn2d")
+    return _model(inp, _head(x, _scaled((128, 64), width_mult), n_classes, dropout, l2), "cnn2d")
 
 
 def _cnn_front(inp: keras.KerasTensor, l2: float) -> keras.KerasTensor:
