@@ -2,7 +2,7 @@
 # The shipped model's recipe on one speaker split: six teachers (five crnn_small recipes and a cnn2d), then the
 # cnn2d student distilled from their mean calibrated probabilities. Runs already in RUNS are kept, so a call that
 # was interrupted resumes at the first missing run. Extra options go to every `serapp-train train`, e.g. a fold of
-# a k-fold protocol. About 15-40 min per run on 2 cores; needs the corpora ($SERAPP_CORPORA) and
+# a k-fold protocol. About 11-18 min per run on 2 cores; needs the corpora ($SERAPP_CORPORA) and
 # `bash scripts/setup.sh train`.
 #   bash scripts/distilled-recipe.sh RUNS [serapp-train train options]
 set -euo pipefail
