@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, recall_score
 from sklearn.preprocessing import StandardScaler
 
 from serapp.engine.spec import FeatureSpec
 from serapp.paths import corpora_root
-from train import cache, corpora
+from train import cache, corpora, metrics
 from train import splits as split_lib
 
 DOCS = Path(__file__).resolve().parents[2]
@@ -48,6 +47,7 @@ def main() -> None:
     logmel = extracted.features[..., 0].astype(np.float32)                 # (N, frames, mels)
     feat = np.concatenate([logmel.mean(1), logmel.std(1)], axis=1)         # (N, 2 * mels)
     speakers = np.array([c.speaker for c in clips])
+    corpus_of = np.array([c.corpus for c in clips])
     labels = sorted({c.label for c in clips})
     y = np.array([labels.index(c.label) for c in clips])
     if args.folds:
@@ -66,16 +66,12 @@ def main() -> None:
             x = StandardScaler().fit(feat[train]).transform(feat) if arm == "G" else normalised
             model = LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced").fit(x[train], y[train])
             predicted.append(model.predict(x[held]))
-        p, t = np.concatenate(predicted), y[val]
-        line: dict[str, object] = {"arm": arm, "accuracy": round(100 * accuracy_score(t, p), 1),
-                                   "uar": round(100 * recall_score(t, p, average="macro"), 1),
-                                   "macro_f1": round(f1_score(t, p, average="macro"), 3)}
+        scores = metrics.evaluate(y[val], np.concatenate(predicted), labels, corpus_of[val])
+        line: dict[str, object] = {"arm": arm, "accuracy": round(100 * scores.accuracy, 1),
+                                   "uar": round(100 * scores.uar, 1), "macro_f1": round(scores.macro_f1, 3)}
         for corpus in ("crema-d", "ravdess", "savee"):
-            rows = np.char.startswith(speakers[val], corpus)
-            line[f"uar_{corpus}"] = round(100 * recall_score(t[rows], p[rows], labels=np.unique(t[rows]),
-                                                             average="macro"), 1)
-        recall = recall_score(t, p, labels=range(len(labels)), average=None, zero_division=0)
-        line["recall"] = {label: round(100 * r, 1) for label, r in zip(labels, recall, strict=True)}
+            line[f"uar_{corpus}"] = round(100 * scores.per_corpus[corpus].uar, 1)
+        line["recall"] = {label: round(100 * c.recall, 1) for label, c in scores.per_class.items()}
         print(json.dumps(line))
 
 
