@@ -169,8 +169,8 @@ def crossval_section(folder: Path, report: dict[str, Any], out: Path, differs: s
         "tested once, each by the exported ONNX "
         "model of the fold that never trained on them nor used them for early stopping or calibration; the "
         "predictions are pooled over folds. These fold models are not the shipped file (trained on another split).",
-        *([f"The folds' recipe is not the shipped file's ({differs}); the shipped recipe was not "
-           "cross-validated, and *What was tried* says why."] if differs else []),
+        *([f"The folds' recipe is not the shipped file's ({differs}); *What was tried* says whether "
+           "the shipped recipe itself has been cross-validated."] if differs else []),
         "",
         *corpus_table(pooled),
         "",
