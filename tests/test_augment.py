@@ -82,6 +82,23 @@ def test_shift_fills_with_zeros_or_wraps() -> None:
     np.testing.assert_array_equal(shift_along(x, np.array([3, 0]), wrap=True)[0], np.roll(x[0], 3))
 
 
+def test_shift_along_any_axis_matches_a_roll_or_a_zero_filled_slice() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 6, 9, 2)).astype(np.float32)  # shifted along axis 2 (length 9)
+    shifts = np.array([4, -3, 11, -20])  # beyond the length too: a roll wraps, a shift leaves zeros
+    rolled = shift_along(x, shifts, axis=2, wrap=True)
+    shifted = shift_along(x, shifts, axis=2)
+    for i, s in enumerate(shifts):
+        np.testing.assert_array_equal(rolled[i], np.roll(x[i], s, axis=1))
+        expected = np.zeros_like(x[i])
+        if 0 <= s < 9:
+            expected[:, s:] = x[i][:, :9 - s]
+        elif -9 < s < 0:
+            expected[:, :9 + s] = x[i][:, -s:]
+        np.testing.assert_array_equal(shifted[i], expected)
+    assert not shifted[2:].any()  # |shift| >= length: nothing left
+
+
 def test_band_masks_zero_the_expected_count() -> None:
     rng = np.random.default_rng(0)
     x = np.ones((16, 50, 20, 1), dtype=np.float32)
