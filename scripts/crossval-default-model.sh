@@ -2,7 +2,8 @@
 # Cross-validate the shipped recipe: the distilled recipe (scripts/distilled-recipe.sh) on each fold of
 # `--protocol corpus-kfold --k 4` (each corpus's speakers in 4 folds: SAVEE leave-one-speaker-out, RAVDESS and
 # CREMA-D by actor), then every fold's student scored on its own test speakers and pooled by `serapp-train
-# crossval`. 28 runs, 15-30 min a run on 2 cores; finished runs are kept, so repeated calls resume.
+# crossval`; each fold's base recipe, teachers' mean and student are also scored on its validation and test speakers
+# (scripts/score-fold.sh). 28 runs, 15-30 min a run on 2 cores; finished runs are kept, so repeated calls resume.
 # RUNS defaults to a folder in the repository (its .gitignore drops the Keras checkpoints): commit each finished
 # run there, since the work spans several sessions and a new machine starts with nothing else.
 #   bash scripts/crossval-default-model.sh [RUNS] [OUT]
@@ -13,6 +14,7 @@ out=${2:-docs/default-model/crossval-student}
 runs=${1:-$out/runs}
 for fold in 1 2 3 4; do
   bash scripts/distilled-recipe.sh "$runs/fold$fold" --protocol corpus-kfold --k 4 --fold "$fold"
+  bash scripts/score-fold.sh "$runs/fold$fold"
 done
 .venv/bin/serapp-train crossval "$runs"/fold{1,2,3,4}/student --out "$out" \
   --command "bash scripts/crossval-default-model.sh"

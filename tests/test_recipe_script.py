@@ -1,6 +1,7 @@
 """`scripts/distilled-recipe.sh`, the shipped recipe on one split, end to end on real clips (one epoch each): six
 teachers and the student on the split its options name, the student distilled from exactly those teachers, and
-a second call that keeps every finished run instead of training again."""
+a second call that keeps every finished run instead of training again; then `scripts/score-fold.sh` scores the
+base recipe, the teachers' mean and the student on the split's validation and test speakers."""
 
 from __future__ import annotations
 
@@ -45,3 +46,17 @@ def test_recipe_trains_six_teachers_and_their_student_on_one_fold_and_resumes(co
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("exists; kept") == len(TEACHERS) + 1
     assert {p: p.stat().st_mtime_ns for p in runs.rglob("*")} == before
+
+    scored = subprocess.run(["bash", "scripts/score-fold.sh", str(runs), "--root", str(corpora), "--limit", "6"],
+                            cwd=REPO, env={**os.environ, "SERAPP_CACHE": str(tmp_path / "cache")},
+                            capture_output=True, text=True, timeout=900, check=False)
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    split = json.loads((runs / "student" / "split.json").read_text(encoding="utf-8"))
+    for part in ("val", "test"):
+        for name in ("base", "teachers", "student"):
+            result = json.loads((runs / "eval" / f"{name}-{part}" / "metrics.json").read_text(encoding="utf-8"))
+            assert set(result["speakers"]) <= set(split[f"{part}_speakers"]), (name, part)
+            if name != "teachers":
+                assert Path(result["model"]).parent.name == name and result["members"] == [], (name, part)
+        teachers = json.loads((runs / "eval" / f"teachers-{part}" / "metrics.json").read_text(encoding="utf-8"))
+        assert sorted(Path(p).parent.name for p in [teachers["model"], *teachers["members"]]) == sorted(TEACHERS)
