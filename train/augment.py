@@ -193,7 +193,7 @@ def shift_along(x: np.ndarray, shifts: np.ndarray, axis: int = 1, wrap: bool = F
     out = np.empty_like(moved)
     # One slice copy per example: a whole-batch gather of (batch, length) indices cost several times more on audio.
     for i, shift in enumerate(np.asarray(shifts, dtype=np.int64)):
-        s = int(shift) % length if wrap else max(-length, min(length, int(shift)))
+        s = int(shift) % length if wrap and length else max(-length, min(length, int(shift)))
         if s >= 0:
             out[i, s:] = moved[i, :length - s]
             out[i, :s] = moved[i, length - s:] if wrap else 0
