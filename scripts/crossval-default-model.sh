@@ -3,7 +3,7 @@
 # `--protocol corpus-kfold --k 4` (each corpus's speakers in 4 folds: SAVEE leave-one-speaker-out, RAVDESS and
 # CREMA-D by actor), then every fold's student scored on its own test speakers and pooled by `serapp-train
 # crossval`; each fold's base recipe, teachers' mean and student are also scored on its validation and test speakers
-# (scripts/score-fold.sh). 28 runs, 22-32 min a run on 2 cores; finished runs are kept, so repeated calls resume.
+# (scripts/score-fold.sh). 28 runs, 20-32 min a run on 2 cores; finished runs are kept, so repeated calls resume.
 # RUNS defaults to a folder in the repository (its .gitignore drops the Keras checkpoints): commit each finished
 # run there, since the work spans several sessions and a new machine starts with nothing else.
 #   bash scripts/crossval-default-model.sh [RUNS] [OUT]
