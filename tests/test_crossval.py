@@ -130,6 +130,40 @@ def test_crossval_refuses_what_is_not_one_cross_validation(tmp_path: Path, capsy
     assert not (tmp_path / "cv").exists()  # nothing written for a refused set
 
 
+def student_folds(parent: Path, teacher_changes: dict[int, dict]) -> list[Path]:
+    """Four distilled fold runs, each with a teacher trained on its own fold; ``teacher_changes[i]`` alters
+    fold *i*'s teacher (its fold number or its recipe)."""
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    teachers = parent / "teachers"
+    teachers.mkdir()
+    runs = []
+    for i, speaker in enumerate(SAVEE):
+        changes = dict(teacher_changes.get(i + 1, {}))
+        teacher = fold_run(teachers, changes.pop("fold", i + 1), speaker, spec, onnx=False, **changes)
+        runs.append(fold_run(parent, i + 1, speaker, spec, distill_weight=0.5, teachers=(str(teacher),)))
+    return runs
+
+
+@pytest.mark.parametrize("teacher_changes, message", [
+    ({}, None),
+    ({3: {"fold": 2}}, "was trained on fold 2, not fold 3: it has learnt this fold's test speakers"),
+    ({2: {"learning_rate": 0.01}}, "teachers differ"),
+])
+def test_crossval_checks_each_folds_teachers_by_recipe(tmp_path: Path, teacher_changes: dict,
+                                                       message: str | None) -> None:
+    """A distilled recipe's folds have different teacher paths (each fold its own teachers): they are one
+    cross-validation when every teacher is of the student's fold and the teachers' recipes agree."""
+    from serapp.errors import SerappError
+    from train.crossval import check_folds, read_fold
+
+    folds = [read_fold(run) for run in student_folds(tmp_path, teacher_changes)]
+    if message is None:
+        check_folds(folds)
+    else:
+        with pytest.raises(SerappError, match=message):
+            check_folds(folds)
+
+
 def add_validation(run: Path, fold: int) -> dict:
     """Give a fold run the validation record `serapp-train train` writes (metrics.json and history.json)."""
     from train.fit import write_json
