@@ -65,7 +65,7 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     text = (out / "README.md").read_text()
     assert "| savee uar | 0.70 |" in text and "mean ± sd" in text
     for fold, speaker in enumerate(SAVEE, 1):
-        assert f"- fold {fold}: `run-{fold}-{speaker.split(':')[1]}`" in text
+        assert f"- fold {fold}: `{tmp_path.name}/run-{fold}-{speaker.split(':')[1]}`" in text
     for name in ("confusion-all.png", "confusion-savee.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
         assert f"]({name})" in text
@@ -250,7 +250,7 @@ def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path
     only = json.loads((tmp_path / "val" / "crossval.json").read_text())
     assert "pooled" not in only and only["validation"] == report["validation"]
     text = (out / "README.md").read_text()
-    assert "(ensembles of 2 models)" in text and f"- fold 1: `{first[0].name}`, `b/{second[0].name}`" in text
+    assert "(ensembles of 2 models)" in text and f"- fold 1: `a/{first[0].name}`, `b/{second[0].name}`" in text
 
     # A member recipe whose folds test other speakers is refused.
     shuffled = [fold_run(tmp_path / "c", i + 1, s, spec) for i, s in enumerate(reversed(SAVEE))]

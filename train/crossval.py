@@ -299,7 +299,8 @@ def _runs_section(folds: Sequence[Fold], command: str, members: dict[int, list[P
 
     def listed(fold: Fold) -> str:
         extra = "".join(f", `{p.parent.parent.name}/{p.parent.name}`" for p in members.get(fold.number, []))
-        return f"- fold {fold.number}: `{fold.run_dir.name}`{extra}"
+        # The parent too: the folds of a distilled recipe all name their student run `student`.
+        return f"- fold {fold.number}: `{fold.run_dir.parent.name}/{fold.run_dir.name}`{extra}"
 
     lines = ["## Runs", "", *map(listed, folds), ""]
     if any(members.values()):
