@@ -87,6 +87,9 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     assert f"| savee | 480 | {100 * savee['accuracy']:.1f} % | {savee['macro_f1']:.3f} | {100 * savee['uar']:.1f} % |" \
         in text
     assert "](../cv/README.md)" in text and "cross-validation above measures the recipe" in text
+    # The card quotes the command that wrote it, so that it can be re-run as it was.
+    assert (f"written by `serapp-train card {run} --model {run / 'model.onnx'} --root {corpora} --out {card} "
+            f"--crossval {out}`") in text
 
     # A distilled student of that recipe: the card says so, and that the folds are the recipe without teachers.
     config = json.loads((run / "config.json").read_text())
