@@ -107,6 +107,16 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     text = card.read_text()
     related = f"a related recipe (on `{config['family']}`, not the shipped `cnn2d`; without distillation)"
     assert f"4-fold cross-validation of {related}" in text and f"above measures {related} over every" in text
+    assert "teachers trained on that fold's" not in text
+    # Folds of the distilled recipe itself: the card says that each fold's teachers kept to that fold.
+    write_json(run / "config.json", {**config, "teachers": ["runs/t1", "runs/t2"], "distill_weight": 0.5})
+    report = json.loads((out / "crossval.json").read_text())
+    write_json(out / "crossval.json", {**report, "config": {**report["config"], "teachers": ["f1/t1", "f1/t2"]}})
+    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
+                 "--crossval", str(out)]) == 0
+    text = card.read_text()
+    assert "4-fold cross-validation of this recipe" in text
+    assert "a student distilled from 2 teachers trained on that fold's training speakers only" in text
 
 
 @pytest.mark.parametrize("case, message", [

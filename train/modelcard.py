@@ -172,6 +172,9 @@ def crossval_section(folder: Path, report: dict[str, Any], out: Path, differs: s
         "tested once, each by the exported ONNX "
         "model of the fold that never trained on them nor used them for early stopping or calibration; the "
         "predictions are pooled over folds. These fold models are not the shipped file (trained on another split).",
+        *([f"Each fold's model is a student distilled from {len(config['teachers'])} teachers trained on that fold's "
+           "training speakers only (`serapp-train crossval` refuses a teacher of another fold)."]
+          if config.get("teachers") else []),
         *([f"The folds' recipe is not the shipped file's ({differs}); *What was tried* says whether "
            "the shipped recipe itself has been cross-validated."] if differs else []),
         "",
