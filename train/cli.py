@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
+import sys
 from collections.abc import Sequence
 
 from serapp.errors import run_command
@@ -37,5 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["serapp-train", *argv])  # for outputs that quote what wrote them
     return run_command("serapp-train", lambda: args.run(args))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0)
 GAINS_DB: tuple[float, ...] = (-12.0, 12.0)
 
-DEFAULT_OUT = Path("docs/model-card.md")
-
 # The targets of the default-model issue: (corpus or "all", metric, threshold).
 TARGETS: tuple[tuple[str, str, float], ...] = (
     ("ravdess", "uar", 0.72), ("crema-d", "uar", 0.70), ("savee", "uar", 0.70),
@@ -43,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="the run folder the model was trained in (split.json, config.json)")
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the bundled model)")
     parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: $SERAPP_CORPORA)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the card (Markdown)")
+    parser.add_argument("--out", type=Path, default=Path("docs/model-card.md"), help="the card (Markdown)")
     parser.add_argument("--command", default="", help="the command that reproduces the model, quoted in the card")
     parser.add_argument("--crossval", type=Path, default=None,
                         help="a `serapp-train crossval` folder of the same recipe: its pooled per-corpus figures")
@@ -189,7 +186,7 @@ def crossval_section(folder: Path, report: dict[str, Any], out: Path, differs: s
 
 def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str], calibration: list[str],
            latency: Latency, confusion_png: Path, out: Path, command: str, notes: str,
-           crossval: Path | None = None, written_by: str = "") -> str:
+           crossval: Path | None = None, *, written_by: str) -> str:
     """The card's Markdown text; ``crossval`` is a `serapp-train crossval` folder of the same recipe, ``written_by``
     the `serapp-train card` command line that wrote it."""
     info = model.info
@@ -298,20 +295,10 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         command or f"serapp-train train --config configs/default-model.json --export  # run {run_dir.name}",
         "```",
         "",
-        f"This card was written by `{written_by or f'serapp-train card {run_dir}'}`.",
+        f"This card was written by `{written_by}`.",
         "",
     ]
     return "\n".join(lines)
-
-
-def card_command(args: argparse.Namespace) -> str:
-    """The `serapp-train card` command line that ``args`` stand for (the card quotes it, so it can be re-run)."""
-    options = [(flag, getattr(args, name)) for flag, name in
-               (("--model", "model"), ("--root", "root"), ("--out", "out"), ("--crossval", "crossval"),
-                ("--notes", "notes"), ("--command", "command"))]
-    given = [part for flag, value in options if value and not (flag == "--out" and value == DEFAULT_OUT)
-             for part in (flag, str(value))]
-    return shlex.join(["serapp-train", "card", str(args.run_dir), *given])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -337,7 +324,8 @@ def run(args: argparse.Namespace) -> int:
     run_metrics = json.loads((run_dir / "metrics.json").read_text())
     text = render(model, run_dir, clean, robustness_rows(model, clips, clean),
                   calibration_rows(model, clean, run_metrics), measure_latency(model), png, out, args.command,
-                  args.notes.read_text() if args.notes else "", args.crossval, card_command(args))
+                  args.notes.read_text() if args.notes else "", args.crossval,
+                  written_by=args.command_line)
     write_text(out, text)
     print(metrics.format_report(clean.metrics))
     print(f"wrote {out} and {png}")
