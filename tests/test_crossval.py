@@ -35,9 +35,10 @@ def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: 
     settings: dict = {"family": "cnn1d", "spec": spec, "corpora": ("savee",), "protocol": "corpus-kfold",
                       "k": 4, "fold": fold, **changes}
     write_text(folder / "config.json", TrainConfig(**settings).to_json())
+    val_speakers = [val_speaker] if val_speaker else []
     write_json(folder / "split.json", {"name": f"speaker-kfold-by-corpus-{fold}of4", "speaker_independent": True,
-                                       "test_speakers": [speaker],
-                                       "val_speakers": [val_speaker] if val_speaker else []})
+                                       "train_speakers": sorted(set(SAVEE) - {speaker, *val_speakers}),
+                                       "test_speakers": [speaker], "val_speakers": val_speakers})
     if onnx:
         save_model(folder / "model.onnx", spec, seed=fold + model_seed)  # each fold its own (different) model
     return folder
@@ -147,19 +148,20 @@ def student_folds(parent: Path, teacher_changes: dict[int, dict]) -> list[Path]:
     """Four distilled fold runs, each with a teacher trained on its own fold; ``teacher_changes[i]`` alters
     fold *i*'s teacher (its fold number or its recipe)."""
     spec = tiny_spec(FeatureSpec(kind="logmel"))
-    teachers = parent / "teachers"
-    teachers.mkdir()
     runs = []
     for i, speaker in enumerate(SAVEE):
         changes = dict(teacher_changes.get(i + 1, {}))
-        teacher = fold_run(teachers, changes.pop("fold", i + 1), speaker, spec, onnx=False, **changes)
+        teacher_fold = changes.pop("fold", i + 1)
+        teachers = parent / f"teachers-of-fold{i + 1}"
+        teachers.mkdir()
+        teacher = fold_run(teachers, teacher_fold, SAVEE[teacher_fold - 1], spec, onnx=False, **changes)
         runs.append(fold_run(parent, i + 1, speaker, spec, distill_weight=0.5, teachers=(str(teacher),)))
     return runs
 
 
 @pytest.mark.parametrize("teacher_changes, message", [
     ({}, None),
-    ({3: {"fold": 2}}, "was trained on fold 2, not fold 3: it has learnt this fold's test speakers"),
+    ({3: {"fold": 2}}, "it trained or validated on speakers this run validates or tests on \\(savee:JK\\)"),
     ({2: {"learning_rate": 0.01}}, "teachers differ"),
 ])
 def test_crossval_checks_each_folds_teachers_by_recipe(tmp_path: Path, teacher_changes: dict,

@@ -101,21 +101,22 @@ def read_fold(run_dir: Path, *, scored: bool = True) -> Fold:
                 frozenset(split.get("val_speakers", [])), validation)
 
 
-def recipe(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
+def recipe(run_dir: Path, config: dict[str, Any], val_speakers: set[str], test_speakers: set[str]) -> dict[str, Any]:
     """A fold run's configuration without its fold number, each teacher (a path, which differs from fold to fold)
-    replaced by the teacher's own recipe. A teacher must be a run of the same fold: one trained on another fold
-    has learnt this fold's test speakers, and the student would learn them from it."""
+    replaced by the teacher's own recipe. Each teacher is checked for leaks into the student's ``val_speakers`` and
+    ``test_speakers`` (:func:`train.distill.check_teacher`): one of another fold has learnt this fold's test
+    speakers, and the student would learn them from it."""
+    from train.distill import check_teacher
+
     teachers = []
     for path in config.get("teachers") or []:
         teacher = Path(path)
-        if not (teacher / "config.json").is_file():
-            raise SerappError(f"{run_dir}: its teacher {teacher} has no config.json, so its fold cannot be checked "
-                              "(run serapp-train crossval from the folder the runs were trained from).")
-        teacher_config = json.loads((teacher / "config.json").read_text())
-        if teacher_config.get("fold") != config.get("fold"):
-            raise SerappError(f"{run_dir}: its teacher {teacher} was trained on fold {teacher_config.get('fold')}, "
-                              f"not fold {config.get('fold')}: it has learnt this fold's test speakers.")
-        teachers.append(recipe(teacher, teacher_config))
+        if not all((teacher / name).is_file() for name in ("config.json", "split.json")):
+            raise SerappError(f"{run_dir}: its teacher {teacher} lacks config.json or split.json, so it cannot be "
+                              "checked (run serapp-train crossval from the folder the runs were trained from).")
+        check_teacher(teacher, json.loads((teacher / "split.json").read_text()), val_speakers, test_speakers)
+        teachers.append(recipe(teacher, json.loads((teacher / "config.json").read_text()), val_speakers,
+                               test_speakers))
     shared = {key: value for key, value in config.items() if key not in PER_FOLD}
     return {**shared, "teachers": teachers} if "teachers" in config else shared
 
@@ -128,9 +129,9 @@ def check_folds(folds: Sequence[Fold]) -> None:
     if first.get("protocol") not in KFOLD_PROTOCOLS or first.get("all_speakers"):
         raise SerappError(f"{folds[0].run_dir}: protocol {first.get('protocol')!r} is not a k-fold protocol "
                           f"({', '.join(KFOLD_PROTOCOLS)}).")
-    shared = recipe(folds[0].run_dir, first)
+    shared = recipe(folds[0].run_dir, first, set(folds[0].val_speakers), set(folds[0].test_speakers))
     for fold in folds[1:]:
-        own = recipe(fold.run_dir, fold.config)
+        own = recipe(fold.run_dir, fold.config, set(fold.val_speakers), set(fold.test_speakers))
         differing = sorted(key for key in set(shared) | set(own) if own.get(key) != shared.get(key))
         if differing:
             raise SerappError(f"{fold.run_dir} is not the same cross-validation as {folds[0].run_dir}: "
