@@ -2,7 +2,8 @@
 # One-time (idempotent) set-up: system packages, a virtual environment in .venv, and serapp in it.
 #   bash scripts/setup.sh            # the app only (no TensorFlow)
 #   bash scripts/setup.sh train,dev  # plus the trainer and the test tools
-#   bash scripts/setup.sh train,dev,jax  # plus Keras's JAX backend, CPU wheels (what scripts/test.sh installs)
+#   bash scripts/setup.sh train,dev,jax  # plus Keras's JAX backend, CPU wheels
+#   bash scripts/setup.sh train,dev,jax,whisper  # plus the pretrained Whisper encoder (what scripts/test.sh installs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"

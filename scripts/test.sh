@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The project's test command (the README's): set up (once) with the trainer, JAX and test extras, then lint and
-# run the whole suite offscreen, with a private PulseAudio null sink for the end-to-end capture test.
+# The project's test command (the README's): set up (once) with the trainer, JAX, Whisper and test extras, then
+# lint and run the whole suite offscreen, with a private PulseAudio null sink for the end-to-end capture test.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh train,dev,jax
+bash scripts/setup.sh train,dev,jax,whisper
 export PATH="$PWD/.venv/bin:$PATH"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 # A private runtime dir keeps the test daemon apart from a desktop's own PulseAudio.
