@@ -11,7 +11,7 @@ import pytest
 
 from serapp.engine import audio, features
 from serapp.engine.preprocess import fix_length, nonsilent_bounds, prepare
-from serapp.engine.spec import FEATURE_KINDS, FeatureSpec
+from serapp.engine.spec import FEATURE_KINDS, WHISPER_LOGMEL, FeatureSpec
 from serapp.errors import SerappError
 
 
@@ -45,7 +45,7 @@ def test_spec_from_newer_model_names_unknown_settings() -> None:
 @pytest.mark.parametrize("kind", FEATURE_KINDS)
 @pytest.mark.parametrize("deltas", [False, True])
 def test_every_kind_has_its_declared_shape_and_is_finite(clip: np.ndarray, kind: str, deltas: bool) -> None:
-    spec = FeatureSpec(kind=kind, deltas=deltas)
+    spec = FeatureSpec(kind=kind, deltas=deltas, **(WHISPER_LOGMEL if kind == "whisper_logmel" else {}))
     x = features.compute(clip, spec)
     assert x.shape == spec.shape
     assert x.dtype == np.float32
@@ -85,7 +85,7 @@ def test_mfcc_chroma_zcr_match_librosa(clip: np.ndarray) -> None:
 def test_batch_equals_one_by_one(sample_clips: list[Path]) -> None:
     signals = [audio.load(p) for p in sample_clips[:4]]
     for kind in FEATURE_KINDS:
-        spec = FeatureSpec(kind=kind)
+        spec = FeatureSpec(kind=kind, **(WHISPER_LOGMEL if kind == "whisper_logmel" else {}))
         batch = features.compute_batch(signals, spec)
         singles = np.stack([features.compute(y, spec) for y in signals])
         np.testing.assert_allclose(batch, singles, atol=1e-4)

@@ -7,7 +7,9 @@ and its hash keys the trainer's feature cache.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import ClassVar, Literal
 
 from serapp.jsonconfig import JsonConfig, require
@@ -15,10 +17,14 @@ from serapp.jsonconfig import JsonConfig, require
 # Bump when the *code* that turns a spec into numbers changes, so cached features are recomputed.
 FEATURES_VERSION = 1
 
-FeatureKind = Literal["logmel", "mfcc", "frames", "stats", "image"]
-FEATURE_KINDS: tuple[str, ...] = ("logmel", "mfcc", "frames", "stats", "image")
+FeatureKind = Literal["logmel", "mfcc", "frames", "stats", "image", "whisper_logmel"]
+FEATURE_KINDS: tuple[str, ...] = ("logmel", "mfcc", "frames", "stats", "image", "whisper_logmel")
 NORMALISATIONS: tuple[str, ...] = ("none", "utterance")
 PITCH_KINDS: tuple[str, ...] = ("logmel", "frames", "stats")
+# The analysis a pretrained Whisper encoder was trained on: a ``whisper_logmel`` spec must have exactly these
+# (``FeatureSpec(kind="whisper_logmel", **WHISPER_LOGMEL)``).
+WHISPER_LOGMEL: Mapping[str, float] = MappingProxyType({"sample_rate": 16000, "n_fft": 400, "win_length": 400,
+                                                        "hop_length": 160, "n_mels": 80, "fmin": 0.0, "fmax": 8000.0})
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class FeatureSpec(JsonConfig):
         voicing), shape ``(n_stats,)``.
       - ``image``: MFCC, chroma and log-mel each resized to ``image_size`` and stacked,
         shape ``(height, width, 3)``, values in [0, 1].
+      - ``whisper_logmel``: Whisper's log-mel (log10 power, floored 8 below the example's peak, then
+        ``(x + 4) / 4``), shape ``(n_samples // hop_length, n_mels)``; the STFT parameters must be
+        :data:`WHISPER_LOGMEL`'s. Like ``image`` and ``stats``, it has no deltas and no normalization.
     """
 
     KIND: ClassVar[str] = "feature spec"
@@ -98,6 +107,8 @@ class FeatureSpec(JsonConfig):
              f"pitch_fmin {self.pitch_fmin} Hz has a period longer than half of n_fft ({self.n_fft} samples)"),
             (self.trim_top_db > 0, f"trim_top_db must be positive, got {self.trim_top_db}"),
             (-60.0 <= self.target_dbfs <= 0.0, f"target_dbfs must be -60..0 dBFS, got {self.target_dbfs}"),
+            (self.kind != "whisper_logmel" or all(getattr(self, k) == v for k, v in WHISPER_LOGMEL.items()),
+             "the whisper_logmel kind needs " + ", ".join(f"{k}={v:g}" for k, v in WHISPER_LOGMEL.items())),
         ]
         require(checks, self.KIND)
 
@@ -133,6 +144,8 @@ class FeatureSpec(JsonConfig):
             return (self.n_frames, 2 + self.n_pitch_rows)
         if self.kind == "stats":
             return (self.n_stats,)
+        if self.kind == "whisper_logmel":
+            return (self.n_samples // self.hop_length, self.n_mels)  # Whisper drops the last centred frame
         return (self.image_size[0], self.image_size[1], 3)
 
     @property
