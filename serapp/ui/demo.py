@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -40,6 +40,7 @@ class DemoView(QWidget):
         self.hint = QLabel(HINT, self)
         self.hint.setObjectName("demoHint")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)  # never wider than the screen (the page is a minimum width of the window)
 
         emotion_row = QHBoxLayout()
         emotion_row.addStretch(1)
@@ -59,6 +60,11 @@ class DemoView(QWidget):
         layout.addStretch(1)
         layout.addWidget(self.timeline, 1)
         layout.addWidget(self.hint)
+
+    def minimumSizeHint(self) -> QSize:
+        """Nothing: this page is only shown full screen with its type sized to the screen (:meth:`apply_size`), so
+        it must not set a least size on the normal window (its default-size type would, on a small screen)."""
+        return QSize(0, 0)
 
     def apply_size(self, screen_height_px: int) -> None:
         """Scale all type to the screen (call when entering demo mode)."""

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -41,6 +43,10 @@ from serapp.ui.timeline import AXIS_WIDTH, TimelinePlot
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
 AUDIO_FILTER = "Audio files (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES) + ");;All files (*)"
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "png": "PNG image (*.png)"}
+# Least heights of the plots, in lines of the window's font: room for their axis captions and three tick labels
+# however many files the table above lists (a scroll bar appears instead of squashed plots).
+SPECTROGRAM_MIN_LINES = 11
+TIMELINE_MIN_LINES = 9
 
 
 class _Carrier(QObject):
@@ -91,6 +97,8 @@ class FileAnalysisView(QWidget):
 
         self.title = QLabel(self)
         self.title.setObjectName("fileTitle")
+        # A long file name must not widen the window past a small screen: the label is cut instead.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.emotion = EmotionDisplay(self, scale=0.75)
         self.shares = ProbabilityBars(self)
         self.shares_caption = QLabel("Share of the time per emotion", self)
@@ -110,6 +118,9 @@ class FileAnalysisView(QWidget):
         plots.setStretchFactor(0, 3)
         plots.setStretchFactor(1, 2)
         plots.setChildrenCollapsible(False)
+        line = self.fontMetrics().height()
+        self.spectrogram.setMinimumHeight(SPECTROGRAM_MIN_LINES * line)
+        self.timeline.setMinimumHeight(TIMELINE_MIN_LINES * line)
 
         self.play_button = QPushButton("▶ Play", self)
         self.play_button.clicked.connect(self.toggle_play)
@@ -129,8 +140,8 @@ class FileAnalysisView(QWidget):
                   self.export_table_button):
             buttons.addWidget(b)
 
-        self.detail = QWidget(self)
-        detail_layout = QVBoxLayout(self.detail)
+        self.detail_body = QWidget(self)
+        detail_layout = QVBoxLayout(self.detail_body)
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addLayout(buttons)
         detail_layout.addWidget(summary)
@@ -140,8 +151,19 @@ class FileAnalysisView(QWidget):
                                   "WAV, FLAC, OGG, MP3 and other formats libsndfile reads", self)
         self.placeholder.setObjectName("placeholder")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setWordWrap(True)  # its large type must not widen the window past a small screen
         self.pages = QStackedWidget(self)
         self.pages.addWidget(self.placeholder)
+        # The detail scrolls rather than shrink its plots below their least heights (many files, small screens).
+        self.detail_scroll = QScrollArea(self)
+        self.detail_scroll.setWidgetResizable(True)
+        self.detail_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.detail_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.detail_scroll.setWidget(self.detail_body)
+        self.detail = QWidget(self)
+        page_layout = QVBoxLayout(self.detail)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(self.detail_scroll)
         self.pages.addWidget(self.detail)
 
         split = QSplitter(Qt.Orientation.Vertical, self)
@@ -368,7 +390,7 @@ class FileAnalysisView(QWidget):
         if kind == "json":
             return export.analysis_json(result.analysis).encode()
         if kind == "png":
-            return grab_png(self.detail)
+            return grab_png(self.detail_body)
         raise SerappError(f"Unknown export kind {kind!r}.")
 
 

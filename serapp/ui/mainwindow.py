@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -37,6 +37,19 @@ from serapp.ui.settings import RANGES, analyzer_config, load_settings, save_sett
 from serapp.ui.theme import palette_named, qpalette, stylesheet
 
 FILE_PREFIX = "file:"
+PREFERRED_SIZE = QSize(1280, 820)  # the window at first start on a screen with room for it
+FRAME_ALLOWANCE = QSize(16, 48)  # px a window manager's title bar and borders add around the window's content
+
+
+def initial_geometry(available: QRect, preferred: QSize = PREFERRED_SIZE, frame: QSize = FRAME_ALLOWANCE) -> QRect:
+    """The window's content rectangle at first start: ``preferred`` or smaller, so that with its frame it fits
+    inside ``available`` (the screen less its task bars), centred there."""
+    w = max(1, min(preferred.width(), available.width() - frame.width()))
+    h = max(1, min(preferred.height(), available.height() - frame.height()))
+    left = available.x() + (available.width() - w) // 2
+    # The title bar sits above the content: centre the framed window, not the content.
+    top = available.y() + (available.height() - h - frame.height()) // 2 + frame.height() - frame.width() // 2
+    return QRect(left, max(available.y(), top), w, h)
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,8 @@ class MainWindow(QMainWindow):
         self._in_demo = False
         self.setWindowTitle("serapp — speech emotion recognition")
         self.setAcceptDrops(True)
-        self.resize(1280, 820)
+        self._pre_demo_geometry = QByteArray()
+        self._pre_demo_maximized = False
 
         self.live_view = LiveView(self)
         self.file_view = FileAnalysisView(self, player=player)
@@ -96,6 +110,11 @@ class MainWindow(QMainWindow):
         self._apply_debounce.setInterval(300)
         self._apply_debounce.timeout.connect(self._apply_controls)
         self.apply_theme(self.settings.theme)
+        self._geometry_debounce = QTimer(self)
+        self._geometry_debounce.setSingleShot(True)
+        self._geometry_debounce.setInterval(500)
+        self._geometry_debounce.timeout.connect(self._remember_geometry)
+        self._place_window()
 
         self.load_model_file(options.model or self.settings.model_path, persist=False)
         self._populate_inputs()
@@ -191,6 +210,40 @@ class MainWindow(QMainWindow):
         for label in self.status_labels.values():
             self.statusBar().addPermanentWidget(label)
         self._show_stats(None)
+
+    # ------------------------------------------------------------------ window geometry
+    def _place_window(self) -> None:
+        """Restore the remembered size, place and maximised state; at first start (or when the remembered one
+        cannot be used) fit the screen's available area, so nothing starts off-screen on a 1280x720 laptop."""
+        saved = QByteArray.fromBase64(self.settings.window_geometry.encode("ascii"))
+        if saved.size() and self.restoreGeometry(saved):
+            return
+        screen = self.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else QRect(0, 0, 1280, 720)
+        self.setGeometry(initial_geometry(available))
+
+    def normal_geometry_state(self) -> QByteArray:
+        """``saveGeometry()`` of the window as the user arranged it (before demo mode made it full screen)."""
+        return self._pre_demo_geometry if self._in_demo else self.saveGeometry()
+
+    def _remember_geometry(self) -> None:
+        encoded = bytes(self.normal_geometry_state().toBase64().data()).decode("ascii")
+        if encoded != self.settings.window_geometry:
+            self.settings = self.settings.replace(window_geometry=encoded)
+            save_settings(self.store, self.settings)
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._geometry_debounce.start()
+
+    def moveEvent(self, event: object) -> None:
+        super().moveEvent(event)  # type: ignore[arg-type]
+        self._geometry_debounce.start()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:
+            self._geometry_debounce.start()
 
     # ------------------------------------------------------------------ model and inputs
     def load_model_file(self, path: str, persist: bool = True) -> bool:
@@ -424,6 +477,9 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.demo_view if on else self.tabs)
         self._apply_palette("demo" if on else self.settings.theme)
         if on:
+            # Kept before going full screen, so that leaving demo mode gives back the window as it was.
+            self._pre_demo_geometry = self.saveGeometry()
+            self._pre_demo_maximized = self.isMaximized()
             screen = self.screen()
             self.demo_view.apply_size(screen.geometry().height() if screen else 1080)
             self.showFullScreen()
@@ -432,8 +488,12 @@ class MainWindow(QMainWindow):
             session = self.session
             if session is not None and (not session.running or (session.choice.is_file and not session.choice.loop)):
                 self.start_live()
+        elif self._pre_demo_maximized:
+            self.showMaximized()
         else:
             self.showNormal()
+            if self._pre_demo_geometry.size():
+                self.restoreGeometry(self._pre_demo_geometry)
 
     @property
     def in_demo(self) -> bool:
@@ -467,6 +527,8 @@ class MainWindow(QMainWindow):
         AboutDialog(self.model, self).exec()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._geometry_debounce.stop()
+        self._remember_geometry()
         save_settings(self.store, self.settings)
         if self.session is not None:
             self.session.shutdown()

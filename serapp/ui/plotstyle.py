@@ -1,4 +1,4 @@
-"""A pyqtgraph plot made to match the app's palette, without mouse panning (views follow the data)."""
+"""A pyqtgraph plot made to match the app's palette, without mouse panning (views follow the data), time below."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QWidget
 
 from serapp.ui.theme import Palette
+from serapp.ui.timeaxis import TimeAxisItem
 
 pg.setConfigOptions(antialias=True, imageAxisOrder="row-major")
 
 
 def make_plot(parent: QWidget | None = None, interactive: bool = False) -> pg.PlotWidget:
-    """A PlotWidget with the context menu and (unless ``interactive``) mouse zoom/pan turned off."""
-    plot = pg.PlotWidget(parent)
+    """A PlotWidget with the context menu and (unless ``interactive``) mouse zoom/pan turned off. The bottom axis
+    is time in seconds, drawn as a clock (:class:`~serapp.ui.timeaxis.TimeAxisItem`)."""
+    plot = pg.PlotWidget(parent, axisItems={"bottom": TimeAxisItem("bottom")})
     item = plot.getPlotItem()
     item.setMenuEnabled(False)
     item.hideButtons()

@@ -41,6 +41,7 @@ class AppSettings(JsonConfig):
     gate_db: float = -50.0
     theme: str = "dark"
     last_dir: str = ""
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry(): size, place and maximised state of the window
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RANGES.items():
@@ -50,7 +51,7 @@ class AppSettings(JsonConfig):
             object.__setattr__(self, name, float(value))
         if self.theme not in THEMES:
             raise SerappError(f"Setting theme must be one of {', '.join(THEMES)}, got {self.theme!r}.")
-        for name in ("model_path", "device", "last_dir"):
+        for name in ("model_path", "device", "last_dir", "window_geometry"):
             if not isinstance(getattr(self, name), str):
                 raise SerappError(f"Setting {name} must be text, got {getattr(self, name)!r}.")
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from serapp.ui.plotstyle import make_plot
 from serapp.ui.theme import spectrogram_lut
+from serapp.ui.timeaxis import TIME_LABEL
 
 LEVELS = (0, 255)
 
@@ -40,7 +41,7 @@ class _SpectrogramPlot(QWidget):
         self.image.setLevels(LEVELS)
         self.plot.addItem(self.image)
         self.plot.setLabel("left", "Frequency", units="Hz")
-        self.plot.setLabel("bottom", "Time", units="s")
+        self.plot.setLabel("bottom", TIME_LABEL)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)

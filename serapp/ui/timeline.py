@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from serapp.ui.plotstyle import make_plot
 from serapp.ui.theme import emotion_style
+from serapp.ui.timeaxis import TIME_LABEL
 
 AXIS_WIDTH = 64  # px; the same left-axis width under the file spectrogram keeps both time axes aligned
 
@@ -30,7 +31,7 @@ class TimelinePlot(QWidget):
         super().__init__(parent)
         self.plot = make_plot(self, interactive=interactive)
         self.plot.setLabel("left", "Probability")
-        self.plot.setLabel("bottom", "Time", units="s")
+        self.plot.setLabel("bottom", TIME_LABEL)
         self.plot.getAxis("left").setWidth(AXIS_WIDTH)
         self.plot.setYRange(0.0, 1.0, padding=0.02)
         self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
