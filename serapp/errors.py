@@ -14,6 +14,10 @@ class SerappError(Exception):
     """
 
 
+class Cancelled(SerappError):
+    """The user cancelled long work (Esc, Cancel, quitting): raised from a progress callback to stop it there."""
+
+
 def run_command(prog: str, command: Callable[[], int]) -> int:
     """Run a command-line entry point: a :class:`SerappError` becomes one ``prog: message`` line on stderr and
     exit status 2, Ctrl+C exit status 130; anything else is a bug and keeps its traceback."""
