@@ -7,6 +7,7 @@ CPU share in a real-time file-source run, audio-to-result latency (p95), whole-f
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import tempfile
@@ -24,11 +25,22 @@ from serapp.engine.analyzer import Analyzer, EmotionResult
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
+from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
 LONG_FILE_S = 600.0
 COLD_STARTS = 3  # the median of this many spawns is reported: one spawn swings with the disk cache
 _WARM_S = 2.0  # the real-time run's first seconds are left out of the steady-state figures
+# The real-time run's length (s): a second holds a few updates at the default hop; an hour is plenty and keeps a
+# typo (--seconds 1e9) from running for ever.
+MIN_SECONDS, MAX_SECONDS = 1.0, 3600.0
+
+
+def check_seconds(seconds: float) -> float:
+    """``seconds`` when it is a usable real-time run length; a :class:`SerappError` otherwise (NaN included)."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and MIN_SECONDS <= seconds <= MAX_SECONDS):
+        raise SerappError(f"--seconds must be a number of seconds in {MIN_SECONDS:g}-{MAX_SECONDS:g}, got {seconds}.")
+    return float(seconds)
 
 
 def _speech_material(sr: int, seconds: float) -> np.ndarray:
@@ -95,6 +107,7 @@ def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool 
         if verbose:
             print(text, file=sys.stderr, flush=True)
 
+    seconds = check_seconds(seconds)  # before anything slow happens
     model = load_model(model_path)
     sr = model.info.spec.sample_rate
     figures: dict[str, Any] = {"model": str(model.path), "feature_kind": model.info.spec.kind,

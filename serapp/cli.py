@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import sys
 from collections.abc import Sequence
 
 from serapp import __version__
@@ -23,7 +26,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit status of a command whose reader went away (`serapp listen | head -2`): the shells' 128 + SIGPIPE.
+EXIT_READER_GONE = 141
+# Errors writing stdout that are the output's fault, not serapp's: told in one line, never as a traceback.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EDQUOT, errno.EROFS}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `serapp`: the window, or a sub-command. A closed stdout pipe ends the command quietly (exit 141); a
+    stdout that cannot take the output (full disk, ``/dev/full``) is one ``serapp:`` line on stderr (exit 2)."""
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # here, not at interpreter exit, where a failure would print "Exception ignored"
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_READER_GONE
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        _silence_stdout()
+        print(f"serapp: cannot write to standard output ({exc.strerror or exc}).", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so what is still buffered is dropped at exit instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a descriptor
+        pass
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

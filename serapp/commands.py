@@ -7,10 +7,12 @@ stays instant and a missing PortAudio only affects the commands that capture aud
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from serapp.output import json_text, write_stdout
+from serapp.textsafe import terminal_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,11 +86,12 @@ def run_analyze(args: argparse.Namespace) -> int:
         if "error" in entries[-1]:
             failed += 1
             if not args.json:
-                print(f"serapp: {entries[-1]['error']}", file=sys.stderr)
+                print(f"serapp: {terminal_text(entries[-1]['error'])}", file=sys.stderr)
+    # The result is written whole or not at all (serapp/output.py): no half JSON on a full disk.
     if args.json:
-        print(json.dumps(entries))
+        write_stdout(json_text(entries) + "\n")
     elif args.csv:
-        sys.stdout.write(timeline_csv(model.labels, analyses))
+        write_stdout(timeline_csv(model.labels, analyses))
     else:
         for entry in entries:
             if "error" not in entry:
@@ -100,8 +103,9 @@ def _describe(entry: dict[str, Any]) -> str:
     s = entry["summary"]
     top = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])[:3]
     probs = ", ".join(f"{k} {v:.0%}" for k, v in top) if s["speech_ratio"] > 0 else "no speech"
-    return (f"{entry['file']}: {s['dominant']} ({probs}); speech {s['speech_ratio']:.0%} of "
+    line = (f"{entry['file']}: {s['dominant']} ({probs}); speech {s['speech_ratio']:.0%} of "
             f"{s['duration_s']:.1f} s")
+    return terminal_text(line)  # file names and model labels may hold ESC, CR or bytes that are not UTF-8
 
 
 # ---------------------------------------------------------------------------------------------------- listen
@@ -174,7 +178,7 @@ def _result_line(result: Any, labels: tuple[str, ...]) -> str:
         what = f"{'silence':<9} {'':<20}"
     else:
         p = float(result.probs.max())
-        what = f"{result.emotion:<9} {'█' * round(p * 20):<20} {p:4.0%}"
+        what = f"{terminal_text(result.emotion):<9} {'█' * round(p * 20):<20} {p:4.0%}"
     dropped = f"  dropped {result.dropped_blocks}" if result.dropped_blocks else ""
     return (f"{result.t:7.2f} s  {what}  level {result.level_db:6.1f} dB  compute {result.compute_ms:5.1f} ms  "
             f"latency {result.latency_ms:5.0f} ms{dropped}")
@@ -201,5 +205,5 @@ def run_bench(args: argparse.Namespace) -> int:
     model = _opt(args, "model")
     figures = run_benchmark(Path(model) if model else None, seconds=args.seconds,
                             verbose=not args.json)
-    print(json.dumps(figures))
+    write_stdout(json_text(figures) + "\n")  # a figure that could not be measured is null, never NaN
     return 0

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from serapp.engine.modelmeta import ModelInfo
+from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.paths import default_model_path
+from serapp.textsafe import shown_path, terminal_text
 
 
 def session_options() -> Any:
@@ -28,6 +32,15 @@ def session_options() -> Any:
 
 
 PROBABILITY_FLOOR = 1e-12  # probabilities are floored here before the log of temperature scaling
+# A model's raw outputs must be probabilities: each in [0, 1] and each row summing to 1, within float32 rounding
+# of a softmax (and of an ensemble's average of softmaxes). Logits, scaled or all-zero outputs are refused.
+PROBABILITY_TOLERANCE = 1e-3
+# Windows in the load check: more than one, so a model that declares or needs a fixed batch of 1 is caught.
+CHECK_BATCH = 2
+# Memory one window may need (the STFT and the features, float32), so a spec asking for gigabytes per window is
+# refused when the model loads instead of failing (or swapping) on every file. The largest valid shipped kinds
+# need a few MB.
+MAX_WINDOW_BYTES = 256 * 2**20
 
 
 def calibrate(p: np.ndarray, temperature: float) -> np.ndarray:
@@ -37,6 +50,29 @@ def calibrate(p: np.ndarray, temperature: float) -> np.ndarray:
     logits -= logits.max(axis=-1, keepdims=True)
     e = np.exp(logits)
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def probability_problem(out: np.ndarray) -> str:
+    """Why raw model outputs ``(batch, k)`` are not probabilities, in words; "" when they are."""
+    if not np.issubdtype(out.dtype, np.floating):
+        return f"it gives {out.dtype} numbers, not probabilities"
+    if not np.all(np.isfinite(out)):
+        return "it gives invalid probabilities (NaN or infinity)"
+    if out.size and (out.min() < -PROBABILITY_TOLERANCE or out.max() > 1 + PROBABILITY_TOLERANCE):
+        return (f"its outputs range over {float(out.min()):.3g}..{float(out.max()):.3g}, so they are not "
+                "probabilities (a model ending in logits, without its softmax?)")
+    sums = out.astype(np.float64).sum(axis=-1)
+    if out.size and np.any(np.abs(sums - 1.0) > PROBABILITY_TOLERANCE):
+        worst = float(sums[np.argmax(np.abs(sums - 1.0))])
+        return f"its outputs sum to {worst:.3g}, not 1, so they are not probabilities"
+    return ""
+
+
+def window_bytes(spec: FeatureSpec) -> int:
+    """Bytes one analysis window needs at least: its complex STFT (``n_fft/2 + 1`` bins by ``n_frames``) and its
+    features, float32."""
+    stft = (spec.n_fft // 2 + 1) * spec.n_frames * 8
+    return stft + int(np.prod(spec.shape, dtype=np.float64)) * 4
 
 
 def _dims_match(declared: list[Any], expected: tuple[int, ...]) -> bool:
@@ -76,11 +112,17 @@ class OnnxModel:
             (out,) = self._session.run([self.output_name], {self.input_name: x})
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SerappError(f"Model {self.path} failed to run ({exc}).") from exc
-        out = np.asarray(out, dtype=np.float32).reshape(x.shape[0], -1)
-        if not np.all(np.isfinite(out)):  # never serve NaN as an emotion
-            raise SerappError(f"Model {self.path} gave invalid probabilities (NaN or infinity) for this "
-                              "audio. Re-export the model; if it persists, please report it.")
-        return calibrate(out, self.info.temperature)
+        out = np.asarray(out)
+        if out.size != x.shape[0] * len(self.info.labels):
+            raise SerappError(f"Model {shown_path(self.path)} gave {out.size} outputs for {x.shape[0]} windows "
+                              f"and {len(self.info.labels)} labels. Re-export the model.")
+        out = out.reshape(x.shape[0], -1)
+        # Never serve NaN, logits or any other non-probability as an emotion (calibrate() would hide them).
+        problem = probability_problem(out)
+        if problem:
+            raise SerappError(f"Model {shown_path(self.path)}: {problem} for this audio. Re-export the model; if it "
+                              "persists, please report it.")
+        return calibrate(out.astype(np.float32), self.info.temperature)
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, labels={list(self.info.labels)}, kind={self.info.spec.kind!r})"
@@ -90,35 +132,72 @@ def _open(path: Path) -> tuple[ModelInfo, Any]:
     """Read metadata and create the session; every way a file can be wrong becomes a :class:`SerappError`."""
     import onnxruntime as ort
 
-    if not path.exists():
-        raise SerappError(f"{path}: no such model file.")
-    if path.is_dir():
-        raise SerappError(f"{path}: is a folder, not an ONNX model file.")
+    shown = shown_path(path)
+    _check_regular(path, shown)
     try:
-        session = ort.InferenceSession(str(path), sess_options=session_options(),
+        session = ort.InferenceSession(os.fsdecode(path), sess_options=session_options(),
                                        providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise SerappError(f"{path}: not a readable ONNX model (the file is damaged, truncated or of "
-                          f"another kind). Re-export it with `serapp-train export`.") from exc
+        raise SerappError(f"{shown}: not a readable ONNX model ({_ort_reason(exc, path)}). Re-export it with "
+                          "`serapp-train export`.") from exc
     props = dict(session.get_modelmeta().custom_metadata_map)
     try:
-        info = ModelInfo.from_metadata(props, source=str(path))
+        info = ModelInfo.from_metadata(props, source=shown)
     except SerappError as exc:  # e.g. a feature kind or setting this engine cannot compute
         message = str(exc)
-        raise SerappError(message if str(path) in message else f"{path}: {message}") from exc
+        raise SerappError(message if shown in message else f"{shown}: {message}") from exc
+    need = window_bytes(info.spec)
+    if need > MAX_WINDOW_BYTES:
+        raise SerappError(f"{shown}: its feature spec needs {need / 2**20:,.0f} MB per window (at most "
+                          f"{MAX_WINDOW_BYTES / 2**20:.0f} MB are allowed); the spec is damaged or not meant for "
+                          "real-time use.")
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or not outputs:
-        raise SerappError(f"{path}: a serapp model has one input and one output; this one has "
+        raise SerappError(f"{shown}: a serapp model has one input and one output; this one has "
                           f"{len(inputs)} inputs and {len(outputs)} outputs.")
+    batch = list(inputs[0].shape)[:1]
+    if batch and isinstance(batch[0], int):
+        raise SerappError(f"{shown}: the model declares a fixed batch of {batch[0]}; serapp scores several windows "
+                          "at once. Re-export it with a free batch axis.")
     if not _dims_match(list(inputs[0].shape), info.spec.shape):
-        raise SerappError(f"{path}: the model's input shape {list(inputs[0].shape)} disagrees with its feature "
+        raise SerappError(f"{shown}: the model's input shape {list(inputs[0].shape)} disagrees with its feature "
                           f"spec, which gives (batch, {', '.join(map(str, info.spec.shape))}). Re-export the model.")
     out_shape = list(outputs[0].shape)
     width = out_shape[-1] if out_shape else None
     if len(out_shape) != 2 or (isinstance(width, int) and width != len(info.labels)):
-        raise SerappError(f"{path}: the model's output shape {out_shape} disagrees with its "
+        raise SerappError(f"{shown}: the model's output shape {out_shape} disagrees with its "
                           f"{len(info.labels)} labels. Re-export the model.")
+    if outputs[0].type not in ("tensor(float)", "tensor(double)", "tensor(float16)"):
+        raise SerappError(f"{shown}: the model gives {outputs[0].type} outputs, not probabilities. Re-export the "
+                          "model.")
     return info, session
+
+
+def _check_regular(path: Path, shown: str) -> None:
+    """Refuse a missing path, a folder, a named pipe or a device before onnxruntime opens it (a pipe would
+    block the open forever). ``stat`` follows links, so a link to a model file is fine."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        raise SerappError(f"{shown}: no such model file.") from exc
+    except OSError as exc:
+        raise SerappError(f"{shown}: cannot be read ({exc.strerror or exc}).") from exc
+    if stat.S_ISDIR(mode):
+        raise SerappError(f"{shown}: is a folder, not an ONNX model file.")
+    if not stat.S_ISREG(mode):
+        what = "a named pipe" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
+            else "not a regular file"
+        raise SerappError(f"{shown}: is {what}, not an ONNX model file.")
+
+
+def _ort_reason(exc: Exception, path: Path) -> str:
+    """onnxruntime's reason in one short line, without its status prefix and without the path (named already)."""
+    text = " ".join(str(exc).split())
+    for marker in ("failed:", "FAIL :", "INVALID_GRAPH :", "INVALID_PROTOBUF :", "NOT_IMPLEMENTED :"):
+        text = text.split(marker, 1)[-1].strip() if marker in text else text
+    text = text.replace(os.fsdecode(path), "the file").replace("[ONNXRuntimeError] :", "").strip()
+    text = terminal_text(text).rstrip(".")
+    return (text[:160] + "...") if len(text) > 160 else text or type(exc).__name__
 
 
 def load_model(path: str | Path | None = None) -> OnnxModel:
@@ -133,9 +212,34 @@ def load_model(path: str | Path | None = None) -> OnnxModel:
     return model
 
 
+def check_windows(spec: FeatureSpec) -> np.ndarray:
+    """Features of :data:`CHECK_BATCH` realistic windows for the load check: a voiced tone with harmonics and a
+    glide, and noise at speech level (fixed seed). ``(CHECK_BATCH, *spec.shape)`` float32."""
+    from serapp.engine import features
+
+    sr, n = spec.sample_rate, spec.n_samples
+    t = np.arange(n) / sr
+    f0 = 120.0 + 40.0 * t / max(t[-1], 1e-9)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    voiced = sum(np.sin(k * phase) / k for k in range(1, 6)) * 0.1 * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+    noise = np.random.default_rng(0).standard_normal(n) * 0.05
+    return features.compute_batch([voiced.astype(np.float32), noise.astype(np.float32)], spec)
+
+
 def _check_runs(model: OnnxModel) -> None:
-    """Run one all-zero example, so a model whose graph fails or whose output width is wrong is refused now."""
-    probs = model.predict(np.zeros((1, *model.info.spec.shape), dtype=np.float32))
-    if probs.shape != (1, len(model.info.labels)):
-        raise SerappError(f"{model.path}: the model gives {probs.shape[-1]} outputs for "
+    """Score a realistic batch of windows now, so a model whose graph fails, which cannot take a batch, or whose
+    outputs are not probabilities (logits, scaled, all zeros, integers) is refused at load, not on every file."""
+    x = check_windows(model.info.spec)
+    shown = shown_path(model.path)
+    try:
+        (out,) = model._session.run([model.output_name], {model.input_name: x})
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise SerappError(f"{shown}: the model fails on a batch of {len(x)} windows "
+                          f"({_ort_reason(exc, model.path)}). Re-export the model.") from exc
+    out = np.asarray(out)
+    if out.shape != (len(x), len(model.info.labels)):
+        raise SerappError(f"{shown}: the model gives outputs of shape {list(out.shape)} for {len(x)} windows and "
                           f"{len(model.info.labels)} labels. Re-export the model.")
+    problem = probability_problem(out)
+    if problem:
+        raise SerappError(f"{shown}: {problem}. Re-export the model with its softmax output.")

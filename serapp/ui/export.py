@@ -13,11 +13,13 @@ from collections.abc import Sequence
 
 from serapp.engine.analysis import FileAnalysis, timeline_csv
 from serapp.engine.labels import SILENCE
+from serapp.textsafe import csv_cell, encodable
 
 
 def analysis_csv(analysis: FileAnalysis) -> str:
-    """The timeline of one file as CSV text (header + one row per window)."""
-    return timeline_csv(analysis.labels, [analysis])
+    """The timeline of one file as CSV text (header + one row per window); encodable as UTF-8 whatever the
+    file's name."""
+    return encodable(timeline_csv(analysis.labels, [analysis]))
 
 
 def analysis_json(analysis: FileAnalysis) -> str:
@@ -49,9 +51,12 @@ def summary_header(analyses: Sequence[FileAnalysis]) -> list[str]:
 
 
 def summaries_csv(analyses: Sequence[FileAnalysis]) -> str:
-    """The table of summaries of several files as CSV text."""
+    """The table of summaries of several files as CSV text. Text cells (file names, labels in the header and the
+    dominant column) are neutralised against formula injection (:func:`serapp.textsafe.csv_cell`); the table in
+    the window shows them as they are."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(summary_header(analyses))
-    writer.writerows(summary_rows(analyses))
-    return out.getvalue()
+    writer.writerow([csv_cell(c) for c in summary_header(analyses)])
+    for row in summary_rows(analyses):
+        writer.writerow([csv_cell(row[0]), row[1], csv_cell(row[2]), *row[3:]])
+    return encodable(out.getvalue())
