@@ -6,7 +6,8 @@ background thread, one file at a time; a bad file gets its plain message here an
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -32,7 +34,8 @@ from serapp import atomic
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
-from serapp.errors import SerappError
+from serapp.errors import Cancelled, SerappError
+from serapp.progress import describe, time_left_s
 from serapp.ui import export
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.filework import FileResult, analyse
@@ -52,7 +55,29 @@ TIMELINE_MIN_LINES = 9
 class _Carrier(QObject):
     """Brings a worker thread's outcome to the GUI thread (queued signal)."""
 
-    done = Signal(str, object)  # path, FileResult or error message
+    done = Signal(str, object)  # path, FileResult, error message or a Cancelled
+    progress = Signal(str, float)  # path, share of its work done (0..1)
+
+
+PROGRESS_INTERVAL_S = 0.1  # the worker reports at most ten times a second
+PROGRESS_STEPS = 1000  # resolution of the progress bar
+
+
+def progress_reporter(path: str, carrier: _Carrier, cancel: threading.Event,
+                      clock: Callable[[], float] = time.monotonic) -> Callable[[float], None]:
+    """The worker's progress callback for ``path``: brings the share done to the GUI (throttled) and raises
+    :class:`Cancelled` once ``cancel`` is set, which stops the analysis at its next block."""
+    last = [-1.0e9]
+
+    def report(fraction: float) -> None:
+        if cancel.is_set():
+            raise Cancelled(f"The analysis of {Path(path).name} was cancelled.")
+        now = clock()
+        if now - last[0] >= PROGRESS_INTERVAL_S:
+            last[0] = now
+            carrier.progress.emit(path, float(fraction))
+
+    return report
 
 
 class FileAnalysisView(QWidget):
@@ -72,8 +97,14 @@ class FileAnalysisView(QWidget):
         self.last_dir = ""
         self._pending: list[str] = []
         self._worker: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._job_path = ""
+        self._job_started = 0.0
+        self._batch_done = 0  # files finished in the current batch (for "2 of 4")
+        self._batch_errors: dict[str, str] = {}  # reasons of this batch's failed files, kept until the next batch
         self._carrier = _Carrier(self)
         self._carrier.done.connect(self._on_done)
+        self._carrier.progress.connect(self._on_progress)
         self.player = player or Player(self)
         self.player.position.connect(self._on_position)
         self.player.finished.connect(lambda: self.play_button.setText("▶ Play"))
@@ -86,6 +117,22 @@ class FileAnalysisView(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
+
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, PROGRESS_STEPS)
+        self.progress_bar.setTextVisible(False)
+        self.progress_label = QLabel(self)
+        self.progress_label.setObjectName("fileProgress")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop analysing (Esc); files already analysed stay")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress_row = QWidget(self)
+        progress_layout = QHBoxLayout(self.progress_row)
+        progress_layout.setContentsMargins(0, 0, 0, 0)
+        progress_layout.addWidget(self.progress_label, 2)
+        progress_layout.addWidget(self.progress_bar, 1)
+        progress_layout.addWidget(self.cancel_button)
+        self.progress_row.hide()
 
         self.table = QTableWidget(self)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -174,6 +221,7 @@ class FileAnalysisView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(self.message)
+        layout.addWidget(self.progress_row)
         layout.addWidget(split, 1)
         self._refresh_buttons()
 
@@ -191,6 +239,9 @@ class FileAnalysisView(QWidget):
         if self.model is None:
             self.show_message("No model is loaded, so files cannot be analysed. Choose one with Live › Model…")
             return
+        if self._worker is None and not self._pending:  # a new batch: the last one's messages have been seen
+            self._batch_done = 0
+            self._batch_errors.clear()
         for p in paths:
             key = str(Path(p))
             if key not in self._pending:
@@ -205,10 +256,14 @@ class FileAnalysisView(QWidget):
         path = self._pending.pop(0)
         model, config, carrier = self.model, self.config, self._carrier
         assert model is not None
+        self._cancel = threading.Event()
+        report = progress_reporter(path, carrier, self._cancel)
 
         def work() -> None:
             try:
-                outcome: object = analyse(path, model, config)
+                outcome: object = analyse(path, model, config, progress=report)
+            except Cancelled as exc:
+                outcome = exc
             except SerappError as exc:
                 outcome = str(exc)
             except Exception as exc:  # a decoder bug must not take the app down: report it as a plain message
@@ -216,7 +271,9 @@ class FileAnalysisView(QWidget):
             carrier.done.emit(path, outcome)
 
         self._worker = threading.Thread(target=work, name="serapp-file-analysis", daemon=True)
-        self.show_message(f"Analysing {Path(path).name}…", error=False)
+        self._job_path, self._job_started = path, time.monotonic()
+        self._show_progress(0.0)
+        self.progress_row.show()
         self.busy_changed.emit(True)
         self._worker.start()
 
@@ -225,21 +282,61 @@ class FileAnalysisView(QWidget):
         if self._worker is not None:
             self._worker.join(timeout_s)
 
+    def cancel(self) -> None:
+        """Stop the analysis under way at its next block and drop the queued files; finished ones stay."""
+        if self._worker is None and not self._pending:
+            return
+        dropped = len(self._pending)
+        self._pending.clear()
+        self._cancel.set()
+        queued = f" {dropped} queued file{'s' if dropped > 1 else ''} dropped." if dropped else ""
+        self.progress_label.setText(f"Cancelling {Path(self._job_path).name}…{queued}")
+        self.cancel_button.setEnabled(False)
+
+    def shutdown(self, timeout_s: float = 1.0) -> bool:
+        """Cancel any analysis and wait up to ``timeout_s`` for its thread (the window is closing); whether it
+        ended. The thread checks the cancel flag after each decoded block, well within a second."""
+        worker = self._worker
+        self.cancel()
+        if worker is not None:
+            worker.join(timeout_s)
+        return worker is None or not worker.is_alive()
+
+    def _on_progress(self, path: str, fraction: float) -> None:
+        if path == self._job_path and self._worker is not None and not self._cancel.is_set():
+            self._show_progress(fraction)
+
+    def _show_progress(self, fraction: float) -> None:
+        elapsed = time.monotonic() - self._job_started
+        count = self._batch_done + 1 + len(self._pending)
+        self.progress_label.setText(describe(Path(self._job_path).name, fraction, time_left_s(fraction, elapsed),
+                                             self._batch_done, count))
+        self.progress_bar.setValue(round(fraction * PROGRESS_STEPS))
+        self.cancel_button.setEnabled(True)
+
     def _on_done(self, path: str, outcome: object) -> None:
         if self._worker is not None:
             self._worker.join()
         self._worker = None
+        self.progress_row.hide()
+        if isinstance(outcome, Cancelled):
+            self.show_message(str(outcome), error=False)
+            self._next_job()
+            return
+        self._batch_done += 1
         if path not in self.order:
             self.order.append(path)
         if isinstance(outcome, FileResult):
             self.results[path] = outcome
             self.errors.pop(path, None)
-            self.show_message("")
+            self._batch_errors.pop(path, None)
             self.show_file(path)
         else:
             self.errors[path] = str(outcome)
+            self._batch_errors[path] = str(outcome)
             self.results.pop(path, None)
-            self.show_message(str(outcome))
+        # The batch's failures stay in view while the next files are analysed (they used to vanish).
+        self.show_message("\n".join(self._batch_errors.values()))
         self._refresh_table()
         self._next_job()
 

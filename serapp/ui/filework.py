@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from serapp.engine.spectrum import SpectrumTracker
 
 MAX_COLUMNS = 4000  # display columns: enough for a wide screen, bounded for hour-long files
 N_FFT = 512
+# Share of a file's work in the engine's analysis (features and inference); the display spectrogram is the rest.
+ANALYSIS_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -37,21 +40,41 @@ def display_hop(n_samples: int, max_columns: int = MAX_COLUMNS, min_hop: int = 1
     return max(min_hop, -(-n_samples // max_columns))
 
 
-def file_spectrogram(path: str | Path, sample_rate: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Spectrogram of a whole file for display, streamed in blocks (bounded memory).
+def file_spectrogram(path: str | Path, sample_rate: int,
+                     progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Spectrogram of a whole file for display, streamed in blocks (bounded memory); ``progress`` receives the
+    seconds done after each block (and may raise to stop).
 
     Returns dB columns ``(n_columns, N_FFT // 2 + 1)``, their frequencies (Hz) and the duration (s).
     """
     info = audio.probe(path)
     n = round(info.duration_s * sample_rate)
     tracker = SpectrumTracker(sample_rate, N_FFT, display_hop(n))
-    columns = [tracker.push(block) for block in audio.stream(path, sample_rate)]
+    columns, done = [], 0
+    for block in audio.stream(path, sample_rate):
+        columns.append(tracker.push(block))
+        done += len(block)
+        if progress is not None:
+            progress(done / sample_rate)
     db = np.concatenate(columns) if columns else np.zeros((0, tracker.n_bins), dtype=np.float32)
     return db, tracker.freqs, info.duration_s
 
 
-def analyse(path: str | Path, model: OnnxModel, config: AnalyzerConfig) -> FileResult:
-    """The engine's whole-file analysis plus the display spectrogram. Raises :class:`SerappError` for bad files."""
-    analysis = analyze_file(path, model, config)
-    db, freqs, duration = file_spectrogram(path, model.info.spec.sample_rate)
+def analyse(path: str | Path, model: OnnxModel, config: AnalyzerConfig,
+            progress: Callable[[float], None] | None = None) -> FileResult:
+    """The engine's whole-file analysis plus the display spectrogram. Raises :class:`SerappError` for bad files.
+
+    ``progress`` receives the share of the work done (0..1) now and then; to cancel, it raises
+    :class:`~serapp.errors.Cancelled`, which this raises in turn.
+    """
+    total_s = audio.probe(path).duration_s if progress is not None else 0.0
+
+    def share(offset: float, weight: float) -> Callable[[float], None] | None:
+        if progress is None:
+            return None
+        return lambda done_s: progress(offset + weight * min(1.0, done_s / total_s if total_s > 0 else 0.0))
+
+    analysis = analyze_file(path, model, config, progress=share(0.0, ANALYSIS_SHARE))
+    db, freqs, duration = file_spectrogram(path, model.info.spec.sample_rate,
+                                           progress=share(ANALYSIS_SHARE, 1.0 - ANALYSIS_SHARE))
     return FileResult(analysis, db, freqs, max(duration, analysis.summary.duration_s), model.info.spec.sample_rate)

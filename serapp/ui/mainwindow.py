@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self.live_tab_action = self._action("&Live view", lambda: self.show_page(0), "Ctrl+1")
         self.file_tab_action = self._action("&File analysis", lambda: self.show_page(1), "Ctrl+2")
         self.demo_action = self._action("&Demo mode", self.set_demo, "F11", checkable=True)
-        self.leave_demo_action = self._action("Leave demo mode", lambda: self.set_demo(False), "Esc")
+        self.escape_action = self._action("Leave demo mode / cancel the analysis", self.escape, "Esc")
         self.dark_action = self._action("&Dark theme", lambda on: self.apply_theme("dark" if on else "light"),
                                         "Ctrl+T", checkable=True)
         self.about_action = self._action("&About serapp and the model", self.show_about,
@@ -495,6 +495,13 @@ class MainWindow(QMainWindow):
             if self._pre_demo_geometry.size():
                 self.restoreGeometry(self._pre_demo_geometry)
 
+    def escape(self) -> None:
+        """Esc: leave demo mode; otherwise cancel a file analysis under way."""
+        if self._in_demo:
+            self.set_demo(False)
+        elif self.file_view.busy:
+            self.file_view.cancel()
+
     @property
     def in_demo(self) -> bool:
         return self._in_demo
@@ -533,5 +540,6 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.shutdown()
         self.file_view.player.stop()
-        self.file_view.wait_idle(5.0)
+        # An analysis under way stops at its next block (well within a second): quitting never waits for it.
+        self.file_view.shutdown(timeout_s=1.0)
         super().closeEvent(event)
