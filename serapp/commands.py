@@ -70,19 +70,25 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 def run_analyze(args: argparse.Namespace) -> int:
     from serapp.engine.analysis import FileAnalysis, analyze_file, timeline_csv
     from serapp.errors import SerappError
+    from serapp.progress import ProgressLine
 
     model, config = _model_and_config(args)
     analyses: list[FileAnalysis] = []
     entries: list[dict[str, Any]] = []
     failed = 0
-    for name in args.files:
+    # Share done and time left on a terminal's stderr, for work that takes a while (never into a pipe or a log).
+    line = ProgressLine(sys.stderr) if sys.stderr.isatty() else None
+    for i, name in enumerate(args.files):
         try:
-            analyses.append(analyze_file(name, model, config))
+            analyses.append(analyze_file(name, model, config,
+                                         progress=line.for_file(name, i, len(args.files)) if line else None))
             entries.append(analyses[-1].to_dict())
         except SerappError as exc:
             entries.append({"file": name, "error": str(exc)})
         except Exception as exc:  # one bad file must not stop the others, nor show a traceback
             entries.append({"file": name, "error": f"could not be analysed ({type(exc).__name__}: {exc})."})
+        if line is not None:
+            line.clear()
         if "error" in entries[-1]:
             failed += 1
             if not args.json:

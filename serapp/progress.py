@@ -52,11 +52,11 @@ class ProgressLine:
     """
 
     def __init__(self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic,
-                 delay_s: float = CLI_DELAY_S, interval_s: float = CLI_INTERVAL_S) -> None:
+                 delay_s: float | None = None, interval_s: float | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.clock = clock
-        self.delay_s = delay_s
-        self.interval_s = interval_s
+        self.delay_s = CLI_DELAY_S if delay_s is None else delay_s
+        self.interval_s = CLI_INTERVAL_S if interval_s is None else interval_s
         self._began = clock()
         self._last = -1.0e9
         self._shown = False

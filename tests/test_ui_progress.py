@@ -129,3 +129,37 @@ def test_cli_progress_line_waits_then_updates_in_place_and_clears(long_file: Pat
     report(61.0)  # within the interval: no update
     line.clear()
     assert out.getvalue().endswith("\r\033[K") and out.getvalue().count("\r") == 2
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_cli_analyze_shows_progress_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+                                                       tmp_path: Path, model_path: Path, sample_clips: list[Path],
+                                                       tty: bool) -> None:
+    from serapp import progress
+    from serapp.cli import main
+
+    minute = tmp_path / "minute.wav"
+    speech = load(sample_clips[1], 16000)
+    sf.write(minute, np.tile(speech, 60 * 16000 // len(speech) + 1)[:60 * 16000], 16000, subtype="PCM_16")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    monkeypatch.setattr(progress, "CLI_DELAY_S", 0.0)
+    monkeypatch.setattr(progress, "CLI_INTERVAL_S", 0.0)
+    err = _Terminal() if tty else io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    assert main(["analyze", "--model", str(model_path), str(minute), str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "minute.wav" in out and "bad.wav" not in out  # results on stdout only, as before
+    text = err.getvalue()
+    assert "bad.wav" in text  # the error line, as before
+    if tty:
+        assert "\rAnalysing minute.wav (1 of 2) — " in text and " left" in text
+        # The line is wiped before the error message, which starts a clean line.
+        assert "\r\033[Kserapp: " in text and text.rstrip("\n").endswith(".")
+    else:
+        assert "Analysing" not in text and "\r" not in text
