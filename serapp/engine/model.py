@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,10 @@ def _open(path: Path) -> tuple[ModelInfo, Any]:
     except Exception as exc:
         raise SerappError(f"{shown}: not a readable ONNX model ({_ort_reason(exc, path)}). Re-export it with "
                           "`serapp-train export`.") from exc
-    props = dict(session.get_modelmeta().custom_metadata_map)
+    try:
+        props = dict(session.get_modelmeta().custom_metadata_map)
+    except UnicodeDecodeError as exc:  # metadata bytes that are not text: a damaged file
+        raise SerappError(f"{shown}: has damaged metadata (not valid UTF-8 text). Re-export the model.") from exc
     try:
         info = ModelInfo.from_metadata(props, source=shown)
     except SerappError as exc:  # e.g. a feature kind or setting this engine cannot compute
@@ -196,6 +200,9 @@ def _ort_reason(exc: Exception, path: Path) -> str:
     for marker in ("failed:", "FAIL :", "INVALID_GRAPH :", "INVALID_PROTOBUF :", "NOT_IMPLEMENTED :"):
         text = text.split(marker, 1)[-1].strip() if marker in text else text
     text = text.replace(os.fsdecode(path), "the file").replace("[ONNXRuntimeError] :", "").strip()
+    # A C++ source location and function signature may come first ("/src/x.h:46 void f(...) Opset 99 is ...").
+    located = re.match(r"/\S+:\d+ .*?\)\s+(?=[A-Z])", text)
+    text = text[located.end():] if located else text
     text = terminal_text(text).rstrip(".")
     return (text[:160] + "...") if len(text) > 160 else text or type(exc).__name__
 
