@@ -1,9 +1,12 @@
 """The analyzer worker: one thread that turns a source's audio into spectrogram columns and emotion results.
 
-Every ``wake_s`` it polls the source, resamples the new audio to the model's rate, emits new spectrogram
-columns and the input level; every ``hop_s`` it gates the last window, and for speech runs features + the
-model and smooths the probabilities. Results go to callbacks (called on the worker thread) and to a bounded
-drop-oldest queue. Failures become the ``error`` state and an ``on_error`` call, never an exception.
+Every ``wake_s`` it polls the source, resamples the new audio to the model's rate, removes DC, runs the speech
+detector and the segmenter (:class:`serapp.engine.utterances.SpeechTracker`), and emits new spectrogram columns
+and the input level. Every ``hop_s`` it reports the current utterance: while it grows, its score so far (the
+same scoring as whole-file analysis, :class:`serapp.engine.utterances.UtteranceScorer`), smoothed within the
+utterance; after it ends, its final score for ``hold_s``; then "no speech". Pauses are never scored. Results go
+to callbacks (called on the worker thread) and to a bounded drop-oldest queue. Failures become the ``error``
+state and an ``on_error`` call, never an exception.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from serapp.engine import features
-from serapp.engine.analysis import make_gate, score_windows
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
@@ -28,8 +30,8 @@ from serapp.engine.resample import StreamResampler
 from serapp.engine.smoothing import EmaSmoother
 from serapp.engine.source import AudioSource, SourceState
 from serapp.engine.spectrum import SpectrumTracker
-from serapp.engine.vad import level_db
-from serapp.engine.windowing import Windower
+from serapp.engine.utterances import SpeechTracker, UtteranceScorer
+from serapp.engine.vad import SAMPLE_RATE, level_db
 from serapp.errors import SerappError
 
 T = TypeVar("T")
@@ -46,11 +48,14 @@ class AnalyzerState(enum.StrEnum):
 class EmotionResult:
     """One emotion update.
 
-    ``t``: stream time (s) of the window's end; ``probs``: smoothed probabilities ``(n_labels,)`` or ``None``
-    for silence; ``raw_probs``: this window's calibrated probabilities (``None`` for silence); ``level_db``:
-    window level (dBFS); ``compute_ms``: gate + features + inference time; ``latency_ms``: from the arrival
-    of the window's newest audio to this result; ``dropped_blocks``: input lost so far (device overflows plus
-    ring overruns).
+    ``t``: stream time (s) of the update; ``phase``: ``"speech"`` (an utterance is growing), ``"held"`` (one
+    ended less than ``hold_s`` ago; ``probs`` is its final score) or ``"silence"``; ``probs``: the probabilities
+    shown ``(n_labels,)``, or ``None`` (no speech, or an utterance too short to judge yet); ``raw_probs``: the
+    utterance's unsmoothed score; ``is_speech``: an utterance is growing now; ``utterance``: its number (from 1;
+    0 outside speech) and ``utterance_s`` its length so far (s); ``level_db``: level of the last hop (dBFS);
+    ``compute_ms``: detector + features + inference time of this update; ``latency_ms``: from the arrival of
+    the newest audio to this result; ``dropped_blocks``: input lost so far (device overflows plus ring
+    overruns).
     """
 
     t: float
@@ -62,15 +67,19 @@ class EmotionResult:
     compute_ms: float
     latency_ms: float
     dropped_blocks: int = 0
+    phase: str = "silence"
+    utterance: int = 0
+    utterance_s: float = 0.0
 
     @property
     def emotion(self) -> str:
-        """Top label of the smoothed probabilities, or ``"silence"``."""
+        """Top label of the shown probabilities, or ``"silence"``."""
         return SILENCE if self.probs is None else self.labels[int(np.argmax(self.probs))]
 
     def to_dict(self) -> dict[str, Any]:
         probs = None if self.probs is None else dict(zip(self.labels, map(float, self.probs), strict=True))
         return {"t": round(self.t, 3), "emotion": self.emotion, "speech": self.is_speech, "probabilities": probs,
+                "phase": self.phase, "utterance": self.utterance, "utterance_s": round(self.utterance_s, 3),
                 "level_db": round(self.level_db, 1), "compute_ms": round(self.compute_ms, 2),
                 "latency_ms": round(self.latency_ms, 1), "dropped_blocks": self.dropped_blocks}
 
@@ -154,11 +163,12 @@ class _Counters:
 
 
 def warm_up(model: OnnxModel) -> None:
-    """Run features + inference once on quiet noise, so lazy imports and first-call set-up (about a second)
-    happen before the worker reads the source rather than delaying the first live update."""
+    """Run the detector, features and inference once on quiet noise, so lazy imports and first-call set-up
+    (about a second) happen before the worker reads the source rather than delaying the first live update."""
     spec = model.info.spec
     noise = np.random.default_rng(0).standard_normal(spec.n_samples).astype(np.float32) * 1e-3
     model.predict(features.compute_batch([noise], spec))
+    SpeechTracker(AnalyzerConfig()).push(noise)
 
 
 # Models warmed up in this process: an analyzer restarted on the same model (a live-input retry) starts at once.
@@ -258,11 +268,20 @@ class Analyzer:
     def _reset(self) -> None:
         spec = self.model.info.spec
         sr = spec.sample_rate
+        if sr != SAMPLE_RATE:
+            raise SerappError(f"The model expects {sr} Hz audio; serapp's speech detector works at {SAMPLE_RATE} Hz.")
         self._resampler = StreamResampler(self.source.sample_rate, sr)
-        self._windower = Windower(spec.n_samples, max(1, round(self.config.hop_s * sr)))
+        self._hop = max(1, round(self.config.hop_s * sr))
+        self._next_hop = self._hop
         self._spectrum = SpectrumTracker(sr, self.config.spectrum_n_fft, max(1, round(self.config.spectrum_hop_s * sr)))
-        self._gate = make_gate(self.config, sr)
+        self._tracker = SpeechTracker(self.config)
+        self._scorer = UtteranceScorer(self.model)
         self._smoother = EmaSmoother(self.config.hop_s, self.config.smoothing_s)
+        self._utterances = 0
+        self._held: np.ndarray | None = None  # the last ended utterance's score, shown until _held_until
+        self._held_until = 0
+        self._hop_audio: list[np.ndarray] = []  # DC-free audio since the last update, for its level
+        self._compute_s = 0.0  # detector + scoring time since the last update
         self._counters = _Counters()
 
     def _set_state(self, state: AnalyzerState) -> None:
@@ -305,7 +324,7 @@ class Analyzer:
             self._done.set()
 
     def _step(self) -> bool:
-        """One wake-up: poll, spectrum, and the emotion update(s) due. Returns whether audio arrived."""
+        """One wake-up: poll, speech tracking, spectrum, and the update(s) due. Returns whether audio arrived."""
         src = self.source
         src.check()
         if src.state == SourceState.ERROR:
@@ -319,51 +338,88 @@ class Analyzer:
         y = self._resampler.process(chunk.samples)
         if finished:
             y = np.concatenate([y, self._resampler.flush()])
-        if y.size:
-            self._emit_spectrum(y)
-        ends = list(self._feed(y, chunk.arrival))
-        if src.realtime and ends:
-            # Behind real time (a slow update): serve only the newest window, count the ones skipped.
-            c.skipped += len(ends) - 1
+        due = 0
+        # Cut the audio at hop boundaries so each update sees the stream exactly up to its own time.
+        while y.size:
+            take = min(y.size, self._next_hop - self._tracker.total)
+            self._track(y[:take])
+            y = y[take:]
+            if self._tracker.total == self._next_hop:
+                self._next_hop += self._hop
+                due += 1
+                if not src.realtime:
+                    self._update(chunk.arrival)
+        if src.realtime and due:
+            # Behind real time (a slow update): serve only the newest, count the ones skipped.
+            c.skipped += due - 1
             self._update(chunk.arrival)
         if finished:
-            if self._windower.has_tail():
+            t0 = time.perf_counter()
+            self._handle(self._tracker.flush())
+            self._compute_s += time.perf_counter() - t0
+            if self._tracker.total > self._next_hop - self._hop:
                 self._update(chunk.arrival)
             self._set_state(AnalyzerState.FINISHED)
-        return y.size > 0
+        return chunk.samples.size > 0 or finished
 
-    def _feed(self, y: np.ndarray, arrival: float) -> Any:
-        """Feed the windower; in fast (non-real-time) mode analyse every boundary as it passes."""
-        for end in self._windower.feed(y):
-            if self.source.realtime:
-                yield end
-            else:
-                self._update(arrival)
+    def _track(self, y: np.ndarray) -> None:
+        """Speech tracking and the spectrum for a piece of audio that crosses no hop boundary."""
+        t0 = time.perf_counter()
+        clean, events = self._tracker.push(y)
+        self._handle(events)
+        self._compute_s += time.perf_counter() - t0
+        self._hop_audio.append(clean)
+        self._emit_spectrum(clean)
+
+    def _handle(self, events: list[Any]) -> None:
+        """Onsets start a new utterance; an offset scores the whole utterance and holds the result."""
+        for kind, span, clip in events:
+            if kind == "onset":
+                self._utterances += 1
+                self._scorer.reset()
+                self._smoother.reset()
+            elif clip is not None and clip.shape[0] >= max(1, round(self.config.min_score_s * SAMPLE_RATE)):
+                self._held = self._scorer.score(clip)
+                self._held_until = span.end + round(self.config.hold_s * SAMPLE_RATE)
 
     def _emit_spectrum(self, y: np.ndarray) -> None:
+        if not y.size:
+            return
         c = self._counters
         c.level_db = level_db(y)
         cols = self._spectrum.push(y)
         if self.callbacks.on_spectrum is not None:
-            t = self._windower.total / self._spectrum.sample_rate
+            t = self._tracker.total / self._spectrum.sample_rate
             self.callbacks.on_spectrum(SpectrumUpdate(t, cols, self._spectrum.freqs, c.level_db))
 
     def _update(self, arrival: float) -> None:
-        window = self._windower.current()
         t0 = time.perf_counter()
-        (decision,), (raw,) = score_windows([window], self.model, self._gate)
-        if raw is None:
-            self._smoother.reset()
-            probs = None
+        tracker, sr = self._tracker, SAMPLE_RATE
+        raw: np.ndarray | None = None
+        probs: np.ndarray | None = None
+        length = 0.0
+        if tracker.in_speech:
+            phase = "speech"
+            clip = tracker.utterance_audio()
+            length = clip.shape[0] / sr
+            if length >= self.config.min_score_s:
+                raw = self._scorer.score(clip)
+                probs = self._smoother.update(raw)
+        elif self._held is not None and tracker.total < self._held_until:
+            phase, probs = "held", self._held
         else:
-            probs = self._smoother.update(raw)
+            phase, self._held = "silence", None
+        hop_audio = np.concatenate(self._hop_audio) if self._hop_audio else np.zeros(0, np.float32)
+        self._hop_audio = []
         now = time.perf_counter()
         c = self._counters
         result = EmotionResult(
-            t=self._windower.total / self.model.info.spec.sample_rate, labels=self.model.info.labels,
-            probs=probs, raw_probs=raw, is_speech=decision.is_speech, level_db=decision.level_db,
-            compute_ms=(now - t0) * 1000.0, latency_ms=(time.monotonic() - arrival) * 1000.0,
-            dropped_blocks=self.source.overflows + c.lost_events)
+            t=tracker.total / sr, labels=self.model.info.labels, probs=probs, raw_probs=raw,
+            is_speech=phase == "speech", level_db=level_db(hop_audio),
+            compute_ms=(self._compute_s + now - t0) * 1000.0, latency_ms=(time.monotonic() - arrival) * 1000.0,
+            dropped_blocks=self.source.overflows + c.lost_events, phase=phase,
+            utterance=self._utterances if phase == "speech" else 0, utterance_s=length)
+        self._compute_s = 0.0
         c.results += 1
         c.times.append(time.monotonic())
         self.results.put(result)

@@ -14,9 +14,15 @@ class AnalyzerConfig(JsonConfig):
 
     - ``hop_s``: time between emotion updates (the window length is the model's ``spec.duration_s``).
     - ``smoothing_s``: EMA time constant of the served probabilities; 0 turns smoothing off.
-    - ``gate_db``: a 20 ms frame counts as voiced only above this absolute level ...
-    - ``snr_db``: ... and this far above the window's noise floor (its 10th-percentile frame level).
-    - ``min_speech_s``: voiced time a window needs to be reported as speech rather than "silence".
+    - ``smoothing_s`` applies within an utterance only; a new utterance starts from its own first score.
+    - ``vad_onset`` / ``vad_offset``: the speech detector's probability that starts speech, and the lower one
+      that keeps an utterance going (hysteresis).
+    - ``gate_db``: a 32 ms chunk quieter than this (after DC removal) is never speech, whatever the detector says.
+    - ``min_speech_s``: speech an utterance needs before it begins (shorter bursts, clicks, are ignored).
+    - ``hangover_s``: pause that ends an utterance; ``pad_s``: audio kept before and after its speech.
+    - ``max_utterance_s``: a longer utterance is closed and the next one begins (bounded memory).
+    - ``min_score_s``: utterance length before its first live emotion (a shorter start is too little to judge).
+    - ``hold_s``: how long the live display keeps an ended utterance's emotion before "no speech".
     - ``wake_s``: worker wake-up period (spectrogram columns and the level meter update this often).
     - ``spectrum_n_fft`` / ``spectrum_hop_s``: STFT size (samples at 16 kHz) and column step of the live
       spectrogram.
@@ -28,9 +34,15 @@ class AnalyzerConfig(JsonConfig):
 
     hop_s: float = 0.25
     smoothing_s: float = 0.5
-    gate_db: float = -50.0
-    snr_db: float = 10.0
-    min_speech_s: float = 0.2
+    vad_onset: float = 0.5
+    vad_offset: float = 0.35
+    gate_db: float = -60.0
+    min_speech_s: float = 0.25
+    hangover_s: float = 0.35
+    pad_s: float = 0.1
+    max_utterance_s: float = 20.0
+    min_score_s: float = 0.5
+    hold_s: float = 1.0
     wake_s: float = 0.03
     spectrum_n_fft: int = 512
     spectrum_hop_s: float = 0.01
@@ -45,9 +57,17 @@ class AnalyzerConfig(JsonConfig):
         checks: list[tuple[bool, str]] = [
             (0.02 <= self.hop_s <= 10.0, f"hop_s must be 0.02-10 s, got {self.hop_s}"),
             (0.0 <= self.smoothing_s <= 60.0, f"smoothing_s must be 0-60 s, got {self.smoothing_s}"),
+            (0.05 <= self.vad_onset <= 0.99, f"vad_onset must be 0.05-0.99, got {self.vad_onset}"),
+            (0.01 <= self.vad_offset <= self.vad_onset,
+             f"vad_offset must be 0.01..vad_onset ({self.vad_onset}), got {self.vad_offset}"),
             (-120.0 <= self.gate_db <= 0.0, f"gate_db must be -120..0 dBFS, got {self.gate_db}"),
-            (0.0 <= self.snr_db <= 60.0, f"snr_db must be 0-60 dB, got {self.snr_db}"),
-            (0.0 <= self.min_speech_s <= 10.0, f"min_speech_s must be 0-10 s, got {self.min_speech_s}"),
+            (0.03 <= self.min_speech_s <= 5.0, f"min_speech_s must be 0.03-5 s, got {self.min_speech_s}"),
+            (0.05 <= self.hangover_s <= 5.0, f"hangover_s must be 0.05-5 s, got {self.hangover_s}"),
+            (0.0 <= self.pad_s <= min(1.0, self.hangover_s),
+             f"pad_s must be 0..min(1, hangover_s) s, got {self.pad_s}"),
+            (3.0 <= self.max_utterance_s <= 120.0, f"max_utterance_s must be 3-120 s, got {self.max_utterance_s}"),
+            (0.0 <= self.min_score_s <= 5.0, f"min_score_s must be 0-5 s, got {self.min_score_s}"),
+            (0.0 <= self.hold_s <= 30.0, f"hold_s must be 0-30 s, got {self.hold_s}"),
             (0.005 <= self.wake_s <= 0.5, f"wake_s must be 0.005-0.5 s, got {self.wake_s}"),
             (64 <= self.spectrum_n_fft <= 8192, f"spectrum_n_fft must be 64-8192, got {self.spectrum_n_fft}"),
             (0.002 <= self.spectrum_hop_s <= 0.1, f"spectrum_hop_s must be 0.002-0.1 s, got {self.spectrum_hop_s}"),

@@ -1,0 +1,252 @@
+"""Utterances: speech found by the detector, cut into spans, and scored as the model was trained.
+
+The one path from audio to emotions, shared by the live analyzer and whole-file analysis:
+
+1. :class:`SpeechTracker` removes DC, runs the neural detector (:class:`serapp.engine.vad.SileroVad`) and the
+   :class:`Segmenter`, and keeps the audio of the utterance in progress (with ``pad_s`` before its onset).
+2. :func:`score_utterance` shows the model what it was trained on: the utterance's audio prepared as in training
+   (silence trimmed, centred in the model's window); an utterance longer than the window is scored in windows
+   every :data:`STRIDE_FRACTION` of a window (plus one ending at its end) and their probabilities averaged.
+3. :class:`UtteranceScorer` does the same for an utterance that is still growing (live), caching the windows
+   that can no longer change, so its score at the utterance's end equals :func:`score_utterance` of the whole.
+
+All positions are stream samples at :data:`serapp.engine.vad.SAMPLE_RATE` (16 kHz).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from serapp.engine import features
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.model import OnnxModel
+from serapp.engine.vad import CHUNK, SAMPLE_RATE, DcBlocker, SileroVad, chunk_levels_db
+from serapp.errors import SerappError
+
+# Windows inside a long utterance start every half window: each second of speech is heard twice, in two contexts.
+STRIDE_FRACTION = 0.5
+
+
+# ---------------------------------------------------------------------------------------------- segmentation
+@dataclass(frozen=True)
+class Span:
+    """An utterance's extent in stream samples, ``[start, end)``, pads included."""
+
+    start: int
+    end: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start) / SAMPLE_RATE
+
+
+class Segmenter:
+    """Speech probabilities per chunk -> utterance onsets and offsets, with hysteresis and a hangover.
+
+    A chunk is *speech* when its probability is at least ``vad_onset`` and its level at least ``gate_db``; while
+    an utterance runs, chunks down to ``vad_offset`` keep it going. An utterance begins once ``min_speech_s`` of
+    speech chunks have come with no pause of ``hangover_s`` between them, and ends after a pause of
+    ``hangover_s``; its span runs from ``pad_s`` before its first speech chunk to ``pad_s`` after its last one.
+    One reaching ``max_utterance_s`` is closed there and, when speech goes on, the next begins at once.
+    """
+
+    def __init__(self, config: AnalyzerConfig) -> None:
+        self.config = config
+        self._pad = round(config.pad_s * SAMPLE_RATE)
+        self._hangover = max(1, round(config.hangover_s / (CHUNK / SAMPLE_RATE)))
+        self._min_speech = max(1, round(config.min_speech_s / (CHUNK / SAMPLE_RATE)))
+        self._max_len = round(config.max_utterance_s * SAMPLE_RATE)
+        self.reset()
+
+    def reset(self) -> None:
+        self._chunk = 0  # index of the next chunk
+        self._first: int | None = None  # first speech chunk of the candidate or open utterance
+        self._last = -1  # last speech chunk seen
+        self._count = 0  # speech chunks in the candidate
+        self.open_start: int | None = None  # start sample of the open utterance
+
+    @property
+    def in_speech(self) -> bool:
+        return self.open_start is not None
+
+    def earliest_start(self, judged: int) -> int:
+        """The earliest sample an utterance not yet closed can start at, given ``judged`` samples judged."""
+        if self.open_start is not None:
+            return self.open_start
+        first = self._first if self._first is not None and self._chunk - self._last <= self._hangover else None
+        candidate = judged if first is None else first * CHUNK
+        return max(0, candidate - self._pad)
+
+    def push(self, probs: np.ndarray, levels: np.ndarray) -> list[tuple[str, int, int]]:
+        """Feed chunk probabilities and levels (dBFS) ``(k,)``; returns events in order: ``("onset", start, 0)``
+        and ``("offset", start, end)`` in stream samples."""
+        cfg = self.config
+        events: list[tuple[str, int, int]] = []
+        for p, level in zip(probs, levels, strict=True):
+            c = self._chunk
+            self._chunk += 1
+            loud = level >= cfg.gate_db
+            if self.open_start is None:
+                if p >= cfg.vad_onset and loud:
+                    if self._first is None or c - self._last > self._hangover:
+                        self._first, self._count = c, 0
+                    self._count += 1
+                    self._last = c
+                    if self._count >= self._min_speech:
+                        self.open_start = max(0, self._first * CHUNK - self._pad)
+                        events.append(("onset", self.open_start, 0))
+                continue
+            if p >= cfg.vad_offset and loud:
+                self._last = c
+            end = (self._last + 1) * CHUNK + self._pad
+            if c - self._last >= self._hangover:
+                events.append(("offset", self.open_start, end))
+                self.open_start, self._first = None, None
+            elif (c + 1) * CHUNK - self.open_start >= self._max_len:
+                events.append(("offset", self.open_start, (c + 1) * CHUNK))
+                self.open_start = (c + 1) * CHUNK
+                events.append(("onset", self.open_start, 0))
+        return events
+
+    def flush(self) -> list[tuple[str, int, int]]:
+        """End of stream: close the open utterance at its last speech chunk (plus the pad, within the stream)."""
+        if self.open_start is None:
+            return []
+        end = min(self._chunk * CHUNK, (self._last + 1) * CHUNK + self._pad)
+        event = ("offset", self.open_start, max(end, self.open_start + 1))
+        self.open_start, self._first = None, None
+        return [event]
+
+
+class SpeechTracker:
+    """DC removal, the detector and the segmenter over a 16 kHz stream, keeping the open utterance's audio.
+
+    :meth:`push` returns the segmenter's events; an ``offset`` event comes with the utterance's audio. The same
+    events come whatever the block sizes (the detector and the DC filter are block-size independent).
+    """
+
+    def __init__(self, config: AnalyzerConfig) -> None:
+        self.config = config
+        self.dc = DcBlocker(SAMPLE_RATE)
+        self.vad = SileroVad()
+        self.segmenter = Segmenter(config)
+        self.reset()
+
+    def reset(self) -> None:
+        self.dc.reset()
+        self.vad.reset()
+        self.segmenter.reset()
+        self._audio: list[np.ndarray] = []  # DC-free stream samples [_audio_start, total)
+        self._audio_start = 0
+        self.total = 0  # samples pushed
+        self._judged = 0  # samples the detector has judged (whole chunks)
+
+    @property
+    def in_speech(self) -> bool:
+        return self.segmenter.in_speech
+
+    @property
+    def utterance_start(self) -> int | None:
+        """Start sample of the open utterance, or ``None``."""
+        return self.segmenter.open_start
+
+    def _joined(self) -> np.ndarray:
+        if len(self._audio) != 1:
+            self._audio = [np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)]
+        return self._audio[0]
+
+    def audio(self, start: int, end: int | None = None) -> np.ndarray:
+        """DC-free stream samples ``[start, end)`` still held (a view; ``end`` defaults to the newest)."""
+        a = self._joined()
+        return a[max(0, start - self._audio_start): None if end is None else end - self._audio_start]
+
+    def utterance_audio(self) -> np.ndarray:
+        """The open utterance's audio so far, empty outside speech."""
+        start = self.segmenter.open_start
+        return np.zeros(0, np.float32) if start is None else self.audio(start)
+
+    def push(self, y: np.ndarray) -> tuple[np.ndarray, list[tuple[str, Span, np.ndarray | None]]]:
+        """Feed raw mono float32 audio at 16 kHz. Returns the DC-free audio ``(len(y),)`` and the events in order:
+        ``("onset", Span(start, start), None)`` or ``("offset", span, audio)`` (the utterance's DC-free audio)."""
+        clean = self.dc.process(np.asarray(y, dtype=np.float32))
+        self._audio.append(clean)
+        self.total += clean.shape[0]
+        probs = self.vad.push(clean)
+        levels = chunk_levels_db(self.audio(self._judged, self._judged + probs.shape[0] * CHUNK))
+        self._judged += probs.shape[0] * CHUNK
+        events = [self._event(kind, start, end) for kind, start, end in self.segmenter.push(probs, levels)]
+        self._trim()
+        return clean, events
+
+    def flush(self) -> list[tuple[str, Span, np.ndarray | None]]:
+        """End of stream: close the open utterance."""
+        return [self._event(kind, start, min(end, self.total)) for kind, start, end in self.segmenter.flush()]
+
+    def _event(self, kind: str, start: int, end: int) -> tuple[str, Span, np.ndarray | None]:
+        if kind == "onset":
+            return kind, Span(start, start), None
+        return kind, Span(start, end), self.audio(start, end).copy()
+
+    def _trim(self) -> None:
+        """Drop audio no utterance can still need: before the open utterance, or before the earliest start a
+        candidate onset could have."""
+        keep = self.segmenter.earliest_start(self._judged)
+        cut = keep - self._audio_start
+        if cut > 0:
+            self._audio = [self._joined()[cut:]]
+            self._audio_start = keep
+
+
+def window_starts(n: int, window: int) -> list[int]:
+    """Start samples of the windows that score an utterance of ``n`` samples with ``window``-sample windows:
+    one at 0 when it fits; else every ``STRIDE_FRACTION * window`` while whole, plus one ending at ``n``."""
+    if n <= window:
+        return [0]
+    stride = max(1, round(window * STRIDE_FRACTION))
+    starts = list(range(0, n - window + 1, stride))
+    if starts[-1] != n - window:
+        starts.append(n - window)
+    return starts
+
+
+def score_utterance(y: np.ndarray, model: OnnxModel) -> np.ndarray:
+    """Calibrated probabilities ``(n_labels,)`` of one utterance (mono float32 at the model's rate), the mean
+    over :func:`window_starts`'s windows, each prepared as in training."""
+    return UtteranceScorer(model).score(y)
+
+
+class UtteranceScorer:
+    """Scores an utterance as it grows: windows that are complete and stride-aligned are computed once."""
+
+    def __init__(self, model: OnnxModel) -> None:
+        self.model = model
+        self.window = model.info.spec.n_samples
+        self._cache: dict[int, np.ndarray] = {}
+
+    def reset(self) -> None:
+        self._cache.clear()
+
+    def score(self, y: np.ndarray) -> np.ndarray:
+        """Probabilities ``(n_labels,)`` of utterance audio ``y`` (the whole utterance so far)."""
+        n = y.shape[0]
+        if n == 0:
+            raise SerappError("An utterance needs audio to be scored.")
+        starts = window_starts(n, self.window)
+        stride = max(1, round(self.window * STRIDE_FRACTION))
+        todo = [s for s in starts if s not in self._cache]
+        probs = dict(zip(todo, self.model.predict(features.compute_batch(
+            [y[s:s + self.window] for s in todo], self.model.info.spec)), strict=True))
+        if n > self.window:
+            # A whole, stride-aligned window never changes as the utterance grows: keep its score.
+            self._cache.update({s: p for s, p in probs.items() if s % stride == 0})
+        return np.mean([probs[s] if s in probs else self._cache[s] for s in starts], axis=0).astype(np.float32)
+
+
+def weighted_mean(probs: Sequence[np.ndarray], weights: Sequence[float], n_labels: int) -> np.ndarray:
+    """Weighted mean of probability vectors ``(n_labels,)``; zeros when there are none."""
+    if not probs or sum(weights) <= 0:
+        return np.zeros(n_labels, np.float32)
+    return np.average(np.stack(probs), axis=0, weights=np.asarray(weights, np.float64)).astype(np.float32)

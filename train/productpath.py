@@ -1,0 +1,220 @@
+"""Scoring a model through the path users get, beside the fixed crops the trainer scores.
+
+Two measurements on the same clips:
+
+- **file analysis** (:func:`score_file_analysis`): each clip through :func:`serapp.engine.analysis.analyze_signal`
+  (the engine of ``serapp analyze``), predicted emotion = the top label of ``summary.probabilities``; a clip in
+  which no speech was found counts as wrong. Reported as UA (unweighted accuracy, the mean recall over
+  emotions) beside the fixed-crop UA of the same clips.
+- **live replay** (:func:`live_replay`): clips joined into conversations with pauses (seeded), written to a WAV
+  file and run through the real-time :class:`serapp.engine.analyzer.Analyzer` (a file source fed in 32 ms blocks,
+  as a microphone would, at default settings), scored update by update: the share of updates inside an
+  utterance whose top emotion is the truth, top-emotion switches per utterance, and the share of pause updates
+  at least ``late_pause_s`` into a pause that still say "speech".
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serapp.engine import audio
+from serapp.engine.analysis import analyze_signal, summarize
+from serapp.engine.analyzer import Analyzer, EmotionResult
+from serapp.engine.config import AnalyzerConfig
+from serapp.engine.filesource import FileSource
+from serapp.engine.model import OnnxModel
+from serapp.engine.preprocess import nonsilent_bounds
+from serapp.errors import SerappError
+from train.corpora import Clip
+
+# The live replay's pauses between utterances (s), drawn uniformly: the range of a relaxed conversation.
+PAUSE_S = (2.0, 8.0)
+# Clips per conversation: about two minutes each, long enough for the display's habits to show.
+CONVERSATION_CLIPS = 12
+# Pause updates this far after an utterance ends must say "no speech" (the hold and hangover are shorter).
+LATE_PAUSE_S = 1.0
+# A clip's speech, for the replay's truth: within this many dB of its loudest frame (training's trim rule).
+TRUTH_TOP_DB = 30.0
+# Blocks the replay's file source delivers: a microphone's typical period.
+REPLAY_BLOCK_S = 0.032
+
+
+def unweighted_accuracy(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> float:
+    """Mean recall over the labels present in ``y_true`` (UA / UAR); predictions of -1 are always wrong."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    recalls = [float(np.mean(p[t == k] == k)) for k in range(n_labels) if np.any(t == k)]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def _load(clip: Clip, sample_rate: int) -> np.ndarray | None:
+    try:
+        return audio.load(clip.path, sample_rate)
+    except SerappError as exc:
+        print(f"skipped {clip.path}: {exc}")
+        return None
+
+
+@dataclass(frozen=True)
+class FileAnalysisScore:
+    """Per-clip file analysis: UA, how many clips, and how many had no speech found."""
+
+    ua: float
+    clips: int
+    no_speech: int
+    predictions: list[int]
+    truths: list[int]
+
+
+def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None,
+                        progress: Callable[[int, int], None] | None = None) -> FileAnalysisScore:
+    """Each clip through whole-file analysis; predicted label = argmax of ``summary.probabilities``."""
+    labels = model.labels
+    sr = model.info.spec.sample_rate
+    truths, preds, silent = [], [], 0
+    for i, clip in enumerate(clips):
+        if clip.label not in labels:
+            continue
+        y = _load(clip, sr)
+        if y is None:
+            continue
+        timeline, utterances, duration = analyze_signal([y], model, config)
+        summary = summarize(timeline, labels, duration, utterances)
+        truths.append(labels.index(clip.label))
+        if summary.utterances == 0:
+            silent += 1
+            preds.append(-1)
+        else:
+            preds.append(labels.index(summary.dominant))
+        if progress is not None:
+            progress(i + 1, len(clips))
+    return FileAnalysisScore(unweighted_accuracy(truths, preds, len(labels)), len(truths), silent, preds, truths)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Clips joined with pauses: the audio (float32, 16 kHz) and each utterance's ``(start, end, label)`` in s."""
+
+    audio: np.ndarray
+    truth: list[tuple[float, float, str]]
+
+
+def conversations(clips: Sequence[Clip], labels: Sequence[str], sample_rate: int, *, seed: int = 0,
+                  per_conversation: int = CONVERSATION_CLIPS, pause_s: tuple[float, float] = PAUSE_S
+                  ) -> list[Conversation]:
+    """Shuffle ``clips`` (seeded) into conversations of ``per_conversation`` clips with random pauses between
+    them (and one before the first). A clip's truth span is its speech: the clip without the leading and
+    trailing silence that training trims (:func:`serapp.engine.preprocess.nonsilent_bounds`, at the model's
+    ``trim_top_db``)."""
+    rng = np.random.default_rng(seed)
+    usable = [c for c in clips if c.label in labels]
+    order = rng.permutation(len(usable))
+    out = []
+    for first in range(0, len(order), per_conversation):
+        parts: list[np.ndarray] = []
+        truth = []
+        t = 0
+        for idx in order[first:first + per_conversation]:
+            y = _load(usable[idx], sample_rate)
+            if y is None:
+                continue
+            pause = np.zeros(round(rng.uniform(*pause_s) * sample_rate), np.float32)
+            parts += [pause, y]
+            t += pause.shape[0]
+            lo, hi = nonsilent_bounds(y, TRUTH_TOP_DB, 512, 160)
+            if hi <= lo:
+                lo, hi = 0, y.shape[0]
+            truth.append(((t + lo) / sample_rate, (t + hi) / sample_rate, usable[idx].label))
+            t += y.shape[0]
+        if truth:
+            parts.append(np.zeros(round(pause_s[1] * sample_rate), np.float32))
+            out.append(Conversation(np.concatenate(parts), truth))
+    return out
+
+
+def replay(model: OnnxModel, conversation: Conversation, config: AnalyzerConfig | None = None) -> list[EmotionResult]:
+    """Run a conversation through the real-time engine (a WAV file source in 32 ms blocks, not paced by the
+    clock) and return every update."""
+    import soundfile as sf
+
+    results: list[EmotionResult] = []
+    with tempfile.TemporaryDirectory(prefix="serapp-replay-") as tmp:
+        path = Path(tmp) / "conversation.wav"
+        sf.write(path, conversation.audio, model.info.spec.sample_rate, subtype="FLOAT")
+        source = FileSource(path, model.info.spec.sample_rate, realtime=False, chunk_s=REPLAY_BLOCK_S)
+        analyzer = Analyzer(source, model, config or AnalyzerConfig(), on_result=results.append)
+        analyzer.start()
+        analyzer.wait()
+        analyzer.stop()
+        if analyzer.error:
+            raise SerappError(f"The live replay failed: {analyzer.error}")
+    return results
+
+
+@dataclass(frozen=True)
+class ReplayScore:
+    """Live replay figures. ``speech_right``: share of updates inside a true utterance showing its emotion;
+    ``shown``: share of those showing any emotion; ``switches_per_utterance``: changes of the shown top emotion
+    within a true utterance, averaged over utterances; ``late_pause_speech``: share of updates at least
+    ``LATE_PAUSE_S`` into a pause that say speech; ``updates_per_s``: updates per second of audio."""
+
+    speech_right: float
+    shown: float
+    switches_per_utterance: float
+    late_pause_speech: float
+    utterances: int
+    conversations: int
+    seconds: float
+    updates_per_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def score_replay(results: Sequence[EmotionResult], truth: Sequence[tuple[float, float, str]]
+                 ) -> tuple[int, int, int, int, int, int]:
+    """Counts for one conversation: (speech updates, right, shown, switches, late-pause updates, of them speech)."""
+    t = np.array([r.t for r in results])
+    speech = right = shown = switches = late = late_speech = 0
+    for start, end, label in truth:
+        inside = [r for r, tt in zip(results, t, strict=True) if start <= tt < end]
+        speech += len(inside)
+        right += sum(r.emotion == label for r in inside)
+        shown_labels = [r.emotion for r in inside if r.probs is not None]
+        shown += len(shown_labels)
+        switches += sum(a != b for a, b in itertools.pairwise(shown_labels))
+    ends = [end for _, end, _ in truth]
+    starts = [*(start for start, _, _ in truth[1:]), float("inf")]
+    for end, nxt in zip(ends, starts, strict=True):
+        mask = (t >= end + LATE_PAUSE_S) & (t < nxt)
+        late += int(mask.sum())
+        late_speech += int(sum(results[i].is_speech for i in np.flatnonzero(mask)))
+    return speech, right, shown, switches, late, late_speech
+
+
+def live_replay(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None, *, seed: int = 0,
+                progress: Callable[[int, int], None] | None = None) -> ReplayScore:
+    """Conversations of ``clips`` through the real-time engine, scored update by update (see :class:`ReplayScore`)."""
+    convs = conversations(clips, model.labels, model.info.spec.sample_rate, seed=seed)
+    if not convs:
+        raise SerappError("No clips to replay.")
+    totals = np.zeros(6, np.int64)
+    seconds = updates = 0.0
+    n_utt = 0
+    for i, conv in enumerate(convs):
+        results = replay(model, conv, config)
+        totals += score_replay(results, conv.truth)
+        seconds += conv.audio.shape[0] / model.info.spec.sample_rate
+        updates += len(results)
+        n_utt += len(conv.truth)
+        if progress is not None:
+            progress(i + 1, len(convs))
+    speech, right, shown, switches, late, late_speech = (int(v) for v in totals)
+    return ReplayScore(right / max(1, speech), shown / max(1, speech), switches / max(1, n_utt),
+                       late_speech / max(1, late), n_utt, len(convs), seconds, updates / max(seconds, 1e-9))
