@@ -1,8 +1,10 @@
-"""Distillation: soft targets mixed into the batches, the leak check on teachers, and a real student run taught
-by a real exported teacher on the same fold (and refused by one that tested on the student's speakers)."""
+"""Distillation: soft targets mixed into the batches, the leak check on teachers (the whole teacher tree, not only
+the direct teachers), the teacher record a student keeps, and a real student run taught by a real exported teacher
+on the same fold (and refused by one that tested on the student's speakers, or whose own teacher did)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from tests.test_fit import QUICK, TINY, only_run
 from train.cli import main
-from train.distill import check_teacher
+from train.distill import check_teacher, provenance, teacher_tree
 from train.fit import Batches, TrainConfig, one_hot
 
 
@@ -41,6 +43,54 @@ def test_a_teacher_that_saw_validation_or_test_speakers_is_refused(tmp_path: Pat
         check_teacher(tmp_path, {}, val_speakers=set(), test_speakers=set())
 
 
+def run_folder(folder: Path, *, train: list[str], val: list[str], test: list[str],
+               teachers: tuple[str, ...] = ()) -> Path:
+    """A run folder's config.json and split.json as `serapp-train train` writes them (its writers, its fields)."""
+    from serapp.atomic import write_text
+    from train.fit import write_json
+
+    folder.mkdir(parents=True)
+    write_text(folder / "config.json", TrainConfig(family="cnn1d", teachers=teachers).to_json())
+    write_json(folder / "split.json", {"name": "hand-made", "speaker_independent": True, "train_speakers": train,
+                                       "val_speakers": val, "test_speakers": test})
+    return folder
+
+
+def test_a_teacher_whose_own_teacher_heard_the_students_speakers_is_refused(tmp_path: Path) -> None:
+    """Student: trains on a, b; validates on c; tests on d. Its teacher trained on a and validated on b: clean.
+    But that teacher was distilled from one that trained on d, whose probabilities it learnt."""
+    student_val, student_test = {"c"}, {"d"}
+    grand = run_folder(tmp_path / "grand", train=["d", "e"], val=["a"], test=[])  # clean for its own student
+    teacher = run_folder(tmp_path / "teacher", train=["a"], val=["b"], test=["f"], teachers=(str(grand),))
+    # The check the teacher's own training ran passes: the grand-teacher heard none of the teacher's speakers.
+    teacher_tree([grand], {"b"}, {"f"})
+    check_teacher(teacher, json.loads((teacher / "split.json").read_text()), student_val, student_test)
+    with pytest.raises(SerappError, match=rf"{grand.name} cannot teach this run: .*\(d\)"):
+        teacher_tree([teacher], student_val, student_test)
+    with pytest.raises(SerappError, match=rf"{grand.name} cannot teach"):
+        provenance([teacher], {"train_speakers": ["a", "b"], "val_speakers": ["c"], "test_speakers": ["d"]})
+
+    # A clean chain is recorded whole: run ids, speakers and their hash at every depth, checksum where a model is.
+    clean = run_folder(tmp_path / "clean", train=["a"], val=["b"], test=[])
+    (clean / "model.onnx").write_bytes(b"model bytes")
+    middle = run_folder(tmp_path / "middle", train=["a", "b"], val=["e"], test=[], teachers=(str(clean),))
+    record = provenance([middle], {"train_speakers": ["a", "b"], "val_speakers": ["c"], "test_speakers": ["d"]})
+    top = record["teachers"][0]
+    assert top["run_id"] == "middle" and top["model_sha256"] is None
+    assert top["speakers"] == {"train": ["a", "b"], "val": ["e"], "test": []}
+    below = top["teachers"][0]
+    assert below["run_id"] == "clean" and below["model_sha256"] == hashlib.sha256(b"model bytes").hexdigest()
+    assert record["student"]["speakers"]["test"] == ["d"] and below["speakers_sha256"] != top["speakers_sha256"]
+
+    # A missing grand-teacher cannot be checked, and a run cannot teach itself.
+    orphan = run_folder(tmp_path / "orphan", train=["a"], val=["b"], test=[], teachers=(str(tmp_path / "gone"),))
+    with pytest.raises(SerappError, match="cannot be checked for leaks"):
+        teacher_tree([orphan], student_val, student_test)
+    loop = run_folder(tmp_path / "loop", train=["a"], val=["b"], test=[], teachers=(str(tmp_path / "loop"),))
+    with pytest.raises(SerappError, match="is its own teacher"):
+        teacher_tree([loop], student_val, student_test)
+
+
 def test_distillation_settings_are_checked() -> None:
     with pytest.raises(SerappError, match="distill_weight"):
         TrainConfig(teachers=("runs/x",), distill_weight=0.0)
@@ -66,3 +116,31 @@ def test_a_student_learns_from_a_teacher_on_the_same_fold(corpora: Path, tmp_pat
     # Fold 2 tests speakers that fold 1's teacher trained on: refused before any training.
     code = main(["train", *common, "--fold", "2", "--runs-dir", str(tmp_path / "leak"), "--teacher", str(teacher)])
     assert code == 2 and not (tmp_path / "leak").exists()
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_training_refuses_a_teacher_whose_own_teacher_tested_on_its_speakers(corpora: Path, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Three real runs: G, a SAVEE fold that trained on the speaker SAVEE fold 1 tests; T, a student of G on
+    RAVDESS and TESS (G heard none of T's speakers, so T's training accepts it); then a SAVEE fold-1 student of T,
+    refused before training because T learnt G's probabilities."""
+    common = ["--family", "crnn_small", *TINY, "--epochs", "1", "--batch-size", "16", "--quiet", "--root",
+              str(corpora), "--export"]
+    savee = ["--corpora", "savee", "--protocol", "corpus-kfold", "--k", "4", "--limit", "40"]
+    assert main(["train", *common, *savee, "--fold", "2", "--runs-dir", str(tmp_path / "g")]) == 0
+    grand = only_run(tmp_path / "g")
+    assert main(["train", *common, "--corpora", "ravdess,tess", "--protocol", "speaker-holdout", "--limit", "40",
+                 "--teacher", str(grand), "--runs-dir", str(tmp_path / "t")]) == 0
+    teacher = only_run(tmp_path / "t")
+    # T keeps its teacher record, and its exported model carries it.
+    from train.provenance import from_model
+
+    record = json.loads((teacher / "teachers.json").read_text())
+    assert [t["run"] for t in record["teachers"]] == [str(grand)] and record["teachers"][0]["model_sha256"]
+    assert from_model(teacher / "model.onnx") == record
+    capsys.readouterr()
+    code = main(["train", *common, *savee, "--fold", "1", "--teacher", str(teacher), "--runs-dir",
+                 str(tmp_path / "s")])
+    assert code == 2 and not (tmp_path / "s").exists()
+    assert f"{grand} cannot teach this run" in capsys.readouterr().err

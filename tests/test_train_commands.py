@@ -131,6 +131,9 @@ def test_evaluate_on_a_split_part_and_an_ensemble(corpora: Path, tmp_path: Path,
     one, twice, pair = results["one"], results["twice"], results["pair"]
     assert one["speakers"] == ["savee:JE"] and one["n"] == 4 and one["members"] == []
     assert set(results["test"]["speakers"]) <= {"savee:DC", "savee:KL"}
+    # which part was scored is recorded: validation speakers may choose, test speakers are reported only
+    assert (one["part"], one["split"]) == ("val", str(split)) and one["use"].startswith("selection")
+    assert results["test"]["part"] == "test" and results["test"]["use"].startswith("reported only")
     # the ensemble is the mean probability: a model averaged with itself scores as it does alone
     assert twice["members"] == [str(model)] and twice["log_loss"] == pytest.approx(one["log_loss"])
     assert twice["confusion"] == one["confusion"]
@@ -152,12 +155,26 @@ def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_pa
     assert confusion.shape == (len(EMOTIONS), len(EMOTIONS)) and confusion.sum() > 0
     # accuracy in the table is the diagonal share of the confusion counts (one fold)
     assert tree["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
+    # the validation figures are the run's own record (metrics.json), kept apart from the test ones
+    run_metrics = json.loads((Path(tree["runs"][0]) / "metrics.json").read_text())
+    assert tree["validation"]["uar"] == pytest.approx(run_metrics["validation"]["uar"])
+    assert tree["validation"]["loss"] is None  # scikit-learn has no validation loss
+    assert one["ranked_on"] == "validation uar"
     assert main(["compare", "--merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "all"),
                  "--note", "tree=a scikit-learn baseline"]) == 0
+    merged = json.loads((tmp_path / "all" / "compare.json").read_text())["families"]
     table = (tmp_path / "all" / "README.md").read_text()
-    rows = [line for line in table.splitlines() if line.startswith(("| tree |", "| mlp |"))]
-    assert len(rows) == 2
-    assert "| 1 / 1 |" in rows[1] and "| — | — |" in rows[0]  # epochs run / max; none for the baseline
+    rows = {line.split(" | ")[1]: line for line in table.splitlines() if " | tree | " in line or " | mlp | " in line}
+    assert set(rows) == {"tree", "mlp"}
+    assert "| 1 / 1 |" in rows["mlp"] and "| — | — |" in rows["tree"]  # epochs run / max; none for the baseline
+    # Ranked on validation UAR, best first; the test figures sit in their own, labelled column.
+    best = max(merged, key=lambda f: merged[f]["validation"]["uar"])
+    assert rows[best].startswith(f"| 1 | {best} |")
+    assert "| test (reported only): accuracy / macro-F1 / UAR |" in table
+    for family, row in rows.items():
+        e = merged[family]
+        assert row.endswith(f"| {e['accuracy']:.3f} / {e['macro_f1']:.3f} / {e['uar']:.3f} |")
+        assert f"| {e['validation']['uar']:.3f} |" in row
     assert "- tree: a scikit-learn baseline" in table
     for link in ("../a/confusion-tree.png", "../b/confusion-mlp.png"):
         assert f"({link})" in table and (tmp_path / "all" / link).is_file()
@@ -166,6 +183,40 @@ def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_pa
     assert main(["compare", "--merge", str(tmp_path / "a"), str(tmp_path / "c"), "--out",
                  str(tmp_path / "bad")]) != 0
     assert not (tmp_path / "bad" / "README.md").exists()
+
+
+def test_compare_reads_a_table_written_before_validation_figures(tmp_path: Path) -> None:
+    """An older compare.json (test figures only) renders and merges: its rows say n/a and are not ranked."""
+    from train.compare import merge_reports, render
+    from train.fit import TrainConfig, write_json
+
+    def report(family: str, uar: float, validation: dict | None) -> dict:
+        entry = {"runs": [], "n_params": 10, "ms_per_inference": 1.0, "timed_with": "onnxruntime",
+                 "seconds_per_epoch": [2.0], "epochs_run": [3], "max_epochs": 3, "per_corpus_uar": {"savee": uar},
+                 "confusion": [[1]], "confusion_png": f"confusion-{family}.png",
+                 **{k: uar for k in ("accuracy", "macro_f1", "weighted_f1", "uar")},
+                 **{f"{k}_std": 0.0 for k in ("accuracy", "macro_f1", "weighted_f1", "uar")}}
+        if validation is not None:
+            entry["validation"] = validation
+        return {"protocol": "speaker-kfold", "folds": [1], "config": TrainConfig().to_dict(), "corpora": ["savee"],
+                "labels": ["angry", "sad"], "families": {family: entry}}
+
+    for name, family, uar, validation in (("old", "mlp", 0.9, None),
+                                          ("new", "cnn1d", 0.2, {"loss": 1.5, "loss_std": 0.0, "accuracy": 0.4,
+                                                                 "accuracy_std": 0.0, "macro_f1": 0.3,
+                                                                 "macro_f1_std": 0.0, "uar": 0.35, "uar_std": 0.0,
+                                                                 "per_corpus_uar": {"savee": 0.35}, "n": [60]})):
+        (tmp_path / name).mkdir()
+        write_json(tmp_path / name / "compare.json", report(family, uar, validation))
+    text = (tmp_path / "old" / "README.md")
+    render(tmp_path / "old")
+    assert "| — | mlp |" in text.read_text() and "| n/a | n/a | n/a | n/a |" in text.read_text()
+    merge_reports([tmp_path / "old", tmp_path / "new"], tmp_path / "both")
+    table = (tmp_path / "both" / "README.md").read_text()
+    # the row with the higher test UAR (0.9) is not ranked above the one with validation figures
+    lines = [line for line in table.splitlines() if " | mlp | " in line or " | cnn1d | " in line]
+    assert lines[0].startswith("| 1 | cnn1d |") and lines[1].startswith("| — | mlp |")
+    assert "**Not ranked (n/a):** mlp." in table
 
 
 @pytest.mark.parametrize("protocol", ["speaker-kfold", "corpus-kfold", "speaker-holdout", "loco", "random"])

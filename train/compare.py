@@ -1,9 +1,12 @@
 """`serapp-train compare`: several families under one protocol, as a Markdown table with confusion matrices.
 
 Every family is trained with :func:`train.fit.train_run` (each run keeps its own folder under ``runs/``) on the
-same folds, seed and corpora; the table gives mean test scores over the folds run, the parameter count and the
-time of one inference (onnxruntime, one thread, on the exported ONNX model; the scikit-learn baselines, which
-cannot be exported, are timed with their own ``predict_proba``, and the table says which).
+same folds, seed and corpora. The table ranks the families on their mean scores over the folds' *validation*
+speakers (drawn from each fold's training speakers, as the trainer recorded them: what a choice between families
+may use), gives the parameter count and the time of one inference (onnxruntime, one thread, on the exported ONNX
+model; the scikit-learn baselines, which cannot be exported, are timed with their own ``predict_proba``, and the
+table says which), and prints the test scores in one separate column, labelled *reported only*: they never rank.
+``compare.json`` written before validation figures were recorded is still read; its rows say ``n/a`` there.
 """
 
 from __future__ import annotations
@@ -64,6 +67,17 @@ class FamilyResult:
         values = [r.metrics["per_corpus"][corpus]["uar"] for r in self.runs if corpus in r.metrics["per_corpus"]]
         return float(np.mean(values)) if values else None
 
+    def validation(self) -> dict[str, Any] | None:
+        """Mean and standard deviation over folds of the validation scores (``loss``: best validation loss, None
+        without ``history.json``, e.g. scikit-learn) and each corpus's validation UAR, from the run folders (see
+        :func:`train.crossval.read_validation`); None when a run has no validation record."""
+        from train.crossval import read_validation
+
+        records = [read_validation(run.run_dir) for run in self.runs]
+        if any(record is None for record in records):
+            return None
+        return summarise_validation([r for r in records if r is not None])
+
     @property
     def confusion(self) -> np.ndarray:
         """Confusion counts summed over folds, ``(n_labels, n_labels)``."""
@@ -103,6 +117,34 @@ def time_inference(result: RunResult, repeats: int = 50) -> tuple[float, str]:
 
 # ---------------------------------------------------------------------------------------------- table
 SCORES: tuple[str, ...] = ("accuracy", "macro_f1", "weighted_f1", "uar")
+# What the table ranks families on: this mean validation score, higher first. Test scores never rank.
+RANKED_ON = "uar"
+NOT_RECORDED = "n/a"
+
+
+def summarise_validation(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over folds of each validation record's scores and loss (None where a fold
+    has none) and mean per-corpus UAR over the folds that validate on that corpus. ``records``: one per fold,
+    as :func:`train.crossval.read_validation` returns them."""
+    summary: dict[str, Any] = {}
+    for key in ("loss", *SCORES):
+        values = [r.get(key) for r in records]
+        known = all(v is not None for v in values)
+        summary[key] = float(np.mean(values)) if known else None
+        summary[f"{key}_std"] = float(np.std(values)) if known else None
+    corpora = sorted({c for r in records for c in r.get("per_corpus", {})})
+    summary["per_corpus_uar"] = {c: float(np.mean([r["per_corpus"][c]["uar"] for r in records
+                                                   if c in r.get("per_corpus", {})])) for c in corpora}
+    summary["n"] = [r.get("n") for r in records]
+    return summary
+
+
+def ranking(families: dict[str, dict[str, Any]]) -> list[str]:
+    """Families in table order: those with validation figures by mean validation :data:`RANKED_ON`, best first,
+    then those without (older ``compare.json``), in their recorded order."""
+    ranked = [f for f, e in families.items() if (e.get("validation") or {}).get(RANKED_ON) is not None]
+    ranked.sort(key=lambda f: -families[f]["validation"][RANKED_ON])
+    return ranked + [f for f in families if f not in ranked]
 
 
 def family_entry(r: FamilyResult, corpora: Sequence[str]) -> dict[str, Any]:
@@ -115,14 +157,18 @@ def family_entry(r: FamilyResult, corpora: Sequence[str]) -> dict[str, Any]:
         "epochs_run": [len(run.seconds_per_epoch) for run in r.runs], "max_epochs": r.runs[0].config.epochs,
         "per_corpus_uar": {c: r.corpus_uar(c) for c in corpora}, "confusion": r.confusion.tolist(),
         "confusion_png": f"confusion-{r.family}.png"}
-    for key in SCORES:
+    for key in SCORES:  # test scores, reported only
         entry[key], entry[f"{key}_std"] = r.mean(key)
+    entry["validation"] = r.validation()
     return entry
 
 
-def _fmt(entry: dict[str, Any], key: str, folds: int) -> str:
-    mean, std = entry[key], entry[f"{key}_std"]
-    return f"{mean:.3f} ± {std:.3f}" if folds > 1 else f"{mean:.3f}"
+def _fmt(entry: dict[str, Any] | None, key: str, folds: int) -> str:
+    """A score cell: mean (± standard deviation over folds), or ``n/a`` when it was not recorded."""
+    if entry is None or entry.get(key) is None:
+        return NOT_RECORDED
+    mean, std = entry[key], entry.get(f"{key}_std")
+    return f"{mean:.3f} ± {std:.3f}" if folds > 1 and std is not None else f"{mean:.3f}"
 
 
 def _epochs(entry: dict[str, Any]) -> tuple[str, str]:
@@ -152,36 +198,57 @@ def protocol_text(config: TrainConfig, folds: Sequence[int]) -> str:
 
 
 def markdown_table(report: dict[str, Any]) -> str:
-    """``compare.json`` content as Markdown: the protocol, our rows, the published seed row, the PNG links."""
+    """``compare.json`` content as Markdown: the protocol, our rows ranked on validation speakers with the test
+    scores in one column reported only, the published seed row, the PNG links."""
     config = TrainConfig.from_dict(report["config"])
     folds, corpora, families = report["folds"], report["corpora"], report["families"]
     n = len(folds)
-    head = ["model", "parameters", "ms / inference", "epochs (run / max)", "s / epoch", "accuracy", "macro-F1",
-            "UAR", *(f"UAR {c}" for c in corpora)]
+    val_corpora = sorted({c for e in families.values() for c in (e.get("validation") or {}).get("per_corpus_uar", {})})
+    test_head = "test (reported only): accuracy / macro-F1 / UAR"
+    head = ["rank", "model", "parameters", "ms / inference", "epochs (run / max)", "s / epoch", "val loss",
+            "val accuracy", "val macro-F1", "val UAR", *(f"val UAR {c}" for c in val_corpora), test_head]
     rows = []
-    for family, e in families.items():
+    order = ranking(families)
+    for family in order:
+        e = families[family]
+        val = e.get("validation")
         ms = f"{e['ms_per_inference']:.3g} ({e['timed_with']})" if e["ms_per_inference"] is not None else "—"
         params = f"{e['n_params']:,}" if e["n_params"] else "— (scikit-learn)"
-        per_corpus = [f"{v:.3f}" if (v := e["per_corpus_uar"].get(c)) is not None else "—" for c in corpora]
-        rows.append([family, params, ms, *_epochs(e), _fmt(e, "accuracy", n), _fmt(e, "macro_f1", n),
-                     _fmt(e, "uar", n), *per_corpus])
+        rank = str(order.index(family) + 1) if val and val.get(RANKED_ON) is not None else "—"
+        loss = NOT_RECORDED if val is None else "—" if val.get("loss") is None else _fmt(val, "loss", n)
+        per_corpus = [NOT_RECORDED if val is None else f"{v:.3f}" if (v := val["per_corpus_uar"].get(c)) is not None
+                      else "—" for c in val_corpora]
+        test = " / ".join(_fmt(e, key, n) for key in ("accuracy", "macro_f1", "uar"))
+        rows.append([rank, family, params, ms, *_epochs(e), loss, _fmt(val, "accuracy", n), _fmt(val, "macro_f1", n),
+                     _fmt(val, "uar", n), *per_corpus, test])
     seed = PUBLISHED_SEED
-    rows.append([f"*{seed['model']}*", "—", "—", "—", "—", f"*{seed['accuracy']:.2f}*",
-                 f"*{seed['macro_f1']:.3f}* (F1)", "—", *("—" for _ in corpora)])
+    rows.append(["—", f"*{seed['model']}*", "—", "—", "—", "—", "—", "—", "—", "—", *("—" for _ in val_corpora),
+                 f"*{seed['accuracy']:.2f}* / *{seed['macro_f1']:.3f}* / —"])
     notes = [f"- {family}: {note}" for family, note in report.get("notes", {}).items()]
+    unranked = [f for f in order if (families[f].get("validation") or {}).get(RANKED_ON) is None]
     lines = [
         "# Model comparison",
         "",
         f"**Protocol (our rows):** {protocol_text(config, folds)} Corpora tested: {', '.join(corpora)}.",
         "",
+        f"**Ranked on validation speakers.** Rows are ordered by mean validation {RANKED_ON.upper()}: each fold's "
+        "validation speakers are drawn from its training speakers and used for early stopping and calibration, so "
+        "they are what a choice between families may use. The last column, the test speakers' scores, is **reported "
+        "only**: it never ranks, and a choice made on it is not a speaker-independent result.",
+        "",
+        *([f"**Not ranked ({NOT_RECORDED}):** {', '.join(unranked)}. Their `compare.json` was written before "
+           "`serapp-train compare` recorded validation figures, and their run folders are not kept, so they have "
+           "no validation figures to rank on; their test column must not stand in for them.", ""]
+          if unranked else []),
         f"**Published seed row (italics):** {seed['protocol']}. Its figures are quoted, not reproduced, and are "
         "**not comparable** with ours: with a random split the test clips come from speakers the model was "
         "trained on, which inflates scores; our rows test only on unseen speakers"
         + (" (except for this random-split run)." if config.protocol == "random" else "."),
         "",
         "Scores are means over the folds run" + (" (± standard deviation)" if n > 1 else "")
-        + "; UAR is unweighted average recall; per-corpus UAR is over the folds whose test set holds that "
-        "corpus. Inference time is for one example (batch of one) on this machine's CPU; the column says what "
+        + "; UAR is unweighted average recall; per-corpus validation UAR is over the folds that validate on that "
+        "corpus; the validation loss is each fold's best epoch's (none for scikit-learn). Inference time is for "
+        "one example (batch of one) on this machine's CPU; the column says what "
         "ran it (onnxruntime with one thread on the exported ONNX model, or scikit-learn for the baselines "
         "that cannot be exported). Seconds per epoch are training time on the full training folds on this "
         "2-core CPU (TensorFlow backend), features cached, augmentation on the fly.",
@@ -190,8 +257,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         "| " + " | ".join("---" for _ in head) + " |",
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
-        "Confusion matrices (summed over folds): " + ", ".join(
-            f"[{family}]({e['confusion_png']})" for family, e in families.items()) + ".",
+        "Confusion matrices (test speakers, reported only; summed over folds): " + ", ".join(
+            f"[{family}]({families[family]['confusion_png']})" for family in order) + ".",
         "",
         *([*notes, ""] if notes else []),
     ]
@@ -233,6 +300,7 @@ def merge_reports(folders: Sequence[Path], out: Path, notes: dict[str, str] | No
     if merged is None:
         raise SerappError("Name at least one compare folder to merge.")
     merged["merged_from"] = [str(f) for f in folders]
+    merged["ranked_on"] = f"validation {RANKED_ON}"
     if notes:
         merged["notes"] = notes
     out.mkdir(parents=True, exist_ok=True)
@@ -254,6 +322,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train nothing: join these compare outputs (same protocol) into one table in --out")
     parser.add_argument("--note", action="append", default=[], metavar="FAMILY=TEXT",
                         help="with --merge: a note printed under the table for a family (repeatable)")
+    parser.add_argument("--render", action="store_true",
+                        help="train nothing: rewrite --out's README.md from its compare.json (e.g. an older one)")
     add_config_arguments(parser, family=False)
     add_runtime_arguments(parser)
 
@@ -291,14 +361,29 @@ def compare(configs: Sequence[TrainConfig], folds: Sequence[int], out: Path, *, 
         metrics.plot_confusion(r.confusion, labels, out / f"confusion-{r.family}.png",
                                title=f"{r.family} — {base.protocol} (test, {len(folds)} fold(s))")
     report = {"protocol": base.protocol, "folds": list(folds), "config": base.to_dict(), "corpora": corpora,
-              "labels": labels, "published_seed": PUBLISHED_SEED,
+              "labels": labels, "published_seed": PUBLISHED_SEED, "ranked_on": f"validation {RANKED_ON}",
               "families": {r.family: family_entry(r, corpora) for r in results}}
     write_json(out / "compare.json", report)
     write_text(out / "README.md", markdown_table(report))
     return results
 
 
+def render(folder: Path) -> dict[str, Any]:
+    """Rewrite ``folder/README.md`` from ``folder/compare.json`` (any version) and return the report."""
+    path = Path(folder) / "compare.json"
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SerappError(f"Cannot read {path}: {exc}.") from exc
+    write_text(Path(folder) / "README.md", markdown_table(report))
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.render:
+        render(args.out)
+        print(f"wrote {args.out / 'README.md'}")
+        return 0
     if args.merge:
         notes = dict(note.split("=", 1) for note in args.note if "=" in note)
         if len(notes) != len(args.note):

@@ -101,24 +101,19 @@ def read_fold(run_dir: Path, *, scored: bool = True) -> Fold:
                 frozenset(split.get("val_speakers", [])), validation)
 
 
-def recipe(run_dir: Path, config: dict[str, Any], val_speakers: set[str], test_speakers: set[str]) -> dict[str, Any]:
+def recipe(config: dict[str, Any], val_speakers: set[str], test_speakers: set[str]) -> dict[str, Any]:
     """A fold run's configuration without its fold number, each teacher (a path, which differs from fold to fold)
-    replaced by the teacher's own recipe. Each teacher is checked for leaks into the student's ``val_speakers`` and
-    ``test_speakers`` (:func:`train.distill.check_teacher`): one of another fold has learnt this fold's test
-    speakers, and the student would learn them from it."""
-    from train.distill import check_teacher
+    replaced by the teacher's own recipe. The whole teacher tree is checked for leaks into the student's
+    ``val_speakers`` and ``test_speakers`` by :func:`train.distill.teacher_tree`, the check training runs too:
+    one of another fold has learnt this fold's test speakers, and the student would learn them from it."""
+    from train.distill import Teacher, teacher_tree
 
-    teachers = []
-    for path in config.get("teachers") or []:
-        teacher = Path(path)
-        if not all((teacher / name).is_file() for name in ("config.json", "split.json")):
-            raise SerappError(f"{run_dir}: its teacher {teacher} lacks config.json or split.json, so it cannot be "
-                              "checked (run serapp-train crossval from the folder the runs were trained from).")
-        check_teacher(teacher, json.loads((teacher / "split.json").read_text()), val_speakers, test_speakers)
-        teachers.append(recipe(teacher, json.loads((teacher / "config.json").read_text()), val_speakers,
-                               test_speakers))
-    shared = {key: value for key, value in config.items() if key not in PER_FOLD}
-    return {**shared, "teachers": teachers} if "teachers" in config else shared
+    def shape(own: dict[str, Any], teachers: Sequence[Teacher]) -> dict[str, Any]:
+        shared = {key: value for key, value in own.items() if key not in PER_FOLD}
+        return {**shared, "teachers": [shape(t.config, t.teachers) for t in teachers]} if "teachers" in own \
+            else shared
+
+    return shape(config, teacher_tree(config.get("teachers") or [], val_speakers, test_speakers))
 
 
 def check_folds(folds: Sequence[Fold]) -> None:
@@ -129,9 +124,9 @@ def check_folds(folds: Sequence[Fold]) -> None:
     if first.get("protocol") not in KFOLD_PROTOCOLS or first.get("all_speakers"):
         raise SerappError(f"{folds[0].run_dir}: protocol {first.get('protocol')!r} is not a k-fold protocol "
                           f"({', '.join(KFOLD_PROTOCOLS)}).")
-    shared = recipe(folds[0].run_dir, first, set(folds[0].val_speakers), set(folds[0].test_speakers))
+    shared = recipe(first, set(folds[0].val_speakers), set(folds[0].test_speakers))
     for fold in folds[1:]:
-        own = recipe(fold.run_dir, fold.config, set(fold.val_speakers), set(fold.test_speakers))
+        own = recipe(fold.config, set(fold.val_speakers), set(fold.test_speakers))
         differing = sorted(key for key in set(shared) | set(own) if own.get(key) != shared.get(key))
         if differing:
             raise SerappError(f"{fold.run_dir} is not the same cross-validation as {folds[0].run_dir}: "
@@ -338,6 +333,10 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
         "by the fold whose model never trained on it nor used it for early stopping or calibration. "
         f"Each fold's exported ONNX model is scored as the app serves it; the {pooled.metrics.n} predictions "
         "are pooled over the folds.",
+        "",
+        "Every figure down to *Confusion* is on the folds' **test speakers, reported only**: recipes are compared "
+        "on the validation speakers (" + ("the section below" if validation else "`--validation-only`")
+        + "), never on these.",
         "",
         "## Targets of the default-model issue (pooled over folds)",
         "",

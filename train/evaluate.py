@@ -214,6 +214,16 @@ def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condit
     return Scored(result, probs, y, kept, condition)
 
 
+def scored_part(split: Path | None, part: str) -> dict[str, Any]:
+    """What ``metrics.json`` says about the speakers scored: the run's ``split.json`` and part, and whether the
+    figures may choose between models (a split's validation speakers) or are reported only (its test speakers,
+    or speakers named outside any run's split)."""
+    if split is None:
+        return {"split": None, "part": None, "use": "reported only (speakers outside a run's split)"}
+    use = "selection (validation speakers)" if part == "val" else "reported only (test speakers: never choose on these)"
+    return {"split": str(split), "part": part, "use": use}
+
+
 def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
     from train import metrics
@@ -225,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
     together = f" and {len(members)} more (mean probability)" if members else ""
     print(f"{model.path.name} ({model.info.family or 'unknown family'}){together}, {condition.describe()}")
     print(metrics.format_report(scored.metrics))
-    summary = {**scored.summary(model), "members": [str(m.path) for m in members]}
+    summary = {**scored.summary(model), "members": [str(m.path) for m in members],
+               **scored_part(args.split, args.part)}
+    print(f"scored on: {summary['use']}")
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "metrics.json", summary)
     plot = metrics.plot_confusion(np.asarray(scored.metrics.confusion), model.labels, args.out / "confusion.png",

@@ -87,8 +87,9 @@ def check_parity(proto_path: Path, model: keras.Model, inputs: np.ndarray, atol:
 
 
 def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: np.ndarray, *,
-                atol: float = 1e-4) -> Path:
-    """Write ``model`` to ``path`` as ONNX with ``info`` as metadata; returns ``path``.
+                atol: float = 1e-4, extra_metadata: dict[str, str] | None = None) -> Path:
+    """Write ``model`` to ``path`` as ONNX with ``info`` (and ``extra_metadata``, e.g. a distilled model's teacher
+    record, :func:`train.provenance.metadata`) as metadata; returns ``path``.
 
     ``parity_inputs``: real features ``(batch, *info.spec.shape)`` float32 (a handful of clips). The converted
     file is written beside ``path`` under a temporary name, run in onnxruntime and compared with Keras; only
@@ -123,7 +124,7 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: 
     if proto.ir_version > MAX_IR_VERSION:
         raise SerappError(f"tf2onnx wrote ONNX IR {proto.ir_version}; onnxruntime reads up to {MAX_IR_VERSION}.")
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, info.to_metadata())
+    onnx.helper.set_model_props(proto, {**(extra_metadata or {}), **info.to_metadata()})
 
     with replacing(path) as tmp:
         tmp.write_bytes(proto.SerializeToString())

@@ -104,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
     temperature = float(run_files["metrics"].get("calibration", {}).get("temperature", 1.0))
     info = model_info(run_files["config"], run_files["labels"], corpora, run_files["split"], run_files["metrics"],
                       temperature, args.name or run_dir.name, "exported from the run's checkpoint")
-    out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol)
+    from train.provenance import run_metadata
+
+    out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol,
+                      extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it
     print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
           f"Keras and onnxruntime agree on {len(inputs)} held-out clips")
     return 0

@@ -624,9 +624,14 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     write_json(run_dir / "labels.json", list(data.labels))
     write_text(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
     split_record = {"name": split.name, "speaker_independent": split.speaker_independent, **split.sizes()}
-    write_json(run_dir / "split.json", {
-        **split_record, **{f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
-                           for part in ("train", "val", "test")}})
+    speakers = {f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
+                for part in ("train", "val", "test")}
+    write_json(run_dir / "split.json", {**split_record, **speakers})
+    if config.teachers:  # each teacher's run id, model checksum and speakers, so a clone can check the student
+        from train.distill import provenance
+        from train.provenance import FILE
+
+        write_json(run_dir / FILE, provenance(config.teachers, speakers))
     if verbose:
         print(f"{config.family} on {split.name}: {split.sizes()} clips, labels {', '.join(data.labels)}")
 
@@ -667,11 +672,13 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
                               "(no converter installed). Drop --export or train a neural family.")
     elif export:
         from train.export import export_onnx
+        from train.provenance import run_metadata
 
         info = model_info(config, data.labels, [c.corpus for c in data.clips], split_record, report,
                           calibration["temperature"], run_dir.name)
         try:
-            onnx_path = export_onnx(model, info, run_dir / "model.onnx", probe)
+            onnx_path = export_onnx(model, info, run_dir / "model.onnx", probe,
+                                    extra_metadata=run_metadata(run_dir))
         except SerappError as exc:
             if export_required:
                 raise
