@@ -136,6 +136,17 @@ class EmotionDisplay(QWidget):
         side = int(self.name_label.fontMetrics().height() * 2.2)
         self.face.setFixedSize(side, side)
 
+    def set_pixel_sizes(self, name_px: int, detail_px: int, face_px: int) -> None:
+        """Demo mode: the name, the detail line and the face sized in pixels from the screen, not the window font."""
+        name_font = QFont(self.font())
+        name_font.setPixelSize(max(1, name_px))
+        name_font.setBold(True)
+        self.name_label.setFont(name_font)
+        conf_font = QFont(self.font())
+        conf_font.setPixelSize(max(1, detail_px))
+        self.confidence_label.setFont(conf_font)
+        self.face.setFixedSize(face_px, face_px)
+
     def show_emotion(self, label: str, confidence: float) -> None:
         """Show ``label`` with ``confidence`` in [0, 1]."""
         style = emotion_style(label)

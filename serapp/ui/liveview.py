@@ -82,6 +82,7 @@ class LiveView(QWidget):
 
     # ------------------------------------------------------------------ slots fed by the session
     def show_results(self, results: Sequence[EmotionResult]) -> None:
+        self.timeline.set_stale(False)
         present_results(results, self.emotion, self.bars, self.timeline)
         self.results_seen += len(results)
 
@@ -95,6 +96,9 @@ class LiveView(QWidget):
     def show_state(self, state: str) -> None:
         if state in STATE_TEXT:
             self.emotion.show_silence(*STATE_TEXT[state])
+            # The last result is history now: greyed, never read as the current emotion.
+            self.bars.set_probabilities(self.bars.probabilities(), active=False)
+            self.timeline.set_stale(True)
         elif state == "running":
             self.emotion.show_silence()
             self.timeline.clear()

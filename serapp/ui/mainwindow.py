@@ -437,7 +437,8 @@ class MainWindow(QMainWindow):
         else:
             self._banner_parts.pop(topic, None)
         self.banner.setText("\n".join(self._banner_parts.values()))
-        self.banner.setVisible(bool(self._banner_parts))
+        # Demo mode speaks to an audience in its own words (DemoView.show_problem): never the red banner there.
+        self.banner.setVisible(bool(self._banner_parts) and not self._in_demo)
 
     @property
     def banner_text(self) -> str:
@@ -481,7 +482,9 @@ class MainWindow(QMainWindow):
             self._pre_demo_geometry = self.saveGeometry()
             self._pre_demo_maximized = self.isMaximized()
             screen = self.screen()
-            self.demo_view.apply_size(screen.geometry().height() if screen else 1080)
+            size = screen.geometry().size() if screen else QSize(1920, 1080)
+            self.demo_view.apply_size(size.height(), size.width())
+            self.demo_view.show_hint()
             self.showFullScreen()
             self.demo_view.show_problem(self.live_unavailable and f"Live input is off: {self.live_unavailable}")
             # A demo runs for hours: a file input restarts looping, a stopped session starts.

@@ -13,6 +13,7 @@ from serapp.ui.plotstyle import make_plot
 from serapp.ui.theme import emotion_style
 from serapp.ui.timeaxis import TIME_LABEL
 
+STALE_OPACITY = 0.35  # bands drawn while the input is stopped or lost: visibly old
 AXIS_WIDTH = 64  # px; the same left-axis width under the file spectrogram keeps both time axes aligned
 
 
@@ -73,6 +74,14 @@ class TimelinePlot(QWidget):
         bounds = stack_bounds(probs) if len(t) else np.zeros((len(self._curves), 0), dtype=np.float32)
         for curve, y in zip(self._curves, bounds, strict=True):
             curve.setData(t, y)
+
+    def set_stale(self, stale: bool) -> None:
+        """Dim the bands (``stale``: the input stopped, so they are history) or show them in full colour."""
+        self.plot.getPlotItem().setOpacity(STALE_OPACITY if stale else 1.0)
+
+    @property
+    def stale(self) -> bool:
+        return self.plot.getPlotItem().opacity() < 1.0
 
     def set_cursor(self, t_s: float | None) -> None:
         """Show the playback cursor at ``t_s`` seconds, or hide it (None)."""
