@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,14 +17,15 @@ import soundfile as sf
 
 from serapp.cli import main
 from serapp.engine import analyzer as analyzer_module
-from serapp.engine import audio, features
-from serapp.engine.analysis import analyze_file, make_gate
+from serapp.engine import audio
+from serapp.engine.analysis import analyze_file
 from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
 from serapp.engine.capture import NO_PORTAUDIO
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.utterances import SpeechTracker, score_utterance
 from tests.fake_sounddevice import hide_portaudio
 
 
@@ -110,44 +113,57 @@ def test_silence_is_reported_as_silence(model: OnnxModel, silent_files: list[Pat
         assert summary.dominant == SILENCE and summary.speech_ratio == 0 and summary.shares[SILENCE] == 1
 
 
-def test_analysis_equals_direct_windowed_inference_and_the_live_pipeline(model: OnnxModel, clip: Path) -> None:
-    config = AnalyzerConfig(hop_s=0.5)
-    fa = analyze_file(clip, model, config)
-    spec = model.info.spec
-    y = audio.load(clip, spec.sample_rate)
-    gate = make_gate(config, spec.sample_rate)
-    ends = [round(w.t * spec.sample_rate) for w in fa.timeline]
-    assert ends[-1] == y.size and ends[:-1] == list(range(8000, y.size, 8000))
-    for w, end in zip(fa.timeline, ends, strict=True):
-        window = y[max(0, end - spec.n_samples):end]
-        assert w.is_speech == gate(window).is_speech
-        if w.is_speech:
-            direct = model.predict(features.compute(window, spec)[None])[0]
-            np.testing.assert_allclose(w.probs, direct, atol=1e-5)
-    assert 0 < fa.summary.speech_ratio < 1  # the clip starts with silence, then speaks
-    speech = [w.probs for w in fa.timeline if w.probs is not None]
-    np.testing.assert_allclose(list(fa.summary.probabilities.values()), np.mean(speech, axis=0), atol=1e-5)
-    # The live pipeline fed as fast as possible analyses the very same windows.
-    live, _ = _run(FileSource(clip, realtime=False, chunk_s=0.3), model, config)
+def test_analysis_scores_each_utterance_as_in_training_and_live_ends_on_the_same_scores(
+        model: OnnxModel, sample_clips: list[Path]) -> None:
+    """Two clips with a pause: file analysis finds two utterances and scores each one's audio exactly as
+    score_utterance does; the live pipeline, fed in 32 ms blocks, shows each utterance while it grows, then its
+    final score (the same numbers as the file's), then no speech; the timeline's hops follow the utterances."""
+    config = AnalyzerConfig(hop_s=0.25)
+    sr = model.info.spec.sample_rate
+    pause = np.zeros(3 * sr, np.float32)
+    y = np.concatenate([pause, audio.load(sample_clips[1], sr), pause, audio.load(sample_clips[5], sr), pause])
+    with tempfile.TemporaryDirectory() as folder:
+        wav = Path(folder) / "two.wav"
+        sf.write(wav, y, sr, subtype="FLOAT")
+        fa = analyze_file(wav, model, config)
+        live, _ = _run(FileSource(wav, realtime=False, chunk_s=0.032), model, config)
+    assert len(fa.utterances) == 2
+    tracker = SpeechTracker(config)
+    _, events = tracker.push(y)
+    clips = [clip for kind, _, clip in events + tracker.flush() if kind == "offset"]
+    for u, clip in zip(fa.utterances, clips, strict=True):
+        np.testing.assert_allclose(u.probs, score_utterance(clip, model), atol=1e-6)
+        assert 3.0 - 0.2 < u.start < u.end < y.size / sr
+    # The timeline: a hop is speech when its middle lies in an utterance, with that utterance's scores.
+    for w in fa.timeline:
+        owner = [u for u in fa.utterances if u.start <= w.t - config.hop_s / 2 < u.end]
+        assert w.is_speech == bool(owner)
+        if owner:
+            np.testing.assert_allclose(w.probs, owner[0].probs)
+    assert fa.summary.dominant == model.labels[int(np.argmax(list(fa.summary.probabilities.values())))]
+    # Live: the same hop grid; each utterance's first 'held' update shows its final (file) score.
     assert [round(r.t, 3) for r in live] == [round(w.t, 3) for w in fa.timeline]
-    for r, w in zip(live, fa.timeline, strict=True):
-        assert r.is_speech == w.is_speech
-        if w.probs is not None:
-            np.testing.assert_allclose(r.raw_probs, w.probs, atol=1e-5)
+    held_starts = [r for prev, r in itertools.pairwise(live) if r.phase == "held" and prev.phase != "held"]
+    assert len(held_starts) == 2
+    for r, u in zip(held_starts, fa.utterances, strict=True):
+        np.testing.assert_allclose(r.probs, u.probs, atol=1e-5)
+    assert {r.phase for r in live} == {"silence", "speech", "held"}
+    assert all(r.probs is None for r in live if r.phase == "silence")
+    assert all(r.is_speech == (r.phase == "speech") for r in live)
 
 
-def test_analysis_is_the_same_whatever_the_batching(model: OnnxModel, clip: Path) -> None:
-    # Inference of one batch overlaps the features of the next: the order and the numbers must not depend on it.
-    reference = analyze_file(clip, model, AnalyzerConfig(hop_s=0.25, batch_size=64))
+def test_analysis_is_the_same_whatever_the_decoding_blocks(model: OnnxModel, clip: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from serapp.engine import analysis
+
+    reference = analyze_file(clip, model, AnalyzerConfig(hop_s=0.25))
     assert len(reference.timeline) > 10 and any(w.probs is None for w in reference.timeline)
-    for batch_size in (1, 3):
-        other = analyze_file(clip, model, AnalyzerConfig(hop_s=0.25, batch_size=batch_size))
-        assert [(w.t, w.is_speech) for w in other.timeline] == [(w.t, w.is_speech) for w in reference.timeline]
-        for a, b in zip(other.timeline, reference.timeline, strict=True):
-            if b.probs is None:
-                assert a.probs is None
-            else:
-                np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+    monkeypatch.setattr(analysis, "_DECODE_BLOCK_S", 0.3)
+    other = analyze_file(clip, model, AnalyzerConfig(hop_s=0.25))
+    assert [(w.t, w.is_speech) for w in other.timeline] == [(w.t, w.is_speech) for w in reference.timeline]
+    for a, b in zip(other.utterances, reference.utterances, strict=True):
+        assert (a.start, a.end) == (b.start, b.end)
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
 
 
 def test_source_error_surfaces_and_restart_recovers(model: OnnxModel, clip: Path) -> None:
@@ -185,6 +201,8 @@ def test_analyze_json_reports_every_file_and_fails_for_the_bad_ones(
         s = e["summary"]
         assert s["dominant"] in s["probabilities"] and abs(sum(s["probabilities"].values()) - 1) < 1e-3
         assert e["timeline"] and set(e["timeline"][0]) == {"t", "emotion", "speech", "level_db", "probabilities"}
+        assert e["utterances"] and set(e["utterances"][0]) == {"start", "end", "emotion", "confidence",
+                                                                "probabilities"}
 
 
 def test_analyze_csv_has_a_row_per_window_of_each_readable_file(

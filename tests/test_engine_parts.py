@@ -1,4 +1,5 @@
-"""Engine building blocks: ring buffer, windows, voice gate, EMA, spectrogram columns, config JSON."""
+"""Engine building blocks: ring buffer, speech detector, segmenter, utterance windows, EMA, spectrogram columns,
+config JSON."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from serapp.engine.config import AnalyzerConfig
 from serapp.engine.ringbuffer import RingBuffer
 from serapp.engine.smoothing import EmaSmoother
 from serapp.engine.spectrum import SpectrumTracker
-from serapp.engine.vad import VoiceGate
-from serapp.engine.windowing import Windower
+from serapp.engine.utterances import Segmenter, window_starts
+from serapp.engine.vad import CHUNK, SEGMENT_CHUNKS, DcBlocker, SileroVad, level_db
 from serapp.errors import SerappError
 
 
@@ -40,30 +41,88 @@ def test_ring_since_reports_lost_samples() -> None:
     np.testing.assert_array_equal(view, np.arange(15, 25))
 
 
-def test_windower_cuts_at_every_hop_whatever_the_chunking() -> None:
-    y = np.arange(100, dtype=np.float32)
-    for chunk in (1, 7, 100):
-        w = Windower(window=30, hop=25)
-        got = []
-        for i in range(0, 100, chunk):
-            got += [(end, w.current()) for end in w.feed(y[i:i + chunk])]
-        assert [e for e, _ in got] == [25, 50, 75, 100]
-        np.testing.assert_array_equal(got[0][1], y[:25])  # before a full window: what has arrived
-        np.testing.assert_array_equal(got[2][1], y[45:75])
-
-
-def test_gate_tells_speech_from_silence_and_steady_noise() -> None:
+def _babble_like_speech(seconds: float, seed: int = 0) -> np.ndarray:
+    """A voiced signal with a moving pitch and syllable-rate bursts: what a detector should call speech-like."""
     sr = 16000
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * sr)) / sr
+    f0 = 140 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    y = sum(np.sin(k * phase) / k for k in range(1, 20)) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2)
+    return (0.1 * y + 0.001 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_detector_output_does_not_depend_on_block_sizes() -> None:
+    """Live capture pushes 10-30 ms blocks, file analysis minutes at a time: the same probabilities (the reset
+    grid makes each chunk's state a function of the stream only), across several segments."""
+    rng = np.random.default_rng(1)
+    y = np.concatenate([_babble_like_speech(5.0), np.zeros(16000 * 4, np.float32), _babble_like_speech(10.0, 2)])
+    assert y.size > 2 * SEGMENT_CHUNKS * CHUNK
+    whole = SileroVad().push(y)
+    vad, parts, i = SileroVad(), [], 0
+    while i < y.size:
+        n = int(rng.integers(1, 4000))
+        parts.append(vad.push(y[i:i + n]))
+        i += n
+    pieces = np.concatenate(parts)
+    assert whole.shape == (y.size // CHUNK,) == pieces.shape
+    np.testing.assert_allclose(pieces, whole, atol=1e-6)
+
+
+def test_detector_hears_corpus_speech_and_not_silence(sample_clips: list) -> None:
+    from serapp.engine import audio
+    from serapp.engine.preprocess import nonsilent_bounds
+
+    for path in sample_clips[:4]:
+        y = audio.load(path, 16000)
+        lo, hi = nonsilent_bounds(y, 30.0, 512, 160)
+        probs = SileroVad().push(y)
+        voiced = probs[lo // CHUNK + 3:hi // CHUNK - 3]  # the clip's speech, away from its edges
+        assert np.mean(voiced > 0.5) > 0.6, path
+    assert np.all(SileroVad().push(np.zeros(16000 * 3, np.float32)) < 0.1)
+
+
+def test_dc_blocker_removes_an_offset_and_is_block_size_independent() -> None:
     rng = np.random.default_rng(0)
-    gate = VoiceGate(sr)
-    silence = np.zeros(3 * sr, dtype=np.float32)
-    noise = (rng.standard_normal(3 * sr) * 0.01).astype(np.float32)  # -40 dBFS, above the gate, but steady
-    bursts = noise.copy()
-    bursts[sr:2 * sr] += (np.sin(2 * np.pi * 200 * np.arange(sr) / sr) * 0.3).astype(np.float32)
-    assert not gate(silence).is_speech
-    assert not gate(noise).is_speech
-    decision = gate(bursts)
-    assert decision.is_speech and 0.9 <= decision.voiced_s <= 1.1
+    y = (0.004 + 0.05 * rng.standard_normal(48000)).astype(np.float32)
+    whole = DcBlocker().process(y)
+    blocker = DcBlocker()
+    pieces = np.concatenate([blocker.process(y[i:i + 777]) for i in range(0, y.size, 777)])
+    np.testing.assert_allclose(pieces, whole, atol=1e-6)
+    assert abs(float(np.mean(whole[16000:]))) < 5e-4  # the offset is gone after the first second
+    assert abs(level_db(whole[16000:]) - level_db(y - 0.004)) < 0.2  # speech-band level unchanged
+
+
+def _segment(probs: list[float], **config: float) -> list[tuple[str, int, int]]:
+    seg = Segmenter(AnalyzerConfig(**config))
+    p = np.asarray(probs, np.float32)
+    return seg.push(p, np.zeros_like(p)) + seg.flush()
+
+
+def test_segmenter_needs_min_speech_and_ends_after_the_hangover() -> None:
+    cfg = dict(min_speech_s=0.1, hangover_s=0.2, pad_s=0.0)  # 3 chunks to begin, 6 quiet chunks to end
+    assert _segment([0.9, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], **cfg) == []  # a click
+    events = _segment([0.0] * 4 + [0.9] * 10 + [0.4] * 2 + [0.9] * 3 + [0.0] * 10, **cfg)
+    # The dip to 0.4 (above vad_offset 0.35) does not end it; the pause after chunk 18 does.
+    assert events == [("onset", 4 * CHUNK, 0), ("offset", 4 * CHUNK, 19 * CHUNK)]
+
+
+def test_segmenter_splits_long_speech_and_ignores_quiet_chunks() -> None:
+    events = _segment([0.9] * 150, max_utterance_s=3.0, pad_s=0.0)  # 4.8 s: 3 s, then the rest
+    kinds = [e[0] for e in events]
+    assert kinds == ["onset", "offset", "onset", "offset"]
+    assert events[1][2] - events[1][1] == pytest.approx(3.0 * 16000, abs=CHUNK)
+    seg = Segmenter(AnalyzerConfig(gate_db=-50.0))
+    loud_enough = np.full(20, -70.0, np.float32)  # the detector says speech, the level says digital hiss
+    assert seg.push(np.full(20, 0.99, np.float32), loud_enough) == []
+
+
+def test_utterance_windows_cover_long_utterances_and_keep_their_grid() -> None:
+    assert window_starts(100, 300) == [0]
+    assert window_starts(300, 300) == [0]
+    assert window_starts(700, 300) == [0, 150, 300, 400]
+    # Growing from 700 to 720 samples only moves the last window: the grid's windows stay (they are cached live).
+    assert window_starts(720, 300)[:-1] == window_starts(700, 300)[:-1]
 
 
 def test_ema_follows_with_the_time_constant() -> None:

@@ -281,7 +281,7 @@ class Analyzer:
         self._held: np.ndarray | None = None  # the last ended utterance's score, shown until _held_until
         self._held_until = 0
         self._hop_audio: list[np.ndarray] = []  # DC-free audio since the last update, for its level
-        self._compute_s = 0.0  # detector + scoring time since the last update
+        self._compute_s = 0.0  # detector time in this wake-up so far
         self._counters = _Counters()
 
     def _set_state(self, state: AnalyzerState) -> None:
@@ -339,6 +339,7 @@ class Analyzer:
         if finished:
             y = np.concatenate([y, self._resampler.flush()])
         due = 0
+        self._compute_s = 0.0  # this wake's detector work: on the path from the audio's arrival to the update
         # Cut the audio at hop boundaries so each update sees the stream exactly up to its own time.
         while y.size:
             take = min(y.size, self._next_hop - self._tracker.total)
@@ -419,7 +420,6 @@ class Analyzer:
             compute_ms=(self._compute_s + now - t0) * 1000.0, latency_ms=(time.monotonic() - arrival) * 1000.0,
             dropped_blocks=self.source.overflows + c.lost_events, phase=phase,
             utterance=self._utterances if phase == "speech" else 0, utterance_s=length)
-        self._compute_s = 0.0
         c.results += 1
         c.times.append(time.monotonic())
         self.results.put(result)
