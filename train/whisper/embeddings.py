@@ -1,0 +1,208 @@
+"""The frozen Whisper encoder's outputs per clip, computed once and cached, so heads train in minutes.
+
+For each clip: its ``whisper_logmel`` features (through :mod:`train.cache`, the trainer's feature cache), then the
+encoder's every layer (:func:`train.whisper.encoder.build_encoder` with ``all_layers``), kept as
+
+  - ``meanstd``: each layer's mean and standard deviation over the window's frames, float32
+    ``(n_layers + 1, 2 * width)`` (means first): 15 KB a clip for tiny.en;
+  - ``frames``: each layer's frames, float16 ``(n_layers + 1, frames, width)``: 576 KB a 3-s clip for tiny.en.
+
+The pooling runs over every frame of the pipeline's window, silence padding included, as a pooling layer inside
+an exported model sees it. Entries live under::
+
+    <cache dir>/whisper/<key>/<k[:2]>/<k>.npy      (and manifest.json: what the key stands for)
+
+where ``<cache dir>`` is :func:`train.cache.cache_dir` (``$SERAPP_CACHE`` or ``cache/``), ``<key>`` hashes the
+encoder's ``model.bin`` contents, the feature spec, the pooling and :data:`EMBEDDINGS_VERSION`, and ``<k>`` the
+clip file's identity (resolved path, size, mtime_ns). Each entry is written atomically as soon as its batch is
+encoded: an interrupted run (Ctrl+C) keeps what it finished and the next run does only the rest. Clips that cannot
+be decoded are skipped and reported, as :func:`train.cache.extract` does.
+
+``python -m train.whisper.embeddings [--corpora ravdess crema-d ...]`` fills the cache for the corpora.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from tqdm import tqdm
+
+from serapp.atomic import replacing
+from serapp.engine.spec import WHISPER_LOGMEL, FeatureSpec
+from serapp.errors import SerappError, run_command
+from serapp.paths import corpora_root
+from train import cache
+from train.corpora import Clip, scan
+from train.whisper.ctranslate2_reader import MODEL_FILE, find_model_dir
+
+if TYPE_CHECKING:
+    import keras
+
+log = logging.getLogger(__name__)
+
+# Bump when the code that turns features into cached values changes, so entries are recomputed.
+EMBEDDINGS_VERSION = 1
+Pooling = Literal["meanstd", "frames"]
+POOLINGS: tuple[str, ...] = ("meanstd", "frames")
+DEFAULT_SPEC = FeatureSpec(kind="whisper_logmel", **WHISPER_LOGMEL)  # the pipeline's 3-s window
+
+
+@dataclass(frozen=True, eq=False)
+class Embedded:
+    """What :func:`embed` returns: ``clips`` kept (input order), ``kept`` bool mask over the input clips,
+    ``values`` ``(n_kept, n_layers + 1, 2 * width)`` float32 (meanstd) or ``(n_kept, n_layers + 1, frames, width)``
+    float16 (frames), ``errors`` (path, reason) per skipped clip, and the cache folder ``root``."""
+
+    clips: list[Clip]
+    kept: np.ndarray
+    values: np.ndarray
+    errors: list[tuple[Path, str]]
+    root: Path
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's contents (16 hex digits), read in 1-MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def pool_mean_std(hidden: np.ndarray) -> np.ndarray:
+    """``(..., frames, width)`` -> ``(..., 2 * width)``: mean then standard deviation over the frames."""
+    hidden = np.asarray(hidden, dtype=np.float32)
+    return np.concatenate([hidden.mean(axis=-2), hidden.std(axis=-2)], axis=-1)
+
+
+def _identity_key(path: Path, namespace: str) -> str:
+    """Cache key of a file's identity (as :mod:`train.cache` keys its entries); OSError for a missing file."""
+    resolved = path.resolve()
+    st = resolved.stat()
+    return hashlib.sha256(f"{namespace}\0{resolved}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
+
+
+def _save(path: Path, value: np.ndarray) -> None:
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, value, allow_pickle=False)
+
+
+def _load(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A cached entry of the expected shape, or None when absent or damaged (then it is recomputed)."""
+    try:
+        value = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    return value if value.shape == shape else None
+
+
+def _encode(model: keras.Model, x: np.ndarray, pooling: str) -> np.ndarray:
+    hidden = np.asarray(model.predict_on_batch(x))  # (B, n_layers + 1, frames, width)
+    return pool_mean_std(hidden) if pooling == "meanstd" else hidden.astype(np.float16)
+
+
+def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: str | Path | None = None,
+          pooling: Pooling = "meanstd", batch_size: int = 16, chunk_size: int = 256, workers: int = 1,
+          cache_root: Path | None = None, progress: bool = True) -> Embedded:
+    """Every layer of the frozen encoder on ``clips``, from the cache or computed and cached (see the module).
+
+    ``source``: the CTranslate2 Whisper model (:func:`find_model_dir`); ``workers``: processes decoding audio for
+    the feature cache; ``chunk_size``: clips featurised at a time (bounds memory). Raises :class:`SerappError` for
+    a bad option, spec or model.
+    """
+    if pooling not in POOLINGS:
+        raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
+    if spec.kind != "whisper_logmel":
+        raise SerappError(f"The Whisper encoder takes whisper_logmel features, not {spec.kind!r}.")
+    if batch_size < 1 or chunk_size < 1:
+        raise SerappError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}.")
+    model_dir = find_model_dir(source)
+    digest = file_digest(model_dir / MODEL_FILE)
+    key = hashlib.sha256(f"v{EMBEDDINGS_VERSION}:{digest}:{pooling}:{spec.hash}".encode()).hexdigest()[:16]
+    root = (Path(cache_root) if cache_root is not None else cache.cache_dir()) / "whisper" / key
+
+    from train.whisper.encoder import build_encoder, encoder_shape, load_encoder_weights  # imports Keras
+
+    weights = load_encoder_weights(model_dir)
+    shape = encoder_shape(weights)
+    frames = (spec.shape[0] + 1) // 2
+    entry_shape = ((shape.n_layers + 1, 2 * shape.width) if pooling == "meanstd"
+                   else (shape.n_layers + 1, frames, shape.width))
+    manifest = root / "manifest.json"
+    if not manifest.exists():
+        text = json.dumps({"model_dir": str(model_dir), "model_sha256_16": digest, "pooling": pooling,
+                           "entry_shape": entry_shape, "version": EMBEDDINGS_VERSION, "spec": spec.to_dict()},
+                          indent=1)
+        with replacing(manifest) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+
+    values = np.zeros((len(clips), *entry_shape), dtype=np.float32 if pooling == "meanstd" else np.float16)
+    errors: dict[int, str] = {}
+    pending: list[tuple[int, Path]] = []
+    for i, clip in enumerate(clips):
+        try:
+            k = _identity_key(Path(clip.path), key)
+        except OSError as exc:
+            errors[i] = f"{clip.path}: cannot read the file ({exc.strerror or exc})."
+            continue
+        path = root / k[:2] / f"{k}.npy"
+        cached = _load(path, entry_shape)
+        if cached is None:
+            pending.append((i, path))
+        else:
+            values[i] = cached
+    if pending:
+        model = build_encoder(weights, n_frames=spec.shape[0], all_layers=True)
+        with tqdm(total=len(pending), desc=f"whisper {pooling}", unit="clip", disable=not progress) as bar:
+            for start in range(0, len(pending), chunk_size):
+                chunk = pending[start:start + chunk_size]
+                extracted = cache.features([clips[i] for i, _ in chunk], spec, workers=workers, progress=False)
+                rejected = [c for c, k in zip(chunk, extracted.kept, strict=True) if not k]
+                for (i, _), (_, reason) in zip(rejected, extracted.errors, strict=True):  # both in input order
+                    errors[i] = reason
+                done = [c for c, k in zip(chunk, extracted.kept, strict=True) if k]
+                bar.update(len(chunk) - len(done))
+                for b in range(0, len(done), batch_size):
+                    batch = done[b:b + batch_size]
+                    encoded = _encode(model, extracted.features[b:b + batch_size], pooling)
+                    for (i, path), value in zip(batch, encoded, strict=True):
+                        _save(path, value)
+                        values[i] = value
+                    bar.update(len(batch))
+    for i in sorted(errors):
+        log.warning("skipped a clip: %s", errors[i])
+    kept = np.ones(len(clips), dtype=bool)
+    kept[list(errors)] = False
+    return Embedded(clips=[c for c, k in zip(clips, kept, strict=True) if k], kept=kept, values=values[kept],
+                    errors=[(Path(clips[i].path), errors[i]) for i in sorted(errors)], root=root)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.whisper.embeddings",
+                                     description="Cache the frozen Whisper encoder's outputs for the corpora.")
+    parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: SERAPP_CORPORA)")
+    parser.add_argument("--corpora", nargs="+", default=None, help="corpora to do (default: all found)")
+    parser.add_argument("--model", default=None, help="CTranslate2 Whisper folder or package (default: tiny.en)")
+    parser.add_argument("--pooling", choices=POOLINGS, default="meanstd")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="processes decoding audio (default 1)")
+    args = parser.parse_args(argv)
+    clips = scan(args.root or corpora_root(), args.corpora)
+    done = embed(clips, source=args.model, pooling=args.pooling, batch_size=args.batch_size, workers=args.workers)
+    print(f"{len(done.clips)} clips cached in {done.root} ({done.values.shape[1:]} each); "
+          f"{len(done.errors)} skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(run_command("python -m train.whisper.embeddings", lambda: _main()))
