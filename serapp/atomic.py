@@ -17,6 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from serapp.errors import SerappError
+from serapp.paths import not_regular
 from serapp.textsafe import shown_path
 
 # The longest file name most file systems take (bytes); used when the folder cannot be asked.
@@ -66,12 +67,9 @@ def check_target(target: Path, *, follow_symlinks: bool = False) -> Path:
                               "the file itself or another name.")
         resolved = Path(os.path.realpath(target))
         return check_target(resolved) if resolved != target else target
-    what = ("a folder" if stat.S_ISDIR(st.st_mode) else "a named pipe" if stat.S_ISFIFO(st.st_mode)
-            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "a socket" if stat.S_ISSOCK(st.st_mode) else "" if stat.S_ISREG(st.st_mode) else "not a file")
+    what = not_regular(st.st_mode)
     if what:
-        raise SerappError(f"Cannot write {shown_path(target)}: it is {what}, not a regular file. Choose another "
-                          "name.")
+        raise SerappError(f"Cannot write {shown_path(target)}: it {what}, not a regular file. Choose another name.")
     return target
 
 

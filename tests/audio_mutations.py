@@ -141,3 +141,67 @@ def named_cases(speech: np.ndarray, folder: Path) -> dict[str, Path]:
 REFUSED = {"empty": "empty (0 bytes)", "truncated": "truncated", "header_only": "truncated",
            "not_audio": "not a readable audio file", "data_size_too_big": "truncated",
            "data_size_too_small": "too short", "nan": "invalid samples", "inf": "invalid samples"}
+
+
+# ------------------------------------------------------------------------------------------- round 2 (issue 32)
+def more_base_files(speech: np.ndarray) -> dict[str, bytes]:
+    """More encodings of the same short speech: formats whose headers count frames differently (AIFF's COMM
+    chunk, AU's data size, MP3's Xing/LAME tag)."""
+    short = speech[: int(0.6 * SR)]
+    return {"aiff": encode(short, SR, "AIFF", "PCM_16"), "au": encode(short, SR, "AU", "PCM_16"),
+            "mp3": encode(short, SR, "MP3", "MPEG_LAYER_III")}
+
+
+def fmt_offset(data: bytes) -> int:
+    """Offset of a WAV's fmt chunk body (format tag), -1 when absent."""
+    i = data.find(b"fmt ", 12)
+    return i + 8 if i >= 0 else -1
+
+
+def lie_bits(data: bytes, rng: np.random.Generator) -> bytes:
+    """A WAV whose bits-per-sample field says anything from 1 to 64 (or any 16-bit value) but the truth."""
+    at = fmt_offset(data) + 14
+    true_bits = struct.unpack("<H", data[at:at + 2])[0]
+    choices = [b for b in range(1, 65) if b != true_bits]
+    bits = int(rng.choice(choices)) if rng.random() < 0.8 else int(rng.integers(65, 2**16))
+    return data[:at] + struct.pack("<H", bits) + data[at + 2:]
+
+
+# The "unknown length" sizes of a WAV written to a pipe (sox, ffmpeg), and what the RIFF size may say then.
+STREAMED_SIZES = (0x7FFFF000, 0xFFFFFFFF)
+
+
+def stream_sizes(data: bytes, rng: np.random.Generator) -> bytes:
+    """A WAV as a program writing to a pipe leaves it: the data size (and often the RIFF size) a sentinel."""
+    sentinel = STREAMED_SIZES[int(rng.integers(0, len(STREAMED_SIZES)))]
+    riff = [sentinel, 0xFFFFFFFF, len(data) - 8, 0][int(rng.integers(0, 4))]
+    out = _wav_with(data, chunk_offset(data, b"data"), sentinel)
+    return _wav_with(out, 4, riff)
+
+
+def non_regular_paths(folder: Path) -> dict[str, Path]:
+    """Paths that are not regular files, of every kind a user can name: a named pipe (no writer: opening it
+    for reading would block for ever), a link to one, a folder, character devices, and a socket."""
+    import os
+    import socket
+
+    fifo = folder / "pipe.wav"
+    os.mkfifo(fifo)
+    link = folder / "link-to-pipe.wav"
+    link.symlink_to(fifo)
+    sub = folder / "folder.wav"
+    sub.mkdir()
+    paths = {"fifo": fifo, "link_to_fifo": link, "folder": sub, "dev_zero": Path("/dev/zero"),
+             "dev_null": Path("/dev/null"), "dev_urandom": Path("/dev/urandom")}
+    sock_path = folder / "sock.wav"
+    if len(os.fsencode(sock_path)) < 100:  # AF_UNIX paths are short
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(sock_path))
+        sock.close()  # the socket file stays
+        paths["socket"] = sock_path
+    return {name: p for name, p in paths.items() if os.path.lexists(p)}
+
+
+# what the refusal of each non-regular path says
+NON_REGULAR = {"fifo": "named pipe", "link_to_fifo": "named pipe", "folder": "folder", "dev_zero": "device",
+               "dev_null": "device", "dev_urandom": "device", "socket": "socket"}

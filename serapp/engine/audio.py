@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import soundfile as sf
 
 from serapp.engine.resample import StreamResampler, resample, to_mono
 from serapp.errors import SerappError
+from serapp.paths import not_regular
 from serapp.textsafe import shown_path, terminal_text
 
 # libsndfile notes a data chunk longer than the file as "<chunk> : <declared> (should be <present>)": "data" in
@@ -65,17 +65,6 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-_KINDS = ((stat.S_ISDIR, "is a folder"), (stat.S_ISFIFO, "is a named pipe"), (stat.S_ISCHR, "is a device"),
-          (stat.S_ISBLK, "is a device"), (stat.S_ISSOCK, "is a socket"))
-
-
-def _not_regular(mode: int) -> str:
-    """What a non-regular file is, in words ("is a named pipe"); "" for a regular file."""
-    if stat.S_ISREG(mode):
-        return ""
-    return next((what for test, what in _KINDS if test(mode)), "is not a regular file")
-
-
 def open_regular(path: str | Path) -> int:
     """Open ``path`` for reading and return the descriptor, refusing anything but a non-empty regular file.
 
@@ -95,11 +84,16 @@ def open_regular(path: str | Path) -> int:
         raise SerappError(f"{shown}: is a folder, not an audio file.") from exc
     except PermissionError as exc:
         raise SerappError(f"{shown}: cannot be read (permission denied).") from exc
-    except OSError as exc:
-        raise SerappError(f"{shown}: cannot be opened ({exc.strerror or exc}).") from exc
+    except OSError as exc:  # e.g. a socket (ENXIO): say what it is when stat can tell
+        try:
+            what = not_regular(os.stat(os.fsencode(p)).st_mode)
+        except OSError:
+            what = ""
+        raise SerappError(f"{shown}: {what}, not an audio file." if what
+                          else f"{shown}: cannot be opened ({exc.strerror or exc}).") from exc
     try:
         st = os.fstat(fd)
-        what = _not_regular(st.st_mode)
+        what = not_regular(st.st_mode)
         if what:
             raise SerappError(f"{shown}: {what}, not an audio file.")
         if st.st_size == 0:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import numpy as np
 from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
-from serapp.paths import default_model_path
+from serapp.paths import default_model_path, not_regular
 from serapp.textsafe import shown_path, terminal_text
 
 
@@ -186,12 +185,9 @@ def _check_regular(path: Path, shown: str) -> None:
         raise SerappError(f"{shown}: no such model file.") from exc
     except OSError as exc:
         raise SerappError(f"{shown}: cannot be read ({exc.strerror or exc}).") from exc
-    if stat.S_ISDIR(mode):
-        raise SerappError(f"{shown}: is a folder, not an ONNX model file.")
-    if not stat.S_ISREG(mode):
-        what = "a named pipe" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) \
-            else "not a regular file"
-        raise SerappError(f"{shown}: is {what}, not an ONNX model file.")
+    what = not_regular(mode)
+    if what:
+        raise SerappError(f"{shown}: {what}, not an ONNX model file.")
 
 
 def _ort_reason(exc: Exception, path: Path) -> str:
