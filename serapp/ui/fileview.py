@@ -41,6 +41,8 @@ from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.filework import FileResult, analyse
 from serapp.ui.playback import Player
 from serapp.ui.spectrogram import FileSpectrogram
+from serapp.ui.theme import emotion_style
+from serapp.ui.timeaxis import format_clock
 from serapp.ui.timeline import AXIS_WIDTH, TimelinePlot
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
@@ -49,6 +51,29 @@ EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "png": "PNG ima
 # Least heights of the plots, in lines of the window's font: room for their axis captions and three tick labels
 # however many files the table above lists (a scroll bar appears instead of squashed plots).
 SPECTROGRAM_MIN_LINES = 11
+# Captions of the table of summaries (the CSV export keeps its machine names, see serapp.ui.export).
+_HEADER_NAMES = {"file": "File", "duration_s": "Duration", "dominant": "Dominant", "speech_%": "Speech %"}
+
+
+BATCH_REASONS_SHOWN = 3  # a batch's failures listed above the view; the others are in their table rows
+
+
+def batch_message(reasons: list[str], limit: int = BATCH_REASONS_SHOWN) -> str:
+    """The message for a batch's failed files: each reason (one per line), or the first ``limit`` and a count."""
+    if len(reasons) <= limit:
+        return "\n".join(reasons)
+    rest = len(reasons) - limit
+    return "\n".join([*reasons[:limit], f"… and {rest} more file{'s' if rest > 1 else ''} could not be analysed: "
+                                         "select a row marked \"error\" to see why."])
+
+
+def display_header(column: str) -> str:
+    """A table caption for the CSV column ``column``: "duration_s" -> "Duration", "happy_%" -> "Happy %"."""
+    if column in _HEADER_NAMES:
+        return _HEADER_NAMES[column]
+    if column.endswith("_%"):
+        return f"{emotion_style(column[:-2]).name} %"
+    return column
 TIMELINE_MIN_LINES = 9
 
 
@@ -85,6 +110,7 @@ class FileAnalysisView(QWidget):
 
     busy_changed = Signal(bool)
     message_changed = Signal(str)
+    current_changed = Signal()  # another file (or none) is shown: what can be exported changed
 
     def __init__(self, parent: QWidget | None = None, player: Player | None = None) -> None:
         super().__init__(parent)
@@ -201,6 +227,14 @@ class FileAnalysisView(QWidget):
         self.placeholder.setWordWrap(True)  # its large type must not widen the window past a small screen
         self.pages = QStackedWidget(self)
         self.pages.addWidget(self.placeholder)
+        # A failed file selected in the table: its reason, and nothing of the file shown before (whose exports
+        # would otherwise save the wrong file).
+        self.failed_page = QLabel(self)
+        self.failed_page.setObjectName("placeholder")
+        self.failed_page.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.failed_page.setWordWrap(True)
+        self.failed_page.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pages.addWidget(self.failed_page)
         # The detail scrolls rather than shrink its plots below their least heights (many files, small screens).
         self.detail_scroll = QScrollArea(self)
         self.detail_scroll.setWidgetResizable(True)
@@ -336,7 +370,7 @@ class FileAnalysisView(QWidget):
             self._batch_errors[path] = str(outcome)
             self.results.pop(path, None)
         # The batch's failures stay in view while the next files are analysed (they used to vanish).
-        self.show_message("\n".join(self._batch_errors.values()))
+        self.show_message(batch_message(list(self._batch_errors.values())))
         self._refresh_table()
         self._next_job()
 
@@ -388,11 +422,14 @@ class FileAnalysisView(QWidget):
         self.table.blockSignals(True)
         self.table.clear()
         self.table.setColumnCount(len(columns))
-        self.table.setHorizontalHeaderLabels(columns)
+        self.table.setHorizontalHeaderLabels([display_header(c) for c in columns])
         self.table.setRowCount(len(self.order))
         rows = iter(export.summary_rows(done))
         for r, path in enumerate(self.order):
             cells = next(rows) if path in self.results else [Path(path).name, "", "error"]
+            if path in self.results:  # the duration as a clock, like the time axes ("1:05.3")
+                cells = [cells[0], format_clock(self.results[path].analysis.summary.duration_s, 1),
+                         emotion_style(cells[2]).name, *cells[3:]]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, path)
@@ -423,10 +460,22 @@ class FileAnalysisView(QWidget):
             if path in self.results:
                 self.show_file(path)
             else:
-                self.show_message(self.errors.get(path, ""))
+                self.show_failed(path)
+
+    def show_failed(self, path: str) -> None:
+        """Show that ``path`` could not be analysed, in place of the file shown before; nothing to export."""
+        self.player.stop()
+        self.current = None
+        reason = self.errors.get(path, "")
+        self.failed_page.setText(f"{Path(path).name} could not be analysed.\n\n{reason}")
+        self.pages.setCurrentWidget(self.failed_page)
+        self.show_message(reason)
+        self._select_row(path)
+        self._refresh_buttons()
 
     def _refresh_buttons(self) -> None:
         has = self.current is not None
+        self.current_changed.emit()
         for b in (self.export_csv_button, self.export_json_button, self.export_png_button):
             b.setEnabled(has)
         self.play_button.setEnabled(has)

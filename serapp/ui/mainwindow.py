@@ -88,6 +88,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.live_view, "Live")
         self.tabs.addTab(self.file_view, "File analysis")
+        self.tabs.currentChanged.connect(self._refresh_export_actions)
+        self.file_view.current_changed.connect(self._refresh_export_actions)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.tabs)
         self.stack.addWidget(self.demo_view)
@@ -103,6 +105,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_actions()
+        self._refresh_export_actions()
         self._build_toolbar()
         self._build_status()
         self._apply_debounce = QTimer(self)
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
                  "&Help": [self.about_action]}
         for title, actions in menus.items():
             menu = self.menuBar().addMenu(title)
+            menu.setToolTipsVisible(True)  # a disabled export says why
             for a in actions:
                 if a is None:
                     menu.addSeparator()
@@ -210,6 +214,23 @@ class MainWindow(QMainWindow):
         for label in self.status_labels.values():
             self.statusBar().addPermanentWidget(label)
         self._show_stats(None)
+
+    def _refresh_export_actions(self) -> None:
+        """File › Export works on the file shown in File analysis; anywhere else it is off and says why (Ctrl+E
+        used to do nothing silently in the Live tab, and to export a file no longer shown)."""
+        if not hasattr(self, "export_png_action"):
+            return  # the views signal while the window is still being built
+        view = self.file_view
+        if self.tabs.currentWidget() is not view:
+            reason = "Exports work on an analysed file: switch to File analysis (Ctrl+2)."
+        elif view.current is None:
+            reason = "Analyse a file first (File › Open, or drop files on the window)."
+        else:
+            reason = ""
+        for action in (self.export_csv_action, self.export_json_action, self.export_png_action):
+            action.setEnabled(not reason)
+            action.setToolTip(reason or action.text().replace("&", ""))
+            action.setStatusTip(reason)
 
     # ------------------------------------------------------------------ window geometry
     def _place_window(self) -> None:
