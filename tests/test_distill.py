@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serapp.engine.labels import EMOTIONS
+from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from tests.test_fit import QUICK, TINY, only_run
@@ -144,3 +146,56 @@ def test_training_refuses_a_teacher_whose_own_teacher_tested_on_its_speakers(cor
                  str(tmp_path / "s")])
     assert code == 2 and not (tmp_path / "s").exists()
     assert f"{grand} cannot teach this run" in capsys.readouterr().err
+
+
+def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
+    """A student's teacher record (written by the trainer's own function, carried in the model's metadata) is
+    verified claim by claim; a changed teacher model fails, a teacher folder this checkout lacks is 'not in this
+    clone', and a record that lost a teacher's checksum and speakers says 'not recorded'."""
+    from serapp.atomic import write_text
+    from tests.onnx_models import save_model
+    from tests.tiny_models import tiny_spec
+    from train import provenance as records
+    from train.fit import write_json
+    from train.modelcard import teachers_section
+
+    spec = tiny_spec(FeatureSpec(kind="logmel"))
+    teacher = run_folder(tmp_path / "teacher", train=["a", "b"], val=["e"], test=[])
+    save_model(teacher / "model.onnx", spec)
+    student = tmp_path / "student"
+    student.mkdir()
+    split = {"train_speakers": ["a", "b"], "val_speakers": ["c"], "test_speakers": ["d"]}
+    write_text(student / "config.json", TrainConfig(family="cnn1d", teachers=(str(teacher),)).to_json())
+    write_json(student / "split.json", split)
+    record = provenance([teacher], split)
+    model = save_model(student / "model.onnx", spec, metadata={
+        **records.metadata(record), **ModelInfo(labels=EMOTIONS, spec=spec).to_metadata()})
+    config = json.loads((student / "config.json").read_text())
+
+    def statuses() -> dict[str, str]:
+        found, where = records.find(model, student)
+        assert found == record and where == "the model file's metadata"
+        return {c.claim: c.status for c in records.verify(found, found_in=where, model_path=model,
+                                                          student_config=config, student_split=split)}
+
+    assert set(statuses().values()) == {records.VERIFIED}
+    text = "\n".join(teachers_section(model, student, config, split))
+    assert "## Teachers: what a clone can check" in text and "6 of 6 verified, 0 failed" in text
+    save_model(teacher / "model.onnx", spec, seed=7)  # another teacher model under the same name
+    assert statuses()["its model is the file the record names (SHA-256)"] == records.FAILED
+    (teacher / "model.onnx").unlink()
+    assert statuses()["its model is the file the record names (SHA-256)"] == records.ABSENT
+    # A record beside the files must name the student's model checksum, and a lost teacher is said to be lost.
+    lost = {**record["teachers"][0], "model_sha256": None, "speakers": None, "unrecorded": "the run is gone",
+            "recipe": {"config": str(student / "config.json"), "options": ["--seed", "3"]}}
+    beside = records.manifest(student={**record["student"], "model_sha256": records.sha256_file(model)},
+                              teachers=[lost])
+    checks = {c.claim: c for c in records.verify(beside, found_in="teachers.json", model_path=model,
+                                                  student_config=config, student_split=split)}
+    assert checks["the record belongs to this file"].status == records.VERIFIED
+    assert checks["its model checksum"].status == records.UNRECORDED and "gone" in checks["its model checksum"].how
+    recipe = checks["the recipe it was trained with draws the student's speakers"]
+    assert recipe.status == records.FAILED and "speaker_seed differ" in recipe.how  # --seed 3 draws other speakers
+    write_json(student / "split.json", {**split, "test_speakers": ["f"]})
+    assert records.verify(beside, found_in="teachers.json", model_path=model, student_config=config,
+                          student_split={**split, "test_speakers": ["f"]})[1].status == records.FAILED

@@ -184,9 +184,105 @@ def crossval_section(folder: Path, report: dict[str, Any], out: Path, differs: s
     ]
 
 
+def teachers_section(model_path: Path, run_dir: Path, config: dict[str, Any], split: dict[str, Any]) -> list[str]:
+    """Markdown lines: each claim about a distilled model's teachers (its teacher record, from the model's metadata
+    or ``run_dir/teachers.json``) and whether it was checked here (:func:`train.provenance.verify`); empty for a
+    model without teachers."""
+    from train import provenance
+
+    if not config.get("teachers"):
+        return []
+    lines = ["## Teachers: what a clone can check", ""]
+    record, found_in = provenance.find(model_path, run_dir)
+    if record is None:
+        return [*lines, "This model has no teacher record (neither in its metadata nor a `teachers.json` beside its "
+                "run files): the claim that none of its teachers heard a validation or test speaker cannot be "
+                "checked.", ""]
+    checks = provenance.verify(record, found_in=found_in, model_path=model_path, student_config=config,
+                               student_split=split)
+    rows = ["| run | claim | checked here | how |", "|---|---|---|---|"]
+    rows += [f"| `{c.subject}` | {c.claim} | **{c.status}** | "
+             f"{'see below' if c.status == provenance.UNRECORDED else c.how} |" for c in checks]
+
+    def claims(status: str) -> str:
+        return "; ".join(dict.fromkeys(c.claim for c in checks if c.status == status))
+
+    counts = {status: sum(c.status == status for c in checks) for status in
+              (provenance.VERIFIED, provenance.FAILED, provenance.ABSENT, provenance.UNRECORDED)}
+    summary = [f"`serapp-train card` checked these claims when it wrote this card: {counts[provenance.VERIFIED]} of "
+               f"{len(checks)} verified, {counts[provenance.FAILED]} failed.", ""]
+    if counts[provenance.VERIFIED]:
+        summary.append(f"- **Verifiable from a clone** (and verified): {claims(provenance.VERIFIED)}.")
+    if counts[provenance.FAILED]:
+        summary.append(f"- **Failed**: {claims(provenance.FAILED)}.")
+    if counts[provenance.ABSENT]:
+        summary.append(f"- **Recorded, but checkable only where the teacher runs are kept** (`runs/` is not in git): "
+                       f"{claims(provenance.ABSENT)}.")
+    if counts[provenance.UNRECORDED]:
+        reasons = "; ".join(dict.fromkeys(c.how for c in checks if c.status == provenance.UNRECORDED))
+        summary.append("- **Not verifiable from a clone, nor anywhere** (never recorded): "
+                       f"{claims(provenance.UNRECORDED)} — because {reasons}. For these the claim that no "
+                       "teacher heard a validation or test speaker rests on the trainer's check at training time, "
+                       "whose result was not kept.")
+    where = found_in if found_in.startswith("the ") else f"`{found_in}`"
+    return [*lines, f"The teacher record is in {where}.", "", *rows, "", *summary,
+            *(["", f"The record's note: {record['note']}"] if record.get("note") else []), ""]
+
+
+def selection_section(selection: dict[str, Any], split: dict[str, Any], root: Path, run_dir: Path,
+                      out: Path) -> list[str]:
+    """Markdown lines from ``run_dir/selection.json``: on what the model's family was chosen (with the overlap,
+    recomputed from the corpora under ``root``, between that comparison's test speakers and this model's), and how
+    many candidates' test figures were seen before the decisions that shipped and kept it. Links are relative to
+    the card ``out``; each candidate's ``record`` is relative to ``run_dir``."""
+    from train import corpora
+    from train.fit import TrainConfig, choose_split, limit_per_corpus
+
+    lines = ["## Selection: what was chosen on what, and how many test figures were seen", ""]
+    family = selection.get("family_choice")
+    if family:
+        report = json.loads(Path(family["compare"]).read_text())
+        chosen, over = report["families"][family["chosen"]], report["families"][family["over"]]
+        config = TrainConfig.from_dict(report["config"])
+        clips = limit_per_corpus(corpora.scan(root, config.corpora, fold_calm=config.fold_calm), config.limit,
+                                 config.speaker_seed)
+        ours = set(split.get("test_speakers", []))
+        theirs: set[str] = set()
+        for fold in report["folds"]:
+            fold_split = choose_split(clips, config.replace(fold=fold))
+            theirs |= {clips[i].speaker for i in fold_split.test}
+        shared = sorted(ours & theirs)
+        n_clips = sum(1 for c in clips if c.speaker in shared)
+        judged = "test speakers" if family["judged_on"] == "test" else "validation speakers"
+        table = _relative(Path(family["compare"]).parent / "README.md", out)
+        lines += [f"**Family.** `{family['chosen']}` was chosen over `{family['over']}` on the **{judged}** of "
+                  f"the family comparison ([{family['compare']}]({table}): {config.protocol}, "
+                  f"fold{'s' if len(report['folds']) > 1 else ''} {', '.join(map(str, report['folds']))}; UAR "
+                  f"{chosen['uar']:.3f} against {over['uar']:.3f}), not on validation speakers: {family['why']}. "
+                  f"{len(shared)} of this file's {len(ours)} test speakers ({n_clips} clips: "
+                  f"{', '.join(shared) or 'none'}) were test speakers there too (recomputed from the corpora), so "
+                  "the choice of family has seen part of this file's test set.", ""]
+    def _names(items: list[dict[str, Any]]) -> str:
+        return ", ".join(f"[{item['name']}]({_relative(run_dir / item['record'], out)})" if item.get("record")
+                         else item["name"] for item in items)
+
+    seen = selection.get("test_figures_seen")
+    if seen:
+        before, since = seen.get("until_shipped", []), seen.get("since_kept", [])
+        ensembles = seen.get("ensembles_of_students", [])
+        lines += [f"**Test figures seen.** The test-speaker figures of **{len(before) + len(since)} candidate "
+                  f"students** on this file's test speakers were seen ({seen['scope']}): {len(before)} up to the "
+                  f"decision that shipped this file ({_names(before)}), {len(since)} since, at decisions that kept "
+                  f"it ({_names(since)}); and those of {len(ensembles)} ensembles of them ({_names(ensembles)}). "
+                  "Each decision was taken by a rule on the validation speakers written before its runs were "
+                  f"scored, but this file is the one kept of {len(before) + len(since)} students whose test figures "
+                  "were known: read its test figures as somewhat optimistic.", ""]
+    return lines
+
+
 def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str], calibration: list[str],
            latency: Latency, confusion_png: Path, out: Path, command: str, notes: str,
-           crossval: Path | None = None, *, written_by: str) -> str:
+           crossval: Path | None = None, *, written_by: str, provenance: list[str] | None = None) -> str:
     """The card's Markdown text; ``crossval`` is a `serapp-train crossval` folder of the same recipe, ``written_by``
     the `serapp-train card` command line that wrote it."""
     info = model.info
@@ -238,8 +334,9 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
             "test speaker); see *What was tried*."] if members else []),
         *(["", f"**Distilled**: each training clip's target was {1 - config['distill_weight']:g} its one-hot label "
             f"and {config['distill_weight']:g} the mean calibrated probability of {len(teachers)} teacher "
-            f"model{'s' if len(teachers) > 1 else ''} trained on the same training speakers (none of them trained "
-            "on a validation or test speaker); see *What was tried*."] if teachers and not members else []),
+            f"model{'s' if len(teachers) > 1 else ''} trained on the same training speakers; *Teachers* below says "
+            "which claims about them a clone can check, and *What was tried* how they were chosen."]
+          if teachers and not members else []),
         "",
         *([f"![Training curves]({_relative(curves, out)})", ""] if curves.exists() else []),
         "**The shipped weights are the evaluated ones** (trained on the training speakers only), not a retrain on",
@@ -264,6 +361,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
         "section *What was tried* says what was done and what is left.",
         "",
         *(crossval_section(crossval, report, out, differs) if crossval and report else []),
+        *(provenance or []),
         "## Calibration",
         "",
         *calibration,
@@ -315,9 +413,18 @@ def run(args: argparse.Namespace) -> int:
     speakers = set(split.get("test_speakers", []))
     if not speakers:
         raise SerappError(f"{run_dir}: the run has no test speakers (trained on all speakers?); a card needs them.")
-    clips = [c for c in corpora.scan(args.root or corpora_root()) if c.speaker in speakers]
-    clean = score(model, clips)
     out: Path = args.out
+    root = args.root or corpora_root()
+    # Provenance and selection first: they are quick, and a failed check should show before the long scoring.
+    config = json.loads((run_dir / "config.json").read_text())
+    provenance = teachers_section(model.path, run_dir, config, split)
+    if (run_dir / "selection.json").is_file():
+        selection = json.loads((run_dir / "selection.json").read_text())
+        provenance += selection_section(selection, split, root, run_dir, out)
+    if any("| **failed** |" in line for line in provenance):
+        print("warning: a claim about the model's teachers failed its check; see the card's *Teachers* section")
+    clips = [c for c in corpora.scan(root) if c.speaker in speakers]
+    clean = score(model, clips)
     png = metrics.plot_confusion(np.asarray(clean.metrics.confusion), model.labels,
                                  out.parent / f"{out.stem}-confusion.png",
                                  title=f"{model.path.stem} — test speakers")
@@ -325,7 +432,7 @@ def run(args: argparse.Namespace) -> int:
     text = render(model, run_dir, clean, robustness_rows(model, clips, clean),
                   calibration_rows(model, clean, run_metrics), measure_latency(model), png, out, args.command,
                   args.notes.read_text() if args.notes else "", args.crossval,
-                  written_by=args.command_line)
+                  written_by=args.command_line, provenance=provenance)
     write_text(out, text)
     print(metrics.format_report(clean.metrics))
     print(f"wrote {out} and {png}")
