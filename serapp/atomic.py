@@ -22,7 +22,7 @@ from serapp.textsafe import shown_path
 
 # The longest file name most file systems take (bytes); used when the folder cannot be asked.
 _NAME_MAX = 255
-# A suffix longer than this is part of the name, not a file type a writer looks at.
+# A suffix longer than this (bytes) is part of the name, not a file type a writer looks at.
 _MAX_SUFFIX = 16
 
 
@@ -41,7 +41,7 @@ def temp_name(target: Path, token: str, name_max: int = _NAME_MAX) -> str:
     """A hidden temp name beside ``target``: ``.<stem>.<token>.tmp<suffix>``, the stem shortened so the whole name
     fits in ``name_max`` bytes (any name that fits, fits its temp name too). The suffix is kept for writers that
     pick the format from it (savefig, model.save)."""
-    suffix = target.suffix if len(target.suffix) <= _MAX_SUFFIX else ""
+    suffix = target.suffix if len(os.fsencode(target.suffix)) <= _MAX_SUFFIX else ""
     stem = target.name[: len(target.name) - len(suffix)] if suffix else target.name
     name = f".{stem}.{token}.tmp{suffix}"
     while len(os.fsencode(name)) > name_max and stem:
