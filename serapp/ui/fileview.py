@@ -133,7 +133,8 @@ class FileAnalysisView(QWidget):
         self._carrier.progress.connect(self._on_progress)
         self.player = player or Player(self)
         self.player.position.connect(self._on_position)
-        self.player.finished.connect(lambda: self.play_button.setText("▶ Play"))
+        self.player.state_changed.connect(self._refresh_play_button)
+        self._cursor_s = 0.0  # where Play starts: the last seek or pause
         self._build()
 
     # ------------------------------------------------------------------ layout
@@ -191,13 +192,17 @@ class FileAnalysisView(QWidget):
         plots.setStretchFactor(0, 3)
         plots.setStretchFactor(1, 2)
         plots.setChildrenCollapsible(False)
+        for plot in (self.spectrogram.plot, self.timeline.plot):  # a click on either plot moves the playback there
+            plot.scene().sigMouseClicked.connect(lambda event, p=plot: self._on_plot_clicked(p, event))
         line = self.fontMetrics().height()
         self.spectrogram.setMinimumHeight(SPECTROGRAM_MIN_LINES * line)
         self.timeline.setMinimumHeight(TIMELINE_MIN_LINES * line)
 
         self.play_button = QPushButton("▶ Play", self)
         self.play_button.clicked.connect(self.toggle_play)
-        self.play_button.setToolTip("Play the file with a moving cursor")
+        self.time_label = QLabel(self)
+        self.time_label.setObjectName("playbackTime")
+        self.time_label.setToolTip("Playback position / length; click the spectrogram or the timeline to move it")
         self.export_csv_button = QPushButton("Export CSV…", self)
         self.export_csv_button.clicked.connect(lambda: self.export_dialog("csv"))
         self.export_json_button = QPushButton("Export JSON…", self)
@@ -209,6 +214,7 @@ class FileAnalysisView(QWidget):
         self.export_table_button.hide()
         buttons = QHBoxLayout()
         buttons.addWidget(self.title, 1)
+        buttons.addWidget(self.time_label)
         for b in (self.play_button, self.export_csv_button, self.export_json_button, self.export_png_button,
                   self.export_table_button):
             buttons.addWidget(b)
@@ -411,6 +417,8 @@ class FileAnalysisView(QWidget):
         probs = np.array([np.zeros(len(a.labels)) if w.probs is None else w.probs for w in a.timeline])
         self.timeline.set_series(t, probs.reshape(len(t), len(a.labels)))
         self.timeline.set_cursor(None)
+        self._cursor_s = 0.0
+        self._show_time(0.0)
         self.spectrogram.plot.setXRange(0.0, result.duration_s, padding=0)
         self.pages.setCurrentWidget(self.detail)
         self._select_row(path)
@@ -479,28 +487,62 @@ class FileAnalysisView(QWidget):
         for b in (self.export_csv_button, self.export_json_button, self.export_png_button):
             b.setEnabled(has)
         self.play_button.setEnabled(has)
-        self.play_button.setToolTip("Play the file with a moving cursor" if self.player.can_play_sound else
-                                    f"Playing sound is off: {self.player.unavailable} The cursor still moves.")
+        self.play_button.setToolTip("Play / pause the file with a moving cursor (Space)" if self.player.can_play_sound
+                                    else f"Playing sound is off: {self.player.unavailable} The cursor still moves.")
+        self.time_label.setVisible(has)
         self.export_table_button.setVisible(len(self.results) > 1)
 
     # ------------------------------------------------------------------ playback
     def toggle_play(self) -> None:
+        """Play, pause or resume the file shown (Space in this tab, the Play button)."""
         if self.player.playing:
-            self.player.stop()
+            self.player.pause()
+            return
+        if self.player.paused:
+            self.player.resume()
             return
         result = self.results.get(self.current or "")
         if result is None:
             return
+        start = 0.0 if self._cursor_s >= result.duration_s - 0.05 else self._cursor_s  # at the end: from the top
         try:
-            self.player.play(result.path, result.duration_s, result.sample_rate)
+            self.player.play(result.path, result.duration_s, result.sample_rate, start_s=start)
         except SerappError as exc:
             self.show_message(str(exc))
+
+    def seek_to(self, t_s: float) -> None:
+        """Move the playback (or, stopped, where Play will start) to ``t_s`` seconds of the file shown."""
+        result = self.results.get(self.current or "")
+        if result is None:
             return
-        self.play_button.setText("■ Stop")
+        t = min(max(0.0, float(t_s)), result.duration_s)
+        if self.player.playing or self.player.paused:
+            self.player.seek(t)
+        else:
+            self._on_position(t)
+
+    def _on_plot_clicked(self, plot: object, event: object) -> None:
+        """A left click inside a file plot (not a drag: that pans) seeks to the time under the pointer."""
+        if event.button() != Qt.MouseButton.LeftButton or self.current is None:  # type: ignore[attr-defined]
+            return
+        box = plot.getPlotItem().getViewBox()  # type: ignore[attr-defined]
+        pos = event.scenePos()  # type: ignore[attr-defined]
+        if box.sceneBoundingRect().contains(pos):
+            self.seek_to(box.mapSceneToView(pos).x())
 
     def _on_position(self, t: float) -> None:
+        self._cursor_s = t
         self.spectrogram.set_cursor(t)
         self.timeline.set_cursor(t)
+        self._show_time(t)
+
+    def _show_time(self, t: float) -> None:
+        result = self.results.get(self.current or "")
+        length = result.duration_s if result is not None else 0.0
+        self.time_label.setText(f"{format_clock(t, 1)} / {format_clock(length, 1)}")
+
+    def _refresh_play_button(self) -> None:
+        self.play_button.setText("❚❚ Pause" if self.player.playing else "▶ Play")
 
     # ------------------------------------------------------------------ exports
     def export_dialog(self, kind: str) -> None:

@@ -89,6 +89,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.live_view, "Live")
         self.tabs.addTab(self.file_view, "File analysis")
         self.tabs.currentChanged.connect(self._refresh_export_actions)
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_live_controls())
         self.file_view.current_changed.connect(self._refresh_export_actions)
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.tabs)
@@ -147,7 +148,8 @@ class MainWindow(QMainWindow):
         self.export_png_action = self._action("Export view as &PNG…", lambda: self.file_view.export_dialog("png"),
                                               "Ctrl+Shift+P")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.start_action = self._action("&Start / stop", self.toggle_live, "Space")
+        # Space: start / stop live analysis, but play / pause in File analysis (never the hidden live session).
+        self.start_action = self._action("&Start / stop (play / pause in File analysis)", self.space, "Space")
         self.model_action = self._action("Choose &model…", self.choose_model, "Ctrl+M")
         self.live_tab_action = self._action("&Live view", lambda: self.show_page(0), "Ctrl+1")
         self.file_tab_action = self._action("&File analysis", lambda: self.show_page(1), "Ctrl+2")
@@ -384,6 +386,13 @@ class MainWindow(QMainWindow):
             self.session.stop()
         self._refresh_live_controls()
 
+    def space(self) -> None:
+        """Space: play / pause the file in File analysis; start / stop live analysis elsewhere (and in demo mode)."""
+        if not self._in_demo and self.tabs.currentWidget() is self.file_view:
+            self.file_view.toggle_play()
+        else:
+            self.toggle_live()
+
     def toggle_live(self) -> None:
         if self.session is not None and self.session.running:
             self.stop_live()
@@ -395,7 +404,8 @@ class MainWindow(QMainWindow):
         self.start_button.setText("■ Stop" if running else "▶ Start")
         enabled = self.session is not None and (not self.live_unavailable or self.input_may_appear)
         self.start_button.setEnabled(enabled)
-        self.start_action.setEnabled(enabled)
+        # Space also plays / pauses in File analysis, which works without a microphone.
+        self.start_action.setEnabled(enabled or self.tabs.currentWidget() is self.file_view)
         if not enabled:
             self.start_button.setToolTip(self.live_unavailable or "No model is loaded")
 
