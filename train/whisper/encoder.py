@@ -8,10 +8,10 @@ The architecture of openai-whisper's ``AudioEncoder``, on ``whisper_logmel`` fea
     n_layers x pre-LayerNorm blocks: x += attention(LN(x)); x += W2 GELU(W1 LN(x))
     final LayerNorm                                                          -> (batch, ceil(T / 2), width)
 
-GELU is the exact (erf) one and every LayerNorm uses epsilon 1e-5, as Whisper's do. With ``all_layers`` the
-model returns every block's frames stacked, ``(batch, n_layers + 1, frames, width)``: the embedded input, the
-outputs of blocks 1..n_layers-1, and the final (normalised) output, the order of Hugging Face's
-``hidden_states``; its last entry is the encoder's output.
+GELU is the exact (erf) one (:func:`gelu_erf`) and every LayerNorm uses epsilon 1e-5, as Whisper's do. With
+``all_layers`` the model returns every block's frames stacked, ``(batch, n_layers + 1, frames, width)``: the
+embedded input, the outputs of blocks 1..n_layers-1, and the final (normalised) output, the order of Hugging
+Face's ``hidden_states``; its last entry is the encoder's output.
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ from train.whisper.ctranslate2_reader import CT2Model, find_model_dir, read_mode
 
 LAYER_NORM_EPSILON = 1e-5  # torch.nn.LayerNorm's default, which Whisper uses (Keras's default is 1e-3)
 _PREFIX = "encoder/"
+
+
+@keras.saving.register_keras_serializable(package="serapp")
+def gelu_erf(x: Any) -> Any:
+    """Exact GELU, ``x * Phi(x)``, written with erf: Keras's own exact GELU becomes TensorFlow's Erfc, which tf2onnx
+    cannot convert, while Erf is an ONNX operator."""
+    return 0.5 * x * (1.0 + ops.erf(x * (2.0 ** -0.5)))
 
 
 @dataclass(frozen=True)
@@ -136,10 +143,10 @@ def whisper_encoder(inputs: keras.KerasTensor, shape: EncoderShape, *, all_layer
         raise SerappError(f"{n_frames} frames is longer than the Whisper encoder takes ({shape.max_input_frames}, "
                           "30 s).")
     x = layers.ZeroPadding1D(1, name=f"{prefix}_pad1")(inputs)
-    x = layers.Conv1D(shape.width, 3, activation="gelu", name=f"{prefix}_conv1")(x)
+    x = layers.Conv1D(shape.width, 3, activation=gelu_erf, name=f"{prefix}_conv1")(x)
     # torch's Conv1d(padding=1, stride=2) pads both ends; Keras's "same" would pad the right end only
     x = layers.ZeroPadding1D(1, name=f"{prefix}_pad2")(x)
-    x = layers.Conv1D(shape.width, 3, strides=2, activation="gelu", name=f"{prefix}_conv2")(x)
+    x = layers.Conv1D(shape.width, 3, strides=2, activation=gelu_erf, name=f"{prefix}_conv2")(x)
     positions = PositionEmbedding(name=f"{prefix}_positions")
     positions.trainable = False  # Whisper's are fixed sinusoids (a buffer, not a parameter)
     x = positions(x)
@@ -148,7 +155,7 @@ def whisper_encoder(inputs: keras.KerasTensor, shape: EncoderShape, *, all_layer
         b = f"{prefix}_block{i}"
         y = WhisperSelfAttention(shape.width, shape.n_heads, name=f"{b}_attention")(_norm(f"{b}_attention_norm")(x))
         x = layers.Add(name=f"{b}_attention_add")([x, y])
-        y = layers.Dense(shape.ffn_width, activation="gelu", name=f"{b}_ffn_in")(_norm(f"{b}_ffn_norm")(x))
+        y = layers.Dense(shape.ffn_width, activation=gelu_erf, name=f"{b}_ffn_in")(_norm(f"{b}_ffn_norm")(x))
         y = layers.Dense(shape.width, name=f"{b}_ffn_out")(y)
         x = layers.Add(name=f"{b}_ffn_add")([x, y])
         hidden.append(x)

@@ -1,0 +1,73 @@
+"""The classifier with the Whisper encoder inside: its pooled layers equal what the embedding cache holds, and it
+exports to a self-describing ONNX file (parity-checked by the export) that the app's own loader runs, with only
+the app's dependencies, giving Keras's probabilities on real clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from serapp.engine import audio, features
+from serapp.engine.labels import EMOTIONS
+from serapp.engine.model import load_model
+from serapp.engine.modelmeta import ModelInfo
+from tests.whisper_support import require_whisper_extra
+from train.corpora import Clip
+from train.export import export_onnx
+from train.whisper.classifier import build_whisper_classifier
+from train.whisper.ctranslate2_reader import CT2Model
+from train.whisper.embeddings import DEFAULT_SPEC, embed
+from train.whisper.encoder import load_encoder_weights
+
+ATOL = 1e-4  # the export's parity tolerance on probabilities, as for every other family
+MAX_MODEL_MB = 40  # the issue's budget for the default model's file
+
+
+@pytest.fixture(scope="module")
+def weights() -> CT2Model:
+    require_whisper_extra()
+    return load_encoder_weights()
+
+
+@pytest.fixture(scope="module")
+def clip_features(sample_clips: list[Path]) -> np.ndarray:
+    return features.compute_batch([audio.load(p, DEFAULT_SPEC.sample_rate) for p in sample_clips], DEFAULT_SPEC)
+
+
+def _classifier(weights: CT2Model) -> keras.Model:
+    model = build_whisper_classifier(weights, n_frames=DEFAULT_SPEC.shape[0], n_classes=len(EMOTIONS))
+    # unequal layer weights, so the test sees the weighting, not a plain average
+    model.get_layer("layer_weights").set_weights([np.array([0.5, -1.0, 0.0, 1.0, 2.0], np.float32)])
+    return model
+
+
+def test_frozen_encoder_and_cached_embeddings_agree(weights: CT2Model, sample_clips: list[Path],
+                                                     clip_features: np.ndarray, tmp_path: Path) -> None:
+    model = _classifier(weights)
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert trainable == {"layer_weights", "head_hidden", "probs"}  # the encoder starts frozen
+    pooled = keras.Model(model.input, model.get_layer("layer_weights").output)
+    clips = [Clip(path=p, corpus="test", label="neutral", speaker="test:0", sex=None, raw_label="n")
+             for p in sample_clips[:3]]
+    cached = embed(clips, cache_root=tmp_path, progress=False).values  # (3, 5, 768)
+    mix = np.exp([0.5, -1.0, 0.0, 1.0, 2.0]) / np.exp([0.5, -1.0, 0.0, 1.0, 2.0]).sum()
+    np.testing.assert_allclose(pooled.predict(clip_features[:3], verbose=0), np.tensordot(cached, mix, axes=(1, 0)),
+                               atol=1e-4)
+
+
+@pytest.mark.slow
+def test_exports_and_runs_in_the_app(weights: CT2Model, clip_features: np.ndarray, tmp_path: Path) -> None:
+    model = _classifier(weights)
+    info = ModelInfo(labels=EMOTIONS, spec=DEFAULT_SPEC, name="whisper-test", family="whisper_tiny")
+    path = export_onnx(model, info, tmp_path / "whisper.onnx", clip_features[:4], atol=ATOL)
+    assert path.stat().st_size < MAX_MODEL_MB * 1e6
+    served = load_model(path)  # the app's loader: metadata, input shape and a probability check on load
+    assert served.info.spec == DEFAULT_SPEC and served.labels == EMOTIONS
+    rest = clip_features[4:]
+    want = keras.ops.convert_to_numpy(model(rest, training=False))
+    got = served.predict(rest)
+    assert np.abs(got - want).max() <= ATOL
+    assert np.ptp(want, axis=0).max() > 1e-3  # the clips get different probabilities: a real comparison

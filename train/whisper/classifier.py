@@ -1,0 +1,77 @@
+"""An emotion classifier with the pretrained Whisper encoder inside: whisper_logmel features in, softmax out.
+
+    features (batch, T, n_mels) -> encoder, every layer (batch, n_layers + 1, frames, width)
+      -> each layer's mean and standard deviation over the frames (batch, n_layers + 1, 2 * width)
+      -> learned softmax weights over the layers (or the last layer alone) (batch, 2 * width)
+      -> dense head -> probs (batch, n_classes)
+
+Pooling each layer before weighting them keeps the model a function of the per-layer mean+std vectors that
+:mod:`train.whisper.embeddings` caches, so a head trained on the cache drops into this model unchanged.
+The encoder starts frozen (its weights are the checkpoint's). Input ``features`` and
+output ``probs`` are named as :mod:`train.nets` names them, so :func:`train.export.export_onnx` exports it whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers, ops
+
+from train.whisper.ctranslate2_reader import CT2Model
+from train.whisper.encoder import encoder_shape, gelu_erf, set_encoder_weights, whisper_encoder
+
+STD_EPSILON = 1e-6  # under the square root, so silent (constant) frames give a finite gradient
+
+
+@keras.saving.register_keras_serializable(package="serapp")
+class MeanStdPooling(layers.Layer):
+    """``(..., frames, width) -> (..., 2 * width)``: mean then standard deviation over the frames."""
+
+    def call(self, x: Any) -> Any:
+        mean = ops.mean(x, axis=-2)
+        var = ops.mean(ops.square(x - ops.expand_dims(mean, -2)), axis=-2)
+        return ops.concatenate([mean, ops.sqrt(var + STD_EPSILON)], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (*input_shape[:-2], 2 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="serapp")
+class LayerWeighting(layers.Layer):
+    """A learned convex combination of stacked layers: ``(batch, layers, ...) -> (batch, ...)``; the weights are a
+    softmax of one trainable logit a layer, starting equal (SUPERB's weighted sum of hidden states)."""
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.logits = self.add_weight(name="logits", shape=(int(input_shape[1]),), initializer="zeros")
+
+    def call(self, x: Any) -> Any:
+        w = ops.softmax(self.logits)
+        return ops.tensordot(x, w, axes=[[1], [0]])
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], *input_shape[2:])
+
+
+def build_whisper_classifier(weights: CT2Model, *, n_frames: int, n_classes: int, layer_weighting: bool = True,
+                             hidden: int = 256, dropout: float = 0.2, train_encoder: bool = False,
+                             name: str = "whisper_classifier") -> keras.Model:
+    """The classifier above on ``n_frames`` whisper_logmel frames, encoder weights from ``weights``.
+
+    ``layer_weighting``: learned weights over every layer, else the last layer only; ``hidden``: units of the
+    head's one hidden layer (0: none); ``train_encoder``: fine-tune the encoder too (the positions stay fixed).
+    """
+    shape = encoder_shape(weights)
+    inputs = keras.Input((n_frames, shape.n_mels), name="features")
+    x = MeanStdPooling(name="mean_std")(whisper_encoder(inputs, shape, all_layers=layer_weighting))
+    if layer_weighting:
+        x = LayerWeighting(name="layer_weights")(x)
+    if hidden:
+        x = layers.Dropout(dropout)(layers.Dense(hidden, activation=gelu_erf, name="head_hidden")(x))
+    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    set_encoder_weights(model, weights)
+    for layer in model.layers:
+        if layer.name.startswith("whisper_") and layer.name != "whisper_positions":
+            layer.trainable = train_encoder
+    return model
