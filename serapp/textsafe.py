@@ -1,6 +1,6 @@
 """Text that came from outside (file names, model labels) made safe for where it is shown or written.
 
-Three places trust text too much: a spreadsheet runs a CSV cell that starts like a formula (``=cmd|' /c calc'!A1``);
+Three places trust text too much: a spreadsheet runs a CSV cell that starts like a formula (``=cmd|' -c calc'!A1``);
 a terminal obeys control characters (ESC sequences can recolour, retitle or rewrite the screen; CR hides what was
 printed before it); and a file name that is not valid UTF-8 arrives in Python as lone surrogates
 (``surrogateescape``), which cannot be encoded for display. Each function here is pure and total: any ``str`` in,
@@ -22,11 +22,15 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def csv_cell(value: str) -> str:
-    """A text cell a spreadsheet shows as text: a leading ``= + - @``, tab, CR or LF gets a ``'`` in front (OWASP).
+    """A text cell a spreadsheet shows as text, on one row: control characters (CR and LF could end the row: the
+    csv module quotes only its own line terminator) and bytes that were not UTF-8 are written as visible escapes,
+    as :func:`terminal_text` does, and a cell that then starts with ``= + - @`` gets a ``'`` in front (OWASP; a
+    leading tab or CR is already an escape).
 
     For text cells only (file names, labels); numbers are written as they are, so ``-3.5`` stays a number.
     """
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    text = terminal_text(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _escape(match: re.Match[str]) -> str:
