@@ -170,10 +170,11 @@ def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_pa
     # Ranked on validation UAR, best first; the test figures sit in their own, labelled column.
     best = max(merged, key=lambda f: merged[f]["validation"]["uar"])
     assert rows[best].startswith(f"| 1 | {best} |")
-    assert "| test (reported only): accuracy / macro-F1 / UAR |" in table
+    assert "| test (reported only): accuracy / macro-F1 / UAR; UAR per corpus |" in table
     for family, row in rows.items():
         e = merged[family]
-        assert row.endswith(f"| {e['accuracy']:.3f} / {e['macro_f1']:.3f} / {e['uar']:.3f} |")
+        assert row.endswith(f"| {e['accuracy']:.3f} / {e['macro_f1']:.3f} / {e['uar']:.3f}; "
+                            f"savee {e['per_corpus_uar']['savee']:.3f} |")
         assert f"| {e['validation']['uar']:.3f} |" in row
     assert "- tree: a scikit-learn baseline" in table
     for link in ("../a/confusion-tree.png", "../b/confusion-mlp.png"):

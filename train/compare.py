@@ -204,7 +204,7 @@ def markdown_table(report: dict[str, Any]) -> str:
     folds, corpora, families = report["folds"], report["corpora"], report["families"]
     n = len(folds)
     val_corpora = sorted({c for e in families.values() for c in (e.get("validation") or {}).get("per_corpus_uar", {})})
-    test_head = "test (reported only): accuracy / macro-F1 / UAR"
+    test_head = "test (reported only): accuracy / macro-F1 / UAR; UAR per corpus"
     head = ["rank", "model", "parameters", "ms / inference", "epochs (run / max)", "s / epoch", "val loss",
             "val accuracy", "val macro-F1", "val UAR", *(f"val UAR {c}" for c in val_corpora), test_head]
     rows = []
@@ -218,7 +218,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         loss = NOT_RECORDED if val is None else "—" if val.get("loss") is None else _fmt(val, "loss", n)
         per_corpus = [NOT_RECORDED if val is None else f"{v:.3f}" if (v := val["per_corpus_uar"].get(c)) is not None
                       else "—" for c in val_corpora]
-        test = " / ".join(_fmt(e, key, n) for key in ("accuracy", "macro_f1", "uar"))
+        test = " / ".join(_fmt(e, key, n) for key in ("accuracy", "macro_f1", "uar")) + "; " + ", ".join(
+            f"{c} {v:.3f}" if (v := e["per_corpus_uar"].get(c)) is not None else f"{c} —" for c in corpora)
         rows.append([rank, family, params, ms, *_epochs(e), loss, _fmt(val, "accuracy", n), _fmt(val, "macro_f1", n),
                      _fmt(val, "uar", n), *per_corpus, test])
     seed = PUBLISHED_SEED
