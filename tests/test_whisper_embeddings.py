@@ -101,3 +101,19 @@ def test_frames_bad_files_and_options(clips: list[Clip], tmp_path: Path) -> None
     with pytest.raises(SerappError, match="takes whisper_logmel features"):
         embed(clips, spec=DEFAULT_SPEC.replace(kind="logmel", n_mels=64), cache_root=tmp_path)
 
+
+
+def test_command_fills_the_cache_for_a_corpus_folder(corpora: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    require_whisper_extra()
+    root = tmp_path / "corpora" / "savee" / "ALL"
+    root.mkdir(parents=True)
+    for name in ("DC_a01.ogg", "JE_sa01.ogg"):
+        (root / name).symlink_to(corpora / "savee" / "ALL" / name)
+    monkeypatch.setenv("SERAPP_CACHE", str(tmp_path / "cache"))
+    assert embeddings._main(["--root", str(tmp_path / "corpora"), "--corpora", "savee"]) == 0
+    assert "2 clips cached" in capsys.readouterr().out
+    assert len(list((tmp_path / "cache" / "whisper").glob("*/*/*.npy"))) == 2
+    with pytest.raises(SerappError, match="Unknown corpus"):
+        embeddings._main(["--root", str(tmp_path / "corpora"), "--corpora", "nope"])
