@@ -174,6 +174,8 @@ def _check_samples(shown: str, y: np.ndarray) -> None:
 def _ms(frames: int, sample_rate: int) -> str:
     """A duration for a message, never rounded up to the limit it is compared with (49.96 ms is "49.9 ms")."""
     ms = math.floor(frames / sample_rate * 10000) / 10
+    if ms < 1:
+        return "under 1"
     return f"{ms:.0f}" if ms == int(ms) else f"{ms:.1f}"
 
 
