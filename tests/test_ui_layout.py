@@ -104,8 +104,8 @@ def test_many_files_keep_the_plots_readable(qtbot: QtBot, tmp_path: Path, model_
     qtbot.wait(50)
     line = view.fontMetrics().height()
     assert view.table.isVisible() and view.table.rowCount() == 6
-    assert view.spectrogram.height() >= SPECTROGRAM_MIN_LINES * line
-    assert view.timeline.height() >= TIMELINE_MIN_LINES * line
+    assert view.spectrogram.plot.height() >= SPECTROGRAM_MIN_LINES * line
+    assert view.timeline.plot.height() >= TIMELINE_MIN_LINES * line
     # The rotated axis captions fit beside their plots (at 20 px they ran into each other).
     for plot in (view.spectrogram.plot, view.timeline.plot):
         axis = plot.getAxis("left")

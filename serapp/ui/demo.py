@@ -66,7 +66,7 @@ class DemoView(QWidget):
         self.setObjectName("demoView")
         self.emotion = EmotionDisplay(self, scale=2.2)
         self.bars = ProbabilityBars(self)
-        self.timeline = LiveTimeline(self, span_s=30.0)
+        self.timeline = LiveTimeline(self, span_s=30.0, legend=False)  # the bars above name the colours
         self.problem = QLabel(self)
         self.problem.setObjectName("demoProblem")
         self.problem.setWordWrap(True)

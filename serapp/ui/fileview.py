@@ -195,8 +195,8 @@ class FileAnalysisView(QWidget):
         for plot in (self.spectrogram.plot, self.timeline.plot):  # a click on either plot moves the playback there
             plot.scene().sigMouseClicked.connect(lambda event, p=plot: self._on_plot_clicked(p, event))
         line = self.fontMetrics().height()
-        self.spectrogram.setMinimumHeight(SPECTROGRAM_MIN_LINES * line)
-        self.timeline.setMinimumHeight(TIMELINE_MIN_LINES * line)
+        self.spectrogram.plot.setMinimumHeight(SPECTROGRAM_MIN_LINES * line)
+        self.timeline.plot.setMinimumHeight(TIMELINE_MIN_LINES * line)  # the plot itself, not with its legend
 
         self.play_button = QPushButton("▶ Play", self)
         self.play_button.clicked.connect(self.toggle_play)

@@ -100,5 +100,6 @@ class LiveView(QWidget):
             self.bars.set_probabilities(self.bars.probabilities(), active=False)
             self.timeline.set_stale(True)
         elif state == "running":
+            # The timeline is kept: stops, restarts, settings changes and reconnects continue the session
+            # (serapp.ui.liverecord); only Live › Clear empties it.
             self.emotion.show_silence()
-            self.timeline.clear()

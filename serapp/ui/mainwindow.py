@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from serapp import atomic
 from serapp.engine.capture import list_input_devices
 from serapp.engine.model import OnnxModel
 from serapp.errors import SerappError
+from serapp.ui import export
 from serapp.ui.about import AboutDialog
 from serapp.ui.demo import DemoView
 from serapp.ui.engine_bridge import LiveSession, LiveStats, SourceChoice, load_model_or_message
-from serapp.ui.fileview import AUDIO_FILTER, FileAnalysisView, audio_paths
+from serapp.ui.fileview import AUDIO_FILTER, EXPORT_FILTERS, FileAnalysisView, audio_paths, grab_png
+from serapp.ui.liverecord import LiveRecord
 from serapp.ui.liveview import LiveView
 from serapp.ui.playback import Player
 from serapp.ui.plotstyle import apply_plot_palette
@@ -72,6 +76,7 @@ class MainWindow(QMainWindow):
         self.settings = load_settings(store)
         self.model: OnnxModel | None = None
         self.session: LiveSession | None = None
+        self.live_record = LiveRecord()  # the live session's results, kept until Live › Clear
         self.live_unavailable = ""
         self.input_may_appear = False  # PortAudio works but lists no input: Start waits for a microphone
         self._banner_parts: dict[str, str] = {}
@@ -141,16 +146,18 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.open_action = self._action("&Open audio…", self.open_files, QKeySequence.StandardKey.Open)
-        self.export_csv_action = self._action("Export timeline as &CSV…", lambda: self.file_view.export_dialog("csv"),
-                                              "Ctrl+E")
-        self.export_json_action = self._action("Export timeline as &JSON…",
-                                               lambda: self.file_view.export_dialog("json"), "Ctrl+Shift+E")
-        self.export_png_action = self._action("Export view as &PNG…", lambda: self.file_view.export_dialog("png"),
+        # In File analysis they export the file shown; in the Live tab, the live session.
+        self.export_csv_action = self._action("Export timeline as &CSV…", lambda: self.export_dialog("csv"), "Ctrl+E")
+        self.export_json_action = self._action("Export timeline as &JSON…", lambda: self.export_dialog("json"),
+                                               "Ctrl+Shift+E")
+        self.export_png_action = self._action("Export view as &PNG…", lambda: self.export_dialog("png"),
                                               "Ctrl+Shift+P")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         # Space: start / stop live analysis, but play / pause in File analysis (never the hidden live session).
         self.start_action = self._action("&Start / stop (play / pause in File analysis)", self.space, "Space")
         self.model_action = self._action("Choose &model…", self.choose_model, "Ctrl+M")
+        self.clear_action = self._action("&Clear the live timeline", self.clear_live, "Ctrl+L")
+        self.clear_action.setToolTip("Start the live session afresh (stops, restarts and setting changes keep it)")
         self.live_tab_action = self._action("&Live view", lambda: self.show_page(0), "Ctrl+1")
         self.file_tab_action = self._action("&File analysis", lambda: self.show_page(1), "Ctrl+2")
         self.demo_action = self._action("&Demo mode", self.set_demo, "F11", checkable=True)
@@ -161,7 +168,7 @@ class MainWindow(QMainWindow):
                                          QKeySequence.StandardKey.HelpContents)
         menus = {"&File": [self.open_action, None, self.export_csv_action, self.export_json_action,
                            self.export_png_action, None, self.quit_action],
-                 "&Live": [self.start_action, self.model_action],
+                 "&Live": [self.start_action, self.clear_action, self.model_action],
                  "&View": [self.live_tab_action, self.file_tab_action, None, self.demo_action, self.dark_action],
                  "&Help": [self.about_action]}
         for title, actions in menus.items():
@@ -224,7 +231,8 @@ class MainWindow(QMainWindow):
             return  # the views signal while the window is still being built
         view = self.file_view
         if self.tabs.currentWidget() is not view:
-            reason = "Exports work on an analysed file: switch to File analysis (Ctrl+2)."
+            reason = "" if len(self.live_record) else \
+                "Nothing to export yet: start live analysis (Space); its timeline is kept until Live › Clear."
         elif view.current is None:
             reason = "Analyse a file first (File › Open, or drop files on the window)."
         else:
@@ -300,6 +308,8 @@ class MainWindow(QMainWindow):
             save_settings(self.store, self.settings)
         config = analyzer_config(self.settings)
         labels = model.info.labels
+        self.live_record.set_labels(labels)
+        self._refresh_export_actions()
         for view in (self.live_view, self.demo_view):
             view.set_labels(labels)
         self.live_view.set_gate(self.settings.gate_db)
@@ -426,8 +436,19 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ session slots
     def _on_results(self, results: list) -> None:
+        was_empty = not len(self.live_record)
+        results = self.live_record.add(results)  # on the session clock: the timeline continues across restarts
         self.live_view.show_results(results)
         self.demo_view.show_results(results)
+        if was_empty:
+            self._refresh_export_actions()
+
+    def clear_live(self) -> None:
+        """Live › Clear: forget the live session's results (a running analysis goes on into a fresh one)."""
+        self.live_record.clear()
+        self.live_view.timeline.clear()
+        self.demo_view.timeline.clear()
+        self._refresh_export_actions()
 
     def _on_spectrum(self, columns: object, freqs: object, level_db: float) -> None:
         self.live_view.show_spectrum(columns, freqs, level_db)  # type: ignore[arg-type]
@@ -435,6 +456,8 @@ class MainWindow(QMainWindow):
             self.session.note_draw()
 
     def _on_state(self, state: str) -> None:
+        if state == "running":
+            self.live_record.new_run()
         if state == "running" and self.live_unavailable and not self.choice_is_file():
             self._populate_inputs()  # a retried microphone came (back): offer the devices now present
         self.live_view.show_state(state)
@@ -562,6 +585,37 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.analyse_files(paths)
+
+    def export_dialog(self, kind: str) -> None:
+        """File › Export: the file shown in File analysis, or the live session in the Live tab."""
+        if self.tabs.currentWidget() is self.file_view:
+            self.file_view.export_dialog(kind)
+            return
+        if not len(self.live_record):
+            return
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        start = str(Path(self.settings.last_dir or Path.home()) / f"live-{stamp}-emotions.{kind}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the live session", start, EXPORT_FILTERS[kind])
+        if path:
+            self.write_live_export(path, kind)
+
+    def write_live_export(self, path: str | Path, kind: str) -> bool:
+        """Write the live session (``csv`` or ``json`` timeline, ``png`` of the live view) to ``path``
+        atomically; says in the status bar where it went, or in the banner why it could not."""
+        try:
+            if kind == "png":
+                data = grab_png(self.live_view)
+            else:
+                analysis = self.live_record.analysis(self.settings.hop_s)
+                text = export.analysis_csv(analysis) if kind == "csv" else export.analysis_json(analysis)
+                data = text.encode("utf-8")
+            atomic.write_bytes(path, data)
+        except SerappError as exc:
+            self.set_banner("export", f"Export failed: {exc}")
+            return False
+        self.set_banner("export", "")
+        self.statusBar().showMessage(f"Saved {path}", 8000)
+        return True
 
     # ------------------------------------------------------------------ about, closing
     def show_about(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from serapp.ui.plotstyle import make_plot
 from serapp.ui.theme import emotion_style
@@ -25,10 +25,38 @@ def stack_bounds(probs: np.ndarray) -> np.ndarray:
     return out
 
 
-class TimelinePlot(QWidget):
-    """Stacked probability bands over time, one colour per label. Rows of zeros (silence) show as a gap."""
+class TimelineLegend(QWidget):
+    """Which colour is which emotion: a swatch and the name per label, in one row under a timeline."""
 
-    def __init__(self, parent: QWidget | None = None, interactive: bool = False) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(AXIS_WIDTH, 0, 0, 0)
+        self._row.setSpacing(14)
+        self._items: list[QLabel] = []
+        self.entries: list[tuple[str, str]] = []  # (name, colour) per label, as shown
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        for item in self._items:
+            self._row.removeWidget(item)
+            item.deleteLater()
+        self._items = []
+        self.entries = [(emotion_style(lb).name, emotion_style(lb).color) for lb in labels]
+        for label in labels:
+            style = emotion_style(label)
+            item = QLabel(f'<span style="color:{style.color}; font-size:large">■</span> {style.name}', self)
+            item.setToolTip(f"{style.name}: its share of the probability at each moment")
+            self._items.append(item)
+            self._row.insertWidget(len(self._items) - 1, item)
+        if self._row.count() == len(self._items):
+            self._row.addStretch(1)
+
+
+class TimelinePlot(QWidget):
+    """Stacked probability bands over time, one colour per label, with a legend (``legend``). Rows of zeros
+    (silence) show as a gap."""
+
+    def __init__(self, parent: QWidget | None = None, interactive: bool = False, legend: bool = True) -> None:
         super().__init__(parent)
         self.plot = make_plot(self, interactive=interactive)
         self.plot.setLabel("left", "Probability")
@@ -42,7 +70,11 @@ class TimelinePlot(QWidget):
         self.plot.addItem(self.cursor)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.setSpacing(2)
+        layout.addWidget(self.plot, 1)
+        self.legend = TimelineLegend(self) if legend else None
+        if self.legend is not None:
+            layout.addWidget(self.legend)
         self._labels: tuple[str, ...] = ()
         self._curves: list[pg.PlotDataItem] = []
         self._fills: list[pg.FillBetweenItem] = []
@@ -56,6 +88,8 @@ class TimelinePlot(QWidget):
         for item in [*self._fills, *self._curves]:
             self.plot.removeItem(item)
         self._labels = tuple(labels)
+        if self.legend is not None:
+            self.legend.set_labels(self._labels)
         # Invisible pens, not None: a PlotDataItem without a pen keeps no path for FillBetweenItem to fill.
         self._curves = [pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0)) for _ in range(len(self._labels) + 1)]
         self._fills = []
@@ -95,8 +129,9 @@ class TimelinePlot(QWidget):
 class LiveTimeline(TimelinePlot):
     """The last ``span_s`` seconds of probabilities, scrolling, with time 0 at the newest result."""
 
-    def __init__(self, parent: QWidget | None = None, span_s: float = 60.0, capacity: int = 4096) -> None:
-        super().__init__(parent)
+    def __init__(self, parent: QWidget | None = None, span_s: float = 60.0, capacity: int = 4096,
+                 legend: bool = True) -> None:
+        super().__init__(parent, legend=legend)
         self.span_s = span_s
         self._cap = capacity
         self._t = np.zeros(capacity, dtype=np.float64)

@@ -1,0 +1,107 @@
+"""Live sessions are kept (real window offscreen, fed by a real clip at real-time pace): Stop/Start and setting
+changes continue the timeline instead of wiping it, Live › Clear empties it, Ctrl+E in the Live tab exports it,
+and the timeline bands have a legend. Also the session clock of serapp.ui.liverecord."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pytestqt.qtbot import QtBot
+
+from serapp.engine.analyzer import EmotionResult
+from serapp.engine.labels import SILENCE
+from serapp.ui.liverecord import LiveRecord
+from serapp.ui.theme import emotion_style
+from tests.ui_helpers import build_model, open_window
+
+LABELS = ("angry", "happy", "sad")
+
+
+def result(t: float, probs: list[float] | None) -> EmotionResult:
+    p = None if probs is None else np.array(probs, np.float32)
+    return EmotionResult(t=t, labels=LABELS, probs=p, raw_probs=p, is_speech=p is not None, level_db=-30.0,
+                         compute_ms=1.0, latency_ms=10.0)
+
+
+def test_the_session_clock_continues_across_runs_and_clear_starts_it_again() -> None:
+    record = LiveRecord()
+    record.set_labels(LABELS)
+    first = record.add([result(0.25, [0.7, 0.2, 0.1]), result(0.5, None)])
+    assert [r.t for r in first] == [0.25, 0.5]
+    record.new_run()  # Stop/Start, a settings change or a reconnect: the stream counts from 0 again
+    second = record.add([result(0.25, [0.1, 0.8, 0.1]), result(0.5, [0.1, 0.1, 0.8])])
+    assert [r.t for r in second] == [0.75, 1.0]
+    third = record.add([result(0.25, [0.2, 0.2, 0.6])])  # a looping file restarts without a new run
+    assert third[0].t == 1.25 and len(record) == 5
+    analysis = record.analysis(hop_s=0.25)
+    assert analysis.summary.windows == 5 and analysis.summary.shares[SILENCE] == pytest.approx(0.2)
+    assert [w.t for w in analysis.timeline] == [0.25, 0.5, 0.75, 1.0, 1.25]
+    record.clear()
+    assert len(record) == 0 and record.add([result(0.5, None)])[0].t == pytest.approx(0.25)
+    record.set_labels(("calm", "excited"))  # another model: another table
+    assert len(record) == 0 and record.labels == ("calm", "excited")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_model(tmp_path_factory.mktemp("ui-model"))
+
+
+def test_stop_start_and_setting_changes_keep_the_timeline_until_cleared(
+        qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path), input=str(sample_clips[4]))
+    live, record = window.live_view, window.live_record
+    qtbot.waitUntil(lambda: live.timeline.count >= 4, timeout=15000)
+    window.toggle_live()  # Stop
+    kept = live.timeline.count
+    assert kept >= 4 and len(record) == kept
+    window.toggle_live()  # Start again: the file plays from its start, the session goes on
+    qtbot.waitUntil(lambda: live.timeline.count >= kept + 3, timeout=15000)
+    window.hop_spin.setValue(0.5)  # a setting change restarts the analyzer (after a short pause)
+    qtbot.waitUntil(lambda: window.session.config.hop_s == 0.5, timeout=3000)
+    before = live.timeline.count
+    qtbot.waitUntil(lambda: live.timeline.count >= before + 2, timeout=15000)
+    times = [w.t for w in record.rows]
+    assert np.all(np.diff(times) > 0)  # one clock for the whole session
+    assert live.timeline.count == len(record) > kept  # nothing was wiped
+
+    # Ctrl+E in the Live tab exports the session.
+    window.show_page(0)
+    assert window.export_csv_action.isEnabled()
+    window.toggle_live()
+    assert window.write_live_export(tmp_path / "live.csv", "csv")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "live.csv").read_text())))
+    assert len(rows) == len(record) and rows[0]["file"] == "live"
+    assert [float(r["t"]) for r in rows] == pytest.approx(times + [w.t for w in record.rows[len(times):]], abs=1e-3)
+    assert window.write_live_export(tmp_path / "live.json", "json")
+    data = json.loads((tmp_path / "live.json").read_text())
+    assert data["summary"]["windows"] == len(record) and len(data["timeline"]) == len(record)
+    assert window.write_live_export(tmp_path / "live.png", "png")
+    assert (tmp_path / "live.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Saved" in window.statusBar().currentMessage()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert not window.write_live_export(blocker / "x.csv", "csv")
+    assert "Export failed" in window.banner_text and len(record) == len(rows)  # nothing lost
+
+    window.clear_action.trigger()  # Live › Clear
+    assert len(record) == 0 and live.timeline.count == 0 and window.demo_view.timeline.count == 0
+    assert not window.export_csv_action.isEnabled()
+    assert "Nothing to export yet" in window.export_csv_action.toolTip()
+
+
+def test_the_timelines_have_a_legend(qtbot: QtBot, tmp_path: Path, model_path: Path,
+                                    sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path))
+    window.analyse_files([str(sample_clips[0])])
+    qtbot.waitUntil(lambda: window.file_view.current is not None, timeout=30000)
+    expected = [(emotion_style(lb).name, emotion_style(lb).color) for lb in window.model.info.labels]
+    for timeline in (window.live_view.timeline, window.file_view.timeline):
+        assert timeline.legend is not None and timeline.legend.entries == expected
+        assert timeline.legend.isVisibleTo(timeline)
+    assert window.demo_view.timeline.legend is None  # the demo's bars name the colours
