@@ -37,6 +37,7 @@ from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.source import SourceState
 from serapp.errors import SerappError
 from tests.audio_mutations import (
     MUTATIONS,
@@ -431,3 +432,23 @@ def test_dev_zero_is_a_device_and_too_short_never_says_the_limit(tmp_path: Path)
         with pytest.raises(SerappError, match="too short") as exc:
             audio.load(path, SR)
         assert "(50 ms" not in str(exc.value), exc.value
+
+
+@pytest.mark.parametrize("fmt", [("WAV", "PCM_16"), ("AIFF", "PCM_16"), ("MP3", "MPEG_LAYER_III")])
+def test_a_file_cut_while_the_live_pipeline_reads_it_ends_in_the_error_state(tmp_path: Path, speech: np.ndarray,
+                                                                             fmt: tuple[str, str]) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"live-\xff." + fmt[0].lower().encode())
+    with open(raw, "wb") as f:
+        f.write(encode(np.resize(speech, 20 * SR), SR, *fmt))
+    source = FileSource(os.fsdecode(raw), realtime=False, chunk_s=1.0)
+    assert source.label.encode("utf-8") and "\\xff" in source.label  # shown, never unencodable
+    source.start()
+    for _ in range(3):
+        source.poll()
+    os.truncate(raw, os.stat(raw).st_size // 3)
+    for _ in range(40):
+        source.poll()
+        if source.state != SourceState.RUNNING:
+            break
+    assert source.state == SourceState.ERROR and source.error is not None, source.state
+    assert "truncated" in source.error or "could not be decoded" in source.error, source.error

@@ -11,6 +11,7 @@ import numpy as np
 from serapp.engine import audio
 from serapp.engine.source import Chunk, RingSource, SourceState
 from serapp.errors import SerappError
+from serapp.textsafe import encodable
 
 # Decoding block: bounded memory whatever the file's length.
 _BLOCK_S = 2.0
@@ -23,7 +24,9 @@ class FileSource(RingSource):
     clock starting at the first poll (a reader that starts late, e.g. after warming up, gets no burst);
     ``realtime=False``: each poll returns the next ``chunk_s`` seconds at once. With ``loop`` the file
     restarts at its end; otherwise the source becomes ``finished``. A decoding error mid-file becomes the
-    ``error`` state. Raises :class:`SerappError` at construction for an unreadable file.
+    ``error`` state, as does a file that ends before its header's frame count (cut while it is read). Raises
+    :class:`SerappError` at construction for an unreadable, empty or non-regular file (a named pipe is refused
+    before it is opened).
     """
 
     def __init__(self, path: str | Path, sample_rate: int = 16000, realtime: bool = True, chunk_s: float = 0.25,
@@ -32,7 +35,8 @@ class FileSource(RingSource):
         self.info = audio.probe(self.path)
         if self.info.frames == 0:
             raise SerappError(f"{self.path}: the file holds no audio samples.")
-        super().__init__(self.path.name, sample_rate, _BLOCK_S + 2 * chunk_s + 1.0, realtime=realtime)
+        # The name is shown (status bar, messages): bytes of a name that is not UTF-8 are shown as \xNN.
+        super().__init__(encodable(self.path.name), sample_rate, _BLOCK_S + 2 * chunk_s + 1.0, realtime=realtime)
         self.chunk = max(1, round(chunk_s * self.sample_rate))
         self.loop = loop
         self._blocks: Iterator[np.ndarray] | None = None
