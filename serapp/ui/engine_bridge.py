@@ -22,6 +22,7 @@ from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
 from serapp.engine.source import AudioSource
 from serapp.errors import SerappError
+from serapp.ui.recorder import LiveRecorder, RecordingTee
 
 TICK_MS = 16  # drain period: ~60 Hz, twice the spectrogram's target frame rate
 RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
@@ -90,6 +91,7 @@ class LiveSession(QObject):
     state_changed = Signal(str)  # an AnalyzerState value
     problem = Signal(str)  # a plain message for the banner; "" when the problem is over
     stats_ready = Signal(object)  # LiveStats, twice a second
+    recording_done = Signal(str, str)  # path of a finished recording ("" if none was kept), plain error or ""
 
     def __init__(self, model: OnnxModel, config: AnalyzerConfig, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +101,8 @@ class LiveSession(QObject):
         self.analyzer: Analyzer | None = None
         self.source: AudioSource | None = None  # kept between retries: a failed microphone rescans on start
         self.auto_retry = True
+        self.recording: tuple[str, str] | None = None  # (folder, format) while the user records the live input
+        self.recorder: LiveRecorder | None = None  # this run's recording
         self._spectra: collections.deque[SpectrumUpdate] = collections.deque(maxlen=_SPECTRUM_BACKLOG)
         self._wanted = False  # the user asked for running; errors then trigger retries
         self._state = AnalyzerState.STOPPED.value
@@ -152,6 +156,13 @@ class LiveSession(QObject):
         if self._wanted:
             self.start()
 
+    def set_recording(self, folder: str | None, fmt: str = "flac") -> None:
+        """Record each run's input to a new file in ``folder`` (None: stop recording); a running session
+        restarts so that the recording begins (or ends) now."""
+        self.recording = None if folder is None else (folder, fmt)
+        if self._wanted:
+            self.start()
+
     def shutdown(self) -> None:
         """Stop everything before the window closes."""
         self.stop()
@@ -171,7 +182,11 @@ class LiveSession(QObject):
             # opened at all, a new one looks at a fresh scan. Either rescan waits while a playback runs.
             if self.source is None:
                 self.source = self.choice.open(self.model.info.spec.sample_rate, rescan=self._retries > 0)
-            analyzer = Analyzer(self.source, self.model, self.config, on_spectrum=self._spectra.append)
+            source = self.source
+            if self.recording is not None:
+                self.recorder = LiveRecorder(*self.recording, sample_rate=self.source.sample_rate)
+                source = RecordingTee(self.source, self.recorder)
+            analyzer = Analyzer(source, self.model, self.config, on_spectrum=self._spectra.append)
             analyzer.start()
         except SerappError as exc:
             self._failed(str(exc))
@@ -186,6 +201,13 @@ class LiveSession(QObject):
         analyzer, self.analyzer = self.analyzer, None
         if analyzer is not None:
             analyzer.stop()
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:  # after the analyzer: no chunk comes after the file is finished
+            error = recorder.close()
+            kept = recorder.path.exists() and recorder.written > 0
+            if recorder.path.exists() and not recorder.written and not error:
+                recorder.path.unlink(missing_ok=True)  # a run that delivered no audio leaves no empty file
+            self.recording_done.emit(str(recorder.path) if kept else "", error)
 
     def _failed(self, message: str) -> None:
         """A start or a running source failed: say so, and retry a microphone by itself."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QEvent, QRect, QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -37,8 +37,10 @@ from serapp.ui.liverecord import LiveRecord
 from serapp.ui.liveview import LiveView
 from serapp.ui.playback import Player
 from serapp.ui.plotstyle import apply_plot_palette
+from serapp.ui.recorder import RECORD_FORMATS
 from serapp.ui.settings import RANGES, analyzer_config, load_settings, save_settings
 from serapp.ui.theme import palette_named, qpalette, stylesheet
+from serapp.ui.timeaxis import format_clock
 
 FILE_PREFIX = "file:"
 PREFERRED_SIZE = QSize(1280, 820)  # the window at first start on a screen with room for it
@@ -158,6 +160,17 @@ class MainWindow(QMainWindow):
         self.model_action = self._action("Choose &model…", self.choose_model, "Ctrl+M")
         self.clear_action = self._action("&Clear the live timeline", self.clear_live, "Ctrl+L")
         self.clear_action.setToolTip("Start the live session afresh (stops, restarts and setting changes keep it)")
+        self.record_action = self._action("&Record the live input", self.set_recording, "Ctrl+R", checkable=True)
+        self.record_action.setToolTip("Save what the microphone hears to a file per run, in a folder you choose")
+        self.record_folder_action = self._action("Recording &folder…", self.choose_record_folder)
+        self.record_format_group = QActionGroup(self)
+        self.record_format_actions: dict[str, QAction] = {}
+        for fmt, (_, caption) in RECORD_FORMATS.items():
+            action = QAction(caption, self, checkable=True)
+            action.setChecked(fmt == self.settings.record_format)
+            action.triggered.connect(lambda _on, f=fmt: self._set_record_format(f))
+            self.record_format_group.addAction(action)
+            self.record_format_actions[fmt] = action
         self.live_tab_action = self._action("&Live view", lambda: self.show_page(0), "Ctrl+1")
         self.file_tab_action = self._action("&File analysis", lambda: self.show_page(1), "Ctrl+2")
         self.demo_action = self._action("&Demo mode", self.set_demo, "F11", checkable=True)
@@ -179,6 +192,12 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 else:
                     menu.addAction(a)
+            if title == "&Live":
+                menu.addSeparator()
+                menu.addAction(self.record_action)
+                menu.addAction(self.record_folder_action)
+                formats = menu.addMenu("Recording format")
+                formats.addActions(list(self.record_format_actions.values()))
 
     def _spin(self, key: str, suffix: str, step: float, decimals: int, tip: str) -> QDoubleSpinBox:
         lo, hi = RANGES[key]
@@ -219,7 +238,8 @@ class MainWindow(QMainWindow):
             bar.addWidget(widget)
 
     def _build_status(self) -> None:
-        self.status_labels = {k: QLabel(self) for k in ("source", "model", "rate", "fps", "compute", "dropped")}
+        self.status_labels = {k: QLabel(self) for k in ("recording", "source", "model", "rate", "fps", "compute",
+                                                        "dropped")}
         for label in self.status_labels.values():
             self.statusBar().addPermanentWidget(label)
         self._show_stats(None)
@@ -323,6 +343,7 @@ class MainWindow(QMainWindow):
             self.session.state_changed.connect(self._on_state)
             self.session.problem.connect(self._on_problem)
             self.session.stats_ready.connect(self._show_stats)
+            self.session.recording_done.connect(self._on_recording_done)
         else:
             self.session.reconfigure(model=model, config=config)
         self.model_button.setText(f"Model: {model.info.name}")
@@ -434,6 +455,44 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.reconfigure(config=config)
 
+    # ------------------------------------------------------------------ recording
+    def set_recording(self, on: bool) -> None:
+        """Record the live input (a new file per run) to the chosen folder, asked for the first time."""
+        if on and not self.settings.record_dir and not self.choose_record_folder():
+            self.record_action.setChecked(False)
+            return
+        self.record_action.setChecked(bool(on))
+        if self.session is not None:
+            self.session.set_recording(self.settings.record_dir if on else None, self.settings.record_format)
+        self._show_recording()
+
+    def choose_record_folder(self) -> bool:
+        """Ask for the recordings' folder; whether one was chosen."""
+        start = self.settings.record_dir or self.settings.last_dir or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings of the live input", start)
+        if not folder:
+            return False
+        self.set_record_folder(folder)
+        return True
+
+    def set_record_folder(self, folder: str) -> None:
+        self.settings = self.settings.replace(record_dir=folder)
+        save_settings(self.store, self.settings)
+        if self.record_action.isChecked():
+            self.set_recording(True)
+
+    def _set_record_format(self, fmt: str) -> None:
+        self.settings = self.settings.replace(record_format=fmt)
+        save_settings(self.store, self.settings)
+        if self.record_action.isChecked():
+            self.set_recording(True)
+
+    def _on_recording_done(self, path: str, error: str) -> None:
+        self.status_labels["recording"].setText("")
+        self.set_banner("recording", error)
+        if path and not error:
+            self.statusBar().showMessage(f"Recording saved: {path}", 10000)
+
     # ------------------------------------------------------------------ session slots
     def _on_results(self, results: list) -> None:
         was_empty = not len(self.live_record)
@@ -469,8 +528,18 @@ class MainWindow(QMainWindow):
         self.demo_view.show_problem(message)
         self._refresh_live_controls()
 
+    def _show_recording(self) -> None:
+        """The status bar's recording item (length so far, file name) and a failure in the banner."""
+        recorder = self.session.recorder if self.session is not None else None
+        self.status_labels["recording"].setText(
+            f"● Recording {format_clock(recorder.seconds)} → {recorder.path.name}"
+            if recorder is not None and not recorder.error else "")
+        if recorder is not None and recorder.error:
+            self.set_banner("recording", recorder.error)
+
     def _show_stats(self, stats: LiveStats | None) -> None:
         labels = self.status_labels
+        self._show_recording()
         if stats is None:
             labels["source"].setText("Input: —")
             labels["model"].setText("Model: none")

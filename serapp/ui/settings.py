@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings
 from serapp.engine.config import AnalyzerConfig
 from serapp.errors import SerappError
 from serapp.jsonconfig import JsonConfig
+from serapp.ui.recorder import RECORD_FORMATS
 
 ORGANIZATION = "serapp"
 APPLICATION = "serapp"
@@ -42,6 +43,8 @@ class AppSettings(JsonConfig):
     theme: str = "dark"
     last_dir: str = ""
     window_geometry: str = ""  # base64 of QWidget.saveGeometry(): size, place and maximised state of the window
+    record_dir: str = ""  # where recordings of the live input go ("" = not chosen yet); recording starts off
+    record_format: str = "flac"
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RANGES.items():
@@ -51,7 +54,10 @@ class AppSettings(JsonConfig):
             object.__setattr__(self, name, float(value))
         if self.theme not in THEMES:
             raise SerappError(f"Setting theme must be one of {', '.join(THEMES)}, got {self.theme!r}.")
-        for name in ("model_path", "device", "last_dir", "window_geometry"):
+        if self.record_format not in RECORD_FORMATS:
+            raise SerappError(f"Setting record_format must be one of {', '.join(RECORD_FORMATS)}, "
+                              f"got {self.record_format!r}.")
+        for name in ("model_path", "device", "last_dir", "window_geometry", "record_dir"):
             if not isinstance(getattr(self, name), str):
                 raise SerappError(f"Setting {name} must be text, got {getattr(self, name)!r}.")
 
