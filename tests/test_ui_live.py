@@ -56,7 +56,7 @@ def test_file_source_feeds_bars_spectrogram_timeline_and_status(qtbot: QtBot, tm
     assert image.image is not None and image.image.dtype == np.uint8 and image.image.max() > 100
     assert image.levels is not None and list(image.levels) == [0, 255] and len(image.lut) == 256
     assert live.timeline.count == live.results_seen
-    names = {emotion_style(lab).name for lab in window.model.info.labels} | {"Listening…"}
+    names = {emotion_style(lab).name for lab in window.model.info.labels} | {"Listening…", "No speech"}
     assert live.emotion.current_text in names
     qtbot.waitUntil(lambda: "updates/s" in window.status_labels["rate"].text(), timeout=3000)
     assert "dropped blocks" in window.status_labels["dropped"].text()

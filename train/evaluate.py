@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from train.metrics import Metrics
 
 BATCH = 64
+# The live replay's default size: 20 conversations of 12 clips, about 35 minutes of audio.
+REPLAY_CLIPS = 240
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gain-db", type=float, default=None, help="scale the level by this many dB (clipped)")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="folder for metrics.json and "
                         "confusion.png")
+    parser.add_argument("--product", action="store_true",
+                        help="also score through the product path: each clip through file analysis (UA of "
+                        "summary.probabilities) and a live replay of conversations through the real-time engine")
+    parser.add_argument("--replay-clips", type=int, default=REPLAY_CLIPS,
+                        help="clips joined into the live replay's conversations (a seeded subset; default "
+                        "%(default)s)")
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -242,5 +250,48 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.out / "metrics.json", summary)
     plot = metrics.plot_confusion(np.asarray(scored.metrics.confusion), model.labels, args.out / "confusion.png",
                                   title=f"{model.path.stem} — {condition.describe()}")
+    if args.product:
+        if members or not condition.clean:
+            raise SerappError("--product scores one model on clean audio (no --model ensemble, noise or gain).")
+        summary["product_path"] = product_path(model, scored, args.replay_clips, args.seed)
+        write_json(args.out / "metrics.json", summary)
     print(f"log-loss {summary['log_loss']:.3f}, ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
     return 0
+
+
+def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int) -> dict[str, Any]:
+    """File analysis and live replay figures (see :mod:`train.productpath`) on the clips ``scored`` used, printed
+    beside their fixed-crop UA, as a ``metrics.json`` entry."""
+    from train import productpath
+
+    clips = scored.clips
+    fixed_pred = np.argmax(scored.probs, axis=1)
+    fixed_ua = productpath.unweighted_accuracy(scored.y, fixed_pred, len(model.labels))
+    bar = _progress("file analysis")
+    analysed = productpath.score_file_analysis(model, clips, progress=bar)
+    rng = np.random.default_rng(seed)
+    subset = [clips[i] for i in sorted(rng.choice(len(clips), min(replay_clips, len(clips)), replace=False))]
+    replay = productpath.live_replay(model, subset, seed=seed, progress=_progress("live replay"))
+    print(f"fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} ({analysed.ua - fixed_ua:+.1%}, "
+          f"{analysed.no_speech} of {analysed.clips} clips without speech found)")
+    print(f"live replay ({replay.conversations} conversations, {replay.utterances} utterances, "
+          f"{replay.seconds / 60:.0f} min): speech updates right {replay.speech_right:.1%} (an emotion shown on "
+          f"{replay.shown:.1%}), {replay.switches_per_utterance:.2f} switches per utterance, "
+          f"{replay.late_pause_speech:.1%} of updates >= {productpath.LATE_PAUSE_S:g} s into a pause called speech, "
+          f"{replay.updates_per_s:.2f} updates per second")
+    return {"clips": analysed.clips, "fixed_crop_ua": round(fixed_ua, 6), "file_analysis_ua": round(analysed.ua, 6),
+            "file_analysis_no_speech": analysed.no_speech, "replay": replay.to_dict(),
+            "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":
+                                productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
+                                "block_s": productpath.REPLAY_BLOCK_S}}
+
+
+def _progress(what: str) -> Any:
+    """A progress callback ``(done, total)`` that redraws one stderr line."""
+    import sys
+
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\r{what}: {done}/{total}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+    return show

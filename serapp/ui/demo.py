@@ -127,7 +127,7 @@ class DemoView(QWidget):
         small.setPointSizeF(base.pointSizeF() * 0.6)
         self.hint.setFont(small)
         self.emotion.setFont(base)
-        words = [*(emotion_style(lb).name for lb in self._labels), "Listening…",
+        words = [*(emotion_style(lb).name for lb in self._labels), "Listening…", "No speech",
                  *(text for text, _ in STATE_TEXT.values())]
         name_px = name_pixel_size(width, screen_height_px, words, base)
         self.emotion.set_pixel_sizes(name_px, max(12, round(screen_height_px / 32)), round(name_px * 1.0))
@@ -154,7 +154,7 @@ class DemoView(QWidget):
     def show_results(self, results: Sequence[EmotionResult]) -> None:
         self._had_input = True
         self.timeline.set_stale(False)
-        present_results(results, self.emotion, self.bars, self.timeline, silence_detail="")
+        present_results(results, self.emotion, self.bars, self.timeline, detail=False)
 
     def show_state(self, state: str) -> None:
         if state in STATE_TEXT:

@@ -99,7 +99,7 @@ class ProbabilityBars(QWidget):
 
 
 class EmotionDisplay(QWidget):
-    """The current emotion: face icon, name in the emotion's colour and the confidence; "Listening…" when gated."""
+    """The current emotion: face icon, name in the emotion's colour and the confidence; "No speech" in pauses."""
 
     def __init__(self, parent: QWidget | None = None, scale: float = 1.0) -> None:
         super().__init__(parent)
@@ -155,7 +155,7 @@ class EmotionDisplay(QWidget):
         self.name_label.setStyleSheet(f"color: {style.color};")
         self.confidence_label.setText(f"{confidence * 100:.0f}% confidence")
 
-    def show_silence(self, message: str = "Listening…", detail: str = "silence: the voice gate is closed") -> None:
+    def show_silence(self, message: str = "Listening…", detail: str = "pause: nothing is scored") -> None:
         """Show the gate-closed state (or another idle ``message``, e.g. "Stopped")."""
         self.face.set_label(SILENCE, False)
         self.name_label.setText(message)

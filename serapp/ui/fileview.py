@@ -401,7 +401,7 @@ class FileAnalysisView(QWidget):
         self.title.setText(f"<b>{a.file.name}</b> — {result.duration_s:.1f} s, {len(a.timeline)} windows, "
                            f"speech {100 * s.speech_ratio:.0f}%")
         if s.dominant == SILENCE:
-            self.emotion.show_silence("No speech", "the voice gate found no speech in this file")
+            self.emotion.show_silence("No speech", "the speech detector found no speech in this file")
         else:
             self.emotion.show_emotion(s.dominant, s.probabilities.get(s.dominant, 0.0))
             self.emotion.confidence_label.setText(

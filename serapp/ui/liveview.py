@@ -19,18 +19,26 @@ STATE_TEXT = {"stopped": ("Stopped", "press Space or Start to listen"),
 
 
 def present_results(results: Sequence[EmotionResult], emotion: EmotionDisplay, bars: ProbabilityBars,
-                    timeline: LiveTimeline, silence_detail: str = "silence: the voice gate is closed") -> None:
-    """Show a batch of results (oldest first): all go on the timeline, the newest in the display and bars."""
+                    timeline: LiveTimeline, detail: bool = True) -> None:
+    """Show a batch of results (oldest first): all go on the timeline, the newest in the display and bars.
+
+    The display follows the engine's phases: a growing utterance's score (bars lit), an ended utterance's final
+    score for a moment (bars dimmed: nobody is speaking), then "No speech"; "Listening…" while an utterance is
+    too short to judge. ``detail``: add the small explanatory line (the demo screen leaves it out).
+    """
     for r in results:
         timeline.append(r.t, r.probs)
     last = results[-1]
     if last.probs is None:
-        emotion.show_silence("Listening…", silence_detail)
+        if last.is_speech:
+            emotion.show_silence("Listening…", "speech: judging the utterance" if detail else "")
+        else:
+            emotion.show_silence("No speech", "pause: nothing is scored" if detail else "")
         bars.set_probabilities(bars.probabilities(), active=False)
     else:
         top = int(np.argmax(last.probs))
         emotion.show_emotion(last.labels[top], float(last.probs[top]))
-        bars.set_probabilities(last.probs, active=True)
+        bars.set_probabilities(last.probs, active=last.phase == "speech")
 
 
 class LiveView(QWidget):
