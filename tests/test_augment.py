@@ -169,3 +169,29 @@ def test_augmentation_applies_to_training_batches_only(speech: np.ndarray) -> No
     np.testing.assert_array_equal(x_train, train[0][0])  # same epoch and batch: same draw
     train.on_epoch_end()
     assert not np.array_equal(x_train, train[0][0])  # a new epoch draws anew
+
+
+def test_keep_prefix_keeps_the_beginning_of_the_speech_centred() -> None:
+    """An utterance's beginning, as the live display scores it while it grows, prepared like a short clip."""
+    from train.augment import keep_prefix
+
+    sr = 16000
+    y = np.zeros(3 * sr, np.float32)
+    y[sr // 2:5 * sr // 2] = np.linspace(0.1, 1.0, 2 * sr, dtype=np.float32)  # 2 s of "speech", rising
+    cut = keep_prefix(y, 0.5, sr)
+    nonzero = np.flatnonzero(cut)
+    assert cut.shape == y.shape and nonzero.size == sr // 2
+    assert nonzero[0] == (3 * sr - sr // 2) // 2  # centred
+    np.testing.assert_array_equal(cut[nonzero], y[sr // 2:sr])  # the first half second, in order
+    np.testing.assert_array_equal(keep_prefix(y, 5.0, sr)[sr // 2:5 * sr // 2], y[sr // 2:5 * sr // 2])
+    silent = np.zeros(100, np.float32)
+    assert keep_prefix(silent, 1.0, sr) is silent
+
+
+def test_partial_augmentation_cuts_about_its_share_of_a_batch() -> None:
+    sr = 16000
+    batch = np.ones((200, 3 * sr), np.float32)
+    out = augment_audio(batch, AugmentConfig(p_partial=0.5, partial_s=(0.5, 1.0)), np.random.default_rng(0), sr)
+    cut = np.count_nonzero(out, axis=1) <= sr
+    assert 0.35 < cut.mean() < 0.65
+    assert np.all(np.count_nonzero(out[~cut], axis=1) == 3 * sr)

@@ -52,6 +52,10 @@ class AugmentConfig(JsonConfig):
     p_pitch: float = 0.0
     pitch_semitones: tuple[float, float] = (-2.0, 2.0)
     slow_budget: float = 0.25  # at most this share of a batch gets a stretch or pitch shift (cost cap)
+    # The live display scores an utterance while it grows: train on its beginnings too. A chosen clip keeps only
+    # the first partial_s seconds of its speech (drawn uniformly), centred again as preparation centres a clip.
+    p_partial: float = 0.0
+    partial_s: tuple[float, float] = (0.5, 3.0)
     # spectrogram level (features)
     p_specaugment: float = 0.0
     time_masks: int = 2
@@ -64,7 +68,7 @@ class AugmentConfig(JsonConfig):
     feature_noise_std: float = 0.05  # relative to each example's feature standard deviation
 
     def __post_init__(self) -> None:
-        for name in ("snr_db", "gain_db", "stretch_rate", "pitch_semitones"):
+        for name in ("snr_db", "gain_db", "stretch_rate", "pitch_semitones", "partial_s"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         self.validate()
 
@@ -81,6 +85,7 @@ class AugmentConfig(JsonConfig):
             (abs(self.pitch_semitones[0]) <= 12 and abs(self.pitch_semitones[1]) <= 12,
              "pitch_semitones must lie within -12..12"),
             (0.0 <= self.max_shift_s <= 2.0, "max_shift_s must be 0-2 s"),
+            (self.partial_s[0] >= 0.1 and self.partial_s[1] <= 30.0, "partial_s must lie within 0.1-30 s"),
             (min(self.time_masks, self.freq_masks, self.max_time_mask, self.max_freq_mask, self.max_roll) >= 0,
              "mask counts, mask widths and max_roll must be >= 0"),
             (self.feature_noise_std >= 0.0, "feature_noise_std must be >= 0"),
@@ -90,7 +95,7 @@ class AugmentConfig(JsonConfig):
     @property
     def audio_enabled(self) -> bool:
         """True when any waveform-level augmentation is on (training then needs prepared audio, not cache)."""
-        return max(self.p_noise, self.p_gain, self.p_shift, self.p_stretch, self.p_pitch) > 0.0
+        return max(self.p_noise, self.p_gain, self.p_shift, self.p_stretch, self.p_pitch, self.p_partial) > 0.0
 
     @property
     def features_enabled(self) -> bool:
@@ -219,6 +224,20 @@ def pitch_shift(y: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray
     return t(np.asarray(y, dtype=np.float32), sample_rate=sample_rate).astype(np.float32)
 
 
+def keep_prefix(y: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
+    """A prepared clip ``(n,)`` whose speech (the span between its first and last non-zero sample) is cut to
+    its first ``seconds`` and centred again with zeros, as :func:`serapp.engine.preprocess.fix_length` centres
+    a short utterance. A clip without speech is returned unchanged."""
+    from serapp.engine.preprocess import fix_length
+
+    nonzero = np.flatnonzero(y)
+    if nonzero.size == 0:
+        return y
+    start = int(nonzero[0])
+    end = min(int(nonzero[-1]) + 1, start + max(1, round(seconds * sample_rate)))
+    return fix_length(y[start:end], y.shape[-1])
+
+
 def _draw(rng: np.random.Generator, p: float, n: int) -> np.ndarray:
     """Boolean ``(n,)``: which examples get a transform applied with probability ``p``."""
     return rng.random(n) < p
@@ -228,11 +247,15 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
                   sample_rate: int) -> np.ndarray:
     """Audio augmentation of prepared waveforms ``(batch, n_samples)`` -> same shape, float32.
 
-    Order: stretch / pitch (budgeted), shift, gain, noise, so noise is not coloured by the other transforms.
+    Order: utterance beginnings (:func:`keep_prefix`), stretch / pitch (budgeted), shift, gain, noise, so noise
+    is not coloured by the other transforms.
     """
     out, _ = _as_batch(batch)
     out = out.copy()
     n = out.shape[0]
+    lengths = rng.uniform(*config.partial_s, size=n)
+    for i in np.flatnonzero(_draw(rng, config.p_partial, n)):
+        out[i] = keep_prefix(out[i], float(lengths[i]), sample_rate)
     stretch, pitch = _draw(rng, config.p_stretch, n), _draw(rng, config.p_pitch, n)
     slow = np.flatnonzero(stretch | pitch)
     budget = int(np.floor(config.slow_budget * n))
