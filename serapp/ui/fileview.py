@@ -5,6 +5,7 @@ background thread, one file at a time; a bad file gets its plain message here an
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -308,7 +309,9 @@ class FileAnalysisView(QWidget):
                 outcome = str(exc)
             except Exception as exc:  # a decoder bug must not take the app down: report it as a plain message
                 outcome = f"{path}: analysis failed ({type(exc).__name__}: {exc})."
-            carrier.done.emit(path, outcome)
+            # The window may have been closed and deleted while this thread ran on to its next block.
+            with contextlib.suppress(RuntimeError):
+                carrier.done.emit(path, outcome)
 
         self._worker = threading.Thread(target=work, name="serapp-file-analysis", daemon=True)
         self._job_path, self._job_started = path, time.monotonic()
@@ -335,7 +338,8 @@ class FileAnalysisView(QWidget):
 
     def shutdown(self, timeout_s: float = 1.0) -> bool:
         """Cancel any analysis and wait up to ``timeout_s`` for its thread (the window is closing); whether it
-        ended. The thread checks the cancel flag after each decoded block, well within a second."""
+        ended. The thread stops at its next progress report (one decoding block of the engine's analysis); a
+        thread still busy with its block is a daemon, so it never holds the window or the process up."""
         worker = self._worker
         self.cancel()
         if worker is not None:
