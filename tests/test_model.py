@@ -57,3 +57,21 @@ def test_absent_bundled_model_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path
     with pytest.raises(SerappError, match=r"bundled model .* is absent"):
         load_model()
     assert default_model_path().name == "serapp-default.onnx"
+
+
+@pytest.mark.parametrize("label", ["silence", "No speech", "no_speech", "Pause"])
+def test_a_label_spelled_like_no_emotion_is_refused(tmp_path: Path, label: str) -> None:
+    """"silence" as a label would be indistinguishable from a pause in every timeline and export."""
+    import json
+
+    import onnx
+
+    path = save_model(tmp_path / "good.onnx", FeatureSpec())
+    proto = onnx.load(str(path))
+    for prop in proto.metadata_props:
+        if prop.key == "serapp.labels":
+            labels = json.loads(prop.value)
+            prop.value = json.dumps([*labels[:-1], label])
+    onnx.save_model(proto, str(path))
+    with pytest.raises(SerappError, match=f"label '{label}', a word serapp keeps for the absence of an emotion"):
+        load_model(path)

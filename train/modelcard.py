@@ -280,6 +280,56 @@ def selection_section(selection: dict[str, Any], split: dict[str, Any], root: Pa
     return lines
 
 
+# Issue 28's targets for the shipped model through the product path (test speakers).
+PRODUCT_TARGETS = {"file_gap": 0.01, "speech_right": 0.60, "switches": 1.0, "late_pause_speech": 0.10}
+PRODUCT_PATH_COMMAND = ("serapp-train evaluate --split docs/default-model/split.json --part test --product "
+                        "--out docs/default-model/product-path")
+
+
+def product_path_section(record: dict[str, Any]) -> list[str]:
+    """The card's *Through the product path* section from an ``evaluate --product`` ``metrics.json``."""
+    pp = record["product_path"]
+    replay = pp["replay"]
+    gap = pp["file_analysis_ua"] - pp["fixed_crop_ua"]
+    t = PRODUCT_TARGETS
+
+    def row(name: str, value: str, target: str, met: bool) -> str:
+        return f"| {name} | {value} | {target} | {'met' if met else '**missed**'} |"
+
+    settings = pp["replay_settings"]
+    return [
+        "## Through the product path (test speakers)",
+        "",
+        f"The same {pp['clips']} test clips as above, through what users run. **File analysis**: each clip through "
+        "`serapp analyze`'s engine (speech detector, utterances scored as in training); the prediction is the top "
+        "label of `summary.probabilities`. **Live replay**: "
+        f"{replay['utterances']} clips joined into {replay['conversations']} conversations with "
+        f"{settings['pause_s'][0]:g}-{settings['pause_s'][1]:g} s pauses ({replay['seconds'] / 60:.0f} min), run "
+        f"through the real-time engine at default settings in {settings['block_s'] * 1000:g} ms blocks and scored "
+        "at every update: an update inside a clip's speech is right when its top emotion is the clip's.",
+        "",
+        "| measure | value | target | |",
+        "|---|---:|---:|---|",
+        row("UA, fixed crops (as in training)", _pct(pp["fixed_crop_ua"]), "", True).replace("| met |", "| |"),
+        row("UA, file analysis (`serapp analyze`)", f"{_pct(pp['file_analysis_ua'])} ({gap * 100:+.1f} points)",
+            f"within {t['file_gap'] * 100:g} point of fixed crops", gap >= -t["file_gap"]),
+        row("live: speech updates right", _pct(replay["speech_right"]), f"≥ {_pct(t['speech_right'])}",
+            replay["speech_right"] >= t["speech_right"]),
+        row("live: speech updates showing an emotion", _pct(replay["shown"]), "", True).replace("| met |", "| |"),
+        row("live: top-emotion switches per utterance", f"{replay['switches_per_utterance']:.2f}",
+            f"≤ {t['switches']:g}", replay["switches_per_utterance"] <= t["switches"]),
+        row(f"live: updates ≥ {settings['late_pause_s']:g} s into a pause called speech",
+            _pct(replay["late_pause_speech"]), f"≤ {_pct(t['late_pause_speech'])}",
+            replay["late_pause_speech"] <= t["late_pause_speech"]),
+        row("live: updates per second", f"{replay['updates_per_s']:.2f}", "≥ 4", replay["updates_per_s"] >= 4),
+        "",
+        "A live display can only score the part of an utterance heard so far, and this model was trained on whole "
+        "clips: early in an utterance it is often wrong, which bounds the share of speech updates right. "
+        f"`{pp['file_analysis_no_speech']}` clips had no speech found. Written by `{PRODUCT_PATH_COMMAND}`.",
+        "",
+    ]
+
+
 def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str], calibration: list[str],
            latency: Latency, confusion_png: Path, out: Path, command: str, notes: str,
            crossval: Path | None = None, *, written_by: str, provenance: list[str] | None = None) -> str:
@@ -421,6 +471,9 @@ def run(args: argparse.Namespace) -> int:
     if (run_dir / "selection.json").is_file():
         selection = json.loads((run_dir / "selection.json").read_text())
         provenance += selection_section(selection, split, root, run_dir, out)
+    product = run_dir / "product-path" / "metrics.json"
+    if product.is_file():
+        provenance = product_path_section(json.loads(product.read_text())) + provenance
     if any("| **failed** |" in line for line in provenance):
         print("warning: a claim about the model's teachers failed its check; see the card's *Teachers* section")
     clips = [c for c in corpora.scan(root) if c.speaker in speakers]

@@ -4,3 +4,17 @@ from __future__ import annotations
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 SILENCE = "silence"
+
+# Words the engine and the views use for "no emotion": a model label spelled like one of these would be
+# indistinguishable from silence in the timeline, the exports and the display. Compared case-insensitively,
+# with spaces, hyphens and underscores alike.
+RESERVED_WORDS: tuple[str, ...] = (SILENCE, "no speech", "speech", "listening", "pause")
+
+
+def reserved_collision(labels: tuple[str, ...] | list[str]) -> str | None:
+    """The first label that collides with a reserved word (see :data:`RESERVED_WORDS`), or ``None``."""
+    def norm(text: str) -> str:
+        return " ".join(text.replace("_", " ").replace("-", " ").lower().split())
+
+    reserved = {norm(w) for w in RESERVED_WORDS}
+    return next((label for label in labels if norm(label) in reserved), None)

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from serapp.engine.labels import RESERVED_WORDS, reserved_collision
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 
@@ -45,6 +46,10 @@ class ModelInfo:
         object.__setattr__(self, "corpora", tuple(self.corpora))
         if len(labels) < 2 or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x for x in labels):
             raise SerappError(f"Model labels must be two or more distinct names, got {list(labels)}.")
+        clash = reserved_collision(labels)
+        if clash is not None:
+            raise SerappError(f"The model has a label {clash!r}, a word serapp keeps for the absence of an "
+                              f"emotion ({', '.join(RESERVED_WORDS)}); rename that label and export it again.")
         if not (0.05 <= float(self.temperature) <= 20.0):
             raise SerappError(f"Model temperature must be within 0.05-20, got {self.temperature}.")
 
