@@ -96,6 +96,50 @@ def test_closing_the_window_during_an_analysis_cancels_it(qtbot: QtBot, window: 
     assert isinstance(outcomes[0], Cancelled)  # it stopped at its next block instead of finishing the file
 
 
+QUIT_SCRIPT = """
+import argparse, sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from serapp.ui.app import run_app
+from serapp.ui.mainwindow import MainWindow
+
+app = QApplication(sys.argv[:1])
+state = {}
+
+def step():
+    window = next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
+    view = window.file_view
+    if not state:
+        window.analyse_files([sys.argv[1]])
+        state["started"] = True
+    elif view.progress_bar.value() > 0 and view.busy:
+        print("closing during the analysis", flush=True)
+        window.close()
+        return
+    QTimer.singleShot(50, step)
+
+QTimer.singleShot(0, step)
+code = run_app(argparse.Namespace(model=sys.argv[2], input=None, device=None, demo=False))
+print("run_app returned", code, flush=True)
+sys.exit(code)
+"""
+
+
+def test_quitting_during_an_analysis_exits_cleanly(tmp_path: Path, long_file: Path, model_path: Path) -> None:
+    """The whole app (run_app) quit while a file is analysed: it exits with status 0, not with onnxruntime's
+    abort ("terminate called without an active exception", status 134) from a thread still running at exit."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", QUIT_SCRIPT, str(long_file), str(model_path)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert "closing during the analysis" in done.stdout, done.stderr
+    assert done.returncode == 0 and "run_app returned 0" in done.stdout, (done.returncode, done.stderr[-2000:])
+    assert "terminate called" not in done.stderr
+
+
 def test_the_progress_callback_raises_cancelled_once_cancel_is_set(qtbot: QtBot) -> None:
     carrier, cancel = _Carrier(), threading.Event()
     seen: list[float] = []

@@ -60,6 +60,9 @@ def run_app(args: argparse.Namespace) -> int:
     wake.timeout.connect(lambda: None)
     code = app.exec()
     wake.stop()
+    # Closing cancelled any file analysis and hid the window at once; its thread stops at the engine's next
+    # block. Wait for it here, unseen: onnxruntime threads still running at interpreter exit abort the process.
+    window.file_view.wait_idle(60.0)
     # Tear the window down while Qt is still alive: pyqtgraph items deleted after QApplication would touch a
     # dead scene at interpreter exit.
     window.deleteLater()

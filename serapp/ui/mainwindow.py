@@ -698,5 +698,5 @@ class MainWindow(QMainWindow):
             self.session.shutdown()
         self.file_view.player.stop()
         # An analysis under way stops at its next block (well within a second): quitting never waits for it.
-        self.file_view.shutdown(timeout_s=1.0)
+        self.file_view.shutdown(timeout_s=0.5)
         super().closeEvent(event)
