@@ -1,7 +1,8 @@
 """The window's exports and File › Open under the failures of issue 32: a name of up to 255 bytes is exported; a
 read-only folder, a named pipe, a device node, a folder or a symbolic link as the target is an "Export failed"
 message in the window (never a traceback, never a stale "Saved"); the summary table's CSV is formula-safe; a
-named pipe opened as audio is refused at once and the next file is still analysed."""
+named pipe opened as audio is refused at once and the next file is still analysed; a saved model that is a named
+pipe or whose outputs are not probabilities lets the window open with the bundled model."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from serapp.paths import default_model_path
 from serapp.textsafe import FORMULA_STARTS
+from serapp.ui.settings import AppSettings, save_settings
+from tests.lying_models import NOT_PROBABILITIES, lying_model
 from tests.test_reliability_writes import _special_targets, read_only
-from tests.ui_helpers import build_model, drop_files, open_window
+from tests.ui_helpers import build_model, drop_files, open_window, settings_store
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +80,23 @@ def test_a_named_pipe_opened_as_audio_is_refused_and_the_next_file_is_analysed(q
     qtbot.waitUntil(lambda: str(fifo) in view.errors and str(sample_clips[2]) in view.results and not view.busy,
                     timeout=60000)
     assert "is a named pipe" in view.errors[str(fifo)]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "lying"])
+def test_a_saved_model_that_is_a_pipe_or_lies_still_lets_the_window_open(qtbot: QtBot, tmp_path: Path,
+                                                                         kind: str) -> None:
+    """Through the saved settings: a named pipe used to block the window's start for ever, and a model whose
+    outputs are not probabilities was served. Now the window opens, says why, and the bundled model stands in."""
+    if kind == "fifo":
+        bad = tmp_path / "model.onnx"
+        os.mkfifo(bad)
+        why = "is a named pipe"
+    else:
+        bad = lying_model(tmp_path / "logits.onnx", NOT_PROBABILITIES["logits"])
+        why = "not probabilities"
+    save_settings(settings_store(tmp_path), AppSettings(model_path=str(bad)))
+    window = open_window(qtbot, tmp_path)
+    banner = window.banner_text
+    assert str(bad) in banner and why in banner, banner
+    if default_model_path().exists():
+        assert window.model is not None and window.model.path == default_model_path()
