@@ -67,4 +67,21 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         from serapp.ui.app import run_app
 
         return run_command("serapp", lambda: run_app(args))
-    return run_command("serapp", lambda: args.run(args))
+    return run_command("serapp", lambda: args.run(check_limits(args)))
+
+
+def check_limits(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` when `listen`'s stop conditions make sense; a :class:`SerappError` otherwise. A negative, zero or
+    NaN ``--seconds`` and a ``--max-results`` below 1 used to end the run at once (or never) with exit 0."""
+    import math
+
+    from serapp.errors import SerappError
+
+    if args.command != "listen":
+        return args
+    seconds, results = getattr(args, "seconds", None), getattr(args, "max_results", None)
+    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+        raise SerappError(f"--seconds must be a positive number of seconds, got {seconds}.")
+    if results is not None and results < 1:
+        raise SerappError(f"--max-results must be 1 or more, got {results}.")
+    return args

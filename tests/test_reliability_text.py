@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import serapp.bench
 from serapp.bench import MAX_SECONDS, MIN_SECONDS, check_seconds
-from serapp.cli import main
+from serapp.cli import build_parser, check_limits, main
 from serapp.engine.analysis import analyze_file
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import load_model
@@ -186,3 +186,32 @@ def test_bench_json_has_null_where_a_figure_could_not_be_measured(capsys: pytest
     data = json.loads(capsys.readouterr().out, parse_constant=refuse)
     assert data == {"compute_ms_p95": None, "cold_start_s": None, "rss_mb": 80.5, "per_run": [1.0, None]}
     assert np.isnan(figures["compute_ms_p95"])  # the figures themselves are not changed
+
+
+# ------------------------------------------------------------------------------------------- listen arguments
+@given(seconds=st.none() | st.floats(allow_nan=True, allow_infinity=True), results=st.none() | st.integers(-10, 3))
+@settings(max_examples=150, deadline=None, derandomize=True)
+def test_listen_stop_conditions_that_make_no_sense_are_refused_before_any_work(seconds: float | None,
+                                                                               results: int | None) -> None:
+    """Generated: any --seconds and --max-results. Nonsense (negative, zero, NaN, infinite seconds; fewer than
+    one result) is one plain line before a device or model is touched; sense passes the check."""
+    argv = ["listen", "--input", "/nonexistent/never-opened.wav"]
+    argv += [f"--seconds={seconds!r}"] if seconds is not None else []
+    argv += [f"--max-results={results}"] if results is not None else []
+    args = build_parser().parse_args(argv)
+    bad_seconds = seconds is not None and not (math.isfinite(seconds) and seconds > 0)
+    bad_results = results is not None and results < 1
+    if bad_seconds or bad_results:
+        with pytest.raises(SerappError, match=r"--seconds must be|--max-results must be"):
+            check_limits(args)
+    else:
+        assert check_limits(args) is args
+
+
+@pytest.mark.parametrize("option", ["--seconds=-1", "--seconds=nan", "--seconds=0", "--max-results=0",
+                                    "--max-results=-5"])
+def test_listen_with_a_nonsense_limit_exits_2_with_one_line(option: str, sample_clips: list[Path],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["listen", "--input", str(sample_clips[0]), option]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "must be" in err, err
