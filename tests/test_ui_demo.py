@@ -26,7 +26,7 @@ def result(t: float, top: int) -> EmotionResult:
     probs = np.full(len(LABELS), 0.05, np.float32)
     probs[top] = 1.0 - 0.05 * (len(LABELS) - 1)
     return EmotionResult(t=t, labels=LABELS, probs=probs, raw_probs=probs, is_speech=True, level_db=-20.0,
-                         compute_ms=1.0, latency_ms=20.0)
+                         compute_ms=1.0, latency_ms=20.0, phase="speech")  # an utterance being scored
 
 
 @pytest.fixture

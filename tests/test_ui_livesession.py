@@ -25,7 +25,7 @@ LABELS = ("angry", "happy", "sad")
 def result(t: float, probs: list[float] | None) -> EmotionResult:
     p = None if probs is None else np.array(probs, np.float32)
     return EmotionResult(t=t, labels=LABELS, probs=p, raw_probs=p, is_speech=p is not None, level_db=-30.0,
-                         compute_ms=1.0, latency_ms=10.0)
+                         compute_ms=1.0, latency_ms=10.0, phase="silence" if p is None else "speech")
 
 
 def test_the_session_clock_continues_across_runs_and_clear_starts_it_again() -> None:

@@ -55,8 +55,10 @@ class LiveRecord:
                 self.new_run()  # the stream restarted without a new run being announced (a looping file)
             self._last_stream_t = r.t
             t = self._offset + r.t
-            probs = None if r.probs is None else np.array(r.probs, dtype=np.float32)
-            self.rows.append(WindowResult(t, r.is_speech and probs is not None, r.level_db, probs))
+            # As in a file's timeline, only hops inside an utterance carry probabilities (a "held" result repeats
+            # the ended utterance's score for the eye, it measures nothing new).
+            probs = np.array(r.probs, dtype=np.float32) if r.probs is not None and r.is_speech else None
+            self.rows.append(WindowResult(t, probs is not None, r.level_db, probs))
             out.append(dataclasses.replace(r, t=t))
         return out
 
