@@ -15,7 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from serapp.engine.analyzer import EmotionResult
 from serapp.engine.labels import SILENCE
-from serapp.ui.liverecord import LiveRecord
+from serapp.ui.liverecord import LiveRecord, Tally
+from serapp.ui.liveview import summary_text
 from serapp.ui.theme import emotion_style
 from tests.ui_helpers import build_model, open_window
 
@@ -47,6 +48,23 @@ def test_the_session_clock_continues_across_runs_and_clear_starts_it_again() -> 
     assert len(record) == 0 and record.labels == ("calm", "excited")
 
 
+def test_rolling_summary_of_the_last_minute_and_the_session() -> None:
+    record = LiveRecord()
+    record.set_labels(LABELS)
+    assert record.session_tally(0.25) == Tally("", 0.0, 0.0, 0.0)
+    record.add([result(0.25 * (i + 1), [0.1, 0.8, 0.1]) for i in range(240)])  # a minute of Happy
+    record.add([result(60.0 + 0.25 * (i + 1), [0.7, 0.2, 0.1] if i % 2 else None) for i in range(240)])
+    session = record.session_tally(0.25)
+    assert session.dominant == "happy" and session.share == pytest.approx(240 / 360)
+    assert session.span_s == 120.0 and session.speech_s == 90.0
+    recent = record.recent_tally(0.25)  # the last minute: Angry in every speech hop, half of them silent
+    assert recent.dominant == "angry" and recent.share == 1.0 and recent.speech_s == pytest.approx(30.0, abs=0.3)
+    assert summary_text(recent, session) == ("Last 60 s: Angry, on top in 100 % of speech   ·   "
+                                             "Session (2:00): Happy, on top in 67 % of speech")
+    record.clear()
+    assert record.session_tally(0.25).dominant == "" and record.recent_tally(0.25).dominant == ""
+
+
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_model(tmp_path_factory.mktemp("ui-model"))
@@ -69,6 +87,7 @@ def test_stop_start_and_setting_changes_keep_the_timeline_until_cleared(
     times = [w.t for w in record.rows]
     assert np.all(np.diff(times) > 0)  # one clock for the whole session
     assert live.timeline.count == len(record) > kept  # nothing was wiped
+    assert live.summary.text().startswith("Last 60 s: ") and "Session (0:" in live.summary.text()
 
     # Ctrl+E in the Live tab exports the session.
     window.show_page(0)

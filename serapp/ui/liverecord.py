@@ -7,8 +7,10 @@ next run continue the session's clock where the last one ended, so the timeline 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,29 @@ from serapp.engine.analysis import FileAnalysis, WindowResult, summarize
 from serapp.engine.analyzer import EmotionResult
 
 LIVE_NAME = "live"  # the "file" of a live session in exports
+RECENT_S = 60.0  # the rolling summary's recent window
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a stretch of the session held: ``dominant`` label (highest mean probability over its speech hops,
+    "" without speech), ``share`` of its speech hops with that label on top (0..1), ``speech_s`` and ``span_s``
+    (seconds of speech hops and of the stretch)."""
+
+    dominant: str
+    share: float
+    speech_s: float
+    span_s: float
+
+
+def tally(prob_sum: np.ndarray, top_counts: np.ndarray, n_speech: int, hop_s: float, span_s: float,
+          labels: Sequence[str]) -> Tally:
+    """A :class:`Tally` from the sums over speech hops: ``prob_sum`` ``(n_labels,)``, ``top_counts``
+    ``(n_labels,)`` (hops with each label on top) and their number ``n_speech``."""
+    if n_speech == 0:
+        return Tally("", 0.0, 0.0, span_s)
+    top = int(np.argmax(prob_sum))
+    return Tally(labels[top], float(top_counts[top]) / n_speech, n_speech * hop_s, span_s)
 
 
 class LiveRecord:
@@ -27,6 +52,13 @@ class LiveRecord:
         self.rows: list[WindowResult] = []
         self._offset = 0.0  # session time at which the current run's stream time 0 falls
         self._last_stream_t: float | None = None
+        self._reset_sums()
+
+    def _reset_sums(self) -> None:
+        """Running sums over the session's speech hops, so its summary costs nothing however long it ran."""
+        self._prob_sum = np.zeros(len(self.labels), np.float64)
+        self._top_counts = np.zeros(len(self.labels), np.int64)
+        self._n_speech = 0
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -59,6 +91,10 @@ class LiveRecord:
             # the ended utterance's score for the eye, it measures nothing new).
             probs = np.array(r.probs, dtype=np.float32) if r.probs is not None and r.is_speech else None
             self.rows.append(WindowResult(t, probs is not None, r.level_db, probs))
+            if probs is not None and probs.shape == self._prob_sum.shape:
+                self._prob_sum += probs
+                self._top_counts[int(np.argmax(probs))] += 1
+                self._n_speech += 1
             out.append(dataclasses.replace(r, t=t))
         return out
 
@@ -66,6 +102,21 @@ class LiveRecord:
         """Forget every result; the session clock starts again at 0 with the next result of the current run."""
         self.rows = []
         self._offset = -(self._last_stream_t or 0.0)
+        self._reset_sums()
+
+    def session_tally(self, hop_s: float) -> Tally:
+        """The whole session so far (``hop_s``: seconds per hop)."""
+        return tally(self._prob_sum, self._top_counts, self._n_speech, hop_s, self.end_s, self.labels)
+
+    def recent_tally(self, hop_s: float, window_s: float = RECENT_S) -> Tally:
+        """The last ``window_s`` seconds of the session."""
+        # Hops ending after end - window: exactly window_s seconds of hops (each row is the end of its hop).
+        first = bisect.bisect_right(self.rows, self.end_s - window_s, key=lambda w: w.t)
+        speech = [w.probs for w in self.rows[first:] if w.probs is not None]
+        probs = np.array(speech, np.float64).reshape(len(speech), len(self.labels))
+        counts = np.bincount(np.argmax(probs, axis=1), minlength=len(self.labels)) if speech else \
+            np.zeros(len(self.labels), np.int64)
+        return tally(probs.sum(axis=0), counts, len(speech), hop_s, min(window_s, self.end_s), self.labels)
 
     def analysis(self, hop_s: float) -> FileAnalysis:
         """The session as a :class:`FileAnalysis` (file ``live``), for the same exports as a file's."""

@@ -10,7 +10,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 from serapp.engine.analyzer import EmotionResult
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.levelmeter import LevelMeter
+from serapp.ui.liverecord import RECENT_S, Tally
 from serapp.ui.spectrogram import ScrollingSpectrogram
+from serapp.ui.theme import emotion_style
+from serapp.ui.timeaxis import format_clock
 from serapp.ui.timeline import AXIS_WIDTH, LiveTimeline
 
 STATE_TEXT = {"stopped": ("Stopped", "press Space or Start to listen"),
@@ -41,6 +44,19 @@ def present_results(results: Sequence[EmotionResult], emotion: EmotionDisplay, b
         bars.set_probabilities(last.probs, active=last.phase == "speech")
 
 
+def tally_text(caption: str, t: Tally) -> str:
+    """"Last minute: Happy, on top in 45 % of speech" (or "… no speech yet")."""
+    if not t.dominant:
+        return f"{caption}: no speech yet"
+    return f"{caption}: {emotion_style(t.dominant).name}, on top in {100 * t.share:.0f} % of speech"
+
+
+def summary_text(recent: Tally, session: Tally) -> str:
+    """The rolling summary under the live timeline: the last minute, then the whole session."""
+    return (f"{tally_text(f'Last {RECENT_S:.0f} s', recent)}   ·   "
+            f"{tally_text(f'Session ({format_clock(session.span_s)})', session)}")
+
+
 class LiveView(QWidget):
     """Draws what a :class:`~serapp.ui.engine_bridge.LiveSession` delivers; holds no engine logic."""
 
@@ -55,6 +71,9 @@ class LiveView(QWidget):
         self.results_seen = 0
 
         top = emotion_card(self, self.emotion, self.bars)
+
+        self.summary = QLabel(self)  # rolling summary: the last minute and the session (see summary_text)
+        self.summary.setObjectName("caption")
 
         level_row = QHBoxLayout()
         level_caption = QLabel("Input level", self)
@@ -76,6 +95,7 @@ class LiveView(QWidget):
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(top)
         layout.addWidget(plots, 1)
+        layout.addWidget(self.summary)
         layout.addLayout(level_row)
 
     def set_labels(self, labels: Sequence[str]) -> None:
@@ -93,6 +113,9 @@ class LiveView(QWidget):
         self.timeline.set_stale(False)
         present_results(results, self.emotion, self.bars, self.timeline)
         self.results_seen += len(results)
+
+    def show_summary(self, recent: Tally, session: Tally) -> None:
+        self.summary.setText(summary_text(recent, session) if session.span_s > 0 else "")
 
     def show_spectrum(self, columns: np.ndarray, freqs: np.ndarray, level_db: float) -> None:
         if columns.shape[1] != self.spectrogram.n_bins:

@@ -43,6 +43,7 @@ from serapp.ui.theme import palette_named, qpalette, stylesheet
 from serapp.ui.timeaxis import format_clock
 
 FILE_PREFIX = "file:"
+SUMMARY_EVERY_S = 1.0  # the live rolling summary is recomputed once per second of session
 PREFERRED_SIZE = QSize(1280, 820)  # the window at first start on a screen with room for it
 FRAME_ALLOWANCE = QSize(16, 48)  # px a window manager's title bar and borders add around the window's content
 
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.model: OnnxModel | None = None
         self.session: LiveSession | None = None
         self.live_record = LiveRecord()  # the live session's results, kept until Live › Clear
+        self._summary_at = 0.0  # session time of the rolling summary shown
         self.live_unavailable = ""
         self.input_may_appear = False  # PortAudio works but lists no input: Start waits for a microphone
         self._banner_parts: dict[str, str] = {}
@@ -501,12 +503,20 @@ class MainWindow(QMainWindow):
         self.demo_view.show_results(results)
         if was_empty:
             self._refresh_export_actions()
+        if was_empty or self.live_record.end_s - self._summary_at >= SUMMARY_EVERY_S:
+            self._show_live_summary()
+
+    def _show_live_summary(self) -> None:
+        record, hop = self.live_record, self.settings.hop_s
+        self._summary_at = record.end_s
+        self.live_view.show_summary(record.recent_tally(hop), record.session_tally(hop))
 
     def clear_live(self) -> None:
         """Live › Clear: forget the live session's results (a running analysis goes on into a fresh one)."""
         self.live_record.clear()
         self.live_view.timeline.clear()
         self.demo_view.timeline.clear()
+        self._show_live_summary()
         self._refresh_export_actions()
 
     def _on_spectrum(self, columns: object, freqs: object, level_db: float) -> None:
