@@ -235,3 +235,24 @@ def test_without_portaudio_listen_says_so_and_analyze_works(
     assert NO_PORTAUDIO in capsys.readouterr().err
     assert main(["analyze", "--model", str(onnx_model_path), str(clip)]) == 0
     assert clip.name in capsys.readouterr().out
+
+
+def test_analysis_reports_progress_within_a_decoding_block(model: OnnxModel, clip: Path) -> None:
+    """The window's progress bar and Cancel need reports while one large block is worked on: several per block,
+    rising, ending at the duration; an exception raised by the callback (a cancel) stops the analysis."""
+    from serapp.engine.analysis import analyze_signal
+
+    y = np.resize(audio.load(clip, 16000), 60 * 16000)
+    seen: list[float] = []
+    timeline, _, duration = analyze_signal([y], model, progress=seen.append)
+    assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] == duration == 60.0
+    assert 0 < seen[0] < 30
+
+    class Stop(Exception):
+        pass
+
+    def cancel(_: float) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        analyze_signal([y], model, progress=cancel)

@@ -179,6 +179,11 @@ def test_any_bytes_fail_plainly(tmp_path: Path, model: OnnxModel, magic: bytes, 
 
 
 # ------------------------------------------------------------------------------------------- named cases
+# Files that hold no utterance: digital silence, and 0.2 s of speech, shorter than the speech an utterance needs
+# before it begins (AnalyzerConfig.min_speech_s): too little to judge, so reported as no speech.
+SHORTER_THAN_AN_UTTERANCE = ("silence", "0.2s")
+
+
 def test_analyze_json_on_odd_files(tmp_path: Path, onnx_model_path: Path, speech: np.ndarray,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     cases = named_cases(speech, tmp_path)
@@ -194,7 +199,7 @@ def test_analyze_json_on_odd_files(tmp_path: Path, onnx_model_path: Path, speech
             continue
         s = entry["summary"]
         assert "error" not in entry and s["windows"] == len(entry["timeline"]), name
-        if name == "silence":
+        if name in SHORTER_THAN_AN_UTTERANCE:
             assert s["dominant"] == SILENCE and s["speech_ratio"] == 0 and s["shares"][SILENCE] == 1
             assert all(w["probabilities"] is None for w in entry["timeline"])
         else:  # real speech at any rate, channel count, level or header size lie is heard as speech
@@ -248,9 +253,14 @@ def test_analysis_streams_and_never_loads_the_whole_file(monkeypatch: pytest.Mon
             blocks.append(block.size)
             yield block
 
+    from serapp.engine import analysis
+
     monkeypatch.setattr(audio, "load", whole_file)
     monkeypatch.setattr(sf, "read", whole_file)
     monkeypatch.setattr(audio, "stream", counting_stream)
+    # Analysis decodes blocks of _DECODE_BLOCK_S (minutes, for the speech detector's batches); a smaller value
+    # shows on a one-minute file that it streams block by block and never holds more than one.
+    monkeypatch.setattr(analysis, "_DECODE_BLOCK_S", 10.0)
     assert main(["analyze", "--json", "--hop", "1", "--model", str(onnx_model_path), str(minute)]) == 0
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["summary"]["windows"] == 60 and entry["summary"]["duration_s"] == 60.0
@@ -268,7 +278,7 @@ def _decoded_frames(path: Path) -> int:
         return f.frames
 
 
-@pytest.mark.parametrize("base", ["wav16", "wavfloat", "flac", "aiff", "au", "mp3"])
+@pytest.mark.parametrize("base", ["wav16", "wavfloat", "flac", "opus", "aiff", "au", "mp3"])
 def test_a_truncated_file_is_never_analysed_as_if_whole(tmp_path: Path, model: OnnxModel, bases: dict[str, bytes],
                                                         more_bases: dict[str, bytes], base: str) -> None:
     """Generated: 20 cuts of each file at random points. A file that loads must hold (nearly) all of the audio:

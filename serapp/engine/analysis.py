@@ -198,7 +198,8 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
                    ) -> tuple[list[WindowResult], list[UtteranceResult], float]:
     """The analysis of :func:`analyze_file` on blocks of mono float32 audio at the model's rate (16 kHz).
 
-    Returns the timeline, the utterances and the duration (s).
+    Returns the timeline, the utterances and the duration (s). ``progress`` receives seconds analysed, several
+    times a second of work (an exception it raises, e.g. a cancel, stops the analysis).
     """
     config = config or AnalyzerConfig()
     sr = model.info.spec.sample_rate
@@ -218,8 +219,14 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
                 spans.append(span)
                 utterances.append(UtteranceResult(span.start / sr, span.end / sr, score_utterance(clip, model)))
 
+    def step(done: int, block_len: int) -> Callable[[float], None] | None:
+        # Within a block: the detector's share of the work (most of it), in seconds of audio.
+        if progress is None:
+            return None
+        return lambda share: progress((done + share * block_len) / sr)
+
     for block in blocks:
-        clean, events = tracker.push(block)
+        clean, events = tracker.push(block, step(tracker.total, block.shape[0]))
         close(events)
         carry = np.concatenate([carry, clean])
         n_hops = carry.shape[0] // hop

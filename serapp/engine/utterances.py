@@ -15,7 +15,7 @@ All positions are stream samples at :data:`serapp.engine.vad.SAMPLE_RATE` (16 kH
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,13 +168,15 @@ class SpeechTracker:
         start = self.segmenter.open_start
         return np.zeros(0, np.float32) if start is None else self.audio(start)
 
-    def push(self, y: np.ndarray) -> tuple[np.ndarray, list[tuple[str, Span, np.ndarray | None]]]:
+    def push(self, y: np.ndarray, on_step: Callable[[float], None] | None = None
+             ) -> tuple[np.ndarray, list[tuple[str, Span, np.ndarray | None]]]:
         """Feed raw mono float32 audio at 16 kHz. Returns the DC-free audio ``(len(y),)`` and the events in order:
-        ``("onset", Span(start, start), None)`` or ``("offset", span, audio)`` (the utterance's DC-free audio)."""
+        ``("onset", Span(start, start), None)`` or ``("offset", span, audio)`` (the utterance's DC-free audio).
+        ``on_step``: see :meth:`serapp.engine.vad.SileroVad.push`."""
         clean = self.dc.process(np.asarray(y, dtype=np.float32))
         self._audio.append(clean)
         self.total += clean.shape[0]
-        probs = self.vad.push(clean)
+        probs = self.vad.push(clean, on_step)
         levels = chunk_levels_db(self.audio(self._judged, self._judged + probs.shape[0] * CHUNK))
         self._judged += probs.shape[0] * CHUNK
         events = [self._event(kind, start, end) for kind, start, end in self.segmenter.push(probs, levels)]

@@ -15,6 +15,7 @@ its data file is read: the package's own native code is never imported.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,7 @@ CONTEXT = 64  # samples of the previous chunk the model sees before each chunk (
 CHUNK_S = CHUNK / SAMPLE_RATE
 SEGMENT_CHUNKS = 256  # 8.2 s between state resets
 PREROLL_CHUNKS = 16  # 0.5 s of warm-up: the state has settled by then (tested)
+_REPORT_STEPS = 16  # a long push reports progress every this many steps (about 0.1 s of work in a big batch)
 _MIN_POWER = 1e-12  # -120 dBFS: digital silence
 # A 10 Hz one-pole high-pass: removes DC offsets (cheap sound cards, USB microphones) before any level or
 # speech decision, and leaves speech (> 60 Hz) untouched (-0.1 dB at 60 Hz).
@@ -131,8 +133,12 @@ class SileroVad:
         """Chunks returned so far (the stream position of the next probability, in chunks)."""
         return self._done
 
-    def push(self, y: np.ndarray) -> np.ndarray:
-        """Append mono float32 samples; returns float32 ``(k,)``: the probabilities of the ``k`` chunks completed."""
+    def push(self, y: np.ndarray, on_step: Callable[[float], None] | None = None) -> np.ndarray:
+        """Append mono float32 samples; returns float32 ``(k,)``: the probabilities of the ``k`` chunks completed.
+
+        ``on_step`` receives the share of this call's work done (0-1) every :data:`_REPORT_STEPS` steps of a
+        long call (a whole-file block takes seconds); an exception it raises (a cancel) propagates.
+        """
         self._buf = np.concatenate([self._buf, np.asarray(y, dtype=np.float32)])
         available = (self._buf_start + self._buf.shape[0]) // CHUNK
         if available <= self._done:
@@ -147,7 +153,7 @@ class SileroVad:
             else:
                 start = max(0, seg * SEGMENT_CHUNKS - PREROLL_CHUNKS)
                 jobs.append(_Job(seg, np.zeros((2, 1, 128), np.float32), start, end, keep, fresh=True))
-        probs, last_state = self._run(jobs)
+        probs, last_state = self._run(jobs, on_step)
         last = jobs[-1]
         self._open = (last.segment, last_state, last.end) if last.end < (last.segment + 1) * SEGMENT_CHUNKS else None
         self._done = available
@@ -178,7 +184,8 @@ class SileroVad:
         x[fresh, :CONTEXT] = 0.0
         return x
 
-    def _run(self, jobs: list[_Job]) -> tuple[list[np.ndarray], np.ndarray]:
+    def _run(self, jobs: list[_Job], on_step: Callable[[float], None] | None = None
+             ) -> tuple[list[np.ndarray], np.ndarray]:
         """Run each job's chunks in order, the jobs side by side in one batch (a row per segment). Returns each
         job's kept probabilities and the last job's final state ``(2, 1, 128)``."""
         steps = max(j.end - j.start for j in jobs)
@@ -190,6 +197,8 @@ class SileroVad:
         ends = np.array([j.end for j in jobs])
         fresh = np.array([j.fresh for j in jobs])
         for step in range(steps):
+            if on_step is not None and step % _REPORT_STEPS == 0 and step:
+                on_step(step / steps)
             rows = np.flatnonzero(starts + step < ends)
             x = self._inputs(starts[rows] + step, fresh[rows] & (step == 0))
             p, new_state = self._session.run(None, {"input": x, "state": state[:, rows], "sr": self._sr})
