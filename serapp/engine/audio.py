@@ -147,7 +147,43 @@ def probe(path: str | Path) -> AudioInfo:
         raise SerappError(f"{shown}: the file is truncated (its header promises {int(ds64.group(2))} frames, "
                           f"{int(ds64.group(1))} are present).")
     _check_sample_width(shown, log, str(info.subtype), int(info.channels))
+    if str(info.format) == "OGG" and not _ogg_stream_ends(p):
+        raise SerappError(f"{shown}: the file is truncated (its last Ogg page does not end the stream).")
     return AudioInfo(p, int(info.samplerate), int(info.channels), int(info.frames), str(info.format))
+
+
+# An Ogg page: "OggS", version 0, header type (bit 2: end of stream), ..., segment count at byte 26, then the
+# segment table; pages are at most 27 + 255 + 255 * 255 bytes.
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
+_OGG_EOS = 0x04
+
+
+def _ogg_stream_ends(p: Path) -> bool:
+    """Whether the last complete Ogg page of ``p`` carries the end-of-stream flag. An Ogg header counts no frames
+    (libsndfile takes the length from the last page it finds), so this flag is the only sign that the end of the
+    file is the end of the stream and not a cut."""
+    fd = open_regular(p)
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - 2 * _OGG_MAX_PAGE)
+        os.lseek(fd, start, os.SEEK_SET)
+        tail = b""
+        while len(tail) < size - start:
+            chunk = os.read(fd, size - start - len(tail))
+            if not chunk:
+                break
+            tail += chunk
+    finally:
+        os.close(fd)
+    at = tail.rfind(b"OggS")
+    while at >= 0:
+        if at + 27 <= len(tail) and tail[at + 4] == 0:
+            n_segments = tail[at + 26]
+            table = tail[at + 27: at + 27 + n_segments]
+            if len(table) == n_segments and at + 27 + n_segments + sum(table) <= len(tail):
+                return bool(tail[at + 5] & _OGG_EOS)  # the last complete page
+        at = tail.rfind(b"OggS", 0, at)
+    return False
 
 
 def _check_sample_width(shown: str, log: str, subtype: str, channels: int) -> None:
