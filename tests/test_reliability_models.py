@@ -248,3 +248,20 @@ def test_a_model_with_infinity_in_its_spec_is_one_plain_line(tmp_path: Path, sam
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
     assert str(path) in err and "Infinity" in err, err
+
+
+def test_a_damaged_model_prints_nothing_on_stdout(tmp_path: Path, onnx_model_path: Path, sample_clips: list[Path],
+                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    """onnxruntime prints 'EP Error ... Falling back' banners for some damaged graphs; with --json they would be
+    stray lines on stdout. Generated: byte flips until one makes onnxruntime fail to build the session."""
+    good = onnx_model_path.read_bytes()
+    failed = 0
+    for seed in range(60):
+        path = tmp_path / f"damaged{seed}.onnx"
+        path.write_bytes(flip_bytes(good, 20, np.random.default_rng([seed, 99])))
+        code = main(["analyze", "--json", "--model", str(path), str(sample_clips[0])])
+        out, err = capfd.readouterr()
+        if code == 2:
+            failed += 1
+            assert out == "" and err.count("\n") == 1 and "EP Error" not in err, (out, err)
+    assert failed > 0

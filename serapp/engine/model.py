@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 from pathlib import Path
@@ -135,8 +137,11 @@ def _open(path: Path) -> tuple[ModelInfo, Any]:
     shown = shown_path(path)
     _check_regular(path, shown)
     try:
-        session = ort.InferenceSession(os.fsdecode(path), sess_options=session_options(),
-                                       providers=["CPUExecutionProvider"])
+        # onnxruntime prints "EP Error ... Falling back" banners with print() when a session fails; on stdout they
+        # would corrupt `analyze --json`. The reason is reported below instead.
+        with contextlib.redirect_stdout(io.StringIO()):
+            session = ort.InferenceSession(os.fsdecode(path), sess_options=session_options(),
+                                           providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise SerappError(f"{shown}: not a readable ONNX model ({_ort_reason(exc, path)}). Re-export it with "
                           "`serapp-train export`.") from exc
