@@ -36,6 +36,33 @@ _WARM_S = 2.0  # the real-time run's first seconds are left out of the steady-st
 MIN_SECONDS, MAX_SECONDS = 1.0, 3600.0
 
 
+# The engine's speed targets (issue 28's with today's CNN): figure key -> (words, comparison, bound, unit).
+TARGETS: dict[str, tuple[str, str, float, str]] = {
+    "compute_ms_p95": ("detector + features + inference per update, p95", "<=", 10.0, "ms"),
+    "updates_per_s": ("live updates per second", ">=", 4.0, ""),
+    "engine_cpu_pct": ("engine CPU, share of one core, real-time run", "<=", 10.0, "%"),
+    "latency_ms_p95": ("audio arrival to result, p95", "", 0.0, "ms"),
+    "file_speed_x_realtime": ("whole-file analysis of a 10-minute file", ">=", 200.0, "x real time"),
+    "cold_start_s": ("cold start, process start to first live result", "<=", 3.0, "s"),
+    "rss_mb": ("resident memory", "", 0.0, "MB"),
+}
+
+
+def markdown(figures: dict[str, Any]) -> str:
+    """The figures of :func:`run_benchmark` as a Markdown table beside their :data:`TARGETS`."""
+    lines = [f"`serapp bench` on {figures.get('model', '?')} ({figures.get('cpu_count', '?')} CPUs, load average "
+             f"{figures.get('load_avg_1m', '?')} at the start)", "",
+             "| figure | measured | target | |", "|---|---:|---:|---|"]
+    for key, (words, op, bound, unit) in TARGETS.items():
+        value = figures.get(key)
+        shown = "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:g}"
+        target = f"{op} {bound:g} {unit}".strip() if op else unit
+        met = "" if not op or shown == "n/a" else ("met" if (value <= bound if op == "<=" else value >= bound)
+                                                   else "**missed**")
+        lines.append(f"| {words} | {shown} | {target} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
 def check_seconds(seconds: float) -> float:
     """``seconds`` when it is a usable real-time run length; a :class:`SerappError` otherwise (NaN included)."""
     if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and MIN_SECONDS <= seconds <= MAX_SECONDS):

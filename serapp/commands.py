@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_devices)
 
     p = sub.add_parser("bench", help="measure engine speed, CPU share, latency and memory")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    how.add_argument("--markdown", action="store_true", help="print the figures as a Markdown table with targets")
     p.add_argument("--model", dest="cmd_model", help="ONNX model file (default: the bundled model)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of the real-time run (default 10 s)")
     p.set_defaults(run=run_bench)
@@ -206,10 +208,11 @@ def run_devices(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------------- bench
 def run_bench(args: argparse.Namespace) -> int:
-    from serapp.bench import run_benchmark
+    from serapp.bench import markdown, run_benchmark
 
     model = _opt(args, "model")
     figures = run_benchmark(Path(model) if model else None, seconds=args.seconds,
-                            verbose=not args.json)
-    write_stdout(json_text(figures) + "\n")  # a figure that could not be measured is null, never NaN
+                            verbose=not (args.json or args.markdown))
+    # a figure that could not be measured is null (n/a), never NaN
+    write_stdout(markdown(figures) if args.markdown else json_text(figures) + "\n")
     return 0
