@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print one JSON array, an object per file")
     fmt.add_argument("--csv", action="store_true", help="print the timelines as CSV (one row per window)")
+    fmt.add_argument("--utterances-csv", action="store_true",
+                     help="print the utterances as CSV (one row per utterance: start, end, emotion, confidence)")
     _common(p)
     p.set_defaults(run=run_analyze)
 
@@ -70,7 +72,7 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------------- analyze
 def run_analyze(args: argparse.Namespace) -> int:
-    from serapp.engine.analysis import FileAnalysis, analyze_file, timeline_csv
+    from serapp.engine.analysis import FileAnalysis, analyze_file, timeline_csv, utterances_csv
     from serapp.errors import SerappError
     from serapp.progress import ProgressLine
 
@@ -100,6 +102,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         write_stdout(json_text(entries) + "\n")
     elif args.csv:
         write_stdout(timeline_csv(model.labels, analyses))
+    elif args.utterances_csv:
+        write_stdout(utterances_csv(model.labels, analyses))
     else:
         for entry in entries:
             if "error" not in entry:
@@ -111,8 +115,8 @@ def _describe(entry: dict[str, Any]) -> str:
     s = entry["summary"]
     top = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])[:3]
     probs = ", ".join(f"{k} {v:.0%}" for k, v in top) if s["speech_ratio"] > 0 else "no speech"
-    line = (f"{entry['file']}: {s['dominant']} ({probs}); speech {s['speech_ratio']:.0%} of "
-            f"{s['duration_s']:.1f} s")
+    line = (f"{entry['file']}: {s['dominant']} ({probs}); {s.get('utterances', 0)} utterance"
+            f"{'' if s.get('utterances', 0) == 1 else 's'}, speech {s['speech_ratio']:.0%} of {s['duration_s']:.1f} s")
     return terminal_text(line)  # file names and model labels may hold ESC, CR or bytes that are not UTF-8
 
 

@@ -244,7 +244,7 @@ def test_analysis_reports_progress_within_a_decoding_block(model: OnnxModel, cli
 
     y = np.resize(audio.load(clip, 16000), 60 * 16000)
     seen: list[float] = []
-    timeline, _, duration = analyze_signal([y], model, progress=seen.append)
+    _, _, duration = analyze_signal([y], model, progress=seen.append)
     assert len(seen) >= 5 and seen == sorted(seen) and seen[-1] == duration == 60.0
     assert 0 < seen[0] < 30
 
@@ -256,3 +256,17 @@ def test_analysis_reports_progress_within_a_decoding_block(model: OnnxModel, cli
 
     with pytest.raises(Stop):
         analyze_signal([y], model, progress=cancel)
+
+
+def test_analyze_utterances_csv_has_a_row_per_utterance(onnx_model_path: Path, sample_clips: list[Path],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    files = [sample_clips[0], sample_clips[4]]
+    assert main(["analyze", "--utterances-csv", "--model", str(onnx_model_path), *map(str, files)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    model = load_model(onnx_model_path)
+    expected = [(str(p), u) for p in files for u in analyze_file(p, model).utterances]
+    assert len(rows) == len(expected) >= 2
+    for row, (name, u) in zip(rows, expected, strict=True):
+        assert row["file"] == name and float(row["start"]) == round(u.start, 3) and float(row["end"]) == round(u.end, 3)
+        assert row["emotion"] == u.emotion(model.labels) and float(row["confidence"]) == pytest.approx(u.confidence)
+        np.testing.assert_allclose([float(row[f"p_{lab}"]) for lab in model.labels], u.probs, atol=1e-6)

@@ -129,9 +129,6 @@ def test_the_summary_table_export_neutralises_formulas(hostile_model: Path, host
     assert rows[1][0] == "'=cmd|' -c calc'!A1.wav"  # shown to the person as it is, but as text
 
 
-@pytest.mark.xfail(strict=True, reason="timeline_csv in serapp/engine/analysis.py must apply textsafe.csv_cell to "
-                                       "the file and emotion cells and to the p_<label> header (issue 28's owner "
-                                       "applies it; remove this mark then)")
 def test_the_timeline_csv_neutralises_formulas(hostile_model: Path, hostile_files: list[Path],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     model = load_model(hostile_model)

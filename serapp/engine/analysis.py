@@ -23,6 +23,7 @@ from serapp.engine.model import OnnxModel
 from serapp.engine.utterances import Span, SpeechTracker, score_utterance, weighted_mean
 from serapp.engine.vad import CHUNK_S, SAMPLE_RATE, SEGMENT_CHUNKS, level_db
 from serapp.errors import SerappError
+from serapp.textsafe import csv_cell, shown_path
 
 # Decoding blocks hold whole segments of the speech detector's reset grid, so its chunks run many segments to a
 # batch (about three times faster per chunk than one at a time; the probabilities are the same).
@@ -156,14 +157,15 @@ def timeline_csv(labels: Sequence[str], analyses: Sequence[FileAnalysis]) -> str
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "t", "emotion", "speech", "level_db", *(f"p_{lab}" for lab in labels)])
+    writer.writerow(["file", "t", "emotion", "speech", "level_db", *(csv_cell(f"p_{lab}") for lab in labels)])
     for a in analyses:
         if tuple(a.labels) != tuple(labels):
-            raise SerappError(f"{a.file} was analysed with the labels {', '.join(a.labels)}, not "
+            raise SerappError(f"{shown_path(a.file)} was analysed with the labels {', '.join(a.labels)}, not "
                               f"{', '.join(labels)}; export it on its own.")
         for w in a.timeline:
             probs = [""] * len(labels) if w.probs is None else [f"{float(p):.6f}" for p in w.probs]
-            writer.writerow([str(a.file), f"{w.t:.3f}", w.emotion(labels), int(w.is_speech), f"{w.level_db:.1f}",
+            writer.writerow([csv_cell(str(a.file)), f"{w.t:.3f}", csv_cell(w.emotion(labels)), int(w.is_speech),
+                             f"{w.level_db:.1f}",
                              *probs])
     return out.getvalue()
 
@@ -173,13 +175,13 @@ def utterances_csv(labels: Sequence[str], analyses: Sequence[FileAnalysis]) -> s
     (times in s, 3 decimals; probabilities 6 decimals). Raises :class:`SerappError` for other labels."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "start", "end", "emotion", "confidence", *(f"p_{lab}" for lab in labels)])
+    writer.writerow(["file", "start", "end", "emotion", "confidence", *(csv_cell(f"p_{lab}") for lab in labels)])
     for a in analyses:
         if tuple(a.labels) != tuple(labels):
-            raise SerappError(f"{a.file} was analysed with the labels {', '.join(a.labels)}, not "
+            raise SerappError(f"{shown_path(a.file)} was analysed with the labels {', '.join(a.labels)}, not "
                               f"{', '.join(labels)}; export it on its own.")
         for u in a.utterances:
-            writer.writerow([str(a.file), f"{u.start:.3f}", f"{u.end:.3f}", u.emotion(labels),
+            writer.writerow([csv_cell(str(a.file)), f"{u.start:.3f}", f"{u.end:.3f}", csv_cell(u.emotion(labels)),
                              f"{u.confidence:.6f}", *(f"{float(p):.6f}" for p in u.probs)])
     return out.getvalue()
 
