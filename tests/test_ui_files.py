@@ -55,6 +55,17 @@ def test_dropped_files_give_timelines_a_table_and_a_message_for_the_bad_one(
     assert view.spectrogram.plot.getViewBox().viewRange()[0] == view.timeline.plot.getViewBox().viewRange()[0]
     dominant = shown.analysis.summary.dominant
     assert view.emotion.current_text == ("No speech" if dominant == SILENCE else emotion_style(dominant).name)
+    # One rule: the highlighted (top) bar is the dominant emotion; each utterance has a row, and a click on it
+    # moves the playback cursor to its start.
+    bars = view.shares.probabilities()
+    assert shown.analysis.labels[int(np.argmax(bars))] == dominant
+    utterances = shown.analysis.utterances
+    assert utterances and view.utterances.rowCount() == len(utterances)
+    for row, u in enumerate(utterances):
+        assert view.utterances.item(row, 2).text() == emotion_style(u.emotion(shown.analysis.labels)).name
+        assert view.utterances.item(row, 3).text() == f"{100 * u.confidence:.0f}%"
+    view.utterances.cellClicked.emit(len(utterances) - 1, 0)
+    assert view._cursor_s == pytest.approx(utterances[-1].start, abs=0.05)
     # Selecting the first row shows that file; the window still works for live use and more files.
     view.table.selectRow(view.order.index(str(sample_clips[0])))
     assert view.current == str(sample_clips[0])

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from serapp import atomic
+from serapp.engine.analysis import FileAnalysis
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
@@ -176,7 +177,8 @@ class FileAnalysisView(QWidget):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.emotion = EmotionDisplay(self, scale=0.75)
         self.shares = ProbabilityBars(self)
-        self.shares_caption = QLabel("Share of the time per emotion", self)
+        # The bars show the same numbers the dominant emotion is the top of (one rule, see Summary).
+        self.shares_caption = QLabel("Probability over the utterances, weighted by their length", self)
         self.shares_caption.setObjectName("caption")
         shares_box = QVBoxLayout()
         shares_box.addWidget(self.shares_caption)
@@ -192,6 +194,16 @@ class FileAnalysisView(QWidget):
         plots.addWidget(self.timeline)
         plots.setStretchFactor(0, 3)
         plots.setStretchFactor(1, 2)
+        # Each utterance's own result, beside the timeline; a click moves the playback to its start.
+        self.utterances = QTableWidget(0, 4, self)
+        self.utterances.setHorizontalHeaderLabels(["Start", "End", "Emotion", "Confidence"])
+        self.utterances.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.utterances.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.utterances.verticalHeader().setVisible(False)
+        self.utterances.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.utterances.cellClicked.connect(self._on_utterance_clicked)
+        plots.addWidget(self.utterances)
+        plots.setStretchFactor(2, 1)
         plots.setChildrenCollapsible(False)
         for plot in (self.spectrogram.plot, self.timeline.plot):  # a click on either plot moves the playback there
             plot.scene().sigMouseClicked.connect(lambda event, p=plot: self._on_plot_clicked(p, event))
@@ -409,11 +421,12 @@ class FileAnalysisView(QWidget):
         else:
             self.emotion.show_emotion(s.dominant, s.probabilities.get(s.dominant, 0.0))
             self.emotion.confidence_label.setText(
-                f"dominant (highest mean probability over speech) · {100 * s.shares.get(s.dominant, 0.0):.0f}% "
-                "of the time on top")
-        share_labels = [*a.labels, SILENCE]
-        self.shares.set_labels(share_labels)
-        self.shares.set_probabilities(np.array([s.shares.get(k, 0.0) for k in share_labels]))
+                f"dominant over {s.utterances} utterance{'' if s.utterances == 1 else 's'} (highest probability, "
+                f"utterances weighted by length) · {100 * s.shares.get(s.dominant, 0.0):.0f}% of the time on top")
+        self.shares.set_labels(list(a.labels))
+        self.shares.set_probabilities(np.array([s.probabilities.get(k, 0.0) for k in a.labels]),
+                                      active=s.dominant != SILENCE)
+        self._fill_utterances(a)
         fmax = float(result.freqs[-1]) if result.freqs.size else result.sample_rate / 2
         self.spectrogram.set_spectrogram(result.spectrogram_db, result.duration_s, fmax)
         self.timeline.set_labels(a.labels)
@@ -427,6 +440,22 @@ class FileAnalysisView(QWidget):
         self.pages.setCurrentWidget(self.detail)
         self._select_row(path)
         self._refresh_buttons()
+
+    def _fill_utterances(self, analysis: FileAnalysis) -> None:
+        """One row per utterance of the file shown: start and end (m:ss.s), emotion, confidence."""
+        self.utterances.setRowCount(len(analysis.utterances))
+        for row, u in enumerate(analysis.utterances):
+            cells = [format_clock(u.start, 1), format_clock(u.end, 1), emotion_style(u.emotion(analysis.labels)).name,
+                     f"{100 * u.confidence:.0f}%"]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, u.start)
+                self.utterances.setItem(row, col, item)
+
+    def _on_utterance_clicked(self, row: int, _column: int) -> None:
+        item = self.utterances.item(row, 0)
+        if item is not None:
+            self.seek_to(float(item.data(Qt.ItemDataRole.UserRole)))
 
     def _refresh_table(self) -> None:
         done = [self.results[p].analysis for p in self.order if p in self.results]
