@@ -187,10 +187,13 @@ def _make_source(args: argparse.Namespace) -> Any:
 
 def _result_line(result: Any, labels: tuple[str, ...]) -> str:
     if result.probs is None:
-        what = f"{'silence':<9} {'':<20}"
+        # Speech too short to judge yet, or a pause (never scored).
+        what = f"{'speech…' if result.is_speech else 'silence':<9} {'':<20}"
     else:
         p = float(result.probs.max())
-        what = f"{terminal_text(result.emotion):<9} {'█' * round(p * 20):<20} {p:4.0%}"
+        # An ended utterance's score, held for a moment: light shade, so a watcher sees nobody is speaking.
+        bar = ("█" if result.phase == "speech" else "░") * round(p * 20)
+        what = f"{terminal_text(result.emotion):<9} {bar:<20} {p:4.0%}"
     dropped = f"  dropped {result.dropped_blocks}" if result.dropped_blocks else ""
     return (f"{result.t:7.2f} s  {what}  level {result.level_db:6.1f} dB  compute {result.compute_ms:5.1f} ms  "
             f"latency {result.latency_ms:5.0f} ms{dropped}")
