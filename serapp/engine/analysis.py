@@ -147,43 +147,45 @@ class FileAnalysis:
                              for w in self.timeline]}
 
 
+def _csv(labels: Sequence[str], analyses: Sequence[FileAnalysis], columns: Sequence[str],
+         rows: Callable[[FileAnalysis], Iterable[list[Any]]]) -> str:
+    """CSV text: header ``file,<columns>,p_<label>...``, then ``[file, *row]`` for each analysis's ``rows``.
+    Raises :class:`SerappError` for an analysis made with other labels (its columns would be mislabelled)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", *columns, *(csv_cell(f"p_{lab}") for lab in labels)])
+    for a in analyses:
+        if tuple(a.labels) != tuple(labels):
+            raise SerappError(f"{shown_path(a.file)} was analysed with the labels {', '.join(a.labels)}, not "
+                              f"{', '.join(labels)}; export it on its own.")
+        writer.writerows([csv_cell(str(a.file)), *row] for row in rows(a))
+    return out.getvalue()
+
+
+def _probability_cells(probs: np.ndarray | None, n: int) -> list[str]:
+    return [""] * n if probs is None else [f"{float(p):.6f}" for p in probs]
+
+
 def timeline_csv(labels: Sequence[str], analyses: Sequence[FileAnalysis]) -> str:
     """Timelines as CSV text (`serapp analyze --csv`, the window's timeline export; layout in docs/cli.md).
 
-    Header ``file,t,emotion,speech,level_db,p_<label>...`` for ``labels`` (the model's), then one row per window
-    of each analysis in order: ``t`` window end (s, 3 decimals), top label or ``silence``, ``speech`` 0/1,
+    Header ``file,t,emotion,speech,level_db,p_<label>...`` for ``labels`` (the model's), then one row per hop
+    of each analysis in order: ``t`` hop end (s, 3 decimals), top label or ``silence``, ``speech`` 0/1,
     ``level_db`` (dBFS, 1 decimal), calibrated probabilities (6 decimals; empty cells for silence). Raises
-    :class:`SerappError` for an analysis made with other labels (its columns would be mislabelled).
+    :class:`SerappError` for an analysis made with other labels.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "t", "emotion", "speech", "level_db", *(csv_cell(f"p_{lab}") for lab in labels)])
-    for a in analyses:
-        if tuple(a.labels) != tuple(labels):
-            raise SerappError(f"{shown_path(a.file)} was analysed with the labels {', '.join(a.labels)}, not "
-                              f"{', '.join(labels)}; export it on its own.")
-        for w in a.timeline:
-            probs = [""] * len(labels) if w.probs is None else [f"{float(p):.6f}" for p in w.probs]
-            writer.writerow([csv_cell(str(a.file)), f"{w.t:.3f}", csv_cell(w.emotion(labels)), int(w.is_speech),
-                             f"{w.level_db:.1f}",
-                             *probs])
-    return out.getvalue()
+    return _csv(labels, analyses, ["t", "emotion", "speech", "level_db"], lambda a: (
+        [f"{w.t:.3f}", csv_cell(w.emotion(labels)), int(w.is_speech), f"{w.level_db:.1f}",
+         *_probability_cells(w.probs, len(labels))] for w in a.timeline))
 
 
 def utterances_csv(labels: Sequence[str], analyses: Sequence[FileAnalysis]) -> str:
-    """Utterances as CSV text: header ``file,start,end,emotion,confidence,p_<label>...``, one row per utterance
-    (times in s, 3 decimals; probabilities 6 decimals). Raises :class:`SerappError` for other labels."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "start", "end", "emotion", "confidence", *(csv_cell(f"p_{lab}") for lab in labels)])
-    for a in analyses:
-        if tuple(a.labels) != tuple(labels):
-            raise SerappError(f"{shown_path(a.file)} was analysed with the labels {', '.join(a.labels)}, not "
-                              f"{', '.join(labels)}; export it on its own.")
-        for u in a.utterances:
-            writer.writerow([csv_cell(str(a.file)), f"{u.start:.3f}", f"{u.end:.3f}", csv_cell(u.emotion(labels)),
-                             f"{u.confidence:.6f}", *(f"{float(p):.6f}" for p in u.probs)])
-    return out.getvalue()
+    """Utterances as CSV text (`serapp analyze --utterances-csv`): header
+    ``file,start,end,emotion,confidence,p_<label>...``, one row per utterance (times in s, 3 decimals;
+    probabilities 6 decimals). Raises :class:`SerappError` for an analysis made with other labels."""
+    return _csv(labels, analyses, ["start", "end", "emotion", "confidence"], lambda a: (
+        [f"{u.start:.3f}", f"{u.end:.3f}", csv_cell(u.emotion(labels)), f"{u.confidence:.6f}",
+         *_probability_cells(u.probs, len(labels))] for u in a.utterances))
 
 
 def _hop_owner(ends: np.ndarray, hop: int, spans: Sequence[Span]) -> np.ndarray:
