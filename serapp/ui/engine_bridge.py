@@ -2,7 +2,8 @@
 
 The analyzer's callbacks run on its worker thread; here they only append to bounded deques. A QTimer on the
 GUI thread (60 Hz) drains them and emits signals, so views are only touched from the GUI thread and a stalled
-GUI can never make memory grow. A live microphone that fails is retried by itself every few seconds.
+GUI can never make memory grow. A live microphone that fails is retried by itself every few seconds, and a window
+without any microphone watches for one (:class:`DeviceWatcher`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from serapp.engine import capture
 from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
-from serapp.engine.capture import MicrophoneSource
+from serapp.engine.capture import InputDevice, MicrophoneSource
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
@@ -26,6 +28,7 @@ from serapp.ui.recorder import LiveRecorder, RecordingTee
 
 TICK_MS = 16  # drain period: ~60 Hz, twice the spectrogram's target frame rate
 RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
+RESCAN_S = 2.0  # period of the device scan while no microphone is present at all (one appears within it)
 _SPECTRUM_BACKLOG = 128  # updates (~4 s at the engine's 30 ms wake-up); older ones are dropped when the GUI stalls
 
 
@@ -51,6 +54,55 @@ class SourceChoice:
         if self.is_file:
             return FileSource(self.path, sample_rate=sample_rate, realtime=True, loop=self.loop)
         return MicrophoneSource(self.device or None, rescan=rescan)
+
+
+def device_caption(device: InputDevice) -> str:
+    """How a device is named everywhere in the window (picker, status bar): "pulse (ALSA)"."""
+    return f"{device.name} ({device.hostapi})"
+
+
+def describe_source(source: AudioSource | None, choice: SourceChoice) -> str:
+    """The input actually opened: the microphone PortAudio gave (never "default microphone" when it is known),
+    else what ``choice`` names."""
+    device = getattr(source, "device", None)
+    if isinstance(device, InputDevice):
+        return device_caption(device)
+    return choice.describe()
+
+
+class DeviceWatcher(QObject):
+    """While the window has no microphone, rescan the devices every :data:`RESCAN_S` seconds and emit
+    :attr:`appeared` with the inputs present once there are any (PortAudio only sees a device plugged in
+    after a rescan). Rescans never run during a playback (:func:`serapp.engine.capture.refresh_devices`)."""
+
+    appeared = Signal(list)  # list[InputDevice], not empty
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.scan)
+
+    @property
+    def active(self) -> bool:
+        return self._timer.isActive()
+
+    def watch(self, on: bool) -> None:
+        if not on:
+            self._timer.stop()
+        elif not self._timer.isActive():
+            self._timer.start(int(RESCAN_S * 1000))
+
+    def scan(self) -> None:
+        """One rescan; stops watching and emits :attr:`appeared` when a device is present."""
+        try:
+            if not capture.refresh_devices():
+                return  # a playback runs: next period
+            devices = capture.list_input_devices()
+        except SerappError:
+            return
+        if devices:
+            self._timer.stop()
+            self.appeared.emit(devices)
 
 
 @dataclass(frozen=True)
@@ -253,7 +305,8 @@ class LiveSession(QObject):
         last = self._last
         analyzer = self.analyzer
         self.stats_ready.emit(LiveStats(
-            source=self.choice.describe(), results_per_s=self.result_rate.rate(), draws_per_s=self.draw_rate.rate(),
+            source=describe_source(self.source, self.choice), results_per_s=self.result_rate.rate(),
+            draws_per_s=self.draw_rate.rate(),
             compute_ms=last.compute_ms if last else 0.0, latency_ms=last.latency_ms if last else 0.0,
             dropped_blocks=last.dropped_blocks if last else 0,
             dropped_results=analyzer.results.dropped if analyzer else 0))

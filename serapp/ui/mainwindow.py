@@ -25,13 +25,20 @@ from PySide6.QtWidgets import (
 )
 
 from serapp import atomic
-from serapp.engine.capture import list_input_devices
+from serapp.engine.capture import list_input_devices, resolve_device
 from serapp.engine.model import OnnxModel
 from serapp.errors import SerappError
 from serapp.ui import export
 from serapp.ui.about import AboutDialog
 from serapp.ui.demo import DemoView
-from serapp.ui.engine_bridge import LiveSession, LiveStats, SourceChoice, load_model_or_message
+from serapp.ui.engine_bridge import (
+    DeviceWatcher,
+    LiveSession,
+    LiveStats,
+    SourceChoice,
+    device_caption,
+    load_model_or_message,
+)
 from serapp.ui.fileview import AUDIO_FILTER, EXPORT_FILTERS, FileAnalysisView, audio_paths, grab_png
 from serapp.ui.liverecord import LiveRecord
 from serapp.ui.liveview import LiveView
@@ -83,9 +90,13 @@ class MainWindow(QMainWindow):
         self._summary_at = 0.0  # session time of the rolling summary shown
         self.live_unavailable = ""
         self.input_may_appear = False  # PortAudio works but lists no input: Start waits for a microphone
+        self.missing_device = ""  # --device names no present input: shown as such in the picker, never replaced
+        self.device_watcher = DeviceWatcher(self)  # rescans while there is no microphone at all
+        self.device_watcher.appeared.connect(self._on_devices_appeared)
         self._banner_parts: dict[str, str] = {}
         self._in_demo = False
-        self.setWindowTitle("serapp — speech emotion recognition")
+        # Qt adds the application's display name ("serapp") itself: "Speech emotion recognition — serapp".
+        self.setWindowTitle("Speech emotion recognition")
         self.setAcceptDrops(True)
         self._pre_demo_geometry = QByteArray()
         self._pre_demo_maximized = False
@@ -370,24 +381,52 @@ class MainWindow(QMainWindow):
         else:  # PortAudio answers, so a microphone plugged in later can be found by a rescan
             mic_problem, self.input_may_appear = "" if devices else "No audio input device was found.", not devices
         for d in devices:
-            self.device_combo.addItem(f"{d.name} ({d.hostapi})", d.name)
-        wanted = self.options.device or self.settings.device
-        if wanted and not self.options.input:
-            index = self.device_combo.findData(wanted)
-            if index >= 0:
-                self.device_combo.setCurrentIndex(index)
+            self.device_combo.addItem(device_caption(d), d.name)
+        self.missing_device = ""
+        if devices and not self.options.input:
+            self._select_device(devices)
         if self.device_combo.count() == 0:
             self.device_combo.addItem("No input available")
             self.device_combo.setEnabled(False)
             self.live_unavailable = mic_problem
-            wait = " Connect one and press Start: the window waits for it." if self.input_may_appear else ""
+            wait = (" Connect one: the window finds it within a few seconds (or press Start to wait for it)."
+                    if self.input_may_appear else "")
             self.set_banner("input", f"Live input is off: {mic_problem}{wait} File analysis works: drop audio "
                                      "files on the window or use File › Open.")
+            self.live_view.show_state("error")  # "No input", never "Listening…" without a microphone
         else:
             self.device_combo.setEnabled(True)
             self.live_unavailable = ""
             self.set_banner("input", "")
+        self.device_watcher.watch(self.input_may_appear and bool(self.live_unavailable))
         self._refresh_live_controls()
+
+    def _select_device(self, devices: list) -> None:
+        """Select in the picker the device asked for (``--device``, else the saved one) by the CLI's rule
+        (index, name, or part of a name), else the system default. A ``--device`` that matches nothing is
+        listed as missing and chosen anyway: the session then says why in the banner and waits for it,
+        instead of silently using another microphone."""
+        default = next((d for d in devices if d.is_default), devices[0])
+        chosen, wanted = default, self.options.device or self.settings.device
+        if wanted:
+            try:
+                chosen = resolve_device(wanted)
+            except SerappError:
+                if self.options.device:
+                    self.missing_device = wanted
+                    self.device_combo.insertItem(0, f"{wanted} (not found)", wanted)
+                    self.device_combo.setCurrentIndex(0)
+                    return
+                self.statusBar().showMessage(f"The saved input {wanted!r} is not present; using "
+                                             f"{device_caption(default)}.", 10000)
+        index = self.device_combo.findData(chosen.name)
+        self.device_combo.setCurrentIndex(max(0, index))
+
+    def _on_devices_appeared(self, _devices: list) -> None:
+        """A microphone appeared while there was none: offer it and start listening to it."""
+        self._populate_inputs()
+        if self.session is not None and not self.live_unavailable and not self.session.running:
+            self.start_live()
 
     def current_choice(self) -> SourceChoice:
         data = self.device_combo.currentData()
@@ -527,7 +566,7 @@ class MainWindow(QMainWindow):
     def _on_state(self, state: str) -> None:
         if state == "running":
             self.live_record.new_run()
-        if state == "running" and self.live_unavailable and not self.choice_is_file():
+        if state == "running" and (self.live_unavailable or self.missing_device) and not self.choice_is_file():
             self._populate_inputs()  # a retried microphone came (back): offer the devices now present
         self.live_view.show_state(state)
         self.demo_view.show_state(state)
