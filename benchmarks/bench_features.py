@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from serapp_train import cache
+from serapp_train.corpora import scan
 from threadpoolctl import threadpool_limits
 
 from serapp.engine import audio, features
 from serapp.engine.spec import FeatureSpec
 from serapp.paths import corpora_root
-from train import cache
-from train.corpora import scan
 
 KINDS: dict[str, FeatureSpec] = {
     "logmel": FeatureSpec(kind="logmel"),

@@ -43,6 +43,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.nonspeech`
 
 import numpy as np
+from serapp_train.corpora import Clip, scan
 from threadpoolctl import threadpool_limits
 
 from serapp.engine import audio
@@ -65,7 +66,6 @@ from tests.nonspeech import (
     voiced_centres,
     voiced_detected,
 )
-from train.corpora import Clip, scan
 
 CORPORA = ("ravdess", "crema-d", "tess", "savee")
 BABBLE_PER_CORPUS = 3  # 12 source clips for the babble's talkers

@@ -7,6 +7,7 @@ stays instant and a missing PortAudio only affects the commands that capture aud
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,57 +123,96 @@ def _describe(entry: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------------- listen
 RETRY_S = 2.0  # seconds between attempts to reopen a failed microphone
-def run_listen(args: argparse.Namespace) -> int:
-    import time
 
-    from serapp.engine.analyzer import Analyzer, AnalyzerState
+
+def run_listen(args: argparse.Namespace) -> int:
+    from serapp.engine.analyzer import Analyzer
+    from serapp.liveline import StatusLine, stderr_through
 
     source = _make_source(args)  # first: a missing PortAudio or device is the news, not the model
     model, config = _model_and_config(args)
     analyzer = Analyzer(source, model, config)
     tty = sys.stdout.isatty()
-    analyzer.start()
-    # A microphone that fails mid-run (unplugged, taken by another program) is retried until it is back;
-    # a file that fails mid-way is damaged, so that run ends.
-    retry = not _opt(args, "input")
-    count, started = 0, time.monotonic()
-    try:
-        while args.max_results is None or count < args.max_results:
-            if args.seconds is not None and time.monotonic() - started >= args.seconds:
-                break
-            result = analyzer.results.get(timeout=0.1)
-            if result is None:
-                if analyzer.state == AnalyzerState.ERROR and retry:
-                    _retry_live(analyzer)
-                elif analyzer.state != AnalyzerState.RUNNING and not len(analyzer.results):
-                    break
-                continue
-            count += 1
-            line = _result_line(result, model.labels)
-            print(f"\r{line}\033[K" if tty else line, end="" if tty else "\n", flush=True)
-    finally:
-        analyzer.stop()
-        if tty:
-            print()
-    if analyzer.state == AnalyzerState.ERROR:
-        print(f"serapp: {analyzer.error}", file=sys.stderr)
+    line = StatusLine(sys.stdout, sys.stderr, tty)
+    # On a terminal, PortAudio's and ALSA's own messages take lines of their own instead of gluing onto ours.
+    with stderr_through(line) if tty else contextlib.nullcontext(line):
+        try:
+            problem = _listen_loop(args, analyzer, model.labels, line)
+        finally:
+            analyzer.stop()
+            line.close()
+    if problem is not None:
+        print(f"serapp: {terminal_text(problem)}", file=sys.stderr)
         return 1
     return 0
 
 
-def _retry_live(analyzer: Any) -> None:
-    """Say why the live input stopped, wait :data:`RETRY_S`, and try once to restart it (the caller loops)."""
+def _listen_loop(args: argparse.Namespace, analyzer: Any, labels: tuple[str, ...], line: Any) -> str | None:
+    """Show results until a stop condition; returns why the input is failing when the run ends so, else None.
+
+    A microphone that fails mid-run (unplugged, taken by another program, delivering nothing) is said once, then
+    retried every :data:`RETRY_S` with one short line per change of reason, and "back" only once audio arrives
+    again. The stream time goes on across reconnects (each run's time starts where the last result was).
+    A file that fails mid-way is damaged, so that run ends.
+    """
     import time
 
+    from serapp.engine.analyzer import AnalyzerState
     from serapp.errors import SerappError
 
-    print(f"serapp: {analyzer.error} Retrying in {RETRY_S:g} s.", file=sys.stderr, flush=True)
-    time.sleep(RETRY_S)
-    try:
-        analyzer.restart()
-    except SerappError:
-        return  # still gone: analyzer.error holds the new reason, reported on the next round
-    print("serapp: the input is back.", file=sys.stderr, flush=True)
+    retry = not _opt(args, "input")
+    analyzer.start()
+    count, started = 0, time.monotonic()
+    offset = last_t = 0.0  # session time of the current run's stream time 0; of the last result shown
+    failing: str | None = None  # the reason last said while the input is failing
+    next_retry = 0.0
+    heard = False  # audio arrived since the last (re)start
+    while args.max_results is None or count < args.max_results:
+        now = time.monotonic()
+        if args.seconds is not None and now - started >= args.seconds:
+            break
+        result = analyzer.results.get(timeout=0.1)
+        if result is None:
+            if analyzer.state == AnalyzerState.ERROR and retry:
+                if failing is None:
+                    line.say(f"serapp: {terminal_text(analyzer.error or 'The input failed.')} "
+                             f"Retrying every {RETRY_S:g} s (Ctrl-C stops).")
+                elif _short(analyzer.error) != _short(failing):
+                    line.say(f"serapp: still failing: {terminal_text(_short(analyzer.error))}")
+                failing = analyzer.error or failing or "The input failed."
+                if now >= next_retry:
+                    next_retry = now + RETRY_S
+                    offset, heard = last_t, False
+                    with contextlib.suppress(SerappError):  # still gone: analyzer.error holds the new reason
+                        analyzer.restart()
+            elif analyzer.state != AnalyzerState.RUNNING and not len(analyzer.results):
+                break
+            continue
+        heard = True
+        if failing is not None:
+            line.say("serapp: the input is back.")
+            failing = None
+        count += 1
+        last_t = offset + result.t
+        line.show(_result_line(result, labels, t=last_t, skipped=analyzer.stats().skipped_updates))
+    if analyzer.state == AnalyzerState.ERROR:
+        return analyzer.error or "The input failed."
+    if failing is not None or (retry and not heard and not _has_audio(analyzer.source)):
+        # Reopened (or opened) but no audio since: a device that opens and delivers nothing is still failing.
+        return failing or f"No audio has arrived from {analyzer.source.label!r}."
+    return None
+
+
+def _short(message: str | None) -> str:
+    """The first sentence of a failure message: what a repeated report needs."""
+    text = (message or "The input failed.").strip()
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
+def _has_audio(source: Any) -> bool:
+    """Whether the source delivered audio since it last started (sources that cannot tell: assumed so)."""
+    return bool(getattr(source, "delivered", 1))
 
 
 def _make_source(args: argparse.Namespace) -> Any:
@@ -185,18 +225,22 @@ def _make_source(args: argparse.Namespace) -> Any:
     return MicrophoneSource(_opt(args, "device"))
 
 
-def _result_line(result: Any, labels: tuple[str, ...]) -> str:
+def _result_line(result: Any, labels: tuple[str, ...], *, t: float | None = None, skipped: int = 0) -> str:
+    """One update as a line under 80 columns: session time ``t`` (default the result's own), emotion, bar,
+    probability, level, the dropped / skipped counts once there are any, compute time and latency (last: what a
+    narrow terminal cuts off)."""
     if result.probs is None:
         # Speech too short to judge yet, or a pause (never scored).
-        what = f"{'speech…' if result.is_speech else 'silence':<9} {'':<20}"
+        what = f"{'speech…' if result.is_speech else 'silence':<9} {'':<15}"
     else:
         p = float(result.probs.max())
         # An ended utterance's score, held for a moment: light shade, so a watcher sees nobody is speaking.
-        bar = ("█" if result.phase == "speech" else "░") * round(p * 20)
-        what = f"{terminal_text(result.emotion):<9} {bar:<20} {p:4.0%}"
-    dropped = f"  dropped {result.dropped_blocks}" if result.dropped_blocks else ""
-    return (f"{result.t:7.2f} s  {what}  level {result.level_db:6.1f} dB  compute {result.compute_ms:5.1f} ms  "
-            f"latency {result.latency_ms:5.0f} ms{dropped}")
+        bar = ("█" if result.phase == "speech" else "░") * round(p * 10)
+        what = f"{terminal_text(result.emotion)[:9]:<9} {bar:<10} {p:4.0%}"
+    counts = f"  dropped {result.dropped_blocks}" if result.dropped_blocks else ""
+    counts += f"  skipped {skipped}" if skipped else ""
+    return (f"{result.t if t is None else t:7.2f} s  {what}  {result.level_db:4.0f} dB{counts}  "
+            f"compute {result.compute_ms:3.0f} ms  latency {result.latency_ms:4.0f} ms")
 
 
 # ---------------------------------------------------------------------------------------------------- devices

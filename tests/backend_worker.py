@@ -1,13 +1,13 @@
 """Subprocess half of tests/test_jax_backend.py: Keras reads ``KERAS_BACKEND`` once, at import, so each backend
 gets its own process, started with the variable set.
 
-``python -m tests.backend_worker train JOB_DIR FAMILY...`` trains each family through :func:`train.fit.fit_keras`
+``python -m tests.backend_worker train JOB_DIR FAMILY...`` trains each family through :func:`serapp_train.fit.fit_keras`
 (audio and feature augmentation, mixup, class weights, checkpoint) on the clips listed in ``JOB_DIR/clips.json``
 and leaves in ``JOB_DIR/FAMILY/``: ``model.keras``, the probe features ``inputs.npy`` and the trained model's
 probabilities on them ``probs.npy``.
 
 ``python -m tests.backend_worker load JOB_DIR FAMILY...`` loads each ``model.keras`` (safe mode) and predicts the
-probe features; ``export`` also exports it with :func:`train.export.export_onnx` (its parity check included) and
+probe features; ``export`` also exports it with :func:`serapp_train.export.export_onnx` (its parity check included) and
 runs the ONNX file in onnxruntime.
 
 Each family's outcome, or its traceback, goes to ``JOB_DIR/FAMILY/<command>.json``: one family's failure does
@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from serapp_train.augment import AugmentConfig
+from serapp_train.corpora import Clip
+from serapp_train.fit import Data, TrainConfig, choose_split, fit_keras, predict_proba
+from serapp_train.models import FAMILIES, IMAGENET_FAMILIES
 
 from serapp.engine.modelmeta import ModelInfo
 from tests.tiny_models import clip_audio, clip_features, tiny_spec
-from train.augment import AugmentConfig
-from train.corpora import Clip
-from train.fit import Data, TrainConfig, choose_split, fit_keras, predict_proba
-from train.models import FAMILIES, IMAGENET_FAMILIES
 
 # Every transform that runs on the fly (audio and features), each on about half the examples.
 AUGMENT = AugmentConfig(p_noise=0.5, p_gain=0.5, p_shift=0.5, p_specaugment=0.5, p_roll=0.5, p_feature_noise=0.5)
@@ -57,8 +57,9 @@ def job_config(family: str, n_train: int) -> TrainConfig:
 @cache
 def job_clips(job: Path) -> list[Clip]:
     """The clips listed in ``JOB_DIR/clips.json``, as the corpus scan finds them (labels, speakers)."""
+    from serapp_train import corpora
+
     from serapp.paths import corpora_root
-    from train import corpora
 
     wanted = {Path(p) for p in json.loads((job / "clips.json").read_text())}
     return [c for c in corpora.scan(corpora_root()) if c.path in wanted]
@@ -98,9 +99,8 @@ def load(job: Path, family: str, *, onnx: bool = False) -> dict[str, Any]:
     """Load the checkpoint and predict the probe features; with ``onnx`` also export it (parity-checked)."""
     import keras
     import onnxruntime as ort
-
-    import train.nets  # noqa: F401  (registers the custom layers a checkpoint may use)
-    from train.export import export_onnx
+    import serapp_train.nets  # noqa: F401  (registers the custom layers a checkpoint may use)
+    from serapp_train.export import export_onnx
 
     out = job / family
     inputs, probs = np.load(out / "inputs.npy"), np.load(out / "probs.npy")

@@ -4,7 +4,10 @@ It behaves like PortAudio where the engine relies on it: the device list is a sn
 initialisation (``_initialize``), streams call ``callback(indata, frames, time_info, status)`` from their own
 thread with real audio, and call ``finished_callback`` when the stream dies. Faults: :meth:`FakeSoundDevice.
 stream_error` (the stream aborts), :meth:`unplug` (the device goes silent and away), :meth:`plug` (it comes
-back, possibly under another index and rate) and :meth:`overflow` (status flags on the next callbacks).
+back, possibly under another index and rate), :meth:`overflow` (status flags on the next callbacks) and
+``mute`` (streams open and run but never call back, as a device that delivers nothing). Streams follow the clock:
+a stream whose callbacks were held up (a frozen process) catches up on at most ``BACKLOG_S`` of audio; the rest
+is lost without a flag, as PortAudio through PulseAudio loses it.
 ``play``/``stop``/``get_stream`` stand for sounddevice's playback; re-initialising PortAudio cuts it off, as the
 real library does.
 """
@@ -26,6 +29,7 @@ import pytest
 from serapp.engine.resample import resample
 
 AUDIO_RATE = 16000  # the rate of FakeSoundDevice.audio; streams play it at their own rate
+BACKLOG_S = 1.0  # audio a device buffers while nobody takes it (s)
 
 
 class PortAudioError(Exception):
@@ -59,6 +63,7 @@ class FakeSoundDevice:
         self.default = SimpleNamespace(device=[devices[0].index if devices else -1, -1])
         self.streams: list[FakeStream] = []
         self.pending_overflows = 0
+        self.mute = False
         self.rescans = 0
         self.output: FakeOutput | None = None  # the stream of the last play()
         self._listed: list[FakeDevice] = []
@@ -166,15 +171,23 @@ class FakeStream:
 
     def _run(self) -> None:
         n = max(1, round(self.fake.block_s * self.rate))
-        pos = 0
+        pos, sent, began = 0, 0, time.monotonic()
         while not self._halt.wait(self.fake.block_s):
-            idx = (pos + np.arange(n)) % self.audio.size
-            pos += n
-            block = np.repeat(self.audio[idx, None], self.channels, axis=1)
-            overflow = self.fake.pending_overflows > 0
-            self.fake.pending_overflows -= int(overflow)
-            self.callback(block, n, None, SimpleNamespace(input_overflow=overflow))
-            self.calls += 1
+            due = int((time.monotonic() - began) / self.fake.block_s)  # blocks the device's clock has made
+            if due - sent > BACKLOG_S / self.fake.block_s:  # held up too long: the oldest audio is gone, unflagged
+                skip = due - sent - round(BACKLOG_S / self.fake.block_s)
+                sent, pos = sent + skip, pos + skip * n
+            while sent < due and not self._halt.is_set():
+                sent += 1
+                idx = (pos + np.arange(n)) % self.audio.size
+                pos += n
+                if self.fake.mute:
+                    continue
+                block = np.repeat(self.audio[idx, None], self.channels, axis=1)
+                overflow = self.fake.pending_overflows > 0
+                self.fake.pending_overflows -= int(overflow)
+                self.callback(block, n, None, SimpleNamespace(input_overflow=overflow))
+                self.calls += 1
 
     def die(self, silently: bool) -> None:
         self._halt.set()

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from serapp.engine import audio
-from serapp.engine.features import features_from_prepared, prepare_batch
-from serapp.engine.spec import FeatureSpec
-from serapp.errors import SerappError
-from train.augment import (
+from serapp_train.augment import (
     AugmentConfig,
     add_noise_snr,
     apply_band_mask,
@@ -23,7 +18,12 @@ from train.augment import (
     mixup,
     shift_along,
 )
-from train.fit import Batches
+from serapp_train.fit import Batches
+
+from serapp.engine import audio
+from serapp.engine.features import features_from_prepared, prepare_batch
+from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
 
 SPEC = FeatureSpec(duration_s=1.0, n_mels=32, n_mfcc=20)
 
@@ -173,7 +173,7 @@ def test_augmentation_applies_to_training_batches_only(speech: np.ndarray) -> No
 
 def test_keep_prefix_keeps_the_beginning_of_the_speech_centred() -> None:
     """An utterance's beginning, as the live display scores it while it grows, prepared like a short clip."""
-    from train.augment import keep_prefix
+    from serapp_train.augment import keep_prefix
 
     sr = 16000
     y = np.zeros(3 * sr, np.float32)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train import cache
+from serapp_train.corpora import Clip, scan
 
 from serapp.engine import audio, features
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
-from train import cache
-from train.corpora import Clip, scan
 
 pytestmark = pytest.mark.corpora
 
@@ -87,7 +87,7 @@ def test_bad_files_are_reported_skipped_and_remembered(clips: list[Clip], tmp_pa
     truncated = tmp_path / "cut.ogg"
     truncated.write_bytes(clips[0].path.read_bytes()[:600])
     batch = [clip_of(empty), clips[0], clip_of(text), clip_of(tmp_path / "gone.wav"), clip_of(truncated), clips[1]]
-    with caplog.at_level(logging.WARNING, logger="train.cache"):
+    with caplog.at_level(logging.WARNING, logger="serapp_train.cache"):
         out = cache.features(batch, SPEC, cache=tmp_path / "c", workers=1, progress=False)
     assert out.kept.tolist() == [False, True, False, False, False, True]
     assert out.clips == [clips[0], clips[1]] and out.features.shape == (2, *SPEC.shape)

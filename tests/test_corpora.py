@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from serapp_train import corpora as C
 
 from serapp.engine.labels import EMOTIONS
 from serapp.errors import SerappError
-from train import corpora as C
 
 pytestmark = pytest.mark.corpora
 
@@ -128,7 +128,7 @@ def test_manifest_resolves_relative_paths_and_rejects_bad_labels(real_wav: Path,
     manifest = tmp_path / "list.csv"
     manifest.write_text(f"path,label,speaker,corpus\naudio/one.wav,Sad,s1,mine\n{clip},angry,s2,\n"
                         "audio/missing.wav,happy,s3,mine\n")
-    with caplog.at_level(logging.WARNING, logger="train.corpora"):
+    with caplog.at_level(logging.WARNING, logger="serapp_train.corpora"):
         clips = C.load_manifest(manifest)
     assert [(c.path, c.label, c.speaker, c.corpus) for c in clips] == [
         (clip, "angry", "manifest:s2", "manifest"), (clip, "sad", "mine:s1", "mine")]
@@ -145,7 +145,7 @@ def test_unparseable_name_is_reported_and_skipped(corpora: Path, tmp_path: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     src = corpora / "savee" / "ALL" / "DC_a01.ogg"
     place(src, tmp_path / "savee", "ALL/DC_a01.ogg", "ALL/DC_x01.ogg", "ALL/notes.txt")
-    with caplog.at_level(logging.WARNING, logger="train.corpora"):
+    with caplog.at_level(logging.WARNING, logger="serapp_train.corpora"):
         clips = C.scan(tmp_path)
     assert [c.path.name for c in clips] == ["DC_a01.ogg"]
     assert "DC_x01.ogg" in caplog.text and "notes.txt" not in caplog.text

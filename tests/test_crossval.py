@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.cli import main
 
 from serapp.engine.spec import FeatureSpec
 from tests.onnx_models import save_model
 from tests.tiny_models import tiny_spec
-from train.cli import main
 
 pytestmark = pytest.mark.corpora
 
@@ -27,8 +27,9 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: bool = True, model_seed: int = 0,
              val_speaker: str | None = None, **changes: object) -> Path:
     """A fold's run folder as `serapp-train train --protocol corpus-kfold --k 4 --export` leaves it."""
+    from serapp_train.fit import TrainConfig, write_json
+
     from serapp.atomic import write_text
-    from train.fit import TrainConfig, write_json
 
     folder = parent / f"run-{fold}-{speaker.split(':')[1]}"
     folder.mkdir()
@@ -73,7 +74,7 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     assert "UAR" in capsys.readouterr().out
 
     # The model card of a model trained with this recipe quotes the pooled figures and links the report.
-    from train.fit import write_json
+    from serapp_train.fit import write_json
 
     run = runs[0]
     write_json(run / "metrics.json", {"n_params": 1234, "calibration": {"temperature": 1.0, "ece_val_before": 0.2,
@@ -168,8 +169,9 @@ def test_crossval_checks_each_folds_teachers_by_recipe(tmp_path: Path, teacher_c
                                                        message: str | None) -> None:
     """A distilled recipe's folds have different teacher paths (each fold its own teachers): they are one
     cross-validation when every teacher is of the student's fold and the teachers' recipes agree."""
+    from serapp_train.crossval import check_folds, read_fold
+
     from serapp.errors import SerappError
-    from train.crossval import check_folds, read_fold
 
     folds = [read_fold(run) for run in student_folds(tmp_path, teacher_changes)]
     if message is None:
@@ -181,7 +183,7 @@ def test_crossval_checks_each_folds_teachers_by_recipe(tmp_path: Path, teacher_c
 
 def add_validation(run: Path, fold: int) -> dict:
     """Give a fold run the validation record `serapp-train train` writes (metrics.json and history.json)."""
-    from train.fit import write_json
+    from serapp_train.fit import write_json
 
     record = {"accuracy": 0.5 + fold / 100, "macro_f1": 0.4 + fold / 100, "uar": 0.45 + fold / 100, "n": 120,
               "per_corpus": {"savee": {"uar": 0.3 + fold / 50, "n": 120}}}
@@ -231,9 +233,10 @@ def test_crossval_validation_only_scores_nothing(tmp_path: Path, capsys: pytest.
 
 def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from serapp_train import corpora as corpus_scan
+    from serapp_train.evaluate import score
+
     from serapp.engine.model import load_model
-    from train import corpora as corpus_scan
-    from train.evaluate import score
 
     spec = tiny_spec(FeatureSpec(kind="logmel"))
     for name in ("a", "b", "c"):

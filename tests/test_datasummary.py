@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 import pytest
+from serapp_train import datasummary
 
 from serapp.errors import SerappError
-from train import datasummary
 
 pytestmark = pytest.mark.corpora
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.cli import main
+from serapp_train.distill import check_teacher, provenance, teacher_tree
+from serapp_train.fit import Batches, TrainConfig, one_hot
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from tests.test_fit import QUICK, TINY, only_run
-from train.cli import main
-from train.distill import check_teacher, provenance, teacher_tree
-from train.fit import Batches, TrainConfig, one_hot
 
 
 def test_soft_targets_take_their_share_of_every_target() -> None:
@@ -48,8 +48,9 @@ def test_a_teacher_that_saw_validation_or_test_speakers_is_refused(tmp_path: Pat
 def run_folder(folder: Path, *, train: list[str], val: list[str], test: list[str],
                teachers: tuple[str, ...] = ()) -> Path:
     """A run folder's config.json and split.json as `serapp-train train` writes them (its writers, its fields)."""
+    from serapp_train.fit import write_json
+
     from serapp.atomic import write_text
-    from train.fit import write_json
 
     folder.mkdir(parents=True)
     write_text(folder / "config.json", TrainConfig(family="cnn1d", teachers=teachers).to_json())
@@ -136,7 +137,7 @@ def test_training_refuses_a_teacher_whose_own_teacher_tested_on_its_speakers(cor
                  "--teacher", str(grand), "--runs-dir", str(tmp_path / "t")]) == 0
     teacher = only_run(tmp_path / "t")
     # T keeps its teacher record, and its exported model carries it.
-    from train.provenance import from_model
+    from serapp_train.provenance import from_model
 
     record = json.loads((teacher / "teachers.json").read_text())
     assert [t["run"] for t in record["teachers"]] == [str(grand)] and record["teachers"][0]["model_sha256"]
@@ -152,12 +153,13 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
     """A student's teacher record (written by the trainer's own function, carried in the model's metadata) is
     verified claim by claim; a changed teacher model fails, a teacher folder this checkout lacks is 'not in this
     clone', and a record that lost a teacher's checksum and speakers says 'not recorded'."""
+    from serapp_train import provenance as records
+    from serapp_train.fit import write_json
+    from serapp_train.modelcard import teachers_section
+
     from serapp.atomic import write_text
     from tests.onnx_models import save_model
     from tests.tiny_models import tiny_spec
-    from train import provenance as records
-    from train.fit import write_json
-    from train.modelcard import teachers_section
 
     spec = tiny_spec(FeatureSpec(kind="logmel"))
     teacher = run_folder(tmp_path / "teacher", train=["a", "b"], val=["e"], test=[])

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from serapp_train.cli import main
+from serapp_train.ensemble import merge
+from serapp_train.fit import write_json
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.model import load_model
@@ -15,9 +18,6 @@ from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from tests.onnx_models import build_model, save_model
 from tests.tiny_models import clip_features
-from train.cli import main
-from train.ensemble import merge
-from train.fit import write_json
 
 SPEC = FeatureSpec(kind="logmel", hop_length=320)
 TEMPERATURES = (0.7, 1.0, 1.6)
@@ -95,7 +95,7 @@ def test_ensemble_refuses_members_that_disagree(tmp_path: Path, change: dict[str
 
 
 def test_card_names_every_way_the_cross_validated_recipe_differs() -> None:
-    from train.modelcard import folds_differ
+    from serapp_train.modelcard import folds_differ
 
     shipped = {"family": "cnn2d", "teachers": ["t"], "members": ["a", "b"]}
     assert folds_differ(shipped, {"family": "crnn_small"}) == \

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.models import FAMILIES, IMAGENET_FAMILIES, build_model
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 from tests.tiny_models import clip_features, tiny_spec
-from train.models import FAMILIES, IMAGENET_FAMILIES, build_model
 
 keras = pytest.importorskip("keras")
 ort = pytest.importorskip("onnxruntime")
@@ -42,8 +42,9 @@ def _info(spec, **changes: object) -> ModelInfo:
 
 
 def test_metadata_round_trip_and_engine_serves_it(spec, features: np.ndarray, tmp_path: Path) -> None:
+    from serapp_train.export import MAX_IR_VERSION, OPSET, export_onnx
+
     from serapp.engine.model import calibrate, load_model
-    from train.export import MAX_IR_VERSION, OPSET, export_onnx
 
     model = build_model(FAMILY, spec.shape, len(EMOTIONS), seed=2)
     info = _info(spec)
@@ -66,7 +67,7 @@ def test_metadata_round_trip_and_engine_serves_it(spec, features: np.ndarray, tm
 
 def test_disagreeing_graph_is_refused_and_nothing_is_written(spec, features: np.ndarray, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from train import export
+    from serapp_train import export
 
     model = build_model(FAMILY, spec.shape, len(EMOTIONS), seed=2)
     other = build_model(FAMILY, spec.shape, len(EMOTIONS), seed=3)  # same graph, other weights
@@ -82,7 +83,7 @@ def test_disagreeing_graph_is_refused_and_nothing_is_written(spec, features: np.
 
 @pytest.mark.parametrize("case", ["spec", "labels", "parity-shape", "atol"])
 def test_inconsistent_arguments_are_refused(case: str, spec, features: np.ndarray, tmp_path: Path) -> None:
-    from train.export import export_onnx
+    from serapp_train.export import export_onnx
 
     model = build_model(FAMILY, spec.shape, len(EMOTIONS))
     info, inputs, atol = _info(spec), features[:2], 1e-4
@@ -100,7 +101,7 @@ def test_inconsistent_arguments_are_refused(case: str, spec, features: np.ndarra
 
 
 def test_models_with_code_layers_are_refused(spec, features: np.ndarray, tmp_path: Path) -> None:
-    from train.export import code_layers, export_onnx
+    from serapp_train.export import code_layers, export_onnx
 
     inp = keras.Input(spec.shape)
     x = keras.layers.Lambda(lambda t: t * 2.0, name="doubler")(inp)

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from serapp.engine.modelmeta import ModelInfo
-from serapp.engine.spec import FeatureSpec
-from serapp.errors import SerappError
-from train.cli import build_parser, main
-from train.fit import (
+from serapp_train.cli import build_parser, main
+from serapp_train.fit import (
     Batches,
     TrainConfig,
     class_weights,
@@ -22,6 +18,10 @@ from train.fit import (
     load_data,
     oversample_indices,
 )
+
+from serapp.engine.modelmeta import ModelInfo
+from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
 
 TINY = ["--spec-set", "duration_s=1.0", "--spec-set", "n_mels=32", "--spec-set", "n_mfcc=20"]
 QUICK = ["--limit", "20", "--k", "3", "--seed", "1", "--batch-size", "16", "--quiet"]

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from serapp_train.models import FAMILIES, IMAGENET_FAMILIES
 
 from serapp.paths import CORPORA_ENV_VAR
 from tests.conftest import IN_CI
-from train.models import FAMILIES, IMAGENET_FAMILIES
 
 REPO = Path(__file__).resolve().parents[1]
 # (families, what the TensorFlow process does with their checkpoints); three chains keep both cores busy

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from serapp_train import metrics
 
 from serapp.errors import SerappError
-from train import metrics
 
 LABELS = ["a", "b", "c"]
 # By hand: class a P=2/2 R=2/3 F1=0.8; b P=1/2 R=1/2 F1=0.5; c P=1/2 R=1/1 F1=2/3.

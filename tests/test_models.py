@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.models import CLASSICAL, CLASSICAL_SPEC, FAMILIES, IMAGENET_FAMILIES, build_classical, build_model
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 from tests.tiny_models import clip_features, tiny_spec
-from train.models import CLASSICAL, CLASSICAL_SPEC, FAMILIES, IMAGENET_FAMILIES, build_classical, build_model
 
 keras = pytest.importorskip("keras")
 ort = pytest.importorskip("onnxruntime")
@@ -31,7 +31,7 @@ def _labels(n: int) -> np.ndarray:
 @pytest.mark.corpora
 @pytest.mark.parametrize("family", _families())
 def test_family_trains_and_exports(family: str, sample_clips: list[Path], tmp_path: Path) -> None:
-    from train.export import code_layers, export_onnx
+    from serapp_train.export import code_layers, export_onnx
 
     spec = tiny_spec(FAMILIES[family].spec)
     x = clip_features(sample_clips, spec)
@@ -57,7 +57,7 @@ def test_family_trains_and_exports(family: str, sample_clips: list[Path], tmp_pa
 
 
 def test_models_are_reproducible_and_sizes_reported() -> None:
-    from train.models import count_params
+    from serapp_train.models import count_params
 
     spec = tiny_spec(FAMILIES["crnn_small"].spec)
     a, b = (build_model("crnn_small", spec.shape, 7, seed=3) for _ in range(2))
@@ -67,14 +67,14 @@ def test_models_are_reproducible_and_sizes_reported() -> None:
 
 
 def test_default_real_time_model_is_compact() -> None:
-    from train.models import DEFAULT_FAMILY, count_params
+    from serapp_train.models import DEFAULT_FAMILY, count_params
 
     fam = FAMILIES[DEFAULT_FAMILY]
     assert count_params(build_model(DEFAULT_FAMILY, fam.spec.shape, len(EMOTIONS)))["total"] < 1_000_000
 
 
 def test_cnn2d_width_scales_every_layer() -> None:
-    from train.models import count_params
+    from serapp_train.models import count_params
 
     full, half = (build_model("cnn2d", (101, 32, 1), 7, width_mult=w) for w in (1.0, 0.5))
     channels = [[layer.output.shape[-1] for layer in m.layers if "conv" in layer.name] for m in (full, half)]
@@ -109,7 +109,7 @@ def test_missing_imagenet_weights_say_what_to_do(tmp_path: Path, monkeypatch: py
 
 @pytest.mark.slow
 def test_imagenet_weights_load_from_a_file(tmp_path: Path) -> None:
-    from train.nets import build_imagenet
+    from serapp_train.nets import build_imagenet
 
     donor = keras.applications.MobileNetV3Large(include_top=False, weights=None, input_shape=(32, 32, 3),
                                                 pooling="avg", include_preprocessing=False)

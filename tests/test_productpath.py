@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train import productpath
+from serapp_train.corpora import Clip
+from serapp_train.modelcard import product_path_section
 
 from serapp.engine.analyzer import EmotionResult
 from serapp.engine.model import OnnxModel, load_model
-from train import productpath
-from train.corpora import Clip
-from train.modelcard import product_path_section
 
 LABELS = ("angry", "sad")
 

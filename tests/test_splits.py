@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from serapp_train import splits as S
+from serapp_train.corpora import Clip, scan
 
 from serapp.engine.labels import EMOTIONS
 from serapp.errors import SerappError
-from train import splits as S
-from train.corpora import Clip, scan
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_refusals_are_plain() -> None:
 
 
 def test_split_seed_keeps_the_speakers_while_the_seed_changes(clips: list[Clip]) -> None:
-    from train.fit import TrainConfig, choose_split
+    from serapp_train.fit import TrainConfig, choose_split
 
     def parts(**seeds: int) -> list[set[str]]:
         split = choose_split(clips, TrainConfig(protocol="speaker-holdout", **seeds))

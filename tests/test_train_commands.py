@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.cli import main
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.spec import FeatureSpec
 from tests.onnx_models import save_model
 from tests.tiny_models import tiny_spec
-from train.cli import main
 
 pytestmark = pytest.mark.corpora
 
@@ -26,9 +26,10 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _run_folder(folder: Path, spec: FeatureSpec) -> Path:
     """A run folder as `serapp-train train` leaves it, for a cnn1d model trained on SAVEE."""
     keras = pytest.importorskip("keras")
+    from serapp_train.fit import TrainConfig, write_json
+    from serapp_train.models import build_model
+
     from serapp.atomic import write_text
-    from train.fit import TrainConfig, write_json
-    from train.models import build_model
 
     folder.mkdir()
     config = TrainConfig(family="cnn1d", spec=spec, corpora=("savee",), epochs=1)
@@ -87,8 +88,8 @@ def test_evaluate_clean_and_noisy(corpora: Path, tmp_path: Path, capsys: pytest.
 
 
 def test_degradation_reaches_the_features(sample_clips: list[Path]) -> None:
-    from train.corpora import Clip
-    from train.evaluate import Condition, features_for
+    from serapp_train.corpora import Clip
+    from serapp_train.evaluate import Condition, features_for
 
     spec = tiny_spec(FeatureSpec(kind="logmel"))
     clips = [Clip(p, "test", "angry", f"test:{i}", None, "angry") for i, p in enumerate(sample_clips[:3])]
@@ -115,7 +116,7 @@ def test_evaluate_speaker_filter(corpora: Path, tmp_path: Path) -> None:
 
 def test_evaluate_on_a_split_part_and_an_ensemble(corpora: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from train.fit import write_json
+    from serapp_train.fit import write_json
 
     model = save_model(tmp_path / "m.onnx", tiny_spec(FeatureSpec(kind="stats")))
     other = save_model(tmp_path / "o.onnx", tiny_spec(FeatureSpec(kind="logmel")))
@@ -188,8 +189,8 @@ def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_pa
 
 def test_compare_reads_a_table_written_before_validation_figures(tmp_path: Path) -> None:
     """An older compare.json (test figures only) renders and merges: its rows say n/a and are not ranked."""
-    from train.compare import merge_reports, render
-    from train.fit import TrainConfig, write_json
+    from serapp_train.compare import merge_reports, render
+    from serapp_train.fit import TrainConfig, write_json
 
     def report(family: str, uar: float, validation: dict | None) -> dict:
         entry = {"runs": [], "n_params": 10, "ms_per_inference": 1.0, "timed_with": "onnxruntime",
@@ -222,8 +223,8 @@ def test_compare_reads_a_table_written_before_validation_figures(tmp_path: Path)
 
 @pytest.mark.parametrize("protocol", ["speaker-kfold", "corpus-kfold", "speaker-holdout", "loco", "random"])
 def test_compare_runs_the_folds_of_every_protocol(protocol: str) -> None:
-    from train.compare import fold_numbers, protocol_text
-    from train.fit import PROTOCOLS, TrainConfig
+    from serapp_train.compare import fold_numbers, protocol_text
+    from serapp_train.fit import PROTOCOLS, TrainConfig
 
     assert protocol in PROTOCOLS  # the list above covers every protocol the trainer offers
     assert len(PROTOCOLS) == 5

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.corpora import Clip
+from serapp_train.whisper import embeddings
+from serapp_train.whisper.embeddings import DEFAULT_SPEC, embed, pool_mean_std
 
 from serapp.engine import audio, features
 from serapp.errors import SerappError
 from tests.test_whisper_encoder import TOLERANCE, ct2_encode
 from tests.whisper_support import require_whisper_extra
-from train.corpora import Clip
-from train.whisper import embeddings
-from train.whisper.embeddings import DEFAULT_SPEC, embed, pool_mean_std
 
 _ENCODE = embeddings._encode  # the real one, before any test wraps it
 

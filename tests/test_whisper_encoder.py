@@ -9,14 +9,14 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from serapp_train.whisper.ctranslate2_reader import CT2Model
+from serapp_train.whisper.encoder import build_encoder, encoder_shape, load_encoder_weights
 
 from serapp.engine import audio, features
 from serapp.engine.preprocess import prepare
 from serapp.engine.spec import WHISPER_LOGMEL, FeatureSpec
 from serapp.errors import SerappError
 from tests.whisper_support import require_whisper_extra
-from train.whisper.ctranslate2_reader import CT2Model
-from train.whisper.encoder import build_encoder, encoder_shape, load_encoder_weights
 
 SPEC = FeatureSpec(kind="whisper_logmel", **WHISPER_LOGMEL)
 # The port's largest absolute difference from ctranslate2 (float32 compute) on any output value of the sample
@@ -118,7 +118,8 @@ def test_jax_backend_matches_ctranslate2(weights: CT2Model, reference: object, p
     require_jax()
     x = features.whisper_log_mel(prepared[:4], SPEC)
     np.save(tmp_path / "x.npy", x)
-    code = ("import sys, numpy as np, keras; from train.whisper.encoder import build_encoder, load_encoder_weights; "
+    code = ("import sys, numpy as np, keras; "
+            "from serapp_train.whisper.encoder import build_encoder, load_encoder_weights; "
             "assert keras.backend.backend() == 'jax'; x = np.load(sys.argv[1]); "
             "m = build_encoder(load_encoder_weights(), n_frames=x.shape[1]); "
             "np.save(sys.argv[2], np.asarray(m.predict(x, verbose=0)))")

@@ -9,18 +9,18 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from serapp_train.corpora import Clip
+from serapp_train.export import export_onnx
+from serapp_train.whisper.classifier import build_whisper_classifier
+from serapp_train.whisper.ctranslate2_reader import CT2Model
+from serapp_train.whisper.embeddings import DEFAULT_SPEC, embed
+from serapp_train.whisper.encoder import load_encoder_weights
 
 from serapp.engine import audio, features
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.model import load_model
 from serapp.engine.modelmeta import ModelInfo
 from tests.whisper_support import require_whisper_extra
-from train.corpora import Clip
-from train.export import export_onnx
-from train.whisper.classifier import build_whisper_classifier
-from train.whisper.ctranslate2_reader import CT2Model
-from train.whisper.embeddings import DEFAULT_SPEC, embed
-from train.whisper.encoder import load_encoder_weights
 
 ATOL = 1e-4  # the export's parity tolerance on probabilities, as for every other family
 MAX_MODEL_MB = 40  # the budget for the default model's file

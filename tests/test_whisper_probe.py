@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.corpora import scan
+from serapp_train.whisper.probe import ALL_LAYERS, probe
 
 from serapp.engine.labels import EMOTIONS
 from serapp.errors import SerappError
-from train.corpora import scan
-from train.whisper.probe import ALL_LAYERS, probe
 
 
 def test_probe_scores_signal_high_and_noise_at_chance(corpora: Path) -> None:

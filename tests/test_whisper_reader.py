@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.whisper.ctranslate2_reader import DEFAULT_PACKAGE, find_model_dir, read_model
 
 from serapp.errors import SerappError
 from tests.whisper_support import require_whisper_extra
-from train.whisper.ctranslate2_reader import DEFAULT_PACKAGE, find_model_dir, read_model
 
 
 def _tiny_spec_class() -> type:

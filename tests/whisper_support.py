@@ -7,9 +7,9 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from serapp_train.whisper.ctranslate2_reader import DEFAULT_PACKAGE, find_model_dir
 
 from tests.conftest import IN_CI
-from train.whisper.ctranslate2_reader import DEFAULT_PACKAGE, find_model_dir
 
 
 def require_whisper_extra() -> Path:

@@ -33,7 +33,8 @@ from serapp.engine import features as engine_features
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.paths import REPO_ROOT
-from train.corpora import Clip
+
+from .corpora import Clip
 
 log = logging.getLogger(__name__)
 

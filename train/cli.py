@@ -14,16 +14,16 @@ from collections.abc import Sequence
 
 from serapp.errors import run_command
 
-# name -> (module, one-line help)
+# name -> (module in this package, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "data": ("train.datasummary", "clips per corpus x emotion, speakers and hours"),
-    "train": ("train.fit", "train one model under a speaker-independent protocol; saves a run folder"),
-    "compare": ("train.compare", "train several families under one protocol; Markdown table and confusions"),
-    "crossval": ("train.crossval", "score every fold's ONNX model on its test speakers and pool per-corpus figures"),
-    "evaluate": ("train.evaluate", "score an exported ONNX model on corpus clips (optionally noisy); metrics + PNG"),
-    "card": ("train.modelcard", "score a shipped ONNX model on its run's test speakers and write its model card"),
-    "ensemble": ("train.ensemble", "merge finished runs on one feature spec into one ONNX file serving their mean"),
-    "export": ("train.exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
+    "data": ("datasummary", "clips per corpus x emotion, speakers and hours"),
+    "train": ("fit", "train one model under a speaker-independent protocol; saves a run folder"),
+    "compare": ("compare", "train several families under one protocol; Markdown table and confusions"),
+    "crossval": ("crossval", "score every fold's ONNX model on its test speakers and pool per-corpus figures"),
+    "evaluate": ("evaluate", "score an exported ONNX model on corpus clips (optionally noisy); metrics + PNG"),
+    "card": ("modelcard", "score a shipped ONNX model on its run's test speakers and write its model card"),
+    "ensemble": ("ensemble", "merge finished runs on one feature spec into one ONNX file serving their mean"),
+    "export": ("exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
 }
 
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="serapp-train", description="Train, compare, evaluate and export models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(f".{module_name}", __package__)
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
         p.set_defaults(run=module.run)

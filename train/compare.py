@@ -1,6 +1,6 @@
 """`serapp-train compare`: several families under one protocol, as a Markdown table with confusion matrices.
 
-Every family is trained with :func:`train.fit.train_run` (each run keeps its own folder under ``runs/``) on the
+Every family is trained with :func:`serapp_train.fit.train_run` (each run keeps its own folder under ``runs/``) on the
 same folds, seed and corpora. The table ranks the families on their mean scores over the folds' *validation*
 speakers (drawn from each fold's training speakers, as the trainer recorded them: what a choice between families
 may use), gives the parameter count and the time of one inference (onnxruntime, one thread, on the exported ONNX
@@ -24,7 +24,8 @@ import numpy as np
 
 from serapp.atomic import write_text
 from serapp.errors import SerappError
-from train.fit import (
+
+from .fit import (
     KFOLD_PROTOCOLS,
     RunResult,
     TrainConfig,
@@ -34,7 +35,7 @@ from train.fit import (
     train_run,
     write_json,
 )
-from train.models import CLASSICAL, FAMILIES, IMAGENET_FAMILIES
+from .models import CLASSICAL, FAMILIES, IMAGENET_FAMILIES
 
 DEFAULT_FAMILIES: tuple[str, ...] = (*(f for f in FAMILIES if f not in IMAGENET_FAMILIES), *CLASSICAL)
 DEFAULT_OUT = Path("docs/compare")
@@ -70,8 +71,8 @@ class FamilyResult:
     def validation(self) -> dict[str, Any] | None:
         """Mean and standard deviation over folds of the validation scores (``loss``: best validation loss, None
         without ``history.json``, e.g. scikit-learn) and each corpus's validation UAR, from the run folders (see
-        :func:`train.crossval.read_validation`); None when a run has no validation record."""
-        from train.crossval import read_validation
+        :func:`serapp_train.crossval.read_validation`); None when a run has no validation record."""
+        from .crossval import read_validation
 
         records = [read_validation(run.run_dir) for run in self.runs]
         if any(record is None for record in records):
@@ -125,7 +126,7 @@ NOT_RECORDED = "n/a"
 def summarise_validation(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean and standard deviation over folds of each validation record's scores and loss (None where a fold
     has none) and mean per-corpus UAR over the folds that validate on that corpus. ``records``: one per fold,
-    as :func:`train.crossval.read_validation` returns them."""
+    as :func:`serapp_train.crossval.read_validation` returns them."""
     summary: dict[str, Any] = {}
     for key in ("loss", *SCORES):
         values = [r.get(key) for r in records]
@@ -343,7 +344,7 @@ def compare(configs: Sequence[TrainConfig], folds: Sequence[int], out: Path, *, 
             verbose: int = 1) -> list[FamilyResult]:
     """Train each config (one per family, same protocol) on each fold, then write ``README.md``,
     ``compare.json`` and one confusion PNG per family into ``out``. Returns the results."""
-    from train import metrics
+    from . import metrics
 
     base = configs[0]
     results: list[FamilyResult] = []

@@ -4,7 +4,7 @@ pooled into per-corpus figures.
 Give it the run folders of every fold (``serapp-train train --protocol corpus-kfold --k K --fold I --export``
 for I = 1..K). They must be one configuration but for the fold, cover folds 1..K once each, and test disjoint
 speakers, so every speaker is scored exactly once by a model that never trained or tuned on it. Each fold's
-``model.onnx`` is scored as the app serves it (:func:`train.evaluate.score`: its own feature spec and
+``model.onnx`` is scored as the app serves it (:func:`serapp_train.evaluate.score`: its own feature spec and
 temperature) on that fold's test speakers; the predictions are pooled over the folds for accuracy, macro-F1,
 UAR and the confusion matrix per corpus, and each fold's per-corpus UAR is listed with mean and spread.
 Writes ``crossval.json``, ``README.md`` and confusion PNGs (all corpora and each corpus) to ``--out``.
@@ -34,8 +34,8 @@ from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
 if TYPE_CHECKING:
-    from train.corpora import Clip
-    from train.evaluate import Scored
+    from .corpora import Clip
+    from .evaluate import Scored
 
 # Config fields that differ from fold to fold of one cross-validation.
 PER_FOLD: frozenset[str] = frozenset({"fold"})
@@ -104,9 +104,9 @@ def read_fold(run_dir: Path, *, scored: bool = True) -> Fold:
 def recipe(config: dict[str, Any], val_speakers: set[str], test_speakers: set[str]) -> dict[str, Any]:
     """A fold run's configuration without its fold number, each teacher (a path, which differs from fold to fold)
     replaced by the teacher's own recipe. The whole teacher tree is checked for leaks into the student's
-    ``val_speakers`` and ``test_speakers`` by :func:`train.distill.teacher_tree`, the check training runs too:
+    ``val_speakers`` and ``test_speakers`` by :func:`serapp_train.distill.teacher_tree`, the check training runs too:
     one of another fold has learnt this fold's test speakers, and the student would learn them from it."""
-    from train.distill import Teacher, teacher_tree
+    from .distill import Teacher, teacher_tree
 
     def shape(own: dict[str, Any], teachers: Sequence[Teacher]) -> dict[str, Any]:
         shared = {key: value for key, value in own.items() if key not in PER_FOLD}
@@ -118,7 +118,7 @@ def recipe(config: dict[str, Any], val_speakers: set[str], test_speakers: set[st
 
 def check_folds(folds: Sequence[Fold]) -> None:
     """Raise :class:`SerappError` unless the folds make one complete cross-validation."""
-    from train.fit import KFOLD_PROTOCOLS
+    from .fit import KFOLD_PROTOCOLS
 
     first = folds[0].config
     if first.get("protocol") not in KFOLD_PROTOCOLS or first.get("all_speakers"):
@@ -169,7 +169,8 @@ def score_fold(fold: Fold, clips: Sequence[Clip], members: Sequence[Path] = (), 
     """Fold ``fold``'s ONNX model (averaged with the ``members`` models, if any) scored on its own ``part``
     speakers (``test`` or ``val``) among ``clips`` (clean audio)."""
     from serapp.engine.model import load_model
-    from train.evaluate import score
+
+    from .evaluate import score
 
     speakers = fold.test_speakers if part == "test" else fold.val_speakers
     mine = [c for c in clips if c.speaker in speakers]
@@ -189,8 +190,8 @@ def ensemble_validation(fold: Fold, clips: Sequence[Clip], members: Sequence[Pat
 
 def pool(scored: Sequence[Scored]) -> Scored:
     """The folds' predictions as one evaluation: metrics over all their clips, per corpus included."""
-    from train import metrics
-    from train.evaluate import Condition, Scored
+    from . import metrics
+    from .evaluate import Condition, Scored
 
     labels = scored[0].metrics.labels
     if any(s.metrics.labels != labels for s in scored):
@@ -319,7 +320,7 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
            command: str, validation: dict[str, Any] | None = None,
            members: dict[int, list[Path]] | None = None) -> str:
     """README.md of a cross-validation."""
-    from train.modelcard import corpus_table, target_table
+    from .modelcard import corpus_table, target_table
 
     config = folds[0].config
     k = len(folds)
@@ -366,8 +367,9 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
     With ``validation_only`` only the folds' validation scores are reported (nothing is scored).
     ``member_groups``: other recipes' fold runs averaged with each fold's model (see :func:`fold_members`)."""
     from serapp.atomic import write_text
-    from train import corpora, metrics
-    from train.fit import write_json
+
+    from . import corpora, metrics
+    from .fit import write_json
 
     # an ensemble's validation scores are computed here, from its models, so they are needed even then
     folds = sorted((read_fold(Path(r), scored=not validation_only or bool(member_groups)) for r in run_dirs),
@@ -410,7 +412,7 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
 
 
 def run(args: argparse.Namespace) -> int:
-    from train import metrics
+    from . import metrics
 
     report = crossval(args.runs, args.out, root=args.root, command=args.command,
                       validation_only=args.validation_only, member_groups=args.members)

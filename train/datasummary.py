@@ -19,7 +19,8 @@ from serapp.engine.audio import probe
 from serapp.engine.labels import EMOTIONS
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
-from train.corpora import CORPORA, Clip, load_manifest, scan
+
+from .corpora import CORPORA, Clip, load_manifest, scan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ validation or test speaker would leak them, so :func:`check_teacher` refuses it.
 student; what its own teachers heard reached it through their soft targets, so :func:`teacher_tree` checks the
 whole tree against the student's speakers, and is the one check both training and ``serapp-train crossval`` use.
 Which teachers taught a run, by model checksum and speakers, is recorded by :func:`provenance` (see
-:mod:`train.provenance`).
+:mod:`serapp_train.provenance`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from serapp.errors import SerappError
-from train.corpora import Clip
+
+from .corpora import Clip
 
 
 def check_teacher(run_dir: Path, teacher_split: dict[str, list[str]], val_speakers: set[str],
@@ -51,8 +52,8 @@ class Teacher:
     teachers: tuple[Teacher, ...]
 
     def record(self) -> dict[str, Any]:
-        """JSON-ready provenance of this teacher and its own teachers (see :func:`train.provenance.node`)."""
-        from train import provenance
+        """JSON-ready provenance of this teacher and its own teachers (see :func:`serapp_train.provenance.node`)."""
+        from . import provenance
 
         return provenance.node(run=str(self.path), family=self.config.get("family"), model_sha256=self.model_sha256,
                                split=self.split, teachers=[t.record() for t in self.teachers])
@@ -66,7 +67,7 @@ def teacher_tree(run_dirs: Sequence[str | Path], val_speakers: set[str], test_sp
     targets. Raises :class:`SerappError` for a leak, for a teacher whose ``config.json`` or ``split.json`` is
     missing (it cannot be checked; paths are read from the folder the runs were trained from) and for a run that
     is its own teacher."""
-    from train import provenance
+    from . import provenance
 
     found = []
     for run_dir in map(Path, run_dirs):
@@ -90,7 +91,7 @@ def provenance(run_dirs: Sequence[str | Path], student_split: dict[str, Any]) ->
     """The record a distilled run keeps of its teachers (``teachers.json``, and the exported model's metadata):
     the student's speaker sets and each teacher's run id, model checksum, speaker sets and own teachers, after
     :func:`teacher_tree` has checked the whole tree against ``student_split`` (the student's ``split.json``)."""
-    from train import provenance as records
+    from . import provenance as records
 
     val, test = (set(student_split.get(f"{part}_speakers", [])) for part in ("val", "test"))
     tree = teacher_tree(run_dirs, val, test)
@@ -104,9 +105,10 @@ def teacher_probabilities(run_dirs: Sequence[str | Path], clips: Sequence[Clip],
     ``clips`` (clean audio, each teacher with its own features), columns in ``labels`` order. The whole teacher
     tree is checked first (:func:`teacher_tree`)."""
     from serapp.engine.model import load_model
-    from train import cache
-    from train.evaluate import predict
-    from train.exportcmd import require_exported
+
+    from . import cache
+    from .evaluate import predict
+    from .exportcmd import require_exported
 
     if not run_dirs:
         raise SerappError("Distillation needs at least one teacher run.")

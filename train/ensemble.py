@@ -92,7 +92,8 @@ def read_member(run_dir: Path) -> dict[str, Any]:
     import onnx
 
     from serapp.engine.model import load_model
-    from train.exportcmd import read_json, require_exported
+
+    from .exportcmd import read_json, require_exported
 
     require_exported(run_dir, ("model.onnx", "split.json", "config.json", "metrics.json"))
     return {"dir": run_dir, "model": load_model(run_dir / "model.onnx"), "proto": onnx.load(run_dir / "model.onnx"),
@@ -134,9 +135,10 @@ def run(args: argparse.Namespace) -> int:
 
     import serapp
     from serapp.engine.model import load_model
-    from train import corpora, metrics
-    from train.evaluate import score
-    from train.fit import HEADLINE, calibrate, write_json
+
+    from . import corpora, metrics
+    from .evaluate import score
+    from .fit import HEADLINE, calibrate, write_json
 
     out: Path = args.out
     if out.exists():

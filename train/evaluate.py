@@ -2,7 +2,7 @@
 
 The model is loaded with :func:`serapp.engine.model.load_model` and fed features computed with its own spec,
 so the figures are those of the shipped file, calibration included. Clips come from corpus folders
-(:func:`train.corpora.scan`) or a CSV manifest, optionally restricted to some speakers (e.g. a test fold).
+(:func:`serapp_train.corpora.scan`) or a CSV manifest, optionally restricted to some speakers (e.g. a test fold).
 Robustness: ``--noise-snr`` adds white or pink (babble-like) noise at an SNR and ``--gain-db`` scales the
 level, both on the prepared window the model sees (after trimming and fixing the length), with the same
 functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`` to ``--out``.
@@ -24,8 +24,9 @@ from serapp.paths import corpora_root
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
     from serapp.engine.spec import FeatureSpec
-    from train.corpora import Clip
-    from train.metrics import Metrics
+
+    from .corpora import Clip
+    from .metrics import Metrics
 
 BATCH = 64
 # The live replay's default size: 20 conversations of 12 clips, about 35 minutes of audio.
@@ -70,7 +71,7 @@ def _names(text: str | None) -> list[str] | None:
 
 def split_speakers(path: Path, part: str) -> list[str]:
     """The speaker ids of one part (``val`` or ``test``) of a run's ``split.json``."""
-    from train.exportcmd import read_json
+    from .exportcmd import read_json
 
     key = f"{part}_speakers"
     split = read_json(path)
@@ -82,8 +83,8 @@ def split_speakers(path: Path, part: str) -> list[str]:
 
 def select_clips(args: argparse.Namespace) -> list[Clip]:
     """The clips to score: corpus scan or manifest, then the speaker filter, then the per-corpus limit."""
-    from train import corpora
-    from train.fit import limit_per_corpus
+    from . import corpora
+    from .fit import limit_per_corpus
 
     if args.manifest is not None:
         clips = corpora.load_manifest(args.manifest)
@@ -110,7 +111,7 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
 def degrade(audio: np.ndarray, *, snr_db: float | None, gain_db: float | None, color: str,
             rng: np.random.Generator) -> np.ndarray:
     """Prepared audio ``(batch, n_samples)`` with noise at ``snr_db`` and/or a ``gain_db`` level change."""
-    from train.augment import add_noise_snr, apply_gain
+    from .augment import add_noise_snr, apply_gain
 
     out = np.asarray(audio, dtype=np.float32)
     if snr_db is not None:
@@ -123,7 +124,8 @@ def degrade(audio: np.ndarray, *, snr_db: float | None, gain_db: float | None, c
 def features_for(clips: Sequence[Clip], spec: FeatureSpec, condition: Condition) -> tuple[np.ndarray, list[Clip]]:
     """Features ``(n_kept, *spec.shape)`` of the clips that decode (cached), degraded first when asked."""
     from serapp.engine.features import features_from_prepared
-    from train import cache
+
+    from . import cache
 
     if condition.clean:
         extracted = cache.features(clips, spec)
@@ -180,7 +182,7 @@ class Scored:
 
     def summary(self, model: OnnxModel) -> dict[str, Any]:
         """The ``metrics.json`` content: metrics, ECE, model, condition and speakers."""
-        from train import metrics
+        from . import metrics
 
         return {**self.metrics.to_dict(), "ece": metrics.ece(self.probs, self.y),
                 "log_loss": metrics.nll(self.probs, self.y), "model": str(model.path),
@@ -195,7 +197,7 @@ def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condit
     with its own features and temperature, columns in ``model``'s label order). Clips whose emotion the
     model does not predict are left out (and counted on stdout).
     """
-    from train import metrics
+    from . import metrics
 
     labels = model.labels
     for member in members:
@@ -234,8 +236,9 @@ def scored_part(split: Path | None, part: str) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
-    from train import metrics
-    from train.fit import write_json
+
+    from . import metrics
+    from .fit import write_json
 
     model, *members = [load_model(path) for path in args.model or [None]]
     condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed)
@@ -260,9 +263,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int) -> dict[str, Any]:
-    """File analysis and live replay figures (see :mod:`train.productpath`) on the clips ``scored`` used, printed
+    """File analysis and live replay figures (see :mod:`serapp_train.productpath`) on the clips ``scored`` used, printed
     beside their fixed-crop UA, as a ``metrics.json`` entry."""
-    from train import productpath
+    from . import productpath
 
     clips = scored.clips
     fixed_pred = np.argmax(scored.probs, axis=1)

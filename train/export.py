@@ -89,7 +89,7 @@ def check_parity(proto_path: Path, model: keras.Model, inputs: np.ndarray, atol:
 def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: np.ndarray, *,
                 atol: float = 1e-4, extra_metadata: dict[str, str] | None = None) -> Path:
     """Write ``model`` to ``path`` as ONNX with ``info`` (and ``extra_metadata``, e.g. a distilled model's teacher
-    record, :func:`train.provenance.metadata`) as metadata; returns ``path``.
+    record, :func:`serapp_train.provenance.metadata`) as metadata; returns ``path``.
 
     ``parity_inputs``: real features ``(batch, *info.spec.shape)`` float32 (a handful of clips). The converted
     file is written beside ``path`` under a temporary name, run in onnxruntime and compared with Keras; only

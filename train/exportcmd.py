@@ -1,7 +1,7 @@
 """`serapp-train export`: a finished run's ``model.keras`` -> a self-describing ONNX model.
 
-A run directory (written by ``serapp-train train``, :mod:`train.fit`) holds ``config.json`` (the
-:class:`~train.fit.TrainConfig`), ``labels.json`` (output columns in order), ``spec.json`` (the
+A run directory (written by ``serapp-train train``, :mod:`serapp_train.fit`) holds ``config.json`` (the
+:class:`~serapp_train.fit.TrainConfig`), ``labels.json`` (output columns in order), ``spec.json`` (the
 :class:`~serapp.engine.spec.FeatureSpec`), ``split.json`` (split name, sizes and speakers per part),
 ``metrics.json`` (the evaluation, with ``calibration.temperature``) and ``model.keras`` (the best checkpoint).
 The checkpoint is loaded in Keras safe mode (no code runs), the model metadata is rebuilt from those files,
@@ -51,7 +51,7 @@ def require_exported(run_dir: Path, names: tuple[str, ...]) -> None:
 def read_run(run_dir: Path) -> dict[str, Any]:
     """The run's JSON files as ``{"config", "labels", "spec", "split", "metrics"}`` (config a TrainConfig,
     spec a FeatureSpec). Raises :class:`SerappError` naming any missing file."""
-    from train.fit import TrainConfig
+    from .fit import TrainConfig
 
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
@@ -68,7 +68,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
 def parity_features(run: dict[str, Any], root: Path, n: int) -> tuple[Any, tuple[str, ...]]:
     """Features ``(<= n, *spec.shape)`` of the first clips of the run's held-out speakers (test, or validation
     for all-speaker runs), and the corpora the run drew on."""
-    from train import cache, corpora
+    from . import cache, corpora
 
     config, split = run["config"], run["split"]
     clips = corpora.scan(root, config.corpora, fold_calm=config.fold_calm)
@@ -85,9 +85,9 @@ def parity_features(run: dict[str, Any], root: Path, n: int) -> tuple[Any, tuple
 
 def run(args: argparse.Namespace) -> int:
     import keras
+    import serapp_train.nets  # noqa: F401  (registers the custom layers the checkpoint may use)
 
-    import train.nets  # noqa: F401  (registers the custom layers the checkpoint may use)
-    from train.export import export_onnx, require_tensorflow_backend
+    from .export import export_onnx, require_tensorflow_backend
 
     require_tensorflow_backend()  # before reading clips for the parity check
     run_dir: Path = args.run_dir
@@ -99,12 +99,12 @@ def run(args: argparse.Namespace) -> int:
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
         raise SerappError(f"{run_dir / 'model.keras'}: cannot load the checkpoint ({exc}).") from exc
-    from train.fit import model_info
+    from .fit import model_info
 
     temperature = float(run_files["metrics"].get("calibration", {}).get("temperature", 1.0))
     info = model_info(run_files["config"], run_files["labels"], corpora, run_files["split"], run_files["metrics"],
                       temperature, args.name or run_dir.name, "exported from the run's checkpoint")
-    from train.provenance import run_metadata
+    from .provenance import run_metadata
 
     out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol,
                       extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it

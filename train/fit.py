@@ -33,15 +33,16 @@ from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.jsonconfig import JsonConfig, require
 from serapp.paths import corpora_root
-from train import splits as split_lib
-from train.augment import AugmentConfig, augment_audio, augment_features, mixup
-from train.corpora import Clip
-from train.models import CLASSICAL, CLASSICAL_SPEC, DEFAULT_FAMILY, FAMILIES
+
+from . import splits as split_lib
+from .augment import AugmentConfig, augment_audio, augment_features, mixup
+from .corpora import Clip
+from .models import CLASSICAL, CLASSICAL_SPEC, DEFAULT_FAMILY, FAMILIES
 
 if TYPE_CHECKING:
     import keras
 
-# protocol name on the command line -> name in train.splits
+# protocol name on the command line -> name in serapp_train.splits
 PROTOCOLS: dict[str, str] = {"speaker-kfold": "kfold", "corpus-kfold": "corpus-kfold",
                              "speaker-holdout": "holdout", "loco": "loco", "random": "random"}
 KFOLD_PROTOCOLS: tuple[str, ...] = ("speaker-kfold", "corpus-kfold")
@@ -63,7 +64,8 @@ class TrainConfig(JsonConfig):
     leave-one-corpus-out). ``limit`` caps clips per corpus (a seeded subset) for quick runs. ``all_speakers``
     trains for shipping: no test fold, only validation speakers are held out (early stopping, calibration).
     ``teachers``: run folders whose models' mean probabilities take ``distill_weight`` of every training target
-    (see :mod:`train.distill`). ``split_seed`` draws the speakers (and the ``limit`` subset); None means ``seed``.
+    (see :mod:`serapp_train.distill`). ``split_seed`` draws the speakers (and the ``limit`` subset); None means
+    ``seed``.
     Fixing it while ``seed`` changes trains on the same speakers from another start (seed variance, seed
     ensembles of one split).
     """
@@ -374,7 +376,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
               progress: bool = True) -> Data:
     """Scan, limit, extract (cached) and split. Extraction precedes the split only to drop undecodable clips;
     no augmentation happens here."""
-    from train import cache, corpora
+    from . import cache, corpora
 
     clips = limit_per_corpus(corpora.scan(root or corpora_root(), config.corpora, fold_calm=config.fold_calm),
                              config.limit, config.speaker_seed)
@@ -446,7 +448,7 @@ def _model_options(config: TrainConfig) -> dict[str, Any]:
 def teacher_targets(config: TrainConfig, data: Data) -> np.ndarray:
     """``(N, n_labels)`` targets for distillation: the teachers' mean probabilities on the training clips
     (other rows keep their one-hot labels and are never served)."""
-    from train.distill import teacher_probabilities
+    from .distill import teacher_probabilities
 
     split = data.split
     speakers = {part: {data.clips[i].speaker for i in getattr(split, part)} for part in ("val", "test")}
@@ -463,7 +465,7 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, soft: np.ndarra
     ``soft``: distillation targets from :func:`teacher_targets` (None: the labels alone)."""
     import keras
 
-    from train.models import build_model
+    from .models import build_model
 
     spec, split = config.feature_spec, data.split
     keras.utils.set_random_seed(config.seed)
@@ -521,7 +523,7 @@ def fit_classical(config: TrainConfig, data: Data) -> Any:
     where the estimator takes them and class oversampling otherwise (KNN)."""
     import inspect
 
-    from train.models import build_classical
+    from .models import build_classical
 
     estimator = build_classical(config.family, seed=config.seed)
     x, y = data.features[data.split.train], data.y[data.split.train]
@@ -551,7 +553,7 @@ def predict_proba(model: Any, x: np.ndarray, n_classes: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- evaluation
 def calibrate(probs_val: np.ndarray, y_val: np.ndarray) -> dict[str, float]:
     """Temperature fitted on the validation speakers, with validation ECE before and after."""
-    from train import metrics
+    from . import metrics
 
     temperature = float(metrics.fit_temperature(probs_val, y_val))
     return {"temperature": temperature, "ece_val_before": float(metrics.ece(probs_val, y_val)),
@@ -563,7 +565,7 @@ def evaluate(model: Any, data: Data, rows: np.ndarray, temperature: float,
     """Accuracy, macro-F1, weighted-F1, UAR, per-class, per-corpus and confusion on ``rows`` (computed once),
     plus ECE before and after calibration with ``temperature``. ``probs``: the model's uncalibrated
     probabilities ``(len(rows), n_labels)`` when already computed (else predicted here)."""
-    from train import metrics
+    from . import metrics
 
     if probs is None:
         probs = predict_proba(model, data.features[rows], len(data.labels))
@@ -610,10 +612,10 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     with ``export_required`` False a failed export is reported and the run kept (``onnx_path`` None).
     ``workers``: threads preparing training batches; ``extract_workers``: processes filling the feature cache.
     """
-    from train import metrics
+    from . import metrics
 
     if export and export_required and not config.classical:
-        from train.export import require_tensorflow_backend
+        from .export import require_tensorflow_backend
 
         require_tensorflow_backend()  # refuse before training, not after it
     data = load_data(config, root, workers=extract_workers, progress=bool(verbose))
@@ -628,8 +630,8 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
                 for part in ("train", "val", "test")}
     write_json(run_dir / "split.json", {**split_record, **speakers})
     if config.teachers:  # each teacher's run id, model checksum and speakers, so a clone can check the student
-        from train.distill import provenance
-        from train.provenance import FILE
+        from .distill import provenance
+        from .provenance import FILE
 
         write_json(run_dir / FILE, provenance(config.teachers, speakers))
     if verbose:
@@ -640,7 +642,7 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
         model = fit_classical(config, data)
         n_params = 0
     else:
-        from train.models import count_params
+        from .models import count_params
 
         model, history, seconds = fit_keras(config, data, run_dir, soft=soft, workers=workers,
                                              verbose=verbose)
@@ -671,8 +673,8 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
             raise SerappError(f"{config.family} is a scikit-learn baseline: it cannot be exported to ONNX "
                               "(no converter installed). Drop --export or train a neural family.")
     elif export:
-        from train.export import export_onnx
-        from train.provenance import run_metadata
+        from .export import export_onnx
+        from .provenance import run_metadata
 
         info = model_info(config, data.labels, [c.corpus for c in data.clips], split_record, report,
                           calibration["temperature"], run_dir.name)

@@ -23,7 +23,8 @@ from serapp.paths import corpora_root, default_model_path
 
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
-    from train.evaluate import Scored
+
+    from .evaluate import Scored
 
 # Robustness conditions the card reports: a live microphone is not a studio.
 SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0)
@@ -100,7 +101,7 @@ def target_table(m: dict[str, Any]) -> list[str]:
 
 def robustness_rows(model: OnnxModel, clips: list[Any], clean: Scored) -> list[str]:
     """Markdown rows: accuracy and UAR under noise at each SNR (white and pink) and under gain changes."""
-    from train.evaluate import Condition, score
+    from .evaluate import Condition, score
 
     conditions = [Condition(noise_snr=snr, noise=colour) for snr in SNRS_DB for colour in ("white", "pink")]
     conditions += [Condition(gain_db=g) for g in GAINS_DB]
@@ -116,7 +117,7 @@ def robustness_rows(model: OnnxModel, clips: list[Any], clean: Scored) -> list[s
 
 def calibration_rows(model: OnnxModel, scored: Scored, run_metrics: dict[str, Any]) -> list[str]:
     """Markdown rows: expected calibration error (15 bins) before and after the temperature, validation and test."""
-    from train import metrics
+    from . import metrics
 
     t = model.info.temperature
     served = scored.probs
@@ -186,9 +187,9 @@ def crossval_section(folder: Path, report: dict[str, Any], out: Path, differs: s
 
 def teachers_section(model_path: Path, run_dir: Path, config: dict[str, Any], split: dict[str, Any]) -> list[str]:
     """Markdown lines: each claim about a distilled model's teachers (its teacher record, from the model's metadata
-    or ``run_dir/teachers.json``) and whether it was checked here (:func:`train.provenance.verify`); empty for a
+    or ``run_dir/teachers.json``) and whether it was checked here (:func:`serapp_train.provenance.verify`); empty for a
     model without teachers."""
-    from train import provenance
+    from . import provenance
 
     if not config.get("teachers"):
         return []
@@ -235,8 +236,8 @@ def selection_section(selection: dict[str, Any], split: dict[str, Any], root: Pa
     recomputed from the corpora under ``root``, between that comparison's test speakers and this model's), and how
     many candidates' test figures were seen before the decisions that shipped and kept it. Links are relative to
     the card ``out``; each candidate's ``record`` is relative to ``run_dir``."""
-    from train import corpora
-    from train.fit import TrainConfig, choose_split, limit_per_corpus
+    from . import corpora
+    from .fit import TrainConfig, choose_split, limit_per_corpus
 
     lines = ["## Selection: what was chosen on what, and how many test figures were seen", ""]
     family = selection.get("family_choice")
@@ -452,8 +453,9 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
 def run(args: argparse.Namespace) -> int:
     from serapp.atomic import write_text
     from serapp.engine.model import load_model
-    from train import corpora, metrics
-    from train.evaluate import score
+
+    from . import corpora, metrics
+    from .evaluate import score
 
     run_dir: Path = args.run_dir
     if not (run_dir / "split.json").exists():

@@ -1,11 +1,11 @@
 """Model families the SER literature compares, as a registry: name -> input features + Keras builder.
 
-Neural families are Keras 3 models (see :mod:`train.nets`, imported only when a model is built, so the
+Neural families are Keras 3 models (see :mod:`serapp_train.nets`, imported only when a model is built, so the
 command line starts fast); all output softmax probabilities over ``n_classes`` and export to ONNX
-(:mod:`train.export`). The classical baselines (:func:`build_classical`) are scikit-learn pipelines on the
+(:mod:`serapp_train.export`). The classical baselines (:func:`build_classical`) are scikit-learn pipelines on the
 stats vector, compared in the results table only: they are not exported (no ONNX converter is installed).
 
-``python -m train.models`` prints every family with its input shape and parameter count.
+``python -m serapp_train.models`` prints every family with its input shape and parameter count.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DEFAULT_FAMILY = "crnn_small"
 @dataclass(frozen=True)
 class Family:
     """A model family: its ``name``, a one-line ``description``, the default input ``spec`` and the name of
-    its builder in :mod:`train.nets` (``builder(input_shape, n_classes, **options) -> keras.Model``)."""
+    its builder in :mod:`serapp_train.nets` (``builder(input_shape, n_classes, **options) -> keras.Model``)."""
 
     name: str
     description: str
@@ -40,7 +40,7 @@ class Family:
     @property
     def builder(self) -> Callable[..., keras.Model]:
         """The Keras builder (imports Keras on first use)."""
-        return getattr(importlib.import_module("train.nets"), self.builder_name)
+        return getattr(importlib.import_module(".nets", __package__), self.builder_name)
 
     @property
     def options(self) -> dict[str, Any]:

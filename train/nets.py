@@ -1,6 +1,6 @@
 """Keras 3 architectures of every model family (backend-agnostic: TensorFlow here, JAX on a GPU machine).
 
-Import this module only where Keras is needed; the registry in :mod:`train.models` imports it lazily so the
+Import this module only where Keras is needed; the registry in :mod:`serapp_train.models` imports it lazily so the
 command line starts fast. Every builder takes ``(input_shape, n_classes, **options)`` with ``input_shape``
 excluding the batch axis, and returns a functional :class:`keras.Model` whose input is named ``features``
 and whose output layer ``probs`` gives softmax probabilities ``(batch, n_classes)``.

@@ -32,7 +32,8 @@ from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel
 from serapp.engine.preprocess import nonsilent_bounds
 from serapp.errors import SerappError
-from train.corpora import Clip
+
+from .corpora import Clip
 
 # The live replay's pauses between utterances (s), drawn uniformly: the range of a relaxed conversation.
 PAUSE_S = (2.0, 8.0)

@@ -1,7 +1,7 @@
 """Teacher provenance: which runs taught a distilled model, recorded so that a clone can check the claim that
 none of them heard the model's validation or test speakers.
 
-A distilled run writes ``teachers.json`` (:func:`train.distill.provenance`) and its exported ONNX file carries
+A distilled run writes ``teachers.json`` (:func:`serapp_train.distill.provenance`) and its exported ONNX file carries
 the same record in its metadata (:data:`METADATA_KEY`). The record (a *manifest*) holds the student's speaker
 sets and, for each teacher and recursively for that teacher's own teachers, a *node*: run folder and id, model
 SHA-256, speaker sets with their hash, and the node's teachers. A manifest written after the fact for a model
@@ -120,9 +120,9 @@ class Check:
 
 
 def recipe_config(recipe: dict[str, Any]) -> Any:
-    """The :class:`~train.fit.TrainConfig` a recipe (``{"config": FILE, "options": [flags]}``) gives
+    """The :class:`~serapp_train.fit.TrainConfig` a recipe (``{"config": FILE, "options": [flags]}``) gives
     ``serapp-train train``."""
-    from train.fit import add_config_arguments, config_from_args
+    from .fit import add_config_arguments, config_from_args
 
     parser = argparse.ArgumentParser(add_help=False)
     add_config_arguments(parser)
@@ -130,7 +130,7 @@ def recipe_config(recipe: dict[str, Any]) -> Any:
 
 
 def split_fields(config: Any) -> dict[str, Any]:
-    """The :data:`SPLIT_FIELDS` of a :class:`~train.fit.TrainConfig`."""
+    """The :data:`SPLIT_FIELDS` of a :class:`~serapp_train.fit.TrainConfig`."""
     return {name: getattr(config, name) for name in SPLIT_FIELDS}
 
 
@@ -145,7 +145,7 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
                     student_config: Any) -> list[Check]:
     """The checks of one teacher node: no leak by its recorded speakers, its model checksum and speakers against
     its run folder when this checkout has it, and its recipe's split."""
-    from train.distill import check_teacher
+    from .distill import check_teacher
 
     run = str(item.get("run") or "?")
     subject = run + ("" if depth == 1 else f" (teacher at depth {depth})")
@@ -195,7 +195,7 @@ def verify(record: dict[str, Any], *, found_in: str, model_path: Path, student_c
     """Check a teacher record (:func:`find`) against the model file, the student's ``config.json`` and
     ``split.json``, and whatever teacher run folders this checkout holds. ``found_in``: where the record was
     read (the model's metadata binds it to the file; a file beside it must name the model's checksum)."""
-    from train.fit import TrainConfig
+    from .fit import TrainConfig
 
     if record.get("format") != FORMAT:
         raise SerappError(f"{found_in}: teacher record format {record.get('format')!r}; this serapp reads {FORMAT}.")

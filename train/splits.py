@@ -2,7 +2,7 @@
 
 Speaker-independent by default: no speaker's clips are ever on both sides of a split, and validation speakers
 are drawn from the *training* speakers only. Every function is deterministic given ``seed`` and returns
-indices into the clip list it was given (keep that list's order, e.g. as :func:`train.corpora.scan` sorts it).
+indices into the clip list it was given (keep that list's order, e.g. as :func:`serapp_train.corpora.scan` sorts it).
 
 Corpora with few speakers (TESS 2, SAVEE 4):
   - :func:`speaker_kfold` groups over all speakers jointly, so a fold's test set may hold no clip of such a
@@ -29,7 +29,8 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold, train_test_split
 
 from serapp.errors import SerappError
-from train.corpora import Clip
+
+from .corpora import Clip
 
 PROTOCOLS: tuple[str, ...] = ("kfold", "corpus-kfold", "holdout", "loco", "random")
 # Corpora need this many speakers before they give any to the test / validation side.

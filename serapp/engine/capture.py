@@ -28,6 +28,12 @@ NO_DEVICE = ("No audio input device was found. Connect or enable a microphone (c
 _RING_S = 4.0
 # No callback for this long while the stream claims to run means the device went away.
 _STALL_S = 2.0
+# Input missing for at least this long (s), compared with the wall clock, is counted as a dropped block once the
+# shortfall has lasted this long too (so a burst of buffered audio catching up is not counted).
+_LOSS_S = 0.5
+# The wall-clock reference of that comparison is renewed this often (s), so the drift of the device's clock
+# against the computer's (about 0.01 %) never adds up to a false loss.
+_ANCHOR_S = 30.0
 
 
 def import_sounddevice() -> ModuleType:
@@ -141,6 +147,16 @@ class MicrophoneSource(RingSource):
         super().__init__(self.device.name, round(self.device.default_samplerate), _RING_S, realtime=True)
         self.blocksize = blocksize
         self._stream: Any = None
+        self.delivered = 0  # frames the stream's callbacks brought since the last start
+        self.lost_frames = 0  # frames missing against the wall clock (a stalled process; see check())
+        self._clock()
+
+    def _clock(self) -> None:
+        """Forget the worker's timing references (at each start)."""
+        self._last_check = time.monotonic()
+        self._judge_from = self._last_check  # silence before this moment says nothing about the device
+        self._anchor: tuple[float, int] | None = None  # (monotonic s, delivered frames) once audio flows
+        self._short_since: float | None = None  # since when the input falls short of the wall clock
 
     def _rebind(self) -> None:
         """Rescan devices and find ours again (PortAudio lists devices once, so a device unplugged and plugged
@@ -157,6 +173,7 @@ class MicrophoneSource(RingSource):
         if status.input_overflow:
             self._overflows += 1
         self.ring.write(indata[:, 0])
+        self.delivered += frames
         self.last_arrival = time.monotonic()
 
     def _finished(self) -> None:
@@ -173,6 +190,8 @@ class MicrophoneSource(RingSource):
             self.stop()
             self._rebind()
         self._reset_reading()
+        self.delivered = 0
+        self._clock()
         try:
             self._stream = sd.InputStream(device=self.device.index, channels=1, samplerate=self.sample_rate,
                                           dtype="float32", blocksize=self.blocksize, latency="low",
@@ -195,9 +214,43 @@ class MicrophoneSource(RingSource):
         _close(stream)
 
     def check(self) -> None:
-        """Detect a stalled or dead stream from the worker; sets the error state (does not raise)."""
+        """Detect a stalled or dead stream from the worker; sets the error state (does not raise).
+
+        A stalled *process* (suspended, swapped out, starved) is told from a lost device by the worker's own
+        timing: when this check has not run for a while, nobody could have received audio, so the device gets a
+        fresh :data:`_STALL_S` to deliver. Audio the device could not deliver meanwhile is counted as a dropped
+        block (see :meth:`_count_shortfall`).
+        """
         if self._state != SourceState.RUNNING or self._stream is None:
             return
-        if not self._stream.active or time.monotonic() - self.last_arrival > _STALL_S:
+        now = time.monotonic()
+        if now - self._last_check > _STALL_S / 2:  # the worker itself was not running: judge from now on
+            self._judge_from = now
+        self._last_check = now
+        if not self._stream.active or now - max(self.last_arrival, self._judge_from) > _STALL_S:
             self.fail(f"No audio has arrived from {self.label!r} for {_STALL_S:.0f} s (device unplugged, "
                       "muted at system level, or taken by another program). Retry, or choose another device.")
+            return
+        self._count_shortfall(now)
+
+    def _count_shortfall(self, now: float) -> None:
+        """Compare the frames delivered with the wall clock since audio began to flow: a shortfall of at least
+        :data:`_LOSS_S` that lasts while audio flows again is input lost (a frozen process whose device could
+        not deliver; PortAudio does not always flag it as an overflow): one dropped block, ``lost_frames``."""
+        if self._anchor is None:
+            if self.delivered:
+                self._anchor = (now, self.delivered)
+            return
+        since, frames = self._anchor
+        short = (now - since) * self.sample_rate - (self.delivered - frames)
+        if short < _LOSS_S * self.sample_rate:
+            self._short_since = None
+            if now - since > _ANCHOR_S:
+                self._anchor = (now, self.delivered)
+            return
+        if self._short_since is None:
+            self._short_since = now
+        elif now - self._short_since >= _LOSS_S and now - self.last_arrival < _LOSS_S:
+            self._overflows += 1
+            self.lost_frames += round(short)
+            self._anchor, self._short_since = (now, self.delivered), None

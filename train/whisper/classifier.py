@@ -6,9 +6,10 @@
       -> dense head -> probs (batch, n_classes)
 
 Pooling each layer before weighting them keeps the model a function of the per-layer mean+std vectors that
-:mod:`train.whisper.embeddings` caches, so a head trained on the cache drops into this model unchanged.
+:mod:`serapp_train.whisper.embeddings` caches, so a head trained on the cache drops into this model unchanged.
 The encoder starts frozen (its weights are the checkpoint's). Input ``features`` and
-output ``probs`` are named as :mod:`train.nets` names them, so :func:`train.export.export_onnx` exports it whole.
+output ``probs`` are named as :mod:`serapp_train.nets` names them, so :func:`serapp_train.export.export_onnx` exports
+it whole.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 import keras
 from keras import layers, ops
 
-from train.whisper.ctranslate2_reader import CT2Model
-from train.whisper.encoder import encoder_shape, gelu_erf, set_encoder_weights, whisper_encoder
+from .ctranslate2_reader import CT2Model
+from .encoder import encoder_shape, gelu_erf, set_encoder_weights, whisper_encoder
 
 STD_EPSILON = 1e-6  # under the square root, so silent (constant) frames give a finite gradient
 

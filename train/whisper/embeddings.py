@@ -1,7 +1,7 @@
 """The frozen Whisper encoder's outputs per clip, computed once and cached, so heads train in minutes.
 
-For each clip: its ``whisper_logmel`` features (through :mod:`train.cache`, the trainer's feature cache), then the
-encoder's every layer (:func:`train.whisper.encoder.build_encoder` with ``all_layers``), kept as
+For each clip: its ``whisper_logmel`` features (through :mod:`serapp_train.cache`, the trainer's feature cache), then
+the encoder's every layer (:func:`serapp_train.whisper.encoder.build_encoder` with ``all_layers``), kept as
 
   - ``meanstd``: each layer's mean and standard deviation over the window's frames, float32
     ``(n_layers + 1, 2 * width)`` (means first): 15 KB a clip for tiny.en;
@@ -12,13 +12,13 @@ an exported model sees it. Entries live under::
 
     <cache dir>/whisper/<key>/<k[:2]>/<k>.npy      (and manifest.json: what the key stands for)
 
-where ``<cache dir>`` is :func:`train.cache.cache_dir` (``$SERAPP_CACHE`` or ``cache/``), ``<key>`` hashes the
+where ``<cache dir>`` is :func:`serapp_train.cache.cache_dir` (``$SERAPP_CACHE`` or ``cache/``), ``<key>`` hashes the
 encoder's ``model.bin`` contents, the feature spec, the pooling and :data:`EMBEDDINGS_VERSION`, and ``<k>`` the
 clip file's identity (resolved path, size, mtime_ns). Each entry is written atomically as soon as its batch is
 encoded: an interrupted run (Ctrl+C) keeps what it finished and the next run does only the rest. Clips that cannot
-be decoded are skipped and reported, as :func:`train.cache.extract` does.
+be decoded are skipped and reported, as :func:`serapp_train.cache.extract` does.
 
-``python -m train.whisper.embeddings [--corpora ravdess crema-d ...]`` fills the cache for the corpora.
+``python -m serapp_train.whisper.embeddings [--corpora ravdess crema-d ...]`` fills the cache for the corpora.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from serapp.atomic import replacing
 from serapp.engine.spec import WHISPER_LOGMEL, FeatureSpec
 from serapp.errors import SerappError, run_command
 from serapp.paths import corpora_root
-from train import cache
-from train.corpora import Clip, scan
-from train.whisper.ctranslate2_reader import MODEL_FILE, find_model_dir
+
+from .. import cache
+from ..corpora import Clip, scan
+from .ctranslate2_reader import MODEL_FILE, find_model_dir
 
 if TYPE_CHECKING:
     import keras
@@ -85,7 +86,7 @@ def pool_mean_std(hidden: np.ndarray) -> np.ndarray:
 
 
 def _identity_key(path: Path, namespace: str) -> str:
-    """Cache key of a file's identity (as :mod:`train.cache` keys its entries); OSError for a missing file."""
+    """Cache key of a file's identity (as :mod:`serapp_train.cache` keys its entries); OSError for a missing file."""
     resolved = path.resolve()
     st = resolved.stat()
     return hashlib.sha256(f"{namespace}\0{resolved}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
@@ -130,7 +131,7 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
     key = hashlib.sha256(f"v{EMBEDDINGS_VERSION}:{digest}:{pooling}:{spec.hash}".encode()).hexdigest()[:16]
     root = (Path(cache_root) if cache_root is not None else cache.cache_dir()) / "whisper" / key
 
-    from train.whisper.encoder import build_encoder, encoder_shape, load_encoder_weights  # imports Keras
+    from .encoder import build_encoder, encoder_shape, load_encoder_weights  # imports Keras
 
     weights = load_encoder_weights(model_dir)
     shape = encoder_shape(weights)
@@ -187,7 +188,7 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m train.whisper.embeddings",
+    parser = argparse.ArgumentParser(prog="python -m serapp_train.whisper.embeddings",
                                      description="Cache the frozen Whisper encoder's outputs for the corpora.")
     parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: SERAPP_CORPORA)")
     parser.add_argument("--corpora", nargs="+", default=None, help="corpora to do (default: all found)")
@@ -205,4 +206,4 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    sys.exit(run_command("python -m train.whisper.embeddings", lambda: _main()))
+    sys.exit(run_command("python -m serapp_train.whisper.embeddings", lambda: _main()))

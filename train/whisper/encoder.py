@@ -1,5 +1,5 @@
 """Whisper's audio encoder rebuilt in Keras 3 (``keras.ops`` only: any backend), with pretrained weights from a
-CTranslate2 Whisper model folder (:mod:`train.whisper.ctranslate2_reader`).
+CTranslate2 Whisper model folder (:mod:`serapp_train.whisper.ctranslate2_reader`).
 
 The architecture of openai-whisper's ``AudioEncoder``, on ``whisper_logmel`` features ``(batch, T, n_mels)``:
 
@@ -26,8 +26,9 @@ import numpy as np
 from keras import layers, ops
 
 from serapp.errors import SerappError
-from train.nets import PositionEmbedding
-from train.whisper.ctranslate2_reader import CT2Model, find_model_dir, read_model
+
+from ..nets import PositionEmbedding
+from .ctranslate2_reader import CT2Model, find_model_dir, read_model
 
 LAYER_NORM_EPSILON = 1e-5  # torch.nn.LayerNorm's default, which Whisper uses (Keras's default is 1e-3)
 _PREFIX = "encoder/"

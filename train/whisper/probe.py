@@ -1,11 +1,12 @@
 """A linear probe of the cached Whisper encoder layers: what the frozen encoder offers before any head is trained.
 
-Logistic regression (standardised inputs) on each clip's layer mean+std vectors from :mod:`train.whisper.embeddings`,
-speaker-independent with :func:`train.splits.speaker_kfold_by_corpus` (every speaker tested once, unseen), scored
+Logistic regression (standardised inputs) on each clip's layer mean+std vectors from
+:mod:`serapp_train.whisper.embeddings`,
+speaker-independent with :func:`serapp_train.splits.speaker_kfold_by_corpus` (every speaker tested once, unseen), scored
 as unweighted average recall per corpus over the pooled test folds; one fit per layer choice (each layer alone, and
 every layer concatenated). The emotions a corpus lacks are simply absent from its recall average.
 
-``python -m train.whisper.probe [--corpora ...]`` writes the record as JSON (default ``runs/whisper-probe/``) and
+``python -m serapp_train.whisper.probe [--corpora ...]`` writes the record as JSON (default ``runs/whisper-probe/``) and
 prints it; figures are quoted from such records, never typed.
 """
 
@@ -25,9 +26,10 @@ from serapp.atomic import replacing
 from serapp.engine.labels import EMOTIONS
 from serapp.errors import SerappError, run_command
 from serapp.paths import REPO_ROOT, corpora_root
-from train.corpora import Clip, scan
-from train.metrics import uar
-from train.splits import speaker_kfold_by_corpus
+
+from ..corpora import Clip, scan
+from ..metrics import uar
+from ..splits import speaker_kfold_by_corpus
 
 ALL_LAYERS = "all"
 
@@ -69,9 +71,9 @@ def probe(clips: Sequence[Clip], values: np.ndarray, *, layers: Sequence[int | s
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    from train.whisper.embeddings import embed
+    from .embeddings import embed
 
-    parser = argparse.ArgumentParser(prog="python -m train.whisper.probe", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m serapp_train.whisper.probe", description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: SERAPP_CORPORA)")
     parser.add_argument("--corpora", nargs="+", default=None, help="corpora to probe (default: all found)")
     parser.add_argument("--model", default=None, help="CTranslate2 Whisper folder or package (default: tiny.en)")
@@ -84,7 +86,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     n_layers = done.values.shape[1]
     results = probe(done.clips, done.values, layers=[*range(n_layers), ALL_LAYERS], k=args.k, c=args.c)
     record: dict[str, Any] = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                              "command": " ".join(["python -m train.whisper.probe", *(argv or sys.argv[1:])]),
+                              "command": " ".join(["python -m serapp_train.whisper.probe", *(argv or sys.argv[1:])]),
                               "embeddings": str(done.root), "clips": len(done.clips), "skipped": len(done.errors),
                               "k": args.k, "c": args.c, "metric": "UAR, speaker-independent, pooled test folds",
                               "uar_by_layer": results}
@@ -100,4 +102,4 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_command("python -m train.whisper.probe", lambda: _main()))
+    sys.exit(run_command("python -m serapp_train.whisper.probe", lambda: _main()))

@@ -21,8 +21,8 @@ from sklearn.preprocessing import StandardScaler
 
 from serapp.engine.spec import FeatureSpec
 from serapp.paths import corpora_root
-from train import cache, corpora, metrics
-from train import splits as split_lib
+from serapp_train import cache, corpora, metrics
+from serapp_train import splits as split_lib
 
 DOCS = Path(__file__).resolve().parents[2]
 
