@@ -116,6 +116,7 @@ class LiveStats:
     latency_ms: float
     dropped_blocks: int
     dropped_results: int
+    skipped_updates: int = 0  # updates the analyzer skipped to keep up with real time (a model too slow)
 
 
 class RateCounter:
@@ -309,7 +310,8 @@ class LiveSession(QObject):
             draws_per_s=self.draw_rate.rate(),
             compute_ms=last.compute_ms if last else 0.0, latency_ms=last.latency_ms if last else 0.0,
             dropped_blocks=last.dropped_blocks if last else 0,
-            dropped_results=analyzer.results.dropped if analyzer else 0))
+            dropped_results=analyzer.results.dropped if analyzer else 0,
+            skipped_updates=analyzer.stats().skipped_updates if analyzer else 0))
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

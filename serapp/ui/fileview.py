@@ -625,12 +625,18 @@ def grab_png(widget: QWidget) -> bytes:
 
 
 def audio_paths(paths: Iterable[str | Path]) -> list[str]:
-    """Files among ``paths`` (any suffix: the decoder judges the content and says plainly when it cannot), plus the
-    audio files (by suffix) directly inside any folder among them, sorted."""
+    """``paths`` with each folder replaced by the audio files (by suffix) directly inside it, sorted. Anything else
+    (any suffix, a named pipe, a device, a socket) and a folder holding no audio file stay as they are: the
+    analysis refuses them with a plain reason, as it does from File › Open, instead of their being skipped unsaid."""
     out: list[str] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
-        elif p.is_file():
-            out.append(str(p))
+        out += (_audio_inside(p) if p.is_dir() else []) or [str(p)]
     return out
+
+
+def _audio_inside(folder: Path) -> list[str]:
+    """The audio files (by suffix) directly inside ``folder``, sorted; none when it cannot be listed."""
+    try:
+        return sorted(str(f) for f in folder.iterdir() if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+    except OSError:
+        return []

@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
         encoded = bytes(self.normal_geometry_state().toBase64().data()).decode("ascii")
         if encoded != self.settings.window_geometry:
             self.settings = self.settings.replace(window_geometry=encoded)
-            save_settings(self.store, self.settings)
+            self.save_settings()
 
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         self.set_banner("model", reason and f"Model problem: {reason}")
         if persist and not reason:
             self.settings = self.settings.replace(model_path=path)
-            save_settings(self.store, self.settings)
+            self.save_settings()
         config = analyzer_config(self.settings)
         labels = model.info.labels
         self.live_record.set_labels(labels)
@@ -441,7 +441,7 @@ class MainWindow(QMainWindow):
         choice = self.current_choice()
         if not choice.is_file:
             self.settings = self.settings.replace(device=choice.device)
-            save_settings(self.store, self.settings)
+            self.save_settings()
         if self.session is not None and self.session.running:
             self.start_live()
 
@@ -485,7 +485,7 @@ class MainWindow(QMainWindow):
         """A spin box changed: persist at once (a crash right after keeps it), apply once the user pauses."""
         self.settings = self.settings.replace(hop_s=self.hop_spin.value(), smoothing_s=self.smoothing_spin.value(),
                                               gate_db=self.gate_spin.value())
-        save_settings(self.store, self.settings)
+        self.save_settings()
         self._apply_debounce.start()
 
     def _apply_controls(self) -> None:
@@ -518,13 +518,13 @@ class MainWindow(QMainWindow):
 
     def set_record_folder(self, folder: str) -> None:
         self.settings = self.settings.replace(record_dir=folder)
-        save_settings(self.store, self.settings)
+        self.save_settings()
         if self.record_action.isChecked():
             self.set_recording(True)
 
     def _set_record_format(self, fmt: str) -> None:
         self.settings = self.settings.replace(record_format=fmt)
-        save_settings(self.store, self.settings)
+        self.save_settings()
         if self.record_action.isChecked():
             self.set_recording(True)
 
@@ -599,7 +599,12 @@ class MainWindow(QMainWindow):
         labels["rate"].setText(f"{stats.results_per_s:.1f} updates/s")
         labels["fps"].setText(f"{stats.draws_per_s:.0f} fps")
         labels["compute"].setText(f"compute {stats.compute_ms:.0f} ms · latency {stats.latency_ms:.0f} ms")
-        labels["dropped"].setText(f"dropped blocks {stats.dropped_blocks}")
+        skipped = f" · skipped updates {stats.skipped_updates}" if stats.skipped_updates else ""  # model too slow
+        labels["dropped"].setText(f"dropped blocks {stats.dropped_blocks}{skipped}")
+
+    def save_settings(self) -> None:
+        """Store the settings; when they cannot be (read-only config folder) the banner says so, once fixed not."""
+        self.set_banner("settings", save_settings(self.store, self.settings))
 
     # ------------------------------------------------------------------ banner, pages, theme, demo
     def set_banner(self, topic: str, message: str) -> None:
@@ -623,7 +628,7 @@ class MainWindow(QMainWindow):
 
     def apply_theme(self, name: str) -> None:
         self.settings = self.settings.replace(theme=name)
-        save_settings(self.store, self.settings)
+        self.save_settings()
         self.dark_action.setChecked(name == "dark")
         self._apply_palette("demo" if self._in_demo else name)
 
@@ -690,7 +695,7 @@ class MainWindow(QMainWindow):
     def analyse_files(self, paths: list[str]) -> None:
         """Show the file-analysis page and analyse ``paths``."""
         self.settings = self.settings.replace(last_dir=str(Path(paths[0]).parent))
-        save_settings(self.store, self.settings)
+        self.save_settings()
         self.show_page(1)
         self.file_view.analyse_paths(paths)
 
@@ -742,7 +747,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._geometry_debounce.stop()
         self._remember_geometry()
-        save_settings(self.store, self.settings)
+        self.save_settings()
         if self.session is not None:
             self.session.shutdown()
         self.file_view.player.stop()

@@ -87,11 +87,20 @@ def load_settings(store: QSettings) -> AppSettings:
     return AppSettings(**values)
 
 
-def save_settings(store: QSettings, settings: AppSettings) -> None:
-    """Write every field of ``settings`` to ``store`` and flush it to disk."""
+def save_settings(store: QSettings, settings: AppSettings) -> str:
+    """Write every field of ``settings`` to ``store`` and flush it to disk. Returns "" when they were saved, else
+    a plain message saying they could not be (a read-only or full config folder; the app goes on with them)."""
+    # QSettings keeps the first error it met for good: a fresh object on the same file tells whether *this* save
+    # reached the disk (so the message goes once the location is writable again).
+    fresh = QSettings(store.fileName(), store.format())
     for key, value in settings.to_dict().items():
         store.setValue(key, value)
-    store.sync()
+        fresh.setValue(key, value)
+    fresh.sync()
+    if fresh.status() == QSettings.Status.NoError:
+        return ""
+    return (f"Settings could not be saved to {store.fileName()} (the folder or file is not writable, or the disk "
+            "is full). They apply until you quit; make that location writable to keep them.")
 
 
 def default_store() -> QSettings:
