@@ -1,4 +1,5 @@
-"""Where things are: bundled assets, the default model, and the corpora (one setting: SERAPP_CORPORA)."""
+"""Where things are: the corpora (one setting: SERAPP_CORPORA), the caches (SERAPP_CACHE) and the default model
+(bundled package data, located by :mod:`serapp.bundle`; the runtime reads nothing else from the source tree)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import os
 import stat
 from pathlib import Path
 
+from serapp.bundle import DEFAULT_MODEL_NAME as DEFAULT_MODEL_NAME
+from serapp.bundle import default_model_path as default_model_path
+
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Only for the corpora's documented default beside a checkout (and the trainer's run folders).
 REPO_ROOT = PACKAGE_DIR.parent
-ASSETS_DIR = REPO_ROOT / "assets"
-MODELS_DIR = ASSETS_DIR / "models"
-DEFAULT_MODEL_NAME = "serapp-default.onnx"
 
 CORPORA_ENV_VAR = "SERAPP_CORPORA"
 
@@ -19,11 +21,6 @@ def corpora_root() -> Path:
     """The corpora folder: ``$SERAPP_CORPORA`` if set, else ``../shared/corpora`` beside the checkout."""
     value = os.environ.get(CORPORA_ENV_VAR)
     return Path(value).expanduser() if value else REPO_ROOT.parent / "shared" / "corpora"
-
-
-def default_model_path() -> Path:
-    """The bundled model that the app and `serapp analyze` load when no ``--model`` is given."""
-    return MODELS_DIR / DEFAULT_MODEL_NAME
 
 
 _KINDS = ((stat.S_ISDIR, "is a folder"), (stat.S_ISFIFO, "is a named pipe"), (stat.S_ISCHR, "is a device"),

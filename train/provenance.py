@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serapp.bundle import sha256_file as sha256_file  # one file hash for the app's manifest and provenance
 from serapp.errors import SerappError
 
 FORMAT = 1
@@ -33,15 +34,6 @@ SPLIT_FIELDS: tuple[str, ...] = ("protocol", "k", "fold", "test_fraction", "val_
                                  "fold_calm", "limit", "speaker_seed")
 
 VERIFIED, FAILED, ABSENT, UNRECORDED = "verified", "failed", "not in this clone", "not recorded"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def speaker_sets(split: dict[str, Any]) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from serapp import bundle
 from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
@@ -209,12 +210,14 @@ def _ort_reason(exc: Exception, path: Path) -> str:
 
 
 def load_model(path: str | Path | None = None) -> OnnxModel:
-    """Load ``path``, or the bundled default model when ``None``. Raises :class:`SerappError` with a plain reason."""
+    """Load ``path``, or the bundled default model when ``None``. Raises :class:`SerappError` with a plain reason.
+    A bundled model (by default or by path) is first checked against its manifest's size and SHA-256."""
     if path is None:
         path = default_model_path()
         if not path.exists():
             raise SerappError(f"The bundled model {path} is absent. Train and export one with "
                               "`serapp-train`, or pass --model PATH.")
+    bundle.verify(path)  # before onnxruntime parses it: a damaged file is named as such, not as a bad graph
     model = OnnxModel(path)
     _check_runs(model)
     return model

@@ -8,10 +8,10 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 from serapp import __version__
+from serapp.bundle import model_card_path
 from serapp.engine.model import OnnxModel
-from serapp.paths import REPO_ROOT
 
-MODEL_CARD = REPO_ROOT / "docs" / "model-card.md"
+MODEL_CARD = model_card_path()  # package data (assets/model-card.md, the docs/ card)
 
 
 def model_metadata_markdown(model: OnnxModel | None) -> str:
