@@ -1,5 +1,5 @@
-"""Where things are: the corpora (one setting: SERAPP_CORPORA), the caches (SERAPP_CACHE) and the default model
-(bundled package data, located by :mod:`serapp.bundle`; the runtime reads nothing else from the source tree)."""
+"""Where things are: the corpora (one setting: SERAPP_CORPORA) and the default model (bundled package data, located
+by :mod:`serapp.bundle`; the runtime reads nothing else from the source tree)."""
 
 from __future__ import annotations
 

@@ -113,6 +113,11 @@ def test_cache_dir_setting_and_plain_errors(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path / "elsewhere"))
     assert cache.cache_dir() == tmp_path / "elsewhere"
     monkeypatch.delenv(cache.CACHE_ENV_VAR)
-    assert cache.cache_dir().name == "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_dir() == tmp_path / "xdg" / "serapp"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")  # the XDG spec: only absolute paths count
+    assert cache.cache_dir() == Path.home() / ".cache" / "serapp"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert cache.cache_dir() == Path.home() / ".cache" / "serapp"
     with pytest.raises(SerappError, match="Nothing to extract"):
         cache.extract([], SPEC, features=False)

@@ -6,7 +6,8 @@ file (read with ``allow_pickle=False``) written atomically (temp file + rename),
 
     <cache dir>/<spec.hash>/{features,audio}/<key[:2]>/<key>.npy     (and errors/<key>.txt for bad files)
 
-The cache dir is ``$SERAPP_CACHE`` or ``cache/`` in the repository root. A file that cannot be decoded is
+The cache dir (:func:`cache_dir`) is ``$SERAPP_CACHE`` if set, else ``serapp`` in the user's cache folder
+(``$XDG_CACHE_HOME`` or ``~/.cache``), never inside the checkout or the install. A file that cannot be decoded is
 reported (logged with its path) and skipped, never stopping extraction; the reason is cached too, so a warm
 run decodes no audio at all. Audio is decoded by :func:`serapp.engine.audio.load` and features computed by
 :mod:`serapp.engine.features` exactly as :func:`serapp.engine.features.compute` does.
@@ -32,7 +33,6 @@ from serapp.engine import audio as engine_audio
 from serapp.engine import features as engine_features
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
-from serapp.paths import REPO_ROOT
 
 from .corpora import Clip
 
@@ -45,9 +45,16 @@ _MIN_PARALLEL = 16
 
 
 def cache_dir() -> Path:
-    """The cache folder: ``$SERAPP_CACHE`` if set, else ``cache/`` in the repository root."""
+    """The trainer's cache folder (features, prepared audio, Whisper embeddings): ``$SERAPP_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/serapp``, else ``~/.cache/serapp``. A cache from before (``cache/`` in a checkout) stays
+    usable by pointing ``SERAPP_CACHE`` at it."""
     value = os.environ.get(CACHE_ENV_VAR)
-    return Path(value).expanduser() if value else REPO_ROOT / "cache"
+    if value:
+        return Path(value).expanduser()
+    # XDG: an unset, empty or relative XDG_CACHE_HOME is ignored.
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "serapp"
 
 
 @dataclass(frozen=True, eq=False)

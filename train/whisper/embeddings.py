@@ -12,11 +12,11 @@ an exported model sees it. Entries live under::
 
     <cache dir>/whisper/<key>/<k[:2]>/<k>.npy      (and manifest.json: what the key stands for)
 
-where ``<cache dir>`` is :func:`serapp_train.cache.cache_dir` (``$SERAPP_CACHE`` or ``cache/``), ``<key>`` hashes the
-encoder's ``model.bin`` contents, the feature spec, the pooling and :data:`EMBEDDINGS_VERSION`, and ``<k>`` the
-clip file's identity (resolved path, size, mtime_ns). Each entry is written atomically as soon as its batch is
-encoded: an interrupted run (Ctrl+C) keeps what it finished and the next run does only the rest. Clips that cannot
-be decoded are skipped and reported, as :func:`serapp_train.cache.extract` does.
+where ``<cache dir>`` is :func:`serapp_train.cache.cache_dir` (``$SERAPP_CACHE`` or ``~/.cache/serapp``), ``<key>``
+hashes the encoder's ``model.bin`` contents, the feature spec, the pooling and :data:`EMBEDDINGS_VERSION`, and
+``<k>`` the clip file's identity (resolved path, size, mtime_ns). Each entry is written atomically as soon as its
+batch is encoded: an interrupted run (Ctrl+C) keeps what it finished and the next run does only the rest. Clips that
+cannot be decoded are skipped and reported, as :func:`serapp_train.cache.extract` does.
 
 ``python -m serapp_train.whisper.embeddings [--corpora ravdess crema-d ...]`` fills the cache for the corpora.
 """
