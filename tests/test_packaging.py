@@ -162,3 +162,11 @@ def test_the_about_dialog_shows_the_bundled_card() -> None:
     from serapp.ui.about import model_card_markdown
 
     assert model_card_markdown() == (REPO / "docs" / "model-card.md").read_text(encoding="utf-8")
+
+
+def test_serapp_train_without_the_train_extra_says_what_to_install(tmp_path: Path) -> None:
+    """The app's install carries the trainer's modules but not its dependencies (tqdm stands for them here)."""
+    code = "import sys; sys.modules['tqdm'] = None; from serapp_train.cli import main; sys.exit(main(['data']))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "serapp-train: tqdm is not installed: the trainer needs `pip install 'serapp[train]'`.\n"

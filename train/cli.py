@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as exc:  # the app's install (`pip install serapp`) has no trainer dependencies
+        print(f"serapp-train: {exc.name} is not installed: the trainer needs `pip install 'serapp[train]'`.",
+              file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     args.command_line = shlex.join(["serapp-train", *argv])  # for outputs that quote what wrote them
     return run_command("serapp-train", lambda: args.run(args))
