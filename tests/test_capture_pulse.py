@@ -68,3 +68,27 @@ def test_clip_played_into_pulse_is_recognised_through_portaudio(
     assert first.probs is not None and abs(float(first.probs.sum()) - 1) < 1e-4
     assert 0 <= first.latency_ms < 1000
     assert analyzer.stats().updates_per_s > 2
+
+
+def test_listen_through_portaudio_survives_a_frozen_process(onnx_model_path: Path) -> None:
+    """`serapp listen` on the real default input, suspended for 3 s (longer than the 2-s stall limit): it is not
+    reported as a lost device, no retry happens, updates go on and the run ends with status 0."""
+    import signal
+    import sys
+    import time
+
+    env = _require_pulse()
+    proc = subprocess.Popen([sys.executable, "-m", "serapp", "listen", "--model", str(onnx_model_path), "--hop",
+                             "0.1", "--seconds", "9"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    before = [proc.stdout.readline() for _ in range(10)]
+    assert all(" dB " in line for line in before), before
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "No audio has arrived" not in err and "Retrying" not in err, err
+    after = out.splitlines()
+    assert len(after) > 10 and all(" dB " in line for line in after)  # updates went on after the freeze

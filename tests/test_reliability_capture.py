@@ -16,6 +16,7 @@ import termios
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from serapp.engine.audio import load
 from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO, MicrophoneSource
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.source import SourceState
 from serapp.errors import SerappError
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, hide_portaudio, wait_until
 
@@ -351,3 +353,30 @@ def test_a_frozen_process_is_not_a_lost_device(onnx_model_path: Path, sample_cli
     assert proc.returncode == 0, err
     assert "No audio has arrived" not in err and "Retrying" not in err, err
     assert "dropped 1" in lines[-1], lines[-5:]
+
+
+def test_check_tells_a_frozen_process_from_a_lost_device(monkeypatch: pytest.MonkeyPatch,
+                                                         fake: FakeSoundDevice) -> None:
+    """Deterministic: the clock jumps 3 s between two checks (the whole process was suspended, the device's audio
+    meanwhile lost). The source stays running, gives the device a fresh stall limit, and once audio flows again
+    counts one dropped block of about 3 s; a device that then stays silent is still found out."""
+    offset = [0.0]
+    monkeypatch.setattr(capture, "time", SimpleNamespace(monotonic=lambda: time.monotonic() + offset[0]))
+    source = MicrophoneSource(None)
+    source.start()
+    try:
+        for _ in range(10):  # audio flows; the worker checks every 20 ms
+            source.check()
+            time.sleep(0.02)
+        assert source.state == SourceState.RUNNING and source.overflows == 0
+        offset[0] += 3.0  # frozen for 3 s: longer than the stall limit (0.4 s here)
+        for _ in range(50):
+            source.check()
+            time.sleep(0.02)
+        assert source.state == SourceState.RUNNING, source.error
+        assert source.overflows == 1 and abs(source.lost_frames / source.sample_rate - 3.0) < 0.2
+        fake.mute = True
+        assert wait_until(lambda: source.check() or source.state == SourceState.ERROR, 5)
+        assert "No audio has arrived" in (source.error or "")
+    finally:
+        source.stop()
