@@ -16,13 +16,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from serapp_train import cache, corpora, metrics
+from serapp_train import splits as split_lib
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from serapp.engine.spec import FeatureSpec
 from serapp.paths import corpora_root
-from serapp_train import cache, corpora, metrics
-from serapp_train import splits as split_lib
 
 DOCS = Path(__file__).resolve().parents[2]
 
