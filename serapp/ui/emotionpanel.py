@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLayout, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from serapp.engine.labels import SILENCE
 from serapp.ui.face import FaceIcon
@@ -49,6 +49,28 @@ class ProbabilityBars(QWidget):
 
     def _row_height(self) -> int:
         return int(self.fontMetrics().height() * 1.55)
+
+    def tooltip_at(self, y: float) -> str:
+        """The tooltip of the bar at height ``y`` px: "Happy: 64 %, the highest" ("" below the last bar)."""
+        if not self._labels:
+            return ""
+        row = int(y // min(self._row_height(), self.height() / len(self._labels)))
+        if not 0 <= row < len(self._labels):
+            return ""
+        name = emotion_style(self._labels[row]).name
+        top = " — the highest" if row == int(np.argmax(self._probs)) and self._probs.max() > 0 else ""
+        old = "" if self._active else " (the last result, greyed: it is not current)"
+        return f"{name}: {100 * float(self._probs[row]):.0f} %{top}{old}"
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            text = self.tooltip_at(event.pos().y())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
 
     def sizeHint(self) -> QSize:
         return QSize(320, self._row_height() * max(1, len(self._labels)) + 4)

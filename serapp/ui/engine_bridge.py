@@ -27,6 +27,9 @@ from serapp.errors import SerappError
 from serapp.ui.recorder import LiveRecorder, RecordingTee
 
 TICK_MS = 16  # drain period: ~60 Hz, twice the spectrogram's target frame rate
+# Spectrogram frames (and level readings) go to the views at most this often: ~31 frames/s, smooth, where every
+# engine wake-up (~50/s) cost the window a redraw each (issue 31 item 10). Columns are never dropped, only batched.
+SPECTRUM_FRAME_S = 0.03
 RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
 RESCAN_S = 2.0  # period of the device scan while no microphone is present at all (one appears within it)
 _SPECTRUM_BACKLOG = 128  # updates (~4 s at the engine's 30 ms wake-up); older ones are dropped when the GUI stalls
@@ -162,6 +165,7 @@ class LiveSession(QObject):
         self._problem = ""
         self._retries = 0
         self._last: EmotionResult | None = None
+        self._spectrum_at = 0.0  # time.monotonic() of the last spectrum emitted
         self.result_rate = RateCounter()
         self.draw_rate = RateCounter()
         self._timer = QTimer(self)
@@ -280,7 +284,9 @@ class LiveSession(QObject):
 
     def _drain(self) -> None:
         """GUI thread: forward what the worker produced since the last tick, then look at its state."""
-        if self._spectra:
+        now = time.monotonic()
+        if self._spectra and now - self._spectrum_at >= SPECTRUM_FRAME_S:
+            self._spectrum_at = now
             batch = [self._spectra.popleft() for _ in range(len(self._spectra))]
             columns = [u.columns for u in batch if u.columns.shape[0]]
             if columns:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QObject, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -238,6 +239,7 @@ class FileAnalysisView(QWidget):
         detail_layout.addLayout(buttons)
         detail_layout.addWidget(summary)
         detail_layout.addWidget(plots, 1)
+        self._png_parts = (self.title, summary, plots)  # what a PNG export shows: never the buttons
 
         self.placeholder = QLabel("Drop audio files here\nor use File › Open…  (Ctrl+O)\n\n"
                                   "WAV, FLAC, OGG, MP3 and other formats libsndfile reads", self)
@@ -584,7 +586,10 @@ class FileAnalysisView(QWidget):
             return
         stem = Path(self.current).stem if self.current else "summaries"
         suffix = "csv" if kind == "table" else kind
-        start = str(Path(self.last_dir or Path.home()) / f"{stem}-emotions.{suffix}")
+        # Beside the analysed file (the first one for the table), where its results belong.
+        analysed = self.current or next(iter(self.results), "")
+        folder = Path(analysed).parent if analysed else Path(self.last_dir or Path.home())
+        start = str(folder / f"{stem}-emotions.{suffix}")
         path, _ = QFileDialog.getSaveFileName(self, "Export", start, EXPORT_FILTERS[suffix])
         if path:
             self.last_dir = str(Path(path).parent)
@@ -611,8 +616,47 @@ class FileAnalysisView(QWidget):
         if kind == "json":
             return export.analysis_json(result.analysis).encode()
         if kind == "png":
-            return grab_png(self.detail_body)
+            return self.view_png()
         raise SerappError(f"Unknown export kind {kind!r}.")
+
+
+    def view_png(self) -> bytes:
+        """A PNG of the file shown: its name, summary and plots, without the buttons and the playback cursor."""
+        cursors = [(c, c.isVisible()) for c in (self.spectrogram.cursor, self.timeline.cursor)]
+        for cursor, _ in cursors:
+            cursor.hide()
+        try:
+            image = stack_images([w.grab().toImage() for w in self._png_parts], self.palette().window().color())
+        finally:
+            for cursor, shown in cursors:
+                cursor.setVisible(shown)
+        return png_bytes(image)
+
+
+def stack_images(images: list[QImage], background: QColor) -> QImage:
+    """``images`` one under the other (device pixels, left-aligned) on ``background``, at their pixel ratio."""
+    ratio = max((im.devicePixelRatio() for im in images), default=1.0)
+    out = QImage(max((im.width() for im in images), default=1), max(1, sum(im.height() for im in images)),
+                 QImage.Format.Format_ARGB32)
+    out.fill(background)
+    painter = QPainter(out)
+    y = 0
+    for im in images:
+        im.setDevicePixelRatio(1.0)  # drawn pixel for pixel
+        painter.drawImage(0, y, im)
+        y += im.height()
+    painter.end()
+    out.setDevicePixelRatio(ratio)
+    return out
+
+
+def png_bytes(image: QImage) -> bytes:
+    """``image`` encoded as PNG."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise SerappError("The view could not be rendered to PNG.")
+    return bytes(buffer.data().data())
 
 
 def grab_png(widget: QWidget) -> bytes:

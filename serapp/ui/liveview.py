@@ -78,7 +78,11 @@ class LiveView(QWidget):
         level_row = QHBoxLayout()
         level_caption = QLabel("Input level", self)
         self.level_value = QLabel("—", self)
-        self.level_value.setMinimumWidth(self.level_value.fontMetrics().horizontalAdvance("-120 dBFS "))
+        # A fixed size: its text changes ~50 times a second, and a label that may change size makes every change
+        # re-lay out and repaint the whole page (issue 31 item 10).
+        fm = self.level_value.fontMetrics()
+        self.level_value.setFixedSize(fm.horizontalAdvance("-120 dBFS "), fm.height())
+        self.level_value.setAutoFillBackground(True)  # opaque: nothing under it is repainted with it
         level_row.addWidget(level_caption)
         level_row.addWidget(self.level, 1)
         level_row.addWidget(self.level_value)

@@ -46,10 +46,20 @@ from serapp.ui.playback import Player
 from serapp.ui.plotstyle import apply_plot_palette
 from serapp.ui.recorder import RECORD_FORMATS
 from serapp.ui.settings import RANGES, analyzer_config, load_settings, save_settings
+from serapp.ui.spectrogram import SpectrogramMenu
 from serapp.ui.theme import palette_named, qpalette, stylesheet
 from serapp.ui.timeaxis import format_clock
 
 FILE_PREFIX = "file:"
+STATUS_TIPS = {  # what each status-bar item tells
+    "recording": "Recording of the live input: its length so far and the file it goes to",
+    "source": "The input analysed live: the device PortAudio opened, or the --input file",
+    "model": "The emotion model in use (Live › Choose model…; Help › About for its card)",
+    "rate": "Emotion updates per second (one per hop while someone speaks)",
+    "fps": "Spectrogram frames drawn per second",
+    "compute": "Time to compute one update, and the delay from the sound to its result on screen",
+    "dropped": "Audio blocks lost because the computer fell behind (0 is right)",
+}
 SUMMARY_EVERY_S = 1.0  # the live rolling summary is recomputed once per second of session
 PREFERRED_SIZE = QSize(1280, 820)  # the window at first start on a screen with room for it
 FRAME_ALLOWANCE = QSize(16, 48)  # px a window manager's title bar and borders add around the window's content
@@ -129,6 +139,7 @@ class MainWindow(QMainWindow):
         self._refresh_export_actions()
         self._build_toolbar()
         self._build_status()
+        self._apply_spectrogram_display()
         self._apply_debounce = QTimer(self)
         self._apply_debounce.setSingleShot(True)
         self._apply_debounce.setInterval(300)
@@ -205,6 +216,12 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 else:
                     menu.addAction(a)
+            if title == "&View":
+                menu.addSeparator()
+                self.spectrogram_menu = SpectrogramMenu(self, self.settings.spectrogram_cmap,
+                                                        self.settings.spectrogram_range_db,
+                                                        self.set_spectrogram_display, self.pause_spectrogram)
+                menu.addMenu(self.spectrogram_menu)
             if title == "&Live":
                 menu.addSeparator()
                 menu.addAction(self.record_action)
@@ -253,9 +270,25 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         self.status_labels = {k: QLabel(self) for k in ("recording", "source", "model", "rate", "fps", "compute",
                                                         "dropped")}
-        for label in self.status_labels.values():
+        for key, label in self.status_labels.items():
+            label.setToolTip(STATUS_TIPS[key])
             self.statusBar().addPermanentWidget(label)
         self._show_stats(None)
+
+    def set_spectrogram_display(self, cmap: str, range_db: float) -> None:
+        """View › Spectrogram: the colour map and dB range of every spectrogram, remembered in the settings."""
+        self.settings = self.settings.replace(spectrogram_cmap=cmap, spectrogram_range_db=range_db)
+        save_settings(self.store, self.settings)
+        self._apply_spectrogram_display()
+
+    def _apply_spectrogram_display(self) -> None:
+        for view in (self.live_view.spectrogram, self.file_view.spectrogram):
+            view.set_colormap(self.settings.spectrogram_cmap)
+            view.set_range_db(self.settings.spectrogram_range_db)
+
+    def pause_spectrogram(self, paused: bool) -> None:
+        """Freeze the live spectrogram (the analysis and the timeline go on)."""
+        self.live_view.spectrogram.set_paused(paused)
 
     def _refresh_export_actions(self) -> None:
         """File › Export works on the file shown in File analysis; anywhere else it is off and says why (Ctrl+E

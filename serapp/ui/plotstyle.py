@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor, QCursor, QFont
+from PySide6.QtWidgets import QToolTip, QWidget
 
 from serapp.ui.theme import Palette
 from serapp.ui.timeaxis import TimeAxisItem
@@ -39,3 +42,26 @@ def apply_plot_palette(plot: pg.PlotWidget, palette: Palette, font: QFont | None
             label.setDefaultTextColor(QColor(palette.plot_fg))
             if font is not None:
                 label.setFont(font)
+
+
+def add_hover_readout(plot: pg.PlotWidget, describe: Callable[[float, float], str]) -> None:
+    """Show ``describe(x, y)`` (data coordinates under the pointer; "" for nothing) as the plot's tooltip while
+    the pointer moves over its data area. The text is also kept as ``plot.hover_text``."""
+    plot.hover_text = ""  # type: ignore[attr-defined]
+    view = plot.getPlotItem().getViewBox()
+
+    def moved(scene_pos: QPointF) -> None:
+        text = ""
+        if view.sceneBoundingRect().contains(scene_pos):
+            point = view.mapSceneToView(scene_pos)
+            text = describe(point.x(), point.y())
+        if text == plot.hover_text:  # type: ignore[attr-defined]
+            return
+        plot.hover_text = text  # type: ignore[attr-defined]
+        plot.setToolTip(text)
+        if text and plot.underMouse():
+            QToolTip.showText(QCursor.pos(), text, plot)
+        elif not text:
+            QToolTip.hideText()
+
+    plot.scene().sigMouseMoved.connect(moved)

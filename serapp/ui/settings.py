@@ -16,6 +16,7 @@ from serapp.engine.config import AnalyzerConfig
 from serapp.errors import SerappError
 from serapp.jsonconfig import JsonConfig
 from serapp.ui.recorder import RECORD_FORMATS
+from serapp.ui.theme import SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB
 
 ORGANIZATION = "serapp"
 APPLICATION = "serapp"
@@ -26,6 +27,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "hop_s": (0.05, 2.0),
     "smoothing_s": (0.0, 10.0),
     "gate_db": (-90.0, -10.0),
+    "spectrogram_range_db": (30.0, 120.0),  # dB from the spectrograms' loudest colour to their quietest
 }
 
 
@@ -45,6 +47,8 @@ class AppSettings(JsonConfig):
     window_geometry: str = ""  # base64 of QWidget.saveGeometry(): size, place and maximised state of the window
     record_dir: str = ""  # where recordings of the live input go ("" = not chosen yet); recording starts off
     record_format: str = "flac"
+    spectrogram_range_db: float = SPECTROGRAM_RANGE_DB  # the spectrograms' display (serapp.ui.spectrogram)
+    spectrogram_cmap: str = SPECTROGRAM_CMAPS[0]
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RANGES.items():
@@ -57,6 +61,9 @@ class AppSettings(JsonConfig):
         if self.record_format not in RECORD_FORMATS:
             raise SerappError(f"Setting record_format must be one of {', '.join(RECORD_FORMATS)}, "
                               f"got {self.record_format!r}.")
+        if self.spectrogram_cmap not in SPECTROGRAM_CMAPS:
+            raise SerappError(f"Setting spectrogram_cmap must be one of {', '.join(SPECTROGRAM_CMAPS)}, "
+                              f"got {self.spectrogram_cmap!r}.")
         for name in ("model_path", "device", "last_dir", "window_geometry", "record_dir"):
             if not isinstance(getattr(self, name), str):
                 raise SerappError(f"Setting {name} must be text, got {getattr(self, name)!r}.")

@@ -1,21 +1,42 @@
 """Spectrogram views: a scrolling live one fed columns, and a static one for a file with a playback cursor.
 
 Both draw uint8 images through a fixed 256-entry lookup table with fixed levels, so a frame costs one
-small copy and no per-frame auto-levelling.
+small copy and no per-frame auto-levelling. The views own their display settings: the dB range shown
+(:data:`RANGE_DB`), the colour map (:data:`~serapp.ui.theme.SPECTROGRAM_CMAPS`) and, live, a pause; hovering
+shows the time, frequency and level under the pointer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
-from serapp.ui.plotstyle import make_plot
-from serapp.ui.theme import spectrogram_lut
-from serapp.ui.timeaxis import TIME_LABEL
+from serapp.ui.plotstyle import add_hover_readout, make_plot
+from serapp.ui.theme import SPECTROGRAM_CMAP, SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB, spectrogram_lut
+from serapp.ui.timeaxis import TIME_LABEL, format_clock
 
 LEVELS = (0, 255)
+RANGE_DB = SPECTROGRAM_RANGE_DB  # default dB range shown (loudest to quietest colour)
+RANGE_CHOICES_DB: tuple[float, ...] = (50.0, 65.0, 80.0, 100.0)  # offered in the menu (within the settings' range)
+QUIET_CEIL_DB = -40.0  # a file's top colour is its peak, but never below this: silence stays dark, never "loud"
+LIVE_CEIL_DB = -10.0  # the live view's top colour (dB re full scale): fixed, so levels compare over time
+
+
+def file_levels(peak_db: float, range_db: float = RANGE_DB) -> tuple[float, float]:
+    """(floor, ceil) dB of a file's spectrogram colours: the peak is the top colour, but a quiet or silent file
+    (peak below :data:`QUIET_CEIL_DB`) is drawn against that ceiling, so it looks quiet rather than loud."""
+    ceil = max(float(peak_db), QUIET_CEIL_DB) if np.isfinite(peak_db) else QUIET_CEIL_DB
+    return ceil - range_db, ceil
+
+
+def hz_text(hz: float) -> str:
+    """"850 Hz", "1.25 kHz"."""
+    return f"{hz:.0f} Hz" if hz < 1000 else f"{hz / 1000:.2f} kHz"
 
 
 def db_to_uint8(db: np.ndarray, floor_db: float, ceil_db: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -37,7 +58,10 @@ class _SpectrogramPlot(QWidget):
         super().__init__(parent)
         self.plot = make_plot(self, interactive=interactive)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(spectrogram_lut())
+        self.cmap = SPECTROGRAM_CMAP
+        self.range_db = RANGE_DB
+        self.floor_db, self.ceil_db = LIVE_CEIL_DB - RANGE_DB, LIVE_CEIL_DB
+        self.image.setLookupTable(spectrogram_lut(name=self.cmap))
         self.image.setLevels(LEVELS)
         self.plot.addItem(self.image)
         self.plot.setLabel("left", "Frequency", units="Hz")
@@ -46,10 +70,35 @@ class _SpectrogramPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.frames_drawn = 0
+        add_hover_readout(self.plot, self.readout)
 
     def _show(self, img: np.ndarray) -> None:
         self.image.setImage(img, autoLevels=False, levels=LEVELS)
         self.frames_drawn += 1
+
+    def set_colormap(self, name: str) -> None:
+        """Draw with colour map ``name`` (one of :data:`~serapp.ui.theme.SPECTROGRAM_CMAPS`)."""
+        self.cmap = name
+        self.image.setLookupTable(spectrogram_lut(name=name))
+
+    def level_at(self, x: float, y: float) -> float | None:
+        """The level (dB, as drawn: within the range shown) at time ``x`` s and frequency ``y`` Hz; None outside."""
+        img = self.image.image
+        rect = self.image.mapRectToParent(self.image.boundingRect())
+        if img is None or img.size == 0 or not rect.contains(x, y):
+            return None
+        rows, cols = img.shape[:2]
+        col = min(cols - 1, int((x - rect.left()) / rect.width() * cols))
+        row = min(rows - 1, int((y - rect.top()) / rect.height() * rows))
+        return self.floor_db + float(img[row, col]) / 255.0 * (self.ceil_db - self.floor_db)
+
+    def readout(self, x: float, y: float) -> str:
+        """Hover text at time ``x`` s, frequency ``y`` Hz: "0:12.3 · 1.25 kHz · -45 dB" ("" outside the image)."""
+        level = self.level_at(x, y)
+        if level is None:
+            return ""
+        quiet = " or quieter" if level <= self.floor_db + 0.5 else ""
+        return f"{format_clock(x, 1)} · {hz_text(y)} · {level:.0f} dB{quiet}"
 
 
 class ScrollingSpectrogram(_SpectrogramPlot):
@@ -63,8 +112,20 @@ class ScrollingSpectrogram(_SpectrogramPlot):
     def __init__(self, parent: QWidget | None = None, span_s: float = 8.0) -> None:
         super().__init__(parent)
         self.span_s = span_s
-        self.floor_db, self.ceil_db = -90.0, -10.0
+        self.paused = False  # frozen on the screen; columns still arrive and are kept, so resuming is current
         self.configure(n_bins=257, column_s=0.01, fmax_hz=8000.0)
+
+    def set_range_db(self, range_db: float) -> None:
+        """Show ``range_db`` dB below the fixed top level (new columns; the ones shown keep their colours)."""
+        self.range_db = float(range_db)
+        self.floor_db = self.ceil_db - self.range_db
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze the picture (``paused``) or bring it up to date again."""
+        self.paused = bool(paused)
+        if not self.paused:
+            np.copyto(self._frame, self._ring[:, self._pos:self._pos + self.n_cols])
+            self._show(self._frame)
 
     def configure(self, n_bins: int, column_s: float, fmax_hz: float, floor_db: float | None = None,
                   ceil_db: float | None = None) -> None:
@@ -100,6 +161,8 @@ class ScrollingSpectrogram(_SpectrogramPlot):
         self._ring[:, idx + n] = u8.T
         self._pos = (p + k) % n
         self.columns_seen += k
+        if self.paused:
+            return
         np.copyto(self._frame, self._ring[:, self._pos:self._pos + n])
         self._show(self._frame)
 
@@ -118,17 +181,69 @@ class FileSpectrogram(_SpectrogramPlot):
         self.cursor.setZValue(10)
         self.plot.addItem(self.cursor)
         self.duration_s = 0.0
+        self._db = np.zeros((0, 0), dtype=np.float32)
 
-    def set_spectrogram(self, db: np.ndarray, duration_s: float, fmax_hz: float, top_db: float = 80.0) -> None:
-        """Show ``db`` of shape ``(n_frames, n_bins)`` spanning ``duration_s``; the peak maps to the top colour."""
-        db = np.asarray(db, dtype=np.float32)
-        ceil = float(db.max()) if db.size else 0.0
-        self._show(np.ascontiguousarray(db_to_uint8(db.T, ceil - top_db, ceil)))
+    def set_spectrogram(self, db: np.ndarray, duration_s: float, fmax_hz: float) -> None:
+        """Show ``db`` of shape ``(n_frames, n_bins)`` spanning ``duration_s``; the peak maps to the top colour
+        (:func:`file_levels`: a silent file stays dark)."""
+        self._db = np.asarray(db, dtype=np.float32)
+        self._draw_db()
         self.duration_s = float(duration_s)
         self.image.setRect(QRectF(0.0, 0.0, self.duration_s, fmax_hz))
         self.plot.setXRange(0.0, self.duration_s, padding=0)
         self.plot.setYRange(0.0, fmax_hz, padding=0)
         self.set_cursor(0.0)
 
+    def _draw_db(self) -> None:
+        db = self._db
+        self.floor_db, self.ceil_db = file_levels(float(db.max()) if db.size else -np.inf, self.range_db)
+        self._show(np.ascontiguousarray(db_to_uint8(db.T, self.floor_db, self.ceil_db)))
+
+    def set_range_db(self, range_db: float) -> None:
+        """Show ``range_db`` dB below the file's peak (redraws the file shown)."""
+        self.range_db = float(range_db)
+        if self._db.size:
+            self._draw_db()
+
     def set_cursor(self, t_s: float) -> None:
         self.cursor.setValue(float(t_s))
+
+
+class SpectrogramMenu(QMenu):
+    """View › Spectrogram: the colour map, the dB range and (live) a pause. It tells ``on_change(cmap, range_db)``
+    (to apply to the views and remember) and ``on_pause(paused)``."""
+
+    def __init__(self, parent: QWidget, cmap: str, range_db: float, on_change: Callable[[str, float], None],
+                 on_pause: Callable[[bool], None]) -> None:
+        super().__init__("&Spectrogram", parent)
+        self.cmap, self.range_db = cmap, range_db
+        self._on_change = on_change
+        self.pause_action = QAction("&Pause the live spectrogram", self, checkable=True)
+        self.pause_action.setToolTip("Freeze the live picture to look at it; the analysis goes on")
+        self.pause_action.toggled.connect(on_pause)
+        self.addAction(self.pause_action)
+        self.addSection("Colours")
+        self.cmap_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for name in SPECTROGRAM_CMAPS:
+            action = QAction(name.capitalize(), self, checkable=True)
+            action.setChecked(name == cmap)
+            action.triggered.connect(lambda _on, n=name: self._changed(cmap=n))
+            group.addAction(action)
+            self.addAction(action)
+            self.cmap_actions[name] = action
+        self.addSection("Range (loudest to quietest colour)")
+        self.range_actions: dict[float, QAction] = {}
+        ranges = QActionGroup(self)
+        for db in sorted({*RANGE_CHOICES_DB, float(range_db)}):
+            action = QAction(f"{db:g} dB", self, checkable=True)
+            action.setChecked(db == range_db)
+            action.triggered.connect(lambda _on, d=db: self._changed(range_db=d))
+            ranges.addAction(action)
+            self.addAction(action)
+            self.range_actions[db] = action
+
+    def _changed(self, cmap: str | None = None, range_db: float | None = None) -> None:
+        self.cmap = cmap or self.cmap
+        self.range_db = self.range_db if range_db is None else range_db
+        self._on_change(self.cmap, self.range_db)

@@ -43,14 +43,15 @@ EMOTION_STYLES: dict[str, EmotionStyle] = {
     "disgust": EmotionStyle("Disgust", "#7cb342", FaceShape(mouth=-0.4, brow=-0.5, eye=0.7, wavy=True)),
     "fear": EmotionStyle("Fear", "#8e24aa", FaceShape(mouth=-0.3, open_=0.5, brow=1.0, raise_=0.6, eye=1.3)),
     "happy": EmotionStyle("Happy", "#fbc02d", FaceShape(mouth=1.0, eye=0.9)),
-    "neutral": EmotionStyle("Neutral", "#78909c", FaceShape()),
+    # Neutral is warm (brown-grey) and Silence cool (blue-grey): they were nearly one grey (issue 31 item 7).
+    "neutral": EmotionStyle("Neutral", "#8d6e63", FaceShape()),
     "sad": EmotionStyle("Sad", "#1e88e5", FaceShape(mouth=-1.0, brow=1.0, eye=0.9)),
     "surprise": EmotionStyle("Surprise", "#fb8c00", FaceShape(open_=1.0, raise_=1.0, eye=1.4)),
     SILENCE: EmotionStyle("Silence", "#607d8b", FaceShape(eye=0.6)),
 }
 
 # Colours for labels of other models (any self-describing ONNX model may bring its own), chosen by name.
-_EXTRA_COLOURS = ("#26a69a", "#ec407a", "#5c6bc0", "#d4e157", "#8d6e63", "#29b6f6", "#ab47bc", "#ff7043")
+_EXTRA_COLOURS = ("#26a69a", "#ec407a", "#5c6bc0", "#d4e157", "#00897b", "#29b6f6", "#ab47bc", "#ff7043")
 
 
 def emotion_style(label: str) -> EmotionStyle:
@@ -124,14 +125,22 @@ def qpalette(p: Palette) -> QPalette:
 
 
 # ---------------------------------------------------------------------------------------------- spectrogram
-SPECTROGRAM_CMAP = "inferno"
+# Colour maps offered for the spectrogram (pyqtgraph's bundled names), quiet (first colour) to loud (last).
+SPECTROGRAM_CMAPS: tuple[str, ...] = ("inferno", "viridis", "magma", "plasma", "cividis", "grey")
+SPECTROGRAM_CMAP = SPECTROGRAM_CMAPS[0]
+SPECTROGRAM_RANGE_DB = 80.0  # default dB range from the loudest colour to the quietest
 
 
-def spectrogram_lut(n: int = 256) -> np.ndarray:
-    """The spectrogram's lookup table: ``(n, 4)`` uint8 RGBA, ``n <= 256`` (one entry per uint8 level)."""
+def spectrogram_lut(n: int = 256, name: str = SPECTROGRAM_CMAP) -> np.ndarray:
+    """The spectrogram's lookup table for colour map ``name`` (:data:`SPECTROGRAM_CMAPS`; unknown names give the
+    default): ``(n, 4)`` uint8 RGBA, ``n <= 256`` (one entry per uint8 level), quiet first."""
     import pyqtgraph as pg
 
-    return pg.colormap.get(SPECTROGRAM_CMAP).getLookupTable(nPts=n, alpha=True)
+    if name == "grey":
+        ramp = np.linspace(0, 255, n).round().astype(np.uint8)
+        return np.column_stack([ramp, ramp, ramp, np.full(n, 255, np.uint8)])
+    cmap = pg.colormap.get(name if name in SPECTROGRAM_CMAPS else SPECTROGRAM_CMAP)
+    return cmap.getLookupTable(nPts=n, alpha=True)
 
 
 def stylesheet(p: Palette) -> str:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from serapp.ui.plotstyle import make_plot
+from serapp.ui.plotstyle import add_hover_readout, make_plot
 from serapp.ui.theme import emotion_style
-from serapp.ui.timeaxis import TIME_LABEL
+from serapp.ui.timeaxis import TIME_LABEL, format_clock
 
 STALE_OPACITY = 0.35  # bands drawn while the input is stopped or lost: visibly old
 AXIS_WIDTH = 64  # px; the same left-axis width under the file spectrogram keeps both time axes aligned
@@ -54,7 +55,13 @@ class TimelineLegend(QWidget):
 
 class TimelinePlot(QWidget):
     """Stacked probability bands over time, one colour per label, with a legend (``legend``). Rows of zeros
-    (silence) show as a gap."""
+    (silence) show as a gap.
+
+    Band ``i`` is drawn as the cumulative curve up to label ``i`` filled down to 0, the lower bands in front:
+    one filled curve per label, each redrawn once per update. (``FillBetweenItem`` between neighbouring curves
+    rebuilt every band twice per update and was the live window's largest cost, issue 31 item 10.) A hidden
+    timeline (the other tab, the demo screen) keeps its data and draws when shown.
+    """
 
     def __init__(self, parent: QWidget | None = None, interactive: bool = False, legend: bool = True) -> None:
         super().__init__(parent)
@@ -76,8 +83,11 @@ class TimelinePlot(QWidget):
         if self.legend is not None:
             layout.addWidget(self.legend)
         self._labels: tuple[str, ...] = ()
-        self._curves: list[pg.PlotDataItem] = []
-        self._fills: list[pg.FillBetweenItem] = []
+        self._curves: list[pg.PlotCurveItem] = []  # curve i: the top of band i (cumulative sum up to label i)
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None  # series set while hidden, drawn when shown
+        self._series: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros((0, 0), dtype=np.float32))
+        self.draws = 0  # series drawn (for tests and benchmarks)
+        add_hover_readout(self.plot, self.readout)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -85,29 +95,55 @@ class TimelinePlot(QWidget):
 
     def set_labels(self, labels: Sequence[str]) -> None:
         """Rebuild the bands for ``labels`` (in the model's order)."""
-        for item in [*self._fills, *self._curves]:
+        for item in self._curves:
             self.plot.removeItem(item)
         self._labels = tuple(labels)
+        self._pending = None
         if self.legend is not None:
             self.legend.set_labels(self._labels)
-        # Invisible pens, not None: a PlotDataItem without a pen keeps no path for FillBetweenItem to fill.
-        self._curves = [pg.PlotDataItem(pen=pg.mkPen(0, 0, 0, 0)) for _ in range(len(self._labels) + 1)]
-        self._fills = []
+        self._curves = []
+        n = len(self._labels)
         for i, label in enumerate(self._labels):
-            colour = QColor(emotion_style(label).color)
-            colour.setAlphaF(0.85)
-            fill = pg.FillBetweenItem(self._curves[i], self._curves[i + 1], brush=pg.mkBrush(colour))
-            self._fills.append(fill)
-            self.plot.addItem(fill)
-        for curve in self._curves:
+            # Opaque: the bands overlap (each curve is filled down to 0), so a see-through one would mix colours.
+            curve = pg.PlotCurveItem(pen=pg.mkPen(None), brush=pg.mkBrush(QColor(emotion_style(label).color)),
+                                     fillLevel=0.0, antialias=False, skipFiniteCheck=True)
+            curve.setZValue(n - i)  # lower bands in front: at height y the first curve reaching y gives its colour
+            self._curves.append(curve)
             self.plot.addItem(curve)
 
     def set_series(self, times_s: np.ndarray, probs: np.ndarray) -> None:
         """Draw probabilities ``probs`` ``(n, n_labels)`` at ``times_s`` ``(n,)`` seconds."""
         t = np.asarray(times_s, dtype=np.float64)
-        bounds = stack_bounds(probs) if len(t) else np.zeros((len(self._curves), 0), dtype=np.float32)
-        for curve, y in zip(self._curves, bounds, strict=True):
+        p = np.asarray(probs, dtype=np.float32).reshape(len(t), len(self._labels))
+        self._series = (t, p)
+        if not self.isVisible():
+            self._pending = (t.copy(), p.copy())
+            return
+        self._pending = None
+        bounds = stack_bounds(p) if len(t) else np.zeros((len(self._curves) + 1, 0), dtype=np.float32)
+        for curve, y in zip(self._curves, bounds[1:], strict=True):
             curve.setData(t, y)
+        self.draws += 1
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._pending is not None:
+            self.set_series(*self._pending)
+
+    def readout(self, x: float, y: float = 0.0) -> str:
+        """Hover text at time ``x`` s: "0:12.3 · Happy 64 %" for the result nearest in time, "0:12.3 · no speech"
+        in a pause; "" where there is no result within a second."""
+        t, p = self._series
+        if not len(t) or not self._labels:
+            return ""
+        i = int(np.argmin(np.abs(t - x)))
+        if abs(t[i] - x) > 1.0:
+            return ""
+        row = np.nan_to_num(p[i], nan=0.0)
+        if row.sum() <= 0:
+            return f"{format_clock(t[i], 1)} · no speech"
+        top = int(np.argmax(row))
+        return f"{format_clock(t[i], 1)} · {emotion_style(self._labels[top]).name} {100 * row[top]:.0f} %"
 
     def set_stale(self, stale: bool) -> None:
         """Dim the bands (``stale``: the input stopped, so they are history) or show them in full colour."""
@@ -138,6 +174,12 @@ class LiveTimeline(TimelinePlot):
         self._p = np.zeros((capacity, 0), dtype=np.float32)
         self._n = 0
         self.plot.setXRange(-span_s, 0.0, padding=0)
+        # Results come in batches (one per drain of the session): the bands are redrawn once per batch, when
+        # control returns to the event loop, not once per result.
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(0)
+        self._redraw.timeout.connect(self._draw_window)
 
     def set_labels(self, labels: Sequence[str]) -> None:
         super().set_labels(labels)
@@ -156,12 +198,20 @@ class LiveTimeline(TimelinePlot):
         self._t[self._n] = t_s
         self._p[self._n] = 0.0 if probs is None else probs
         self._n += 1
+        self._redraw.start()
+
+    def _draw_window(self) -> None:
+        """Draw the last ``span_s`` seconds, the newest result at time 0."""
+        if not self._n:
+            return
+        t_s = self._t[self._n - 1]
         t = self._t[:self._n]
         keep = t >= t_s - self.span_s - 1.0
         self.set_series(t[keep] - t_s, self._p[:self._n][keep])
 
     def clear(self) -> None:
         self._n = 0
+        self._redraw.stop()
         self.set_series(np.zeros(0), np.zeros((0, len(self.labels))))
 
     @property
