@@ -55,6 +55,7 @@ class LevelMeter(QWidget):
         self.peak_db = FLOOR_DB
         self._held_s = 0.0
         self._set_at: float | None = None  # time.monotonic() of the last level
+        self._drawn: tuple = ()  # what the last repaint request showed (bar and peak in px, colour, clip light)
         self.clipped_at: float | None = None  # time.monotonic() of the last clipping level
         self.gate_db: float | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -69,6 +70,7 @@ class LevelMeter(QWidget):
 
     def set_gate(self, gate_db: float | None) -> None:
         self.gate_db = gate_db
+        self._drawn = ()
         self.update()
 
     def set_level(self, db: float, dt_s: float | None = None, now: float | None = None) -> None:
@@ -82,7 +84,13 @@ class LevelMeter(QWidget):
         self.peak_db, self._held_s = held_peak(self.peak_db, self._held_s, self.level_db, dt_s)
         if self.level_db >= CLIP_DB:
             self.clipped_at = now
-        self.update()
+        # Repaint only when a pixel would change (~30 readings a second; none during silence at the floor).
+        width = max(1, self.width())
+        drawn = (round(width * level_fraction(self.level_db)), round(width * level_fraction(self.peak_db)),
+                 level_colour(self.level_db), self.clip_lit(now))
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self.update()
 
     def clip_lit(self, now: float | None = None) -> bool:
         """Whether the clip light is lit (a clipping level within the last :data:`CLIP_HOLD_S` seconds)."""
@@ -91,6 +99,7 @@ class LevelMeter(QWidget):
 
     def reset_clip(self) -> None:
         self.clipped_at = None
+        self._drawn = ()
         self.update()
 
     def mousePressEvent(self, event: object) -> None:
