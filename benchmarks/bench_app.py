@@ -6,6 +6,7 @@ corpus speech joined end to end (:func:`benchmarks.long_run.write_speech`), play
 view. The parent measures from outside with psutil:
 
 - time to first window: from the process's start to the main window's first paint (the child reports the moment);
+- time to the live view running: to the first spectrogram frames drawn (model loaded, input open);
 - CPU share: the process's user+system CPU time over ``--seconds`` of live view after a ``--warmup``, as a share of
   one core (all threads: GUI, engine worker, onnxruntime);
 - RSS: the largest resident set size sampled every 0.5 s while measuring;
@@ -25,6 +26,7 @@ import datetime
 import json
 import os
 import platform
+import select
 import shutil
 import signal
 import subprocess
@@ -44,11 +46,13 @@ TARGETS: dict[str, tuple[float | None, str]] = {
     "gui_cpu_percent": (None, "% of one core"),
     "rss_mb": (None, "MB"),
     "first_window_s": (2.0, "s"),
+    "live_s": (None, "s"),
     "quit_s": (1.0, "s"),
 }
 CAPTIONS = {"cpu_percent": "CPU share in live view", "gui_cpu_percent": "… of which the GUI thread (drawing)",
             "rss_mb": "Resident memory (peak)",
-            "first_window_s": "Time to first window", "quit_s": "Time to quit"}
+            "first_window_s": "Time to first window", "live_s": "Time to the live view running",
+            "quit_s": "Time to quit"}
 
 # The child: run_app under an application-wide event filter that reports the first paint and the close request
 # of the main window on stdout, as CLOCK_MONOTONIC seconds (the same clock in both processes on Linux).
@@ -71,6 +75,17 @@ class Watch(QObject):
 app = QApplication(sys.argv[:1])
 watch = Watch()
 app.installEventFilter(watch)
+
+from PySide6.QtCore import QTimer
+
+def live():  # the first audio in the spectrogram: the model is loaded and the input runs
+    for w in app.topLevelWidgets():
+        if isinstance(w, QMainWindow) and w.live_view.spectrogram.columns_seen > 0:
+            print("live", time.monotonic(), flush=True)
+            return
+    QTimer.singleShot(20, live)
+
+QTimer.singleShot(0, live)
 from serapp.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -113,20 +128,27 @@ def app_process(proc: subprocess.Popen, xvfb: bool) -> Any:
     raise RuntimeError("the app's process did not start under xvfb-run")
 
 
+_EVENTS: dict[str, float] = {}  # every event the child reported, whatever order they came in
+
+
 def read_event(proc: subprocess.Popen, name: str, timeout_s: float) -> float:
     """The monotonic time the child printed for ``name`` (blocking up to ``timeout_s``)."""
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
-    while time.monotonic() < deadline:
+    while name not in _EVENTS and time.monotonic() < deadline:
+        if not select.select([proc.stdout], [], [], 0.5)[0]:  # never blocks past the deadline
+            continue
         line = proc.stdout.readline()
         if not line:
             if proc.poll() is not None:
                 raise RuntimeError(f"the app exited (status {proc.returncode}) before {name!r}")
             continue
         parts = line.split()
-        if len(parts) == 2 and parts[0] == name:
-            return float(parts[1])
-    raise RuntimeError(f"no {name!r} from the app within {timeout_s:g} s")
+        if len(parts) == 2:
+            _EVENTS.setdefault(parts[0], float(parts[1]))
+    if name not in _EVENTS:
+        raise RuntimeError(f"no {name!r} from the app within {timeout_s:g} s")
+    return _EVENTS[name]
 
 
 def gui_seconds(app: Any) -> float:
@@ -154,7 +176,9 @@ def measure(seconds: float, warmup: float, model: str | None, xvfb: bool) -> dic
             started = app.create_time() if xvfb else started
             shown = read_event(proc, "first-window", 60.0)
             # psutil's create_time is wall-clock: under xvfb-run convert it to the monotonic clock.
-            first_window = shown - (started - (time.time() - time.monotonic())) if xvfb else shown - started
+            start_mono = started - (time.time() - time.monotonic()) if xvfb else started
+            first_window = shown - start_mono
+            live = read_event(proc, "live", 60.0) - start_mono
             time.sleep(warmup)
             cpu0, gui0, t0 = app.cpu_times(), gui_seconds(app), time.monotonic()
             rss = []
@@ -176,6 +200,7 @@ def measure(seconds: float, warmup: float, model: str | None, xvfb: bool) -> dic
         "gui_cpu_percent": 100.0 * (gui1 - gui0) / (t1 - t0),
         "rss_mb": max(rss),
         "first_window_s": first_window,
+        "live_s": live,
         "quit_s": gone - closing,
         "setup": {"seconds": seconds, "warmup_s": warmup, "platform": "xvfb 1920x1080" if xvfb else "offscreen",
                   "model": model or "bundled", "cpus": psutil.cpu_count(), "load_before": load_before,

@@ -51,10 +51,10 @@ def test_file_source_feeds_bars_spectrogram_timeline_and_status(qtbot: QtBot, tm
     probs = live.bars.probabilities()  # a speech window: the model's distribution
     assert probs.shape == (len(window.model.info.labels),)
     assert probs.sum() == pytest.approx(1.0, abs=1e-3)
-    # The spectrogram image holds the clip (non-black columns), at fixed levels with a 256-entry LUT.
-    image = live.spectrogram.image
-    assert image.image is not None and image.image.dtype == np.uint8 and image.image.max() > 100
-    assert image.levels is not None and list(image.levels) == [0, 255] and len(image.lut) == 256
+    # The spectrogram holds the clip (non-black columns): uint8 levels coloured by the view's 256-entry LUT.
+    spectrogram = live.spectrogram
+    assert spectrogram.indices.dtype == np.uint8 and spectrogram.indices.max() > 100 and len(spectrogram.lut) == 256
+    assert spectrogram.image.image.shape == (*spectrogram.indices.shape, 4)  # RGBA, drawn by Qt as it is
     assert live.timeline.count == live.results_seen
     names = {emotion_style(lab).name for lab in window.model.info.labels} | {"Listening…", "No speech"}
     assert live.emotion.current_text in names

@@ -48,7 +48,8 @@ def run_app(args: argparse.Namespace) -> int:
     from serapp.ui.mainwindow import LaunchOptions, MainWindow
     from serapp.ui.settings import default_store
 
-    options = LaunchOptions(model=args.model, input=args.input, device=args.device, demo=bool(args.demo))
+    options = LaunchOptions(model=args.model, input=args.input, device=args.device, demo=bool(args.demo),
+                            defer_start=True)
     window = MainWindow(options, default_store())
     if not options.demo:
         window.show()

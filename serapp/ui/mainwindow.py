@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,7 @@ STATUS_TIPS = {  # what each status-bar item tells
     "dropped": "Audio blocks lost because the computer fell behind (0 is right)",
 }
 SUMMARY_EVERY_S = 1.0  # the live rolling summary is recomputed once per second of session
+EXPOSE_WAIT_S = 1.0  # a deferred start-up waits at most this long for the window to be on the screen
 PREFERRED_SIZE = QSize(1280, 820)  # the window at first start on a screen with room for it
 FRAME_ALLOWANCE = QSize(16, 48)  # px a window manager's title bar and borders add around the window's content
 
@@ -84,6 +86,9 @@ class LaunchOptions:
     input: str | None = None
     device: str | None = None
     demo: bool = False
+    # Show the window before loading the model and opening the input (run_app): it appears about 1.5 s sooner,
+    # saying what it is doing, instead of nothing on the screen while the model is checked (issue 31 item 10).
+    defer_start: bool = False
 
 
 class MainWindow(QMainWindow):
@@ -150,12 +155,35 @@ class MainWindow(QMainWindow):
         self._geometry_debounce.setInterval(500)
         self._geometry_debounce.timeout.connect(self._remember_geometry)
         self._place_window()
+        self._started = False
+        self._shown_at = time.monotonic()
+        if options.defer_start and not options.demo:
+            self.statusBar().showMessage("Loading the model…")
+            QTimer.singleShot(0, self._start_up)
+        else:
+            self._start_up()
 
-        self.load_model_file(options.model or self.settings.model_path, persist=False)
+    def _start_up(self, now: bool = False) -> None:
+        """Load the model, list the inputs and start listening (demo mode: go full screen). Once. ``now``: without
+        waiting for the window to be on the screen (something needs the model at once)."""
+        if self._started:
+            return
+        if self.options.defer_start and not now:
+            if not self.isVisible():
+                return  # closed before it started: nothing to load
+            handle = self.windowHandle()
+            waited = time.monotonic() - self._shown_at
+            if handle is not None and not handle.isExposed() and waited < EXPOSE_WAIT_S:
+                QTimer.singleShot(10, self._start_up)  # the window system has not put it on the screen yet
+                return
+            self.repaint()  # drawn before the wait
+        self._started = True
+        self.load_model_file(self.options.model or self.settings.model_path, persist=False)
+        self.statusBar().clearMessage()
         self._populate_inputs()
         if self.session is not None and not self.live_unavailable:
             self.start_live()
-        if options.demo:
+        if self.options.demo:
             self.set_demo(True)
 
     # ------------------------------------------------------------------ construction
@@ -727,6 +755,7 @@ class MainWindow(QMainWindow):
 
     def analyse_files(self, paths: list[str]) -> None:
         """Show the file-analysis page and analyse ``paths``."""
+        self._start_up(now=True)  # files given before the deferred start-up ran: the model is needed now
         self.settings = self.settings.replace(last_dir=str(Path(paths[0]).parent))
         self.save_settings()
         self.show_page(1)

@@ -1,7 +1,9 @@
 """Spectrogram views: a scrolling live one fed columns, and a static one for a file with a playback cursor.
 
-Both draw uint8 images through a fixed 256-entry lookup table with fixed levels, so a frame costs one
-small copy and no per-frame auto-levelling. The views own their display settings: the dB range shown
+Both keep uint8 levels (:attr:`indices`) and colour them through a 256-entry lookup table themselves: the
+image handed to pyqtgraph is RGBA, which Qt draws as it is (an indexed image, coloured by pyqtgraph, was
+converted again on every paint, the larger part of a live frame's cost: issue 31 item 10). No per-frame
+auto-levelling. The views own their display settings: the dB range shown
 (:data:`RANGE_DB`), the colour map (:data:`~serapp.ui.theme.SPECTROGRAM_CMAPS`) and, live, a pause; hovering
 shows the time, frequency and level under the pointer.
 """
@@ -20,7 +22,6 @@ from serapp.ui.plotstyle import add_hover_readout, make_plot
 from serapp.ui.theme import SPECTROGRAM_CMAP, SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB, spectrogram_lut
 from serapp.ui.timeaxis import TIME_LABEL, format_clock
 
-LEVELS = (0, 255)
 RANGE_DB = SPECTROGRAM_RANGE_DB  # default dB range shown (loudest to quietest colour)
 RANGE_CHOICES_DB: tuple[float, ...] = (50.0, 65.0, 80.0, 100.0)  # offered in the menu (within the settings' range)
 QUIET_CEIL_DB = -40.0  # a file's top colour is its peak, but never below this: silence stays dark, never "loud"
@@ -61,8 +62,9 @@ class _SpectrogramPlot(QWidget):
         self.cmap = SPECTROGRAM_CMAP
         self.range_db = RANGE_DB
         self.floor_db, self.ceil_db = LIVE_CEIL_DB - RANGE_DB, LIVE_CEIL_DB
-        self.image.setLookupTable(spectrogram_lut(name=self.cmap))
-        self.image.setLevels(LEVELS)
+        self.lut = spectrogram_lut(name=self.cmap)  # (256, 4) RGBA per uint8 level
+        self.indices = np.zeros((1, 1), dtype=np.uint8)  # the levels drawn last, (n_bins, n_times)
+        self._rgba = np.zeros((1, 1, 4), dtype=np.uint8)
         self.plot.addItem(self.image)
         self.plot.setLabel("left", "Frequency", units="Hz")
         self.plot.setLabel("bottom", TIME_LABEL)
@@ -73,17 +75,23 @@ class _SpectrogramPlot(QWidget):
         add_hover_readout(self.plot, self.readout)
 
     def _show(self, img: np.ndarray) -> None:
-        self.image.setImage(img, autoLevels=False, levels=LEVELS)
+        """Draw uint8 levels ``img`` ``(n_bins, n_times)`` in the colour map."""
+        self.indices = img
+        if self._rgba.shape[:2] != img.shape:
+            self._rgba = np.empty((*img.shape, 4), dtype=np.uint8)
+        np.take(self.lut, img, axis=0, out=self._rgba)
+        self.image.setImage(self._rgba, autoLevels=False)
         self.frames_drawn += 1
 
     def set_colormap(self, name: str) -> None:
         """Draw with colour map ``name`` (one of :data:`~serapp.ui.theme.SPECTROGRAM_CMAPS`)."""
         self.cmap = name
-        self.image.setLookupTable(spectrogram_lut(name=name))
+        self.lut = spectrogram_lut(name=name)
+        self._show(self.indices)
 
     def level_at(self, x: float, y: float) -> float | None:
         """The level (dB, as drawn: within the range shown) at time ``x`` s and frequency ``y`` Hz; None outside."""
-        img = self.image.image
+        img = self.indices
         rect = self.image.mapRectToParent(self.image.boundingRect())
         if img is None or img.size == 0 or not rect.contains(x, y):
             return None
