@@ -90,6 +90,8 @@ def test_dc_blocker_removes_an_offset_and_is_block_size_independent() -> None:
     pieces = np.concatenate([blocker.process(y[i:i + 777]) for i in range(0, y.size, 777)])
     np.testing.assert_allclose(pieces, whole, atol=1e-6)
     assert abs(float(np.mean(whole[16000:]))) < 5e-4  # the offset is gone after the first second
+    # A stream that starts at an offset gives no step: a constant input comes out as silence from the first sample.
+    assert float(np.abs(DcBlocker().process(np.full(800, 0.3, np.float32))).max()) < 1e-6
     assert abs(level_db(whole[16000:]) - level_db(y - 0.004)) < 0.2  # speech-band level unchanged
 
 

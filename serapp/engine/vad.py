@@ -21,7 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import scipy.signal
 
 from serapp.errors import SerappError
 
@@ -73,9 +72,12 @@ class DcBlocker:
         if y.size == 0:
             return np.asarray(y, dtype=np.float32)
         x = np.asarray(y, dtype=np.float64)
+        import scipy.signal  # here, not at module level: it costs about 0.9 s of start-up (it pulls scipy.stats)
+
         if self._zi is None:
-            # Start as if the signal had always been at its first value: no step response at the start.
-            self._zi = scipy.signal.lfilter_zi(self._b, self._a) * 0.0 - self._b[1] * x[0]
+            # Start as if the signal had always been at its first value (the filter's steady state for it, output
+            # 0): a file or stream that begins at an offset gives no step at its start.
+            self._zi = np.array([self._b[1] * x[0]])
         out, self._zi = scipy.signal.lfilter(self._b, self._a, x, zi=self._zi)
         return out.astype(np.float32)
 
