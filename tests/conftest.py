@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +64,25 @@ def onnx_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.onnx_models import save_model
 
     return save_model(tmp_path_factory.mktemp("models") / "logmel.onnx", FeatureSpec())
+
+
+@pytest.fixture
+def fake_audio(monkeypatch: pytest.MonkeyPatch, sample_clips: list[Path]) -> Any:
+    """Installs a fake PortAudio (tests/fake_sounddevice.py) whose devices are fed with real speech; failures are
+    noticed and retried fast. Returns ``install(devices) -> FakeSoundDevice``."""
+    import sys
+
+    from serapp.engine import capture
+    from serapp.engine.audio import load
+    from serapp.ui import engine_bridge
+    from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
+
+    monkeypatch.setattr(capture, "_STALL_S", 0.4)
+    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
+
+    def install(devices: list[FakeDevice]) -> FakeSoundDevice:
+        fake = FakeSoundDevice(devices, load(sample_clips[4], 16000))
+        monkeypatch.setitem(sys.modules, "sounddevice", fake)
+        return fake
+
+    return install

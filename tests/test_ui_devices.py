@@ -4,15 +4,12 @@ the picker does; a microphone that appears is picked up by itself; without one t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from serapp.engine import capture
-from serapp.engine.audio import load
 from serapp.ui import engine_bridge
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
 from tests.ui_helpers import build_model, open_window
@@ -24,21 +21,6 @@ USB = FakeDevice(3, "USB Mic (hw:1,0)")
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_model(tmp_path_factory.mktemp("ui-model"))
-
-
-@pytest.fixture
-def fake_audio(monkeypatch: pytest.MonkeyPatch,
-               sample_clips: list[Path]) -> Callable[[list[FakeDevice]], FakeSoundDevice]:
-    """Installs a fake PortAudio with ``devices`` fed with real speech; failures noticed and retried fast."""
-    monkeypatch.setattr(capture, "_STALL_S", 0.4)
-    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
-
-    def install(devices: list[FakeDevice]) -> FakeSoundDevice:
-        fake = FakeSoundDevice(devices, load(sample_clips[4], 16000))
-        monkeypatch.setitem(sys.modules, "sounddevice", fake)
-        return fake
-
-    return install
 
 
 def test_a_device_that_is_not_there_is_said_and_waited_for_never_replaced(

@@ -24,13 +24,10 @@ import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from serapp.engine import capture
 from serapp.engine.analysis import analyze_file
-from serapp.engine.audio import load
 from serapp.engine.labels import SILENCE
 from serapp.errors import SerappError
 from serapp.paths import REPO_ROOT, default_model_path
-from serapp.ui import engine_bridge
 from serapp.ui.mainwindow import MainWindow
 from serapp.ui.settings import AppSettings, load_settings, save_settings
 from tests.audio_mutations import (
@@ -221,21 +218,6 @@ def test_a_settings_change_survives_sigkill_right_after_it(tmp_path: Path, model
 
 
 # ------------------------------------------------------------------------------------------- capture faults
-@pytest.fixture
-def fake_audio(monkeypatch: pytest.MonkeyPatch,
-               sample_clips: list[Path]) -> Callable[[list[FakeDevice]], FakeSoundDevice]:
-    """Installs a fake PortAudio with ``devices`` fed with real speech; failures noticed and retried fast."""
-    monkeypatch.setattr(capture, "_STALL_S", 0.4)
-    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
-
-    def install(devices: list[FakeDevice]) -> FakeSoundDevice:
-        fake = FakeSoundDevice(devices, load(sample_clips[4], 16000))
-        monkeypatch.setitem(sys.modules, "sounddevice", fake)
-        return fake
-
-    return install
-
-
 def wait_new_results(qtbot: QtBot, window: MainWindow, n: int = 2) -> None:
     seen = window.live_view.results_seen
     qtbot.waitUntil(lambda: window.live_view.results_seen >= seen + n, timeout=15000)
