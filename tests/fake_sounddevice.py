@@ -8,8 +8,10 @@ back, possibly under another index and rate), :meth:`overflow` (status flags on 
 ``mute`` (streams open and run but never call back, as a device that delivers nothing). Streams follow the clock:
 a stream whose callbacks were held up (a frozen process) catches up on at most ``BACKLOG_S`` of audio; the rest
 is lost without a flag, as PortAudio through PulseAudio loses it.
-``play``/``stop``/``get_stream`` stand for sounddevice's playback; re-initialising PortAudio cuts it off, as the
-real library does.
+``play``/``stop``/``get_stream`` stand for sounddevice's playback, ``OutputStream`` for a callback stream (pulled
+by the test with :meth:`FakeOutput.pull`; it refuses more than ``max_output_channels`` channels or a rate outside
+``output_rates``); ``get_stream`` reads ``_last_callback.stream`` as the real library does. Re-initialising
+PortAudio cuts playback off, as the real library does.
 """
 
 from __future__ import annotations
@@ -65,7 +67,10 @@ class FakeSoundDevice:
         self.pending_overflows = 0
         self.mute = False
         self.rescans = 0
-        self.output: FakeOutput | None = None  # the stream of the last play()
+        self._last_callback: Any = None  # what play() set last (sounddevice keeps its stream there too)
+        self.max_output_channels = 2
+        self.output_rates: set[int] | None = None  # rates an OutputStream accepts (None: any)
+        self.opened_outputs: list[FakeOutput] = []  # every OutputStream opened, in order
         self._listed: list[FakeDevice] = []
         self._initialize()
         self.rescans = 0
@@ -77,6 +82,23 @@ class FakeSoundDevice:
 
         self.InputStream = InputStream
 
+        def output_stream(**kwargs: Any) -> FakeOutput:
+            channels, rate = int(kwargs["channels"]), int(kwargs["samplerate"])
+            if channels > outer.max_output_channels:
+                raise PortAudioError("Error opening OutputStream: Invalid number of channels [PaErrorCode -9998]")
+            if outer.output_rates is not None and rate not in outer.output_rates:
+                raise PortAudioError("Error opening OutputStream: Invalid sample rate [PaErrorCode -9997]")
+            out = FakeOutput(active=False, samplerate=rate, channels=channels, callback=kwargs.get("callback"))
+            outer.opened_outputs.append(out)
+            return out
+
+        self.OutputStream = output_stream
+
+    @property
+    def output(self) -> FakeOutput | None:
+        """The stream of the last play() (or whatever was published as sounddevice's current stream)."""
+        return self._last_callback.stream if self._last_callback is not None else None
+
     # PortAudio's view: a snapshot of the devices at initialisation
     def _initialize(self) -> None:
         self._listed = list(self.plugged)
@@ -84,14 +106,15 @@ class FakeSoundDevice:
 
     def _terminate(self) -> None:
         self._listed = []
-        if self.output is not None and self.output.active:  # Pa_Terminate closes every open stream
-            self.output.cut = True
-            self.output.active = False
+        for out in [*self.opened_outputs, *([self.output] if self.output is not None else [])]:
+            if out.active:  # Pa_Terminate closes every open stream
+                out.cut = True
+                out.active = False
 
     # playback (sounddevice.play and friends): sound that lasts until stopped
     def play(self, data: np.ndarray, samplerate: float) -> None:
         self.stop()
-        self.output = FakeOutput()
+        self._last_callback = SimpleNamespace(stream=FakeOutput(samplerate=int(samplerate)))
 
     def stop(self) -> None:
         if self.output is not None:
@@ -144,6 +167,26 @@ class FakeOutput:
     active: bool = True
     closed: bool = False
     cut: bool = False
+    samplerate: int = 0
+    channels: int = 1
+    callback: Callable[..., None] | None = None
+
+    def start(self) -> None:
+        self.active = True
+
+    def stop(self, ignore_errors: bool = True) -> None:
+        self.active = False
+
+    def close(self, ignore_errors: bool = True) -> None:
+        self.active = False
+        self.closed = True
+
+    def pull(self, frames: int) -> np.ndarray:
+        """What the device asks the callback for next: ``frames`` frames, shape ``(frames, channels)``."""
+        assert self.callback is not None and self.active
+        out = np.full((frames, self.channels), np.nan, dtype=np.float32)
+        self.callback(out, frames, None, SimpleNamespace(output_underflow=False))
+        return out
 
 
 class FakeStream:

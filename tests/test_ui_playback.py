@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from PySide6.QtCore import QPointF, Qt
 from pytestqt.qtbot import QtBot
 
@@ -88,22 +89,60 @@ def test_clicking_the_timeline_or_the_spectrogram_moves_the_playback(qtbot: QtBo
     player.stop()
 
 
-def test_the_sound_follows_pause_seek_and_resume(monkeypatch: pytest.MonkeyPatch, qtbot: QtBot,
-                                                 sample_clips: list[Path]) -> None:
+def stereo_wav(path: Path, seconds: float = 2.0, rate: int = 44100) -> np.ndarray:
+    """Write a 44.1 kHz stereo WAV (float, so read back exactly) whose channels differ; returns its frames."""
+    t = np.arange(round(seconds * rate)) / rate
+    frames = np.stack([0.5 * np.sin(2 * np.pi * 220 * t), 0.25 * np.sin(2 * np.pi * 330 * t)], axis=1)
+    frames = frames.astype(np.float32)
+    sf.write(path, frames, rate, subtype="FLOAT")
+    return frames
+
+
+def test_the_file_plays_at_its_own_rate_and_channels_and_follows_pause_seek_and_resume(
+        monkeypatch: pytest.MonkeyPatch, qtbot: QtBot, tmp_path: Path) -> None:
     fake = FakeSoundDevice([FakeDevice(0, "Speakers")], np.zeros(16000, np.float32))
-    played: list[int] = []
-    real_play = fake.play
-    monkeypatch.setattr(fake, "play", lambda data, samplerate: (played.append(len(data)), real_play(data, samplerate)))
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    frames = stereo_wav(tmp_path / "stereo.wav")
     player = Player(with_sound=True)
-    n = len(load(sample_clips[1], 16000))
-    player.play(sample_clips[1], duration_s=n / 16000)
-    assert played == [n] and fake.output is not None and fake.output.active
+    player.play(tmp_path / "stereo.wav", duration_s=2.0)
+    out = fake.opened_outputs[-1]
+    assert (out.samplerate, out.channels) == (44100, 2) and out.active and not player.fallback
+    assert fake.output is out  # published where the engine's rescans look for a running playback
+    np.testing.assert_array_equal(out.pull(1000), frames[:1000])  # the file's own frames, both channels
+    np.testing.assert_array_equal(out.pull(1000), frames[1000:2000])
     player.pause()
-    assert not fake.output.active
+    assert not out.active and out.closed
     player.seek(1.0)
-    assert len(played) == 1  # paused: no sound until resumed
+    assert len(fake.opened_outputs) == 1  # paused: no sound until resumed
     player.resume()
-    assert played[-1] == n - 16000 and fake.output.active  # from 1 s on
+    resumed = fake.opened_outputs[-1]
+    assert resumed is not out and resumed.active
+    np.testing.assert_array_equal(resumed.pull(500), frames[44100:44600])  # from 1 s on
+    tail = resumed.pull(60000)  # past the end: the rest, then silence
+    np.testing.assert_array_equal(tail[:44100 - 500], frames[44600:])
+    assert not tail[44100 - 500:].any()
+    player.stop()
+    assert not resumed.active and fake.output is None
+
+
+def test_a_format_the_output_refuses_plays_the_16_khz_mono_copy(monkeypatch: pytest.MonkeyPatch, qtbot: QtBot,
+                                                                 tmp_path: Path) -> None:
+    fake = FakeSoundDevice([FakeDevice(0, "Speakers")], np.zeros(16000, np.float32))
+    fake.max_output_channels = 1  # a mono output: stereo is refused
+    played: list[tuple[int, float]] = []
+    real_play = fake.play
+    monkeypatch.setattr(fake, "play", lambda data, samplerate: (played.append((len(data), samplerate)),
+                                                                real_play(data, samplerate)))
+    monkeypatch.setitem(sys.modules, "sounddevice", fake)
+    stereo_wav(tmp_path / "stereo.wav")
+    n = len(load(tmp_path / "stereo.wav", 16000))
+    player = Player(with_sound=True)
+    player.play(tmp_path / "stereo.wav", duration_s=2.0)
+    assert played == [(n, 16000)] and fake.output is not None and fake.output.active
+    assert "44.1 kHz stereo" in player.fallback and "16 kHz mono" in player.fallback
+    player.pause()
+    player.seek(1.0)
+    player.resume()
+    assert played[-1] == (n - 16000, 16000)  # the copy follows seek and resume too
     player.stop()
     assert not fake.output.active

@@ -522,8 +522,7 @@ class FileAnalysisView(QWidget):
         for b in (self.export_csv_button, self.export_json_button, self.export_png_button):
             b.setEnabled(has)
         self.play_button.setEnabled(has)
-        self.play_button.setToolTip("Play / pause the file with a moving cursor (Space)" if self.player.can_play_sound
-                                    else f"Playing sound is off: {self.player.unavailable} The cursor still moves.")
+        self._refresh_play_tooltip()
         self.time_label.setVisible(has)
         self.export_table_button.setVisible(len(self.results) > 1)
 
@@ -578,6 +577,12 @@ class FileAnalysisView(QWidget):
 
     def _refresh_play_button(self) -> None:
         self.play_button.setText("❚❚ Pause" if self.player.playing else "▶ Play")
+        self._refresh_play_tooltip()  # a file the output cannot play as it is says so once it plays
+
+    def _refresh_play_tooltip(self) -> None:
+        tip = ("Play / pause the file with a moving cursor (Space)" if self.player.can_play_sound
+               else f"Playing sound is off: {self.player.unavailable} The cursor still moves.")
+        self.play_button.setToolTip(f"{tip}\n{self.player.fallback}" if self.player.fallback else tip)
 
     # ------------------------------------------------------------------ exports
     def export_dialog(self, kind: str) -> None:

@@ -1,13 +1,20 @@
 """Playback of an analysed file with a moving cursor, pause, resume and seek. Sound goes out through PortAudio
 when an output device exists; the cursor runs on a timer either way (so it also works, silently, on machines
 without a sound card).
+
+The file plays as it is: at its own sample rate and channel count, decoded block by block from the original file
+in PortAudio's callback (never the whole file in memory). When the output refuses that format, it plays the 16 kHz
+mono analysis copy instead and :attr:`Player.fallback` says why.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
+import soundfile as sf
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from serapp.engine import audio
@@ -31,6 +38,32 @@ def output_unavailable_reason() -> str:
     return ""
 
 
+class _FileSource:
+    """The original file, read block by block into PortAudio's output buffer (called on PortAudio's thread)."""
+
+    def __init__(self, path: Path, start_frame: int) -> None:
+        self.file = sf.SoundFile(audio.open_regular(path), closefd=True)
+        self.file.seek(min(max(0, start_frame), self.file.frames))
+
+    def callback(self, outdata: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
+        """Fill ``outdata`` (shape ``(frames, channels)``, float32) with the next frames; silence past the end or
+        after a decoding error (the cursor's timer ends the playback at the file's length)."""
+        try:
+            got = len(self.file.read(frames, dtype="float32", always_2d=True, out=outdata))
+        except Exception:  # a file damaged past the analysed part: silence rather than a dead audio thread
+            got = 0
+        outdata[got:] = 0.0
+
+
+class _Published:
+    """What ``sounddevice.get_stream()`` reads (``_last_callback.stream``): the engine's device rescans look there
+    for a running playback (serapp.engine.capture.playback_active) and must not re-initialise PortAudio under
+    this stream either."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+
 class Player(QObject):
     """Plays one file with pause, resume and seek, and reports the position (s) ~30 times a second."""
 
@@ -48,9 +81,14 @@ class Player(QObject):
         self._duration = 0.0
         self._offset_s = 0.0  # position when the clock (re)started, or where a pause or seek left it
         self._paused = False
-        self._samples: np.ndarray | None = None  # the decoded file, kept for resume and seek
+        self._path: Path | None = None
+        self._info: audio.AudioInfo | None = None  # the file's own format, played as it is
+        self._samples: np.ndarray | None = None  # the 16 kHz mono copy, only when the output refuses the format
         self._rate = 16000
-        self._sd = None
+        self._sd: ModuleType | None = None
+        self._stream: Any = None  # the OutputStream of the original file
+        self._source: _FileSource | None = None
+        self.fallback = ""  # why the file plays as the 16 kHz mono copy ("" when it plays as it is)
 
     @property
     def can_play_sound(self) -> bool:
@@ -79,7 +117,10 @@ class Player(QObject):
         """Play from ``start_s``; sound too when possible. Raises :class:`SerappError` if the file cannot be
         decoded."""
         self.stop()
-        self._samples = audio.load(path, sample_rate) if self.can_play_sound else None
+        self._path = Path(path)
+        self._info = audio.probe(path) if self.can_play_sound else None
+        self._samples = None
+        self.fallback = ""
         self._rate = sample_rate
         self._duration = float(duration_s)
         self._offset_s = min(max(0.0, float(start_s)), self._duration)
@@ -121,18 +162,60 @@ class Player(QObject):
     def _run(self) -> None:
         """(Re)start sound and clock at :attr:`_offset_s`."""
         self._halt_sound()
-        if self._samples is not None:
-            self._sd = import_sounddevice()
-            self._sd.play(self._samples[round(self._offset_s * self._rate):], self._rate)
+        if self._info is not None:
+            self._start_sound()
         self._paused = False
         self._clock.start()
         self._timer.start()
         self.position.emit(self._offset_s)
         self.state_changed.emit()
 
+    def _start_sound(self) -> None:
+        """Sound from :attr:`_offset_s`: the file as it is, or the 16 kHz mono copy if the output refuses it."""
+        assert self._info is not None and self._path is not None
+        sd = import_sounddevice()
+        if self._samples is None:
+            try:
+                self._open_native(sd, self._info)
+                return
+            except SerappError:
+                raise
+            except Exception as exc:  # PortAudioError or ValueError: this output cannot take the format
+                self._close_native(sd)
+                self.fallback = (f"This output cannot play {self._info.sample_rate / 1000:g} kHz "
+                                 f"{_channels(self._info.channels)} sound ({exc}), so the file plays at 16 kHz mono.")
+                self._samples = audio.load(self._path, self._rate)
+        self._sd = sd
+        sd.play(self._samples[round(self._offset_s * self._rate):], self._rate)
+
+    def _open_native(self, sd: ModuleType, info: audio.AudioInfo) -> None:
+        self._source = _FileSource(info.path, round(self._offset_s * info.sample_rate))
+        self._stream = sd.OutputStream(samplerate=info.sample_rate, channels=info.channels, dtype="float32",
+                                       callback=self._source.callback)
+        self._stream.start()
+        self._sd = sd
+        sd._last_callback = _Published(self._stream)  # see _Published
+
+    def _close_native(self, sd: ModuleType) -> None:
+        if self._stream is not None:
+            if isinstance(getattr(sd, "_last_callback", None), _Published) and sd._last_callback.stream is self._stream:
+                sd._last_callback = None
+            try:
+                self._stream.stop()
+                self._stream.close()  # waits for the callback to return, so the file can be closed after it
+            except Exception:  # PortAudio re-initialised under it (the stream is gone already)
+                pass
+            self._stream = None
+        if self._source is not None:
+            self._source.file.close()
+            self._source = None
+
     def _halt_sound(self) -> None:
         if self._sd is not None:
-            self._sd.stop()
+            if self._stream is not None:
+                self._close_native(self._sd)
+            else:
+                self._sd.stop()
             self._sd = None
 
     def _tick(self) -> None:
@@ -143,3 +226,7 @@ class Player(QObject):
             self.stop()
         else:
             self.position.emit(t)
+
+
+def _channels(n: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(n, f"{n}-channel")
