@@ -6,6 +6,7 @@ background thread, one file at a time; a bad file gets its plain message here an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,7 +42,7 @@ from serapp.errors import Cancelled, SerappError
 from serapp.progress import describe, time_left_s
 from serapp.ui import export
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
-from serapp.ui.filework import FileResult, analyse
+from serapp.ui.filework import FileResult, analyse, file_spectrogram
 from serapp.ui.playback import Player
 from serapp.ui.spectrogram import FileSpectrogram
 from serapp.ui.theme import emotion_style
@@ -89,6 +90,7 @@ class _Carrier(QObject):
 
 PROGRESS_INTERVAL_S = 0.1  # the worker reports at most ten times a second
 PROGRESS_STEPS = 1000  # resolution of the progress bar
+RESPECTROGRAM_MAX_S = 300.0  # a file shown with another FFT size than it was analysed with is redrawn up to this long
 
 
 def progress_reporter(path: str, carrier: _Carrier, cancel: threading.Event,
@@ -399,6 +401,21 @@ class FileAnalysisView(QWidget):
         self._next_job()
 
     # ------------------------------------------------------------------ display
+    def _with_current_fft(self, path: str, result: FileResult) -> FileResult:
+        """``result`` with its display spectrogram at the current FFT size (View › Spectrogram), recomputed here
+        for a file up to ``RESPECTROGRAM_MAX_S`` long (a fraction of a second); a longer one keeps the size it was
+        analysed with until it is analysed again, so that showing it never holds the window up."""
+        n_fft = self.config.spectrum_n_fft
+        if result.spectrogram_db.shape[1] == n_fft // 2 + 1 or result.duration_s > RESPECTROGRAM_MAX_S:
+            return result
+        try:
+            db, freqs, _ = file_spectrogram(path, result.sample_rate, n_fft=n_fft)
+        except SerappError:
+            return result  # changed or gone since its analysis: keep the picture it had
+        result = dataclasses.replace(result, spectrogram_db=db, freqs=freqs)
+        self.results[path] = result
+        return result
+
     def show_message(self, text: str, error: bool = True) -> None:
         """Show ``text`` above the view (``error`` styles it as a problem); "" hides it."""
         self.message.setText(text)
@@ -412,6 +429,7 @@ class FileAnalysisView(QWidget):
         result = self.results.get(path)
         if result is None:
             return
+        result = self._with_current_fft(path, result)
         self.player.stop()
         self.current = path
         a = result.analysis

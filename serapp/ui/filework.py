@@ -41,15 +41,16 @@ def display_hop(n_samples: int, max_columns: int = MAX_COLUMNS, min_hop: int = 1
 
 
 def file_spectrogram(path: str | Path, sample_rate: int,
-                     progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+                     progress: Callable[[float], None] | None = None,
+                     n_fft: int = N_FFT) -> tuple[np.ndarray, np.ndarray, float]:
     """Spectrogram of a whole file for display, streamed in blocks (bounded memory); ``progress`` receives the
     seconds done after each block (and may raise to stop).
 
-    Returns dB columns ``(n_columns, N_FFT // 2 + 1)``, their frequencies (Hz) and the duration (s).
+    Returns dB columns ``(n_columns, n_fft // 2 + 1)``, their frequencies (Hz) and the duration (s).
     """
     info = audio.probe(path)
     n = round(info.duration_s * sample_rate)
-    tracker = SpectrumTracker(sample_rate, N_FFT, display_hop(n))
+    tracker = SpectrumTracker(sample_rate, n_fft, display_hop(n))
     columns, done = [], 0
     for block in audio.stream(path, sample_rate):
         columns.append(tracker.push(block))
@@ -76,5 +77,6 @@ def analyse(path: str | Path, model: OnnxModel, config: AnalyzerConfig,
 
     analysis = analyze_file(path, model, config, progress=share(0.0, ANALYSIS_SHARE))
     db, freqs, duration = file_spectrogram(path, model.info.spec.sample_rate,
-                                           progress=share(ANALYSIS_SHARE, 1.0 - ANALYSIS_SHARE))
+                                           progress=share(ANALYSIS_SHARE, 1.0 - ANALYSIS_SHARE),
+                                           n_fft=config.spectrum_n_fft)  # View › Spectrogram's FFT size
     return FileResult(analysis, db, freqs, max(duration, analysis.summary.duration_s), model.info.spec.sample_rate)

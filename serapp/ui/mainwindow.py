@@ -248,7 +248,8 @@ class MainWindow(QMainWindow):
                 menu.addSeparator()
                 self.spectrogram_menu = SpectrogramMenu(self, self.settings.spectrogram_cmap,
                                                         self.settings.spectrogram_range_db,
-                                                        self.set_spectrogram_display, self.pause_spectrogram)
+                                                        self.set_spectrogram_display, self.pause_spectrogram,
+                                                        n_fft=self.settings.spectrogram_n_fft)
                 menu.addMenu(self.spectrogram_menu)
             if title == "&Live":
                 menu.addSeparator()
@@ -303,11 +304,20 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
         self._show_stats(None)
 
-    def set_spectrogram_display(self, cmap: str, range_db: float) -> None:
-        """View › Spectrogram: the colour map and dB range of every spectrogram, remembered in the settings."""
-        self.settings = self.settings.replace(spectrogram_cmap=cmap, spectrogram_range_db=range_db)
+    def set_spectrogram_display(self, cmap: str, range_db: float, n_fft: int | None = None) -> None:
+        """View › Spectrogram: the colour map, dB range and FFT size of every spectrogram, remembered in the
+        settings. A new FFT size reaches the live view at once (a running session restarts with it) and the file
+        view when it next shows a file."""
+        old_n_fft = self.settings.spectrogram_n_fft
+        self.settings = self.settings.replace(spectrogram_cmap=cmap, spectrogram_range_db=range_db,
+                                              spectrogram_n_fft=old_n_fft if n_fft is None else n_fft)
         save_settings(self.store, self.settings)
         self._apply_spectrogram_display()
+        if self.settings.spectrogram_n_fft != old_n_fft and self.model is not None:
+            config = analyzer_config(self.settings)
+            self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
+                                              self.model.info.spec.sample_rate / 2)
+            self._apply_controls()
 
     def _apply_spectrogram_display(self) -> None:
         for view in (self.live_view.spectrogram, self.file_view.spectrogram):

@@ -21,6 +21,7 @@ from serapp.ui.theme import SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB
 ORGANIZATION = "serapp"
 APPLICATION = "serapp"
 THEMES = ("dark", "light")
+SPECTROGRAM_N_FFTS = (256, 512, 1024, 2048)  # FFT sizes (samples at the model's rate) offered for the spectrograms
 
 # (low, high) for the numeric settings; the same ranges bound the spin boxes in the window.
 RANGES: dict[str, tuple[float, float]] = {
@@ -49,6 +50,7 @@ class AppSettings(JsonConfig):
     record_format: str = "flac"
     spectrogram_range_db: float = SPECTROGRAM_RANGE_DB  # the spectrograms' display (serapp.ui.spectrogram)
     spectrogram_cmap: str = SPECTROGRAM_CMAPS[0]
+    spectrogram_n_fft: int = 512  # the live and the file spectrograms' FFT size, one of SPECTROGRAM_N_FFTS
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RANGES.items():
@@ -64,6 +66,9 @@ class AppSettings(JsonConfig):
         if self.spectrogram_cmap not in SPECTROGRAM_CMAPS:
             raise SerappError(f"Setting spectrogram_cmap must be one of {', '.join(SPECTROGRAM_CMAPS)}, "
                               f"got {self.spectrogram_cmap!r}.")
+        if type(self.spectrogram_n_fft) is not int or self.spectrogram_n_fft not in SPECTROGRAM_N_FFTS:
+            raise SerappError(f"Setting spectrogram_n_fft must be one of {', '.join(map(str, SPECTROGRAM_N_FFTS))}, "
+                              f"got {self.spectrogram_n_fft!r}.")
         for name in ("model_path", "device", "last_dir", "window_geometry", "record_dir"):
             if not isinstance(getattr(self, name), str):
                 raise SerappError(f"Setting {name} must be text, got {getattr(self, name)!r}.")
@@ -73,6 +78,8 @@ def _coerce(raw: object, default: Any) -> Any:
     """QSettings returns strings from INI files; convert ``raw`` to the type of ``default``."""
     if isinstance(default, float):
         return float(raw)  # type: ignore[arg-type]
+    if isinstance(default, int):
+        return int(str(raw))  # "1024" from the INI file; "1024.5" or "x" raise ValueError (the default is kept)
     return str(raw)
 
 
@@ -121,6 +128,8 @@ LIVE_WAKE_S = 0.02
 
 
 def analyzer_config(settings: AppSettings, base: AnalyzerConfig | None = None) -> AnalyzerConfig:
-    """The engine config for ``settings`` (hop, smoothing and gate from the window; the rest from ``base``)."""
+    """The engine config for ``settings`` (hop, smoothing, gate and the spectrogram's FFT size from the window; the
+    rest from ``base``)."""
     return (base or AnalyzerConfig(wake_s=LIVE_WAKE_S)).replace(hop_s=settings.hop_s, smoothing_s=settings.smoothing_s,
-                                              gate_db=settings.gate_db)
+                                              gate_db=settings.gate_db,
+                                              spectrum_n_fft=settings.spectrogram_n_fft)

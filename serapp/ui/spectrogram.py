@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
 from serapp.ui.plotstyle import add_hover_readout, make_plot
+from serapp.ui.settings import SPECTROGRAM_N_FFTS
 from serapp.ui.theme import SPECTROGRAM_CMAP, SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB, spectrogram_lut
 from serapp.ui.timeaxis import TIME_LABEL, format_clock
 
@@ -218,13 +219,13 @@ class FileSpectrogram(_SpectrogramPlot):
 
 
 class SpectrogramMenu(QMenu):
-    """View › Spectrogram: the colour map, the dB range and (live) a pause. It tells ``on_change(cmap, range_db)``
-    (to apply to the views and remember) and ``on_pause(paused)``."""
+    """View › Spectrogram: the colour map, the dB range, the FFT size and (live) a pause. It tells
+    ``on_change(cmap, range_db, n_fft)`` (to apply to the views and remember) and ``on_pause(paused)``."""
 
-    def __init__(self, parent: QWidget, cmap: str, range_db: float, on_change: Callable[[str, float], None],
-                 on_pause: Callable[[bool], None]) -> None:
+    def __init__(self, parent: QWidget, cmap: str, range_db: float, on_change: Callable[[str, float, int], None],
+                 on_pause: Callable[[bool], None], n_fft: int = 512) -> None:
         super().__init__("&Spectrogram", parent)
-        self.cmap, self.range_db = cmap, range_db
+        self.cmap, self.range_db, self.n_fft = cmap, range_db, n_fft
         self._on_change = on_change
         self.pause_action = QAction("&Pause the live spectrogram", self, checkable=True)
         self.pause_action.setToolTip("Freeze the live picture to look at it; the analysis goes on")
@@ -250,8 +251,21 @@ class SpectrogramMenu(QMenu):
             ranges.addAction(action)
             self.addAction(action)
             self.range_actions[db] = action
+        self.addSection("FFT size (frequency detail against time detail)")
+        self.n_fft_actions: dict[int, QAction] = {}
+        sizes = QActionGroup(self)
+        for n in SPECTROGRAM_N_FFTS:
+            action = QAction(f"{n}", self, checkable=True)
+            action.setChecked(n == n_fft)
+            action.setToolTip("Larger: finer frequencies, blurrier in time. The live view takes it at once (a "
+                              "running analysis restarts); files show it when shown.")
+            action.triggered.connect(lambda _on, k=n: self._changed(n_fft=k))
+            sizes.addAction(action)
+            self.addAction(action)
+            self.n_fft_actions[n] = action
 
-    def _changed(self, cmap: str | None = None, range_db: float | None = None) -> None:
+    def _changed(self, cmap: str | None = None, range_db: float | None = None, n_fft: int | None = None) -> None:
         self.cmap = cmap or self.cmap
         self.range_db = self.range_db if range_db is None else range_db
-        self._on_change(self.cmap, self.range_db)
+        self.n_fft = n_fft or self.n_fft
+        self._on_change(self.cmap, self.range_db, self.n_fft)
