@@ -13,6 +13,7 @@ import soundfile as sf
 from PySide6.QtCore import QPointF, Qt
 from pytestqt.qtbot import QtBot
 
+from serapp.engine import capture
 from serapp.engine.audio import load
 from serapp.ui.mainwindow import MainWindow
 from serapp.ui.playback import Player
@@ -107,7 +108,7 @@ def test_the_file_plays_at_its_own_rate_and_channels_and_follows_pause_seek_and_
     player.play(tmp_path / "stereo.wav", duration_s=2.0)
     out = fake.opened_outputs[-1]
     assert (out.samplerate, out.channels) == (44100, 2) and out.active and not player.fallback
-    assert fake.output is out  # published where the engine's rescans look for a running playback
+    assert capture.playback_active(fake)  # registered: the engine's device rescans wait for it
     np.testing.assert_array_equal(out.pull(1000), frames[:1000])  # the file's own frames, both channels
     np.testing.assert_array_equal(out.pull(1000), frames[1000:2000])
     player.pause()
@@ -122,7 +123,7 @@ def test_the_file_plays_at_its_own_rate_and_channels_and_follows_pause_seek_and_
     np.testing.assert_array_equal(tail[:44100 - 500], frames[44600:])
     assert not tail[44100 - 500:].any()
     player.stop()
-    assert not resumed.active and fake.output is None
+    assert not resumed.active and not capture.playback_active(fake)
 
 
 def test_a_format_the_output_refuses_plays_the_16_khz_mono_copy(monkeypatch: pytest.MonkeyPatch, qtbot: QtBot,

@@ -45,8 +45,24 @@ def import_sounddevice() -> ModuleType:
     return sounddevice
 
 
+# Output streams the app opened itself (the file view's playback at a file's own rate): a device rescan must not
+# re-initialise PortAudio under them. Registered by their owner, so no private sounddevice state is needed.
+_playbacks: dict[int, Any] = {}  # by id(): a stream need not be hashable
+
+
+def register_playback(stream: Any) -> None:
+    """Tell the engine an output stream of the app's is open (see :func:`refresh_devices`)."""
+    _playbacks[id(stream)] = stream
+
+
+def unregister_playback(stream: Any) -> None:
+    _playbacks.pop(id(stream), None)
+
+
 def playback_active(sd: ModuleType) -> bool:
-    """Whether a sound started with ``sounddevice.play()`` (the file view's playback) is still playing."""
+    """Whether the app's own playback (a registered output stream, or ``sounddevice.play()``) is still playing."""
+    if any(getattr(stream, "active", False) for stream in list(_playbacks.values())):
+        return True
     try:
         return bool(sd.get_stream().active)
     except RuntimeError:  # nothing was played yet

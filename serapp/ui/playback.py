@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
-from serapp.engine import audio
+from serapp.engine import audio, capture
 from serapp.engine.capture import import_sounddevice
 from serapp.errors import SerappError
 
@@ -53,15 +53,6 @@ class _FileSource:
         except Exception:  # a file damaged past the analysed part: silence rather than a dead audio thread
             got = 0
         outdata[got:] = 0.0
-
-
-class _Published:
-    """What ``sounddevice.get_stream()`` reads (``_last_callback.stream``): the engine's device rescans look there
-    for a running playback (serapp.engine.capture.playback_active) and must not re-initialise PortAudio under
-    this stream either."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
 
 
 class Player(QObject):
@@ -194,12 +185,11 @@ class Player(QObject):
                                        callback=self._source.callback)
         self._stream.start()
         self._sd = sd
-        sd._last_callback = _Published(self._stream)  # see _Published
+        capture.register_playback(self._stream)  # a device rescan must not re-initialise PortAudio under it
 
     def _close_native(self, sd: ModuleType) -> None:
         if self._stream is not None:
-            if isinstance(getattr(sd, "_last_callback", None), _Published) and sd._last_callback.stream is self._stream:
-                sd._last_callback = None
+            capture.unregister_playback(self._stream)
             try:
                 self._stream.stop()
                 self._stream.close()  # waits for the callback to return, so the file can be closed after it
