@@ -124,3 +124,33 @@ def test_the_timelines_have_a_legend(qtbot: QtBot, tmp_path: Path, model_path: P
         assert timeline.legend is not None and timeline.legend.entries == expected
         assert timeline.legend.isVisibleTo(timeline)
     assert window.demo_view.timeline.legend is None  # the demo's bars name the colours
+
+
+def test_the_session_keeps_its_utterances_with_their_final_scores() -> None:
+    """Exports of a live session list its utterances as a file's analysis does: each with start, end and its
+    final score (the held one; or its last score when the next utterance began at once)."""
+    def update(t: float, phase: str, probs: list[float] | None, utterance: int = 0, length: float = 0.0,
+               raw: list[float] | None = None) -> EmotionResult:
+        p = None if probs is None else np.array(probs, np.float32)
+        r = None if raw is None and p is None else np.array(raw if raw is not None else probs, np.float32)
+        return EmotionResult(t=t, labels=LABELS, probs=p, raw_probs=r if phase == "speech" else None,
+                             is_speech=phase == "speech", level_db=-30.0, compute_ms=1.0, latency_ms=10.0,
+                             phase=phase, utterance=utterance, utterance_s=length)
+
+    record = LiveRecord()
+    record.set_labels(LABELS)
+    record.add([update(0.25, "silence", None),
+                update(1.0, "speech", [0.5, 0.3, 0.2], 1, 0.75), update(1.25, "speech", [0.6, 0.3, 0.1], 1, 1.0),
+                update(1.5, "held", [0.8, 0.1, 0.1]), update(2.5, "silence", None),
+                update(3.0, "speech", [0.1, 0.8, 0.1], 2, 0.75),
+                update(3.25, "speech", [0.1, 0.1, 0.8], 3, 0.75),  # the next one began at once
+                update(3.5, "silence", None)])
+    starts_ends = [(u.start, u.end) for u in record.utterances]
+    assert starts_ends == [(0.25, 1.25), (2.25, 3.0), (2.5, 3.25)]
+    np.testing.assert_allclose(record.utterances[0].probs, [0.8, 0.1, 0.1])  # the held, final score
+    np.testing.assert_allclose(record.utterances[1].probs, [0.1, 0.8, 0.1])  # its last score
+    analysis = record.analysis(hop_s=0.25)
+    assert [u["emotion"] for u in analysis.to_dict()["utterances"]] == ["angry", "happy", "sad"]
+    assert analysis.summary.utterances == 3
+    record.clear()
+    assert record.utterances == []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from serapp.engine.analysis import FileAnalysis, WindowResult, summarize
+from serapp.engine.analysis import FileAnalysis, UtteranceResult, WindowResult, summarize
 from serapp.engine.analyzer import EmotionResult
 
 LIVE_NAME = "live"  # the "file" of a live session in exports
@@ -50,6 +50,9 @@ class LiveRecord:
     def __init__(self) -> None:
         self.labels: tuple[str, ...] = ()
         self.rows: list[WindowResult] = []
+        self.utterances: list[UtteranceResult] = []
+        self._open: tuple[float, float, np.ndarray | None] | None = None  # utterance being spoken: start, end, score
+        self._open_id = 0  # its number in the analyzer's run
         self._offset = 0.0  # session time at which the current run's stream time 0 falls
         self._last_stream_t: float | None = None
         self._reset_sums()
@@ -95,12 +98,35 @@ class LiveRecord:
                 self._prob_sum += probs
                 self._top_counts[int(np.argmax(probs))] += 1
                 self._n_speech += 1
+            self._follow_utterance(r, t)
             out.append(dataclasses.replace(r, t=t))
         return out
+
+    def _follow_utterance(self, r: EmotionResult, t: float) -> None:
+        """Keep each ended utterance (start and end on the session clock; its final score: the held one, or its
+        last score when the next utterance began at once), as file analysis lists them."""
+        if r.phase == "speech":
+            if self._open is not None and r.utterance != self._open_id:
+                self._close(self._open[2])  # the next utterance began before this one's score was held
+            score = None if r.raw_probs is None else np.array(r.raw_probs, np.float32)
+            if self._open is None:
+                self._open, self._open_id = (t - r.utterance_s, t, score), r.utterance
+            else:
+                self._open = (self._open[0], t, score if score is not None else self._open[2])
+        elif self._open is not None:
+            self._close(np.array(r.probs, np.float32) if r.phase == "held" and r.probs is not None
+                        else self._open[2])
+
+    def _close(self, probs: np.ndarray | None) -> None:
+        if self._open is not None and probs is not None and probs.shape == (len(self.labels),):
+            self.utterances.append(UtteranceResult(self._open[0], self._open[1], probs))
+        self._open = None
 
     def clear(self) -> None:
         """Forget every result; the session clock starts again at 0 with the next result of the current run."""
         self.rows = []
+        self.utterances = []
+        self._open = None
         self._offset = -(self._last_stream_t or 0.0)
         self._reset_sums()
 
@@ -121,4 +147,4 @@ class LiveRecord:
     def analysis(self, hop_s: float) -> FileAnalysis:
         """The session as a :class:`FileAnalysis` (file ``live``), for the same exports as a file's."""
         return FileAnalysis(Path(LIVE_NAME), self.labels, hop_s, list(self.rows),
-                            summarize(self.rows, self.labels, self.end_s))
+                            summarize(self.rows, self.labels, self.end_s, self.utterances), list(self.utterances))
