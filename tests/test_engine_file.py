@@ -270,3 +270,18 @@ def test_analyze_utterances_csv_has_a_row_per_utterance(onnx_model_path: Path, s
         assert row["file"] == name and float(row["start"]) == round(u.start, 3) and float(row["end"]) == round(u.end, 3)
         assert row["emotion"] == u.emotion(model.labels) and float(row["confidence"]) == pytest.approx(u.confidence)
         np.testing.assert_allclose([float(row[f"p_{lab}"]) for lab in model.labels], u.probs, atol=1e-6)
+
+
+def test_spectrum_updates_report_the_input_peak_for_the_clip_light(model: OnnxModel, tmp_path: Path,
+                                                                   sample_clips: list[Path]) -> None:
+    """The level is an RMS; clipping is a sample at full scale in the device's own audio, reported as peak_db."""
+    y = audio.load(sample_clips[1], 16000)
+    quiet, clipped = tmp_path / "quiet.wav", tmp_path / "clipped.wav"
+    sf.write(quiet, 0.5 * y / np.abs(y).max(), 16000, subtype="FLOAT")
+    sf.write(clipped, np.clip(4.0 * y / np.abs(y).max(), -1.0, 1.0), 16000, subtype="FLOAT")  # 12 dB too hot
+    peaks = {}
+    for path in (quiet, clipped):
+        _, spectra = _run(FileSource(path, realtime=False, chunk_s=0.032), model, AnalyzerConfig())
+        peaks[path.stem] = max(s.peak_db for s in spectra)
+    assert peaks["quiet"] == pytest.approx(20 * np.log10(0.5), abs=0.05)
+    assert peaks["clipped"] == pytest.approx(0.0, abs=0.01)

@@ -135,11 +135,13 @@ def test_peak_is_held_then_falls_back() -> None:
 def test_clip_light_lights_goes_out_and_a_click_resets_it(qtbot: QtBot) -> None:
     meter = LevelMeter()
     qtbot.addWidget(meter)
-    meter.set_level(-20.0, now=100.0)
+    meter.set_level(-20.0, now=100.0, peak_db=-6.0)
     assert not meter.clip_lit(now=100.0)
-    meter.set_level(-2.0, now=101.0)
+    meter.set_level(-2.0, now=100.5, peak_db=-0.5)  # loud, but no sample reached full scale
+    assert not meter.clip_lit(now=100.5)
+    meter.set_level(-20.0, now=101.0, peak_db=0.0)  # one sample at full scale: the input clipped
     assert meter.clip_lit(now=101.0 + CLIP_HOLD_S / 2) and not meter.clip_lit(now=101.0 + CLIP_HOLD_S + 0.1)
-    meter.set_level(-2.0)
+    meter.set_level(-2.0, peak_db=0.0)
     meter.reset_clip()
     assert not meter.clip_lit()
 
@@ -294,7 +296,7 @@ def test_live_timeline_draws_once_per_batch_and_not_while_hidden(qtbot: QtBot) -
 def test_spectrum_updates_reach_the_views_at_most_once_a_frame(qtbot: QtBot, model_path: Path) -> None:
     session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
     frames: list[int] = []
-    session.spectrum_ready.connect(lambda cols, _f, _l: frames.append(cols.shape[0]))
+    session.spectrum_ready.connect(lambda cols, _f, _l, _p: frames.append(cols.shape[0]))
     freqs = np.linspace(0, 8000, 257)
     for i in range(3):
         session._spectra.append(SpectrumUpdate(i * 0.02, np.zeros((2, 257), np.float32), freqs, -30.0))

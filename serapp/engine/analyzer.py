@@ -31,7 +31,7 @@ from serapp.engine.smoothing import EmaSmoother
 from serapp.engine.source import AudioSource, SourceState
 from serapp.engine.spectrum import SpectrumTracker
 from serapp.engine.utterances import SpeechTracker, UtteranceScorer
-from serapp.engine.vad import SAMPLE_RATE, level_db
+from serapp.engine.vad import SAMPLE_RATE, level_db, peak_db
 from serapp.errors import SerappError
 
 T = TypeVar("T")
@@ -87,12 +87,14 @@ class EmotionResult:
 @dataclass(frozen=True)
 class SpectrumUpdate:
     """New spectrogram columns: ``columns`` float32 ``(n_new, n_bins)`` in dB re full scale, ``freqs`` (Hz)
-    ``(n_bins,)``, ``t`` stream time (s) of the newest sample, ``level_db`` input level (dBFS) of the new audio."""
+    ``(n_bins,)``, ``t`` stream time (s) of the newest sample, ``level_db`` input level (dBFS) of the new audio,
+    ``peak_db`` its largest sample as the device delivered it (dBFS; 0 at full scale: the input clips)."""
 
     t: float
     columns: np.ndarray
     freqs: np.ndarray
     level_db: float
+    peak_db: float = -120.0
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,7 @@ class Analyzer:
         self._held_until = 0
         self._hop_audio: list[np.ndarray] = []  # DC-free audio since the last update, for its level
         self._compute_s = 0.0  # detector time in this wake-up so far
+        self._peak_db = -120.0  # the largest input sample of this wake-up (dBFS)
         self._counters = _Counters()
 
     def _set_state(self, state: AnalyzerState) -> None:
@@ -330,6 +333,8 @@ class Analyzer:
         if src.state == SourceState.ERROR:
             raise SerappError(src.error or f"The source {src.label!r} failed.")
         chunk = src.poll()
+        # The input's own samples, before resampling and DC removal: what clips at the sound card.
+        self._peak_db = peak_db(chunk.samples)
         c = self._counters
         if chunk.lost:
             c.lost_samples += chunk.lost
@@ -391,7 +396,7 @@ class Analyzer:
         cols = self._spectrum.push(y)
         if self.callbacks.on_spectrum is not None:
             t = self._tracker.total / self._spectrum.sample_rate
-            self.callbacks.on_spectrum(SpectrumUpdate(t, cols, self._spectrum.freqs, c.level_db))
+            self.callbacks.on_spectrum(SpectrumUpdate(t, cols, self._spectrum.freqs, c.level_db, self._peak_db))
 
     def _update(self, arrival: float) -> None:
         t0 = time.perf_counter()

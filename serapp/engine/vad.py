@@ -45,6 +45,13 @@ def level_db(y: np.ndarray) -> float:
     return float(10.0 * np.log10(max(float(np.mean(np.square(y, dtype=np.float64))), _MIN_POWER)))
 
 
+def peak_db(y: np.ndarray) -> float:
+    """The largest absolute sample of ``y`` in dBFS (0 at full scale); -120 for empty or digital silence."""
+    if y.size == 0:
+        return -120.0
+    return float(20.0 * np.log10(max(float(np.max(np.abs(y))), 1e-6)))
+
+
 def chunk_levels_db(y: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """RMS level in dBFS of consecutive non-overlapping chunks. ``(n,)`` -> ``(n // chunk,)``."""
     n = y.shape[0] // chunk

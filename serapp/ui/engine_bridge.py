@@ -143,7 +143,8 @@ class LiveSession(QObject):
     """One live analysis: a source, the model, the analyzer, and the timer that brings results to the GUI."""
 
     results_ready = Signal(list)  # list[EmotionResult], oldest first
-    spectrum_ready = Signal(object, object, float)  # columns (k, n_bins) dB, freqs (n_bins,) Hz, level dBFS
+    # columns (k, n_bins) dB, freqs (n_bins,) Hz, level dBFS (RMS), peak dBFS (the largest input sample)
+    spectrum_ready = Signal(object, object, float, float)
     state_changed = Signal(str)  # an AnalyzerState value
     problem = Signal(str)  # a plain message for the banner; "" when the problem is over
     stats_ready = Signal(object)  # LiveStats, twice a second
@@ -290,7 +291,8 @@ class LiveSession(QObject):
             batch = [self._spectra.popleft() for _ in range(len(self._spectra))]
             columns = [u.columns for u in batch if u.columns.shape[0]]
             if columns:
-                self.spectrum_ready.emit(np.concatenate(columns), batch[-1].freqs, batch[-1].level_db)
+                self.spectrum_ready.emit(np.concatenate(columns), batch[-1].freqs, batch[-1].level_db,
+                                         max(u.peak_db for u in batch))
         analyzer = self.analyzer
         if analyzer is None:
             return

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 FLOOR_DB = -80.0
 SCALE_DB: tuple[float, ...] = (-60.0, -40.0, -20.0, -12.0, -3.0, 0.0)  # labelled marks under the bar
 WARN_DB, HOT_DB = -12.0, -3.0  # the bar turns yellow from WARN_DB, red from HOT_DB
-# The engine reports RMS levels (a full-scale sine reads -3 dBFS). Speech peaks lie at least ~6 dB above its RMS
-# over a few tens of ms, so an RMS this high means samples at full scale: the input clips.
-CLIP_DB = -6.0
+# The clip light follows the input's largest sample as the device delivered it: at full scale (within 0.1 dB of
+# it, where 16-bit and float devices saturate) the input clips.
+CLIP_DB = -0.1
 PEAK_HOLD_S = 1.5  # the peak mark stays this long before it falls back
 PEAK_FALL_DB_S = 20.0  # then falls back at this rate
 CLIP_HOLD_S = 2.0  # the clip light stays lit this long after the last clipping level
@@ -21,8 +21,8 @@ GREEN, YELLOW, RED = "#43a047", "#fdd835", "#e53935"
 TOOLTIP = (f"Input level (RMS, dBFS; scale below the bar): green below {WARN_DB:.0f} dBFS, yellow to {HOT_DB:.0f}, "
            "red above. The short "
            "mark is the peak, held for a moment; the dotted line, in the text colour, is the voice-gate threshold "
-           "(quieter input counts as silence); the light at the right end turns red for a moment when the input is "
-           "loud enough to clip (click to put it out).")
+           "(quieter input counts as silence); the light at the right end turns red for a moment when an input "
+           "sample reaches full scale, i.e. the input clips (click to put it out).")
 
 
 def level_fraction(db: float, floor_db: float = FLOOR_DB) -> float:
@@ -73,16 +73,18 @@ class LevelMeter(QWidget):
         self._drawn = ()
         self.update()
 
-    def set_level(self, db: float, dt_s: float | None = None, now: float | None = None) -> None:
-        """Show level ``db`` dBFS; ``dt_s`` since the last call (default: measured) drives the peak hold; ``now``
-        (monotonic s) the clip light."""
+    def set_level(self, db: float, dt_s: float | None = None, now: float | None = None,
+                  peak_db: float = -120.0) -> None:
+        """Show RMS level ``db`` dBFS; ``dt_s`` since the last call (default: measured) drives the peak hold;
+        ``peak_db`` (the largest input sample, dBFS) lights the clip light at :data:`CLIP_DB`; ``now`` (monotonic
+        s) times it."""
         now = time.monotonic() if now is None else now
         if dt_s is None:
             dt_s = min(1.0, max(0.0, now - self._set_at)) if self._set_at is not None else 0.0
         self._set_at = now
         self.level_db = max(FLOOR_DB, float(db))
         self.peak_db, self._held_s = held_peak(self.peak_db, self._held_s, self.level_db, dt_s)
-        if self.level_db >= CLIP_DB:
+        if peak_db >= CLIP_DB:
             self.clipped_at = now
         # Repaint only when a pixel would change (~30 readings a second; none during silence at the floor).
         width = max(1, self.width())

@@ -121,11 +121,13 @@ class LiveView(QWidget):
     def show_summary(self, recent: Tally, session: Tally) -> None:
         self.summary.setText(summary_text(recent, session) if session.span_s > 0 else "")
 
-    def show_spectrum(self, columns: np.ndarray, freqs: np.ndarray, level_db: float) -> None:
+    def show_spectrum(self, columns: np.ndarray, freqs: np.ndarray, level_db: float,
+                      peak_db: float = -120.0) -> None:
+        """New spectrogram columns, the input's RMS level and its largest sample (dBFS; for the clip light)."""
         if columns.shape[1] != self.spectrogram.n_bins:
             self.configure_spectrum(columns.shape[1], self.spectrogram.column_s, float(freqs[-1]))
         self.spectrogram.push_columns(columns)
-        self.level.set_level(level_db)
+        self.level.set_level(level_db, peak_db=peak_db)
         self.level_value.setText(f"{level_db:.0f} dBFS")
 
     def show_state(self, state: str) -> None:

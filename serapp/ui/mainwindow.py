@@ -629,8 +629,8 @@ class MainWindow(QMainWindow):
         self._show_live_summary()
         self._refresh_export_actions()
 
-    def _on_spectrum(self, columns: object, freqs: object, level_db: float) -> None:
-        self.live_view.show_spectrum(columns, freqs, level_db)  # type: ignore[arg-type]
+    def _on_spectrum(self, columns: object, freqs: object, level_db: float, peak_db: float = -120.0) -> None:
+        self.live_view.show_spectrum(columns, freqs, level_db, peak_db)  # type: ignore[arg-type]
         if self.session is not None:
             self.session.note_draw()
 
