@@ -314,10 +314,10 @@ class MainWindow(QMainWindow):
         save_settings(self.store, self.settings)
         self._apply_spectrogram_display()
         if self.settings.spectrogram_n_fft != old_n_fft and self.model is not None:
+            self._apply_controls()  # restarts a running session: the old size's last columns are drained first
             config = analyzer_config(self.settings)
             self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
                                               self.model.info.spec.sample_rate / 2)
-            self._apply_controls()
 
     def _apply_spectrogram_display(self) -> None:
         for view in (self.live_view.spectrogram, self.file_view.spectrogram):
