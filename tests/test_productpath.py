@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from serapp_train import productpath
 from serapp_train.corpora import Clip
+from serapp_train.metrics import uar
 from serapp_train.modelcard import product_path_section
 
 from serapp.engine.analyzer import EmotionResult
@@ -22,9 +23,10 @@ def _result(t: float, phase: str, label: str | None) -> EmotionResult:
                          level_db=-30.0, compute_ms=1.0, latency_ms=2.0, phase=phase)
 
 
-def test_unweighted_accuracy_is_the_mean_recall_and_no_prediction_is_wrong() -> None:
-    assert productpath.unweighted_accuracy([0, 0, 0, 1], [0, 0, 1, 1], 2) == pytest.approx((2 / 3 + 1) / 2)
-    assert productpath.unweighted_accuracy([0, 1], [-1, 1], 2) == pytest.approx(0.5)
+def test_file_analysis_ua_is_the_mean_recall_and_no_prediction_is_wrong() -> None:
+    """File analysis scores with the trainer's UAR; a clip without speech is predicted -1, always wrong."""
+    assert uar(np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1])) == pytest.approx((2 / 3 + 1) / 2)
+    assert uar(np.array([0, 1]), np.array([-1, 1])) == pytest.approx(0.5)
 
 
 def test_replay_counts_right_updates_switches_and_late_pause_speech() -> None:

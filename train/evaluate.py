@@ -268,8 +268,7 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int)
     from . import productpath
 
     clips = scored.clips
-    fixed_pred = np.argmax(scored.probs, axis=1)
-    fixed_ua = productpath.unweighted_accuracy(scored.y, fixed_pred, len(model.labels))
+    fixed_ua = scored.metrics.uar  # the fixed crops were scored already: their UAR is the UA to compare with
     bar = _progress("file analysis")
     analysed = productpath.score_file_analysis(model, clips, progress=bar)
     rng = np.random.default_rng(seed)
@@ -290,11 +289,17 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int)
 
 
 def _progress(what: str) -> Any:
-    """A progress callback ``(done, total)`` that redraws one stderr line."""
-    import sys
+    """A progress callback ``(done, total)`` drawn as a tqdm bar, like the trainer's other long loops."""
+    from tqdm import tqdm
+
+    bar: Any = None
 
     def show(done: int, total: int) -> None:
-        sys.stderr.write(f"\r{what}: {done}/{total}" + ("\n" if done == total else ""))
-        sys.stderr.flush()
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=what)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
 
     return show

@@ -34,6 +34,7 @@ from serapp.engine.preprocess import nonsilent_bounds
 from serapp.errors import SerappError
 
 from .corpora import Clip
+from .metrics import uar
 
 # The live replay's pauses between utterances (s), drawn uniformly: the range of a relaxed conversation.
 PAUSE_S = (2.0, 8.0)
@@ -45,13 +46,6 @@ LATE_PAUSE_S = 1.0
 TRUTH_TOP_DB = 30.0
 # Blocks the replay's file source delivers: a microphone's typical period.
 REPLAY_BLOCK_S = 0.032
-
-
-def unweighted_accuracy(y_true: Sequence[int], y_pred: Sequence[int], n_labels: int) -> float:
-    """Mean recall over the labels present in ``y_true`` (UA / UAR); predictions of -1 are always wrong."""
-    t, p = np.asarray(y_true), np.asarray(y_pred)
-    recalls = [float(np.mean(p[t == k] == k)) for k in range(n_labels) if np.any(t == k)]
-    return float(np.mean(recalls)) if recalls else float("nan")
 
 
 def _load(clip: Clip, sample_rate: int) -> np.ndarray | None:
@@ -95,7 +89,9 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
             preds.append(labels.index(summary.dominant))
         if progress is not None:
             progress(i + 1, len(clips))
-    return FileAnalysisScore(unweighted_accuracy(truths, preds, len(labels)), len(truths), silent, preds, truths)
+    # UA is the trainer's UAR; a clip without speech (-1) is simply wrong.
+    return FileAnalysisScore(uar(np.array(truths), np.array(preds)) if truths else float("nan"), len(truths), silent,
+                             preds, truths)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from serapp.engine import audio
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
-from serapp.engine.utterances import Span, SpeechTracker, score_utterance, weighted_mean
-from serapp.engine.vad import CHUNK_S, SAMPLE_RATE, SEGMENT_CHUNKS, level_db
+from serapp.engine.utterances import Span, SpeechTracker, score_utterance
+from serapp.engine.vad import CHUNK_S, SAMPLE_RATE, SEGMENT_CHUNKS, chunk_levels_db, level_db
 from serapp.errors import SerappError
 from serapp.textsafe import csv_cell, shown_path
 
@@ -100,7 +100,10 @@ class Summary:
 
 def dominant_probabilities(utterances: Sequence[UtteranceResult], n_labels: int) -> np.ndarray:
     """The duration-weighted mean of the utterances' probabilities ``(n_labels,)`` (zeros without any)."""
-    return weighted_mean([u.probs for u in utterances], [u.duration_s for u in utterances], n_labels)
+    weights = [u.duration_s for u in utterances]
+    if not utterances or sum(weights) <= 0:
+        return np.zeros(n_labels, np.float32)
+    return np.average(np.stack([u.probs for u in utterances]), axis=0, weights=weights).astype(np.float32)
 
 
 def summarize(timeline: Sequence[WindowResult], labels: Sequence[str], duration_s: float,
@@ -235,8 +238,7 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
         carry = np.concatenate([carry, clean])
         n_hops = carry.shape[0] // hop
         if n_hops:
-            power = np.mean(np.square(carry[: n_hops * hop].reshape(n_hops, hop), dtype=np.float64), axis=1)
-            levels.extend((10.0 * np.log10(np.maximum(power, 1e-12))).tolist())
+            levels.extend(chunk_levels_db(carry, hop).tolist())
             first = ends[-1] + hop if ends else hop
             ends.extend(range(first, first + n_hops * hop, hop))
             carry = carry[n_hops * hop:]

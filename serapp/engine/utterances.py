@@ -15,7 +15,7 @@ All positions are stream samples at :data:`serapp.engine.vad.SAMPLE_RATE` (16 kH
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,10 +37,6 @@ class Span:
 
     start: int
     end: int
-
-    @property
-    def duration_s(self) -> float:
-        return (self.end - self.start) / SAMPLE_RATE
 
 
 class Segmenter:
@@ -148,11 +144,6 @@ class SpeechTracker:
     def in_speech(self) -> bool:
         return self.segmenter.in_speech
 
-    @property
-    def utterance_start(self) -> int | None:
-        """Start sample of the open utterance, or ``None``."""
-        return self.segmenter.open_start
-
     def _joined(self) -> np.ndarray:
         if len(self._audio) != 1:
             self._audio = [np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)]
@@ -246,9 +237,3 @@ class UtteranceScorer:
             self._cache.update({s: p for s, p in probs.items() if s % stride == 0})
         return np.mean([probs[s] if s in probs else self._cache[s] for s in starts], axis=0).astype(np.float32)
 
-
-def weighted_mean(probs: Sequence[np.ndarray], weights: Sequence[float], n_labels: int) -> np.ndarray:
-    """Weighted mean of probability vectors ``(n_labels,)``; zeros when there are none."""
-    if not probs or sum(weights) <= 0:
-        return np.zeros(n_labels, np.float32)
-    return np.average(np.stack(probs), axis=0, weights=np.asarray(weights, np.float64)).astype(np.float32)

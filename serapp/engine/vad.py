@@ -55,7 +55,7 @@ def peak_db(y: np.ndarray) -> float:
 def chunk_levels_db(y: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """RMS level in dBFS of consecutive non-overlapping chunks. ``(n,)`` -> ``(n // chunk,)``."""
     n = y.shape[0] // chunk
-    power = np.mean(np.square(y[: n * chunk].reshape(n, chunk), dtype=np.float32), axis=1)
+    power = np.mean(np.square(y[: n * chunk].reshape(n, chunk), dtype=np.float64), axis=1)
     return (10.0 * np.log10(np.maximum(power, _MIN_POWER))).astype(np.float32)
 
 
@@ -87,11 +87,6 @@ class DcBlocker:
             self._zi = np.array([self._b[1] * x[0]])
         out, self._zi = scipy.signal.lfilter(self._b, self._a, x, zi=self._zi)
         return out.astype(np.float32)
-
-
-def remove_dc(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """DC-free copy of a whole mono signal (see :class:`DcBlocker`)."""
-    return DcBlocker(sample_rate).process(y)
 
 
 # ---------------------------------------------------------------------------------------------- the detector
@@ -136,11 +131,6 @@ class SileroVad:
         self._buf_start = 0  # stream sample index of _buf[0]
         self._done = 0  # chunks whose probability was returned
         self._open: tuple[int, np.ndarray, int] | None = None  # (segment, state (2, 1, 128), next chunk to run)
-
-    @property
-    def chunks_done(self) -> int:
-        """Chunks returned so far (the stream position of the next probability, in chunks)."""
-        return self._done
 
     def push(self, y: np.ndarray, on_step: Callable[[float], None] | None = None) -> np.ndarray:
         """Append mono float32 samples; returns float32 ``(k,)``: the probabilities of the ``k`` chunks completed.
