@@ -10,7 +10,8 @@ shows the time, frequency and level under the pointer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,6 +23,8 @@ from serapp.ui.plotstyle import add_hover_readout, make_plot
 from serapp.ui.settings import SPECTROGRAM_N_FFTS
 from serapp.ui.theme import SPECTROGRAM_CMAP, SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB, spectrogram_lut
 from serapp.ui.timeaxis import TIME_LABEL, format_clock
+
+T = TypeVar("T")
 
 RANGE_DB = SPECTROGRAM_RANGE_DB  # default dB range shown (loudest to quietest colour)
 RANGE_CHOICES_DB: tuple[float, ...] = (50.0, 65.0, 80.0, 100.0)  # offered in the menu (within the settings' range)
@@ -231,38 +234,34 @@ class SpectrogramMenu(QMenu):
         self.pause_action.setToolTip("Freeze the live picture to look at it; the analysis goes on")
         self.pause_action.toggled.connect(on_pause)
         self.addAction(self.pause_action)
-        self.addSection("Colours")
-        self.cmap_actions: dict[str, QAction] = {}
+        self.cmap_actions = self._choices("Colours", SPECTROGRAM_CMAPS, cmap, lambda n: n.capitalize(),
+                                          lambda n: self._changed(cmap=n))
+        self.range_actions = self._choices("Range (loudest to quietest colour)",
+                                           sorted({*RANGE_CHOICES_DB, float(range_db)}), range_db,
+                                           lambda db: f"{db:g} dB", lambda db: self._changed(range_db=db))
+        self.n_fft_actions = self._choices(
+            "FFT size (frequency detail against time detail)", SPECTROGRAM_N_FFTS, n_fft, str,
+            lambda n: self._changed(n_fft=n),
+            tooltip="Larger: finer frequencies, blurrier in time. The live view takes it at once (a running "
+                    "analysis restarts); files show it when shown.")
+
+    def _choices(self, section: str, values: Iterable[T], current: T, text: Callable[[T], str],
+                 choose: Callable[[T], None], tooltip: str = "") -> dict[T, QAction]:
+        """A titled section of exclusive, checkable entries, one per value, ``current`` checked; choosing one
+        calls ``choose(value)``. Returns the entries by value."""
+        self.addSection(section)
         group = QActionGroup(self)
-        for name in SPECTROGRAM_CMAPS:
-            action = QAction(name.capitalize(), self, checkable=True)
-            action.setChecked(name == cmap)
-            action.triggered.connect(lambda _on, n=name: self._changed(cmap=n))
+        actions: dict[T, QAction] = {}
+        for value in values:
+            action = QAction(text(value), self, checkable=True)
+            action.setChecked(value == current)
+            if tooltip:
+                action.setToolTip(tooltip)
+            action.triggered.connect(lambda _on, v=value: choose(v))
             group.addAction(action)
             self.addAction(action)
-            self.cmap_actions[name] = action
-        self.addSection("Range (loudest to quietest colour)")
-        self.range_actions: dict[float, QAction] = {}
-        ranges = QActionGroup(self)
-        for db in sorted({*RANGE_CHOICES_DB, float(range_db)}):
-            action = QAction(f"{db:g} dB", self, checkable=True)
-            action.setChecked(db == range_db)
-            action.triggered.connect(lambda _on, d=db: self._changed(range_db=d))
-            ranges.addAction(action)
-            self.addAction(action)
-            self.range_actions[db] = action
-        self.addSection("FFT size (frequency detail against time detail)")
-        self.n_fft_actions: dict[int, QAction] = {}
-        sizes = QActionGroup(self)
-        for n in SPECTROGRAM_N_FFTS:
-            action = QAction(f"{n}", self, checkable=True)
-            action.setChecked(n == n_fft)
-            action.setToolTip("Larger: finer frequencies, blurrier in time. The live view takes it at once (a "
-                              "running analysis restarts); files show it when shown.")
-            action.triggered.connect(lambda _on, k=n: self._changed(n_fft=k))
-            sizes.addAction(action)
-            self.addAction(action)
-            self.n_fft_actions[n] = action
+            actions[value] = action
+        return actions
 
     def _changed(self, cmap: str | None = None, range_db: float | None = None, n_fft: int | None = None) -> None:
         self.cmap = cmap or self.cmap
