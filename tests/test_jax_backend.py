@@ -22,14 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from serapp_train.models import FAMILIES, IMAGENET_FAMILIES
+from serapp_train.models import ENCODER_FAMILIES, FAMILIES, IMAGENET_FAMILIES
 
 from serapp.paths import CORPORA_ENV_VAR
 from tests.conftest import IN_CI
 
 REPO = Path(__file__).resolve().parents[1]
 # (families, what the TensorFlow process does with their checkpoints); three chains keep both cores busy
-SMALL = tuple(f for f in FAMILIES if f not in IMAGENET_FAMILIES)
+SMALL = tuple(f for f in FAMILIES if f not in (*IMAGENET_FAMILIES, *ENCODER_FAMILIES))
 CHAINS: tuple[tuple[tuple[str, ...], str], ...] = (
     (SMALL[:len(SMALL) // 2], "export"), (SMALL[len(SMALL) // 2:], "export"), (IMAGENET_FAMILIES, "load"))
 ATOL = 1e-4  # the export's own parity tolerance, on probabilities
@@ -92,7 +92,8 @@ def outcome(job: Path, family: str, command: str) -> dict[str, object]:
 
 
 def _families() -> list[object]:
-    return [pytest.param(name, marks=pytest.mark.slow) if name in IMAGENET_FAMILIES else name for name in FAMILIES]
+    return [pytest.param(name, marks=pytest.mark.slow) if name in IMAGENET_FAMILIES else name for name in FAMILIES
+            if name not in ENCODER_FAMILIES]
 
 
 @pytest.mark.corpora

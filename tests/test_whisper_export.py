@@ -48,14 +48,12 @@ def test_frozen_encoder_and_cached_embeddings_agree(weights: CT2Model, sample_cl
                                                      clip_features: np.ndarray, tmp_path: Path) -> None:
     model = _classifier(weights)
     trainable = {w.path.split("/")[0] for w in model.trainable_weights}
-    assert trainable == {"layer_weights", "head_hidden", "probs"}  # the encoder starts frozen
-    pooled = keras.Model(model.input, model.get_layer("layer_weights").output)
+    assert trainable == {"head_norm", "layer_weights", "head_hidden", "probs"}  # the encoder starts frozen
+    pooled = keras.Model(model.input, model.get_layer("mean_std").output)
     clips = [Clip(path=p, corpus="test", label="neutral", speaker="test:0", sex=None, raw_label="n")
              for p in sample_clips[:3]]
     cached = embed(clips, cache_root=tmp_path, progress=False).values  # (3, 5, 768)
-    mix = np.exp([0.5, -1.0, 0.0, 1.0, 2.0]) / np.exp([0.5, -1.0, 0.0, 1.0, 2.0]).sum()
-    np.testing.assert_allclose(pooled.predict(clip_features[:3], verbose=0), np.tensordot(cached, mix, axes=(1, 0)),
-                               atol=1e-4)
+    np.testing.assert_allclose(pooled.predict(clip_features[:3], verbose=0), cached, atol=1e-4)
 
 
 @pytest.mark.slow
@@ -71,3 +69,49 @@ def test_exports_and_runs_in_the_app(weights: CT2Model, clip_features: np.ndarra
     got = served.predict(rest)
     assert np.abs(got - want).max() <= ATOL
     assert np.ptp(want, axis=0).max() > 1e-3  # the clips get different probabilities: a real comparison
+
+
+def test_an_encoder_family_refuses_augmentation() -> None:
+    from serapp_train.augment import AugmentConfig
+    from serapp_train.fit import TrainConfig
+
+    from serapp.errors import SerappError
+
+    TrainConfig(family="whisper_tiny")  # no augmentation: fine
+    with pytest.raises(SerappError, match="cached encoder outputs"):
+        TrainConfig(family="whisper_tiny", augment=AugmentConfig.preset("light"))
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_the_family_trains_its_head_on_the_cache_and_exports_the_encoder_with_it(corpora: Path,
+                                                                                 tmp_path: Path) -> None:
+    """`serapp-train train --family whisper_tiny --export`: the head fits on cached embeddings, and the exported
+    file (encoder inside, whisper_logmel in) gives the head's probabilities: what was scored is what is served."""
+    import json
+
+    from serapp_train import cache
+    from serapp_train.cli import main
+    from serapp_train.fit import TrainConfig, load_data
+    from serapp_train.metrics import apply_temperature
+
+    require_whisper_extra()
+    runs = tmp_path / "runs"
+    assert main(["train", "--family", "whisper_tiny", "--limit", "16", "--k", "3", "--seed", "1", "--epochs", "2",
+                 "--batch-size", "16", "--quiet", "--root", str(corpora), "--runs-dir", str(runs), "--export"]) == 0
+    (run,) = [p for p in runs.iterdir() if p.is_dir()]
+    config = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
+    served = load_model(run / "model.onnx")
+    assert served.info.family == "whisper_tiny" and served.info.spec == DEFAULT_SPEC
+    assert served.info.spec.shape == (300, 80)
+
+    data = load_data(config, corpora, progress=False)
+    assert data.features.shape[1:] == (5, 768)  # the head trained on the cached pooled layers
+    rows = data.split.test[:6]
+    head = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    raw = keras.ops.convert_to_numpy(head(data.features[rows], training=False))
+    want = apply_temperature(raw, served.info.temperature)  # the app serves calibrated probabilities
+    logmel = cache.features([data.clips[i] for i in rows], DEFAULT_SPEC, progress=False).features
+    assert np.abs(served.predict(logmel) - want).max() <= ATOL
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n"] == len(data.split.test) and 0.0 <= metrics["uar"] <= 1.0

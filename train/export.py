@@ -133,3 +133,35 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: 
             raise SerappError(f"ONNX export of {info.name!r} disagrees with Keras: max |difference| {diff:.2e} "
                               f"> {atol:.0e} on {len(inputs)} inputs; the file was not written.")
     return path
+
+
+def quantize_int8(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarray) -> float:
+    """Write ``src`` (an exported float32 model) to ``dst`` with its weights quantised to int8 (onnxruntime's
+    dynamic quantisation: MatMul and Gemm weights stored as int8, activations quantised per call), with ``info``
+    as metadata; returns the largest absolute probability difference from ``src`` on ``parity_inputs``.
+
+    A quarter of the size and faster on CPU; whether it keeps the accuracy is for an evaluation on validation
+    speakers to say (``serapp-train evaluate --model DST --split RUN/split.json --part val``), not this check.
+    Atomic like :func:`export_onnx`; :class:`SerappError` when quantisation or the quantised model fails.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    def run(path: Path) -> np.ndarray:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: np.asarray(parity_inputs, np.float32)})[0]
+
+    with replacing(Path(dst)) as tmp:
+        try:
+            quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
+            proto = onnx.load(str(tmp))
+            del proto.metadata_props[:]
+            onnx.helper.set_model_props(proto, info.to_metadata())
+            tmp.write_bytes(proto.SerializeToString())
+            diff = float(np.max(np.abs(run(tmp) - run(Path(src)))))
+        except Exception as exc:  # onnxruntime's and onnx's own types; the quantised file is unusable
+            raise SerappError(f"Could not quantise {src} to int8: {exc}") from exc
+    return diff

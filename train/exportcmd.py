@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parity-clips", type=int, default=8, help="held-out clips checked Keras vs ONNX")
     parser.add_argument("--atol", type=float, default=1e-4, help="largest allowed |Keras - ONNX| probability")
     parser.add_argument("--name", default=None, help="the model's name in its metadata (default: the run folder's)")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write OUT's stem + '-int8.onnx' with int8 weights (check it on validation "
+                             "speakers with `serapp-train evaluate` before using it)")
 
 
 def read_json(path: Path) -> Any:
@@ -85,7 +88,8 @@ def parity_features(run: dict[str, Any], root: Path, n: int) -> tuple[Any, tuple
 
 def run(args: argparse.Namespace) -> int:
     import keras
-    import serapp_train.nets  # noqa: F401  (registers the custom layers the checkpoint may use)
+    import serapp_train.nets
+    import serapp_train.whisper.classifier  # noqa: F401  (and the Whisper head's)
 
     from .export import export_onnx, require_tensorflow_backend
 
@@ -99,15 +103,25 @@ def run(args: argparse.Namespace) -> int:
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
         raise SerappError(f"{run_dir / 'model.keras'}: cannot load the checkpoint ({exc}).") from exc
-    from .fit import model_info
+    from .fit import model_info, served_model
 
     temperature = float(run_files["metrics"].get("calibration", {}).get("temperature", 1.0))
     info = model_info(run_files["config"], run_files["labels"], corpora, run_files["split"], run_files["metrics"],
                       temperature, args.name or run_dir.name, "exported from the run's checkpoint")
     from .provenance import run_metadata
 
-    out = export_onnx(model, info, args.out or run_dir / "model.onnx", inputs, atol=args.atol,
-                      extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it
+    out = export_onnx(served_model(run_files["config"], model), info, args.out or run_dir / "model.onnx", inputs,
+                      atol=args.atol, extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it
     print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
           f"Keras and onnxruntime agree on {len(inputs)} held-out clips")
+    if args.int8:
+        import dataclasses
+
+        from .export import quantize_int8
+
+        small = out.with_name(f"{out.stem}-int8.onnx")
+        info8 = dataclasses.replace(info, notes=f"{info.notes}; weights quantised to int8 (dynamic)")
+        diff = quantize_int8(out, small, info8, inputs)
+        print(f"wrote {small} ({small.stat().st_size / 1e6:.1f} MB against {out.stat().st_size / 1e6:.1f} MB); "
+              f"largest probability change on {len(inputs)} held-out clips {diff:.3f}")
     return 0

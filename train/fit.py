@@ -37,7 +37,7 @@ from serapp.paths import corpora_root
 from . import splits as split_lib
 from .augment import AugmentConfig, augment_audio, augment_features, mixup
 from .corpora import Clip
-from .models import CLASSICAL, CLASSICAL_SPEC, DEFAULT_FAMILY, FAMILIES
+from .models import CLASSICAL, CLASSICAL_SPEC, DEFAULT_FAMILY, ENCODER_FAMILIES, FAMILIES
 
 if TYPE_CHECKING:
     import keras
@@ -132,6 +132,10 @@ class TrainConfig(JsonConfig):
             (self.limit is None or self.limit >= 1, f"limit must be >= 1 clip per corpus, got {self.limit}"),
             (0.0 < self.distill_weight <= 1.0, f"distill_weight must be in (0, 1], got {self.distill_weight}"),
             (not self.teachers or not self.classical, "distillation needs a neural family, not a baseline"),
+            # the cache holds clean clips' encoder outputs: augmenting them would need an encoder pass per batch
+            (self.family not in ENCODER_FAMILIES or not (self.augment.audio_enabled or self.augment.features_enabled
+                                                         or self.mixup_alpha),
+             f"{self.family} trains on cached encoder outputs: it takes no augment or mixup"),
         ]
         require(checks, self.KIND)
 
@@ -139,6 +143,11 @@ class TrainConfig(JsonConfig):
     def classical(self) -> bool:
         """True for the scikit-learn baselines (tree, knn, svm)."""
         return self.family in CLASSICAL
+
+    @property
+    def encoder(self) -> str | None:
+        """The family's frozen pretrained encoder (``"whisper"``), whose cached outputs the head trains on."""
+        return None if self.classical else FAMILIES[self.family].encoder
 
     @property
     def feature_spec(self) -> FeatureSpec:
@@ -341,7 +350,8 @@ def keras_dataset(batches: Batches, workers: int = 1) -> keras.utils.PyDataset:
 @dataclass(eq=False)
 class Data:
     """A run's data: the clips kept after decoding, their label indices ``y`` ``(N,)`` into ``labels``,
-    features ``(N, *spec.shape)``, prepared audio ``(N, n_samples)`` float16 (only with audio augmentation)
+    features ``(N, *spec.shape)`` (for an encoder family the frozen encoder's outputs, e.g. ``(N, 5, 768)``
+    pooled Whisper tiny layers), prepared audio ``(N, n_samples)`` float16 (only with audio augmentation)
     and the split (index arrays into ``clips``)."""
 
     clips: list[Clip]
@@ -381,19 +391,25 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
     clips = limit_per_corpus(corpora.scan(root or corpora_root(), config.corpora, fold_calm=config.fold_calm),
                              config.limit, config.speaker_seed)
     spec = config.feature_spec
-    want_audio = config.augment.audio_enabled and not config.classical
-    extracted = cache.extract(clips, spec, features=True, audio=want_audio, workers=workers, progress=progress)
-    if not extracted.clips:
+    if config.encoder:  # the frozen encoder's pooled layers, cached once: the head trains on them
+        from .whisper.embeddings import embed
+
+        embedded = embed(clips, spec=spec, workers=workers, progress=progress)
+        kept, x, audio = embedded.clips, embedded.values, None
+    else:
+        want_audio = config.augment.audio_enabled and not config.classical
+        extracted = cache.extract(clips, spec, features=True, audio=want_audio, workers=workers, progress=progress)
+        assert extracted.features is not None  # asked for above
+        kept, x, audio = extracted.clips, extracted.features, extracted.audio
+    if not kept:
         raise SerappError("No clip could be decoded: see the warnings above.")
-    present = {c.label for c in extracted.clips}
+    present = {c.label for c in kept}
     labels = tuple(e for e in EMOTIONS if e in present)
     if len(labels) < 2:
         raise SerappError(f"These clips hold only the label(s) {sorted(present)}: a classifier needs 2 or more.")
     index = {label: i for i, label in enumerate(labels)}
-    y = np.array([index[c.label] for c in extracted.clips], dtype=np.int64)
-    assert extracted.features is not None  # asked for above
-    return Data(extracted.clips, labels, y, extracted.features, extracted.audio,
-                choose_split(extracted.clips, config))
+    y = np.array([index[c.label] for c in kept], dtype=np.int64)
+    return Data(kept, labels, y, x, audio, choose_split(kept, config))
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -469,7 +485,8 @@ def fit_keras(config: TrainConfig, data: Data, run_dir: Path, *, soft: np.ndarra
 
     spec, split = config.feature_spec, data.split
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config.family, spec.shape, len(data.labels), seed=config.seed, **_model_options(config))
+    model = build_model(config.family, data.features.shape[1:], len(data.labels), seed=config.seed,
+                        **_model_options(config))
     from_audio = data.audio is not None
     train = Batches(data.audio if from_audio else data.features, data.y, len(data.labels), spec,
                     rows=split.train, batch_size=config.batch_size, seed=config.seed, augment=config.augment,
@@ -666,7 +683,12 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     metrics.plot_confusion(np.asarray(report["confusion"]), data.labels, run_dir / "confusion.png",
                            title=f"{config.family} — {config.protocol_label} ({result_metrics['evaluated_on']})")
 
-    probe = data.features[evaluated[:8]] if len(evaluated) else data.features[:8]
+    probe_rows = evaluated[:8] if len(evaluated) else np.arange(min(8, len(data.y)))
+    probe = data.features[probe_rows]
+    if config.encoder:  # what the exported model takes: the spec's features, the encoder in front of the head
+        from . import cache
+
+        probe = cache.features([data.clips[i] for i in probe_rows], config.feature_spec, progress=False).features
     onnx_path = None
     if export and config.classical:
         if export_required:
@@ -679,7 +701,8 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
         info = model_info(config, data.labels, [c.corpus for c in data.clips], split_record, report,
                           calibration["temperature"], run_dir.name)
         try:
-            onnx_path = export_onnx(model, info, run_dir / "model.onnx", probe,
+            served = served_model(config, model)
+            onnx_path = export_onnx(served, info, run_dir / "model.onnx", probe,
                                     extra_metadata=run_metadata(run_dir))
         except SerappError as exc:
             if export_required:
@@ -690,6 +713,18 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
               f"{report['macro_f1']:.3f}, UAR {report['uar']:.3f}; T = {calibration['temperature']:.2f}; "
               f"saved in {run_dir}")
     return RunResult(run_dir, config, result_metrics, n_params, seconds, model, onnx_path, probe)
+
+
+def served_model(config: TrainConfig, model: keras.Model) -> keras.Model:
+    """The model a user runs: ``model`` itself, or for an encoder family the trained head behind the pretrained
+    encoder (on the spec's features)."""
+    if not config.encoder:
+        return model
+    from .whisper.classifier import with_encoder
+    from .whisper.encoder import load_encoder_weights
+
+    return with_encoder(model, load_encoder_weights(), n_frames=config.feature_spec.shape[0],
+                        **_model_options(config))
 
 
 # ---------------------------------------------------------------------------------------------- command line

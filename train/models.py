@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from serapp.engine.spec import FeatureSpec
+from serapp.engine.spec import WHISPER_LOGMEL, FeatureSpec
 from serapp.errors import SerappError
 
 if TYPE_CHECKING:
@@ -36,11 +36,15 @@ class Family:
     spec: FeatureSpec
     builder_name: str
     fixed: tuple[tuple[str, Any], ...] = ()  # options the family passes to a shared builder
+    module: str = ".nets"  # where the builder lives, relative to this package
+    # A frozen pretrained encoder in front of the trained part: the builder builds the head alone, trained on the
+    # encoder's cached outputs (not on ``spec`` features), and the encoder is put in front of it for export.
+    encoder: str | None = None
 
     @property
     def builder(self) -> Callable[..., keras.Model]:
         """The Keras builder (imports Keras on first use)."""
-        return getattr(importlib.import_module(".nets", __package__), self.builder_name)
+        return getattr(importlib.import_module(self.module, __package__), self.builder_name)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -66,6 +70,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "build_transformer"),
     Family("crnn_small", "Compact real-time CRNN: separable convs, BiGRU, attention pooling (default)", _LOGMEL,
            "build_crnn_small"),
+    Family("whisper_tiny", "Whisper tiny.en encoder (pretrained, frozen), every layer pooled and weighted, dense "
+           "head", FeatureSpec(kind="whisper_logmel", **WHISPER_LOGMEL), "build_whisper_head",
+           module=".whisper.classifier", encoder="whisper"),
     Family("vgg19", "VGG19 (ImageNet transfer) on the MFCC/chroma/mel image", _IMAGE, "build_imagenet",
            (("name", "vgg19"),)),
     Family("resnet50", "ResNet50 (ImageNet transfer) on the MFCC/chroma/mel image", _IMAGE, "build_imagenet",
@@ -75,6 +82,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 )}
 
 IMAGENET_FAMILIES: tuple[str, ...] = ("vgg19", "resnet50", "mobilenetv3")
+ENCODER_FAMILIES: tuple[str, ...] = tuple(name for name, fam in FAMILIES.items() if fam.encoder)
 
 # Classical baselines on the stats vector: name -> description. Not exportable to ONNX.
 CLASSICAL: dict[str, str] = {
@@ -158,7 +166,10 @@ def main() -> int:
     print(f"{'family':16s} {'input':>16s} {'params':>12s}  description")
     for fam in FAMILIES.values():
         options = {"weights": None} if fam.name in IMAGENET_FAMILIES else {}  # same sizes, no file needed
-        model = build_model(fam.name, fam.spec.shape, 7, **options)
+        if fam.encoder:  # the head's parameters on Whisper tiny's pooled layers; the frozen encoder adds ~8 M
+            model = build_model(fam.name, (5, 768), 7)
+        else:
+            model = build_model(fam.name, fam.spec.shape, 7, **options)
         print(f"{fam.name:16s} {fam.spec.shape!s:>16s} {count_params(model)['total']:>12,d}  {fam.description}")
     return 0
 

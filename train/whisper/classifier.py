@@ -54,6 +54,36 @@ class LayerWeighting(layers.Layer):
         return (input_shape[0], *input_shape[2:])
 
 
+HEAD_LAYERS: tuple[str, ...] = ("head_norm", "layer_weights", "head_hidden", "probs")  # what a head carries over
+
+
+def _head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: int, dropout: float) -> Any:
+    """Pooled layers ``(batch, n_layers + 1, 2 * width)`` -> probabilities ``(batch, n_classes)``; the layers are
+    named as :data:`HEAD_LAYERS` whichever model they sit in, so weights move between the two by name.
+
+    Each (layer, feature) is first standardised by batch normalisation (at inference: the training set's mean and
+    variance, a learned StandardScaler), because the layers' scales differ by orders of magnitude and the
+    weighting mixes them."""
+    pooled_shape = tuple(x.shape[1:])
+    x = layers.Flatten(name="head_flat")(x)
+    x = layers.BatchNormalization(name="head_norm")(x)
+    x = layers.Reshape(pooled_shape, name="head_unflat")(x)
+    x = LayerWeighting(name="layer_weights")(x) if layer_weighting else x[:, -1]
+    if hidden:
+        x = layers.Dropout(dropout)(layers.Dense(hidden, activation=gelu_erf, name="head_hidden")(x))
+    return layers.Dense(n_classes, activation="softmax", name="probs")(x)
+
+
+def build_whisper_head(input_shape: tuple[int, ...], n_classes: int, *, layer_weighting: bool = True,
+                       hidden: int = 256, dropout: float = 0.2) -> keras.Model:
+    """The classifier's head alone, on cached pooled layers ``input_shape = (n_layers + 1, 2 * width)``
+    (:mod:`serapp_train.whisper.embeddings`, ``meanstd``): what the trainer fits while the encoder is frozen.
+    :func:`with_encoder` puts the encoder in front of it for export."""
+    inputs = keras.Input(input_shape, name="features")
+    return keras.Model(inputs, _head(inputs, n_classes, layer_weighting=layer_weighting, hidden=hidden,
+                                     dropout=dropout), name="whisper_head")
+
+
 def build_whisper_classifier(weights: CT2Model, *, n_frames: int, n_classes: int, layer_weighting: bool = True,
                              hidden: int = 256, dropout: float = 0.2, train_encoder: bool = False,
                              name: str = "whisper_classifier") -> keras.Model:
@@ -64,15 +94,28 @@ def build_whisper_classifier(weights: CT2Model, *, n_frames: int, n_classes: int
     """
     shape = encoder_shape(weights)
     inputs = keras.Input((n_frames, shape.n_mels), name="features")
-    x = MeanStdPooling(name="mean_std")(whisper_encoder(inputs, shape, all_layers=layer_weighting))
-    if layer_weighting:
-        x = LayerWeighting(name="layer_weights")(x)
-    if hidden:
-        x = layers.Dropout(dropout)(layers.Dense(hidden, activation=gelu_erf, name="head_hidden")(x))
-    outputs = layers.Dense(n_classes, activation="softmax", name="probs")(x)
+    # every layer is pooled even with the last layer alone, so a head fitted on the cache fits here unchanged
+    x = MeanStdPooling(name="mean_std")(whisper_encoder(inputs, shape, all_layers=True))
+    outputs = _head(x, n_classes, layer_weighting=layer_weighting, hidden=hidden, dropout=dropout)
     model = keras.Model(inputs, outputs, name=name)
     set_encoder_weights(model, weights)
     for layer in model.layers:
         if layer.name.startswith("whisper_") and layer.name != "whisper_positions":
             layer.trainable = train_encoder
+    return model
+
+
+def with_encoder(head: keras.Model, weights: CT2Model, *, n_frames: int, name: str = "whisper_classifier",
+                 **options: Any) -> keras.Model:
+    """``head`` (:func:`build_whisper_head`, trained) behind the pretrained encoder: a model on ``n_frames``
+    whisper_logmel frames whose output equals the head's on the cached embeddings of the same features.
+    ``options`` are the head's own (``layer_weighting``, ``hidden``, ``dropout``)."""
+    n_classes = int(head.output.shape[-1])
+    model = build_whisper_classifier(weights, n_frames=n_frames, n_classes=n_classes, name=name, **options)
+    for layer_name in HEAD_LAYERS:
+        try:
+            source = head.get_layer(layer_name)
+        except ValueError:
+            continue  # absent from this head (the last layer alone; no hidden layer)
+        model.get_layer(layer_name).set_weights(source.get_weights())
     return model
