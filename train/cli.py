@@ -18,9 +18,11 @@ from serapp.errors import run_command
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("datasummary", "clips per corpus x emotion, speakers and hours"),
     "train": ("fit", "train one model under a speaker-independent protocol; saves a run folder"),
+    "select": ("cvselect", "rank config variants by speaker cross-validation on the non-test speakers"),
     "compare": ("compare", "train several families under one protocol; Markdown table and confusions"),
     "crossval": ("crossval", "score every fold's ONNX model on its test speakers and pool per-corpus figures"),
     "evaluate": ("evaluate", "score an exported ONNX model on corpus clips (optionally noisy); metrics + PNG"),
+    "table": ("tablecmd", "evaluate --product records side by side as one Markdown table"),
     "card": ("modelcard", "score a shipped ONNX model on its run's test speakers and write its model card"),
     "ensemble": ("ensemble", "merge finished runs on one feature spec into one ONNX file serving their mean"),
     "export": ("exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),

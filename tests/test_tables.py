@@ -1,0 +1,46 @@
+"""`serapp-train table`: product-path records rendered side by side; different speakers or a wrong record refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from serapp_train.cli import main
+
+from serapp.errors import SerappError
+
+
+def _record(path: Path, fixed: float, speakers: list[str]) -> Path:
+    replay = {"speech_right": 0.287, "switches_per_utterance": 0.9167, "late_pause_speech": 0.0}
+    path.write_text(json.dumps({"part": "val", "speakers": speakers, "product_path": {
+        "fixed_crop_ua": fixed, "file_analysis_ua": 0.5794, "replay": replay}}))
+    return path
+
+
+def test_records_become_one_table(tmp_path: Path) -> None:
+    a = _record(tmp_path / "a.json", 0.613, ["c:1", "c:2"])
+    b = _record(tmp_path / "b.json", 0.568, ["c:2", "c:1"])
+    out = tmp_path / "table.md"
+    assert main(["table", f"whisper={a}", f"cnn={b}", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("| model | fixed-crop UA |") and len(lines) == 4
+    assert lines[2] == "| whisper | 61.3% | 57.9% | 28.7% | 0.92 | 0.0% |"
+    assert lines[3].startswith("| cnn | 56.8% |")
+
+
+def test_different_speakers_or_records_are_refused(tmp_path: Path) -> None:
+    from serapp_train.cli import build_parser
+
+    def run(*items: str) -> None:
+        args = build_parser().parse_args(["table", *items])
+        args.run(args)
+
+    a = _record(tmp_path / "a.json", 0.6, ["c:1"])
+    with pytest.raises(SerappError, match="different speakers"):
+        run(f"a={a}", f"b={_record(tmp_path / 'b.json', 0.6, ['c:9'])}")
+    (tmp_path / "plain.json").write_text(json.dumps({"uar": 0.5}))
+    with pytest.raises(SerappError, match="not an `evaluate --product` record"):
+        run(f"a={tmp_path / 'plain.json'}")
+    with pytest.raises(SerappError, match="NAME=PATH"):
+        run(str(a))

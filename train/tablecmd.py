@@ -1,0 +1,44 @@
+"""`serapp-train table`: `evaluate --product` records side by side as one Markdown table (stdout or --out).
+
+Each record is given as ``NAME=PATH/metrics.json``; the records must score the same clips (same split, part and
+speakers), or the table would compare different people, and are refused otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from serapp.atomic import write_text
+from serapp.errors import SerappError
+
+from .tables import PRODUCT_HEADER, markdown, product_row
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("records", nargs="+", metavar="NAME=METRICS.json", help="evaluate --product records")
+    parser.add_argument("--out", type=Path, default=None, help="write the table here (default: print it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    rows, scored = [], set()
+    for item in args.records:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise SerappError(f"Give each record as NAME=PATH, got {item!r}.")
+        try:
+            record = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SerappError(f"{path}: cannot read the record ({exc}).") from exc
+        rows.append(product_row(name, record))
+        scored.add((record.get("part"), json.dumps(sorted(record.get("speakers") or []))))
+    if len(scored) > 1:
+        raise SerappError("These records score different speakers; a table of them would compare different people.")
+    table = markdown(PRODUCT_HEADER, rows)
+    if args.out is None:
+        print(table, end="")
+    else:
+        write_text(args.out, table)
+        print(f"wrote {args.out}")
+    return 0
