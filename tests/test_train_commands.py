@@ -102,6 +102,34 @@ def test_degradation_reaches_the_features(sample_clips: list[Path]) -> None:
     assert np.median(noisy) > np.median(clean) + 3.0
 
 
+def test_rooms_and_devices_reach_the_features(sample_clips: list[Path]) -> None:
+    from serapp_train.corpora import Clip
+    from serapp_train.evaluate import Condition, features_for
+
+    from serapp.errors import SerappError
+
+    spec = FeatureSpec(kind="logmel", n_mels=64, fmax=8000.0)
+    clips = [Clip(p, "test", "angry", f"test:{i}", None, "angry") for i, p in enumerate(sample_clips[:3])]
+    clean, _ = features_for(clips, spec, Condition())
+    phone, _ = features_for(clips, spec, Condition(device="telephone"))
+    laptop, _ = features_for(clips, spec, Condition(device="laptop"))
+    room, _ = features_for(clips, spec, Condition(rt60_s=0.8))
+    def level(x: np.ndarray, bands: slice) -> float:
+        return float(x[..., bands, :].mean())
+
+    air, voice, rumble = slice(56, 64), slice(8, 40), slice(0, 3)  # about 5-8 kHz, 200 Hz-2 kHz, below 100 Hz
+    assert level(phone, air) < level(laptop, air) - 3.0 < level(clean, air) - 6.0  # a laptop keeps up to 6 kHz
+    for degraded in (phone, laptop):
+        assert abs(level(degraded, voice) - level(clean, voice)) < 1.0
+    assert level(phone, rumble) < level(clean, rumble) - 5.0
+    assert not np.allclose(room, clean)
+    assert Condition(device="telephone", rt60_s=0.5).describe() == "room reverberation RT60 0.5 s, telephone chain"
+    with pytest.raises(SerappError, match="Unknown device"):
+        Condition(device="fax")
+    with pytest.raises(SerappError, match=r"0\.05-3 s"):
+        Condition(rt60_s=9.0)
+
+
 def test_evaluate_speaker_filter(corpora: Path, tmp_path: Path) -> None:
     spec = tiny_spec(FeatureSpec(kind="stats"))
     model = save_model(tmp_path / "m.onnx", spec)

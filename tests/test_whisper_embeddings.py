@@ -117,3 +117,27 @@ def test_command_fills_the_cache_for_a_corpus_folder(corpora: Path, tmp_path: Pa
     assert len(list((tmp_path / "cache" / "whisper").glob("*/*/*.npy"))) == 2
     with pytest.raises(SerappError, match="Unknown corpus"):
         embeddings._main(["--root", str(tmp_path / "corpora"), "--corpora", "nope"])
+
+
+def test_augmented_views_are_cached_repeatable_and_differ_from_the_clean_clips(
+        clips: list[Clip], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from serapp_train.augment import AugmentConfig
+
+    phone = AugmentConfig(p_device=1.0, telephone_share=1.0, p_noise=1.0, snr_db=(10.0, 20.0))
+    counted = _Counter()
+    monkeypatch.setattr(embeddings, "_encode", counted)
+    views = embeddings.embed_views(clips, phone, views=2, seed=3, cache_root=tmp_path, batch_size=3,
+                                   progress=False)
+    assert views.shape == (4, 2, 5, 2 * 384) and counted.clips == 8
+    clean = embed(clips, cache_root=tmp_path, progress=False).values
+    assert np.abs(views[:, 0] - clean).mean() > 0.05  # the telephone and the noise reach the encoder
+    assert np.abs(views[:, 0] - views[:, 1]).mean() > 1e-3  # two views draw different noise
+    monkeypatch.setattr(embeddings, "_encode", warm := _Counter())
+    again = embeddings.embed_views(clips, phone, views=2, seed=3, cache_root=tmp_path, progress=False)
+    assert warm.clips == 0
+    np.testing.assert_array_equal(again, views)
+    monkeypatch.setattr(embeddings, "_encode", _ENCODE)
+    other = embeddings.embed_views(clips[:1], phone, views=1, seed=4, cache_root=tmp_path, progress=False)
+    assert np.abs(other[0, 0] - views[0, 0]).mean() > 1e-3  # another seed, another draw, another entry
+    with pytest.raises(SerappError, match="audio augmentation"):
+        embeddings.embed_views(clips, AugmentConfig(), views=1, cache_root=tmp_path, progress=False)

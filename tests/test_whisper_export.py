@@ -71,15 +71,23 @@ def test_exports_and_runs_in_the_app(weights: CT2Model, clip_features: np.ndarra
     assert np.ptp(want, axis=0).max() > 1e-3  # the clips get different probabilities: a real comparison
 
 
-def test_an_encoder_family_refuses_augmentation() -> None:
+def test_an_encoder_family_takes_audio_augmentation_through_views_only() -> None:
     from serapp_train.augment import AugmentConfig
     from serapp_train.fit import TrainConfig
 
     from serapp.errors import SerappError
 
     TrainConfig(family="whisper_tiny")  # no augmentation: fine
+    audio_only = AugmentConfig(p_noise=0.5, p_partial=0.5)
+    TrainConfig(family="whisper_tiny", augment=audio_only, views=2)  # audio augmentation through cached views
     with pytest.raises(SerappError, match="cached encoder outputs"):
-        TrainConfig(family="whisper_tiny", augment=AugmentConfig.preset("light"))
+        TrainConfig(family="whisper_tiny", augment=AugmentConfig.preset("light"), views=2)  # spectrogram masks
+    with pytest.raises(SerappError, match="through views"):
+        TrainConfig(family="whisper_tiny", augment=audio_only)
+    with pytest.raises(SerappError, match="through views"):
+        TrainConfig(family="whisper_tiny", views=2)
+    with pytest.raises(SerappError, match="encoder families"):
+        TrainConfig(family="cnn2d", augment=audio_only, views=2)
 
 
 @pytest.mark.corpora
@@ -97,8 +105,11 @@ def test_the_family_trains_its_head_on_the_cache_and_exports_the_encoder_with_it
 
     require_whisper_extra()
     runs = tmp_path / "runs"
+    phone = tmp_path / "phone.json"  # augmented views: every training clip once more, through a telephone
+    phone.write_text(json.dumps({"p_device": 1.0, "telephone_share": 1.0}))
     assert main(["train", "--family", "whisper_tiny", "--limit", "16", "--k", "3", "--seed", "1", "--epochs", "2",
-                 "--batch-size", "16", "--quiet", "--root", str(corpora), "--runs-dir", str(runs), "--export"]) == 0
+                 "--batch-size", "16", "--quiet", "--root", str(corpora), "--runs-dir", str(runs), "--export",
+                 "--augment", str(phone), "--views", "1"]) == 0
     (run,) = [p for p in runs.iterdir() if p.is_dir()]
     config = TrainConfig.from_dict(json.loads((run / "config.json").read_text()))
     served = load_model(run / "model.onnx")
@@ -107,6 +118,13 @@ def test_the_family_trains_its_head_on_the_cache_and_exports_the_encoder_with_it
 
     data = load_data(config, corpora, progress=False)
     assert data.features.shape[1:] == (5, 768)  # the head trained on the cached pooled layers
+    clean = load_data(config.replace(views=0, augment=config.augment.replace(p_device=0.0)), corpora,
+                      progress=False)
+    n = len(clean.y)  # the views come after the clean clips, for training rows only
+    assert len(data.y) == n + len(clean.split.train) and set(data.split.train) == {*clean.split.train,
+                                                                                   *range(n, len(data.y))}
+    np.testing.assert_array_equal(data.split.test, clean.split.test)
+    np.testing.assert_array_equal(data.y[n:], clean.y[clean.split.train])
     rows = data.split.test[:6]
     head = keras.saving.load_model(run / "model.keras", safe_mode=True)
     raw = keras.ops.convert_to_numpy(head(data.features[rows], training=False))

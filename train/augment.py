@@ -56,6 +56,14 @@ class AugmentConfig(JsonConfig):
     # the first partial_s seconds of its speech (drawn uniformly), centred again as preparation centres a clip.
     p_partial: float = 0.0
     partial_s: tuple[float, float] = (0.5, 3.0)
+    # The rooms and devices users speak through: synthetic room reverberation (an exponentially decaying noise
+    # response with a reverberation time drawn from rt60_s), then, after the noise, a device chain: a laptop
+    # microphone (band-limited to LAPTOP_BAND_HZ) or, for telephone_share of them, a telephone (TELEPHONE_BAND_HZ
+    # at 8 kHz with 8-bit mu-law).
+    p_reverb: float = 0.0
+    rt60_s: tuple[float, float] = (0.2, 0.9)
+    p_device: float = 0.0
+    telephone_share: float = 0.5
     # spectrogram level (features)
     p_specaugment: float = 0.0
     time_masks: int = 2
@@ -68,7 +76,7 @@ class AugmentConfig(JsonConfig):
     feature_noise_std: float = 0.05  # relative to each example's feature standard deviation
 
     def __post_init__(self) -> None:
-        for name in ("snr_db", "gain_db", "stretch_rate", "pitch_semitones", "partial_s"):
+        for name in ("snr_db", "gain_db", "stretch_rate", "pitch_semitones", "partial_s", "rt60_s"):
             object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         self.validate()
 
@@ -76,7 +84,7 @@ class AugmentConfig(JsonConfig):
         """Raise :class:`SerappError` when a probability, range or size is out of bounds."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            is_share = f.name.startswith("p_") or f.name in ("pink_share", "slow_budget")
+            is_share = f.name.startswith("p_") or f.name in ("pink_share", "slow_budget", "telephone_share")
             require([(not is_share or 0.0 <= value <= 1.0, f"{f.name} must be within 0-1, got {value}"),
                      (not isinstance(value, tuple) or (len(value) == 2 and value[0] <= value[1]),
                       f"{f.name} must be a (low, high) pair, got {value}")], self.KIND)
@@ -86,6 +94,7 @@ class AugmentConfig(JsonConfig):
              "pitch_semitones must lie within -12..12"),
             (0.0 <= self.max_shift_s <= 2.0, "max_shift_s must be 0-2 s"),
             (self.partial_s[0] >= 0.1 and self.partial_s[1] <= 30.0, "partial_s must lie within 0.1-30 s"),
+            (self.rt60_s[0] >= 0.05 and self.rt60_s[1] <= 3.0, "rt60_s must lie within 0.05-3 s"),
             (min(self.time_masks, self.freq_masks, self.max_time_mask, self.max_freq_mask, self.max_roll) >= 0,
              "mask counts, mask widths and max_roll must be >= 0"),
             (self.feature_noise_std >= 0.0, "feature_noise_std must be >= 0"),
@@ -95,7 +104,8 @@ class AugmentConfig(JsonConfig):
     @property
     def audio_enabled(self) -> bool:
         """True when any waveform-level augmentation is on (training then needs prepared audio, not cache)."""
-        return max(self.p_noise, self.p_gain, self.p_shift, self.p_stretch, self.p_pitch, self.p_partial) > 0.0
+        return max(self.p_noise, self.p_gain, self.p_shift, self.p_stretch, self.p_pitch, self.p_partial,
+                   self.p_reverb, self.p_device) > 0.0
 
     @property
     def features_enabled(self) -> bool:
@@ -238,6 +248,59 @@ def keep_prefix(y: np.ndarray, seconds: float, sample_rate: int) -> np.ndarray:
     return fix_length(y[start:end], y.shape[-1])
 
 
+LAPTOP_BAND_HZ: tuple[float, float] = (200.0, 6000.0)
+TELEPHONE_BAND_HZ: tuple[float, float] = (300.0, 3400.0)
+TELEPHONE_RATE = 8000
+MU = 255.0  # G.711 mu-law
+
+
+def band_limit(y: np.ndarray, band_hz: tuple[float, float], sample_rate: int, *, order: int = 4) -> np.ndarray:
+    """``y`` ``(n,)`` through a causal Butterworth band-pass (``order`` per edge), as a microphone and its
+    electronics shape it. float32."""
+    from scipy.signal import butter, sosfilt
+
+    high = min(band_hz[1], 0.45 * sample_rate)
+    sos = butter(order, (band_hz[0], high), btype="bandpass", fs=sample_rate, output="sos")
+    return sosfilt(sos, y).astype(np.float32)
+
+
+def mu_law(y: np.ndarray, *, bits: int = 8) -> np.ndarray:
+    """``y`` in [-1, 1] compressed with G.711's mu-law, quantised to ``bits`` and expanded again (float32)."""
+    x = np.clip(y, -1.0, 1.0)
+    compressed = np.sign(x) * np.log1p(MU * np.abs(x)) / np.log1p(MU)
+    levels = 2 ** (bits - 1)
+    compressed = np.round(compressed * levels) / levels
+    return (np.sign(compressed) * np.expm1(np.abs(compressed) * np.log1p(MU)) / MU).astype(np.float32)
+
+
+def telephone(y: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``y`` ``(n,)`` as a telephone line carries it: :data:`TELEPHONE_BAND_HZ`, down to 8 kHz, 8-bit mu-law,
+    and back to ``sample_rate`` (same length). float32."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(TELEPHONE_RATE, sample_rate)
+    narrow = resample_poly(band_limit(y, TELEPHONE_BAND_HZ, sample_rate), TELEPHONE_RATE // g, sample_rate // g)
+    wide = resample_poly(mu_law(narrow), sample_rate // g, TELEPHONE_RATE // g)
+    out = np.zeros_like(y, dtype=np.float32)
+    out[:min(len(y), len(wide))] = wide[:len(y)]
+    return out
+
+
+def reverberate(y: np.ndarray, rt60_s: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``y`` ``(n,)`` in a synthetic room: convolved with a direct path plus exponentially decaying noise that
+    falls 60 dB in ``rt60_s`` seconds; same length and RMS as ``y``. float32."""
+    from scipy.signal import fftconvolve
+
+    t = np.arange(max(2, round(rt60_s * sample_rate))) / sample_rate
+    response = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60_s) * 0.3  # 6.9 = ln(1000): -60 dB
+    response[0] = 1.0
+    wet = fftconvolve(y, response)[:len(y)]
+    rms_in, rms_out = float(np.sqrt(np.mean(np.square(y)))), float(np.sqrt(np.mean(np.square(wet))))
+    return (wet * (rms_in / rms_out) if rms_out > 0 else wet).astype(np.float32)
+
+
 def _draw(rng: np.random.Generator, p: float, n: int) -> np.ndarray:
     """Boolean ``(n,)``: which examples get a transform applied with probability ``p``."""
     return rng.random(n) < p
@@ -247,8 +310,9 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
                   sample_rate: int) -> np.ndarray:
     """Audio augmentation of prepared waveforms ``(batch, n_samples)`` -> same shape, float32.
 
-    Order: utterance beginnings (:func:`keep_prefix`), stretch / pitch (budgeted), shift, gain, noise, so noise
-    is not coloured by the other transforms.
+    Order: utterance beginnings (:func:`keep_prefix`), stretch / pitch (budgeted), shift, gain, room
+    reverberation, noise (not coloured by the transforms before it), then the device chain (laptop microphone or
+    telephone), which shapes the room's noise as it shapes the voice.
     """
     out, _ = _as_batch(batch)
     out = out.copy()
@@ -278,6 +342,10 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     gains = rng.uniform(*config.gain_db, size=n) * _draw(rng, config.p_gain, n)
     if gains.any():
         out = apply_gain(out, gains)
+    if config.p_reverb > 0:  # drawn only when asked, so older configs replay the same random stream
+        rt60 = rng.uniform(*config.rt60_s, size=n)
+        for i in np.flatnonzero(_draw(rng, config.p_reverb, n)):
+            out[i] = reverberate(out[i], float(rt60[i]), sample_rate, rng)
     noisy = _draw(rng, config.p_noise, n)
     if noisy.any():
         snrs = rng.uniform(*config.snr_db, size=n)
@@ -285,6 +353,10 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
         for color, chosen in (("white", noisy & ~pink), ("pink", noisy & pink)):
             if chosen.any():
                 out[chosen] = add_noise_snr(out[chosen], snrs[chosen], rng, color=color)
+    if config.p_device > 0:
+        phone = _draw(rng, config.telephone_share, n)
+        for i in np.flatnonzero(_draw(rng, config.p_device, n)):
+            out[i] = telephone(out[i], sample_rate) if phone[i] else band_limit(out[i], LAPTOP_BAND_HZ, sample_rate)
     return out
 
 

@@ -55,6 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", choices=("white", "pink"), default="white",
                         help="noise colour for --noise-snr (pink is closer to babble)")
     parser.add_argument("--gain-db", type=float, default=None, help="scale the level by this many dB (clipped)")
+    parser.add_argument("--device", choices=DEVICES, default=None,
+                        help="pass the audio through a laptop microphone's band (200 Hz-6 kHz) or a telephone line "
+                             "(300-3400 Hz at 8 kHz, mu-law)")
+    parser.add_argument("--rt60", type=float, default=None, help="add room reverberation of this RT60 in seconds")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="folder for metrics.json and "
                         "confusion.png")
     parser.add_argument("--product", action="store_true",
@@ -108,16 +112,25 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
     return clips
 
 
-def degrade(audio: np.ndarray, *, snr_db: float | None, gain_db: float | None, color: str,
-            rng: np.random.Generator) -> np.ndarray:
-    """Prepared audio ``(batch, n_samples)`` with noise at ``snr_db`` and/or a ``gain_db`` level change."""
-    from .augment import add_noise_snr, apply_gain
+DEVICES: tuple[str, ...] = ("laptop", "telephone")
 
-    out = np.asarray(audio, dtype=np.float32)
-    if snr_db is not None:
-        out = add_noise_snr(out, snr_db, rng, color=color)
-    if gain_db is not None:
-        out = apply_gain(out, gain_db)
+
+def degrade(audio: np.ndarray, condition: Condition, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
+    """Prepared audio ``(batch, n_samples)`` through ``condition``, in the order of a real chain: the room's
+    reverberation, its noise, the level, then the device (laptop microphone or telephone line)."""
+    from .augment import LAPTOP_BAND_HZ, add_noise_snr, apply_gain, band_limit, reverberate, telephone
+
+    out = np.array(audio, dtype=np.float32)
+    if condition.rt60_s is not None:
+        out = np.stack([reverberate(y, condition.rt60_s, sample_rate, rng) for y in out])
+    if condition.noise_snr is not None:
+        out = add_noise_snr(out, condition.noise_snr, rng, color=condition.noise)
+    if condition.gain_db is not None:
+        out = apply_gain(out, condition.gain_db)
+    if condition.device == "laptop":
+        out = np.stack([band_limit(y, LAPTOP_BAND_HZ, sample_rate) for y in out])
+    elif condition.device == "telephone":
+        out = np.stack([telephone(y, sample_rate) for y in out])
     return out
 
 
@@ -132,8 +145,7 @@ def features_for(clips: Sequence[Clip], spec: FeatureSpec, condition: Condition)
         return extracted.features, extracted.clips
     extracted = cache.prepared_audio(clips, spec)
     rng = np.random.default_rng(condition.seed)
-    chunks = [features_from_prepared(degrade(extracted.audio[i:i + BATCH], snr_db=condition.noise_snr,
-                                             gain_db=condition.gain_db, color=condition.noise, rng=rng), spec)
+    chunks = [features_from_prepared(degrade(extracted.audio[i:i + BATCH], condition, rng, spec.sample_rate), spec)
               for i in range(0, len(extracted.clips), BATCH)]
     return np.concatenate(chunks) if chunks else np.zeros((0, *spec.shape), np.float32), extracted.clips
 
@@ -154,18 +166,30 @@ class Condition:
     noise: str = "white"
     gain_db: float | None = None
     seed: int = 0
+    device: str | None = None  # one of DEVICES
+    rt60_s: float | None = None  # synthetic room reverberation time
+
+    def __post_init__(self) -> None:
+        if self.device is not None and self.device not in DEVICES:
+            raise SerappError(f"Unknown device {self.device!r}: one of {', '.join(DEVICES)}.")
+        if self.rt60_s is not None and not 0.05 <= self.rt60_s <= 3.0:
+            raise SerappError(f"A reverberation time must be 0.05-3 s, got {self.rt60_s:g}.")
 
     @property
     def clean(self) -> bool:
-        return self.noise_snr is None and self.gain_db is None
+        return self.noise_snr is None and self.gain_db is None and self.device is None and self.rt60_s is None
 
     def describe(self) -> str:
         """How the audio was degraded, in words (``clean`` when it was not)."""
         parts = []
+        if self.rt60_s is not None:
+            parts.append(f"room reverberation RT60 {self.rt60_s:g} s")
         if self.noise_snr is not None:
             parts.append(f"{self.noise} noise at {self.noise_snr:g} dB SNR")
         if self.gain_db is not None:
             parts.append(f"gain {self.gain_db:+g} dB")
+        if self.device is not None:
+            parts.append(f"{self.device} chain")
         return ", ".join(parts) or "clean"
 
 
@@ -241,7 +265,7 @@ def run(args: argparse.Namespace) -> int:
     from .fit import write_json
 
     model, *members = [load_model(path) for path in args.model or [None]]
-    condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed)
+    condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed, args.device, args.rt60)
     scored = score(model, select_clips(args), condition, members)
     together = f" and {len(members)} more (mean probability)" if members else ""
     print(f"{model.path.name} ({model.info.family or 'unknown family'}){together}, {condition.describe()}")

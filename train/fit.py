@@ -98,6 +98,9 @@ class TrainConfig(JsonConfig):
     model_options: dict[str, Any] = field(default_factory=dict)
     teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5
+    # Encoder families: augmented copies of each training clip (``augment``'s audio augmentations, drawn once per
+    # copy), encoded once and cached beside the clean clips (:func:`serapp_train.whisper.embeddings.embed_views`).
+    views: int = 0
 
     @property
     def speaker_seed(self) -> int:
@@ -132,10 +135,14 @@ class TrainConfig(JsonConfig):
             (self.limit is None or self.limit >= 1, f"limit must be >= 1 clip per corpus, got {self.limit}"),
             (0.0 < self.distill_weight <= 1.0, f"distill_weight must be in (0, 1], got {self.distill_weight}"),
             (not self.teachers or not self.classical, "distillation needs a neural family, not a baseline"),
-            # the cache holds clean clips' encoder outputs: augmenting them would need an encoder pass per batch
-            (self.family not in ENCODER_FAMILIES or not (self.augment.audio_enabled or self.augment.features_enabled
-                                                         or self.mixup_alpha),
-             f"{self.family} trains on cached encoder outputs: it takes no augment or mixup"),
+            # an encoder family trains on cached encoder outputs: audio augmentation reaches it only through
+            # cached augmented views; features of other kinds do not exist for it
+            (self.family not in ENCODER_FAMILIES or not (self.augment.features_enabled or self.mixup_alpha),
+             f"{self.family} trains on cached encoder outputs: it takes no feature augmentation or mixup"),
+            (self.views >= 0, f"views must be >= 0, got {self.views}"),
+            (not self.views or self.family in ENCODER_FAMILIES, "views are for encoder families (whisper_tiny)"),
+            (self.family not in ENCODER_FAMILIES or bool(self.views) == self.augment.audio_enabled,
+             "an encoder family takes audio augmentation through views: set both views and the augmentation"),
         ]
         require(checks, self.KIND)
 
@@ -409,7 +416,19 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
         raise SerappError(f"These clips hold only the label(s) {sorted(present)}: a classifier needs 2 or more.")
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index[c.label] for c in kept], dtype=np.int64)
-    return Data(kept, labels, y, x, audio, choose_split(kept, config))
+    split = choose_split(kept, config)
+    if config.views:  # the training speakers' augmented views join the training rows, after the clean clips
+        from .whisper.embeddings import embed_views
+
+        train = split.train
+        views = embed_views([kept[i] for i in train], config.augment, views=config.views, seed=config.seed,
+                            spec=spec, workers=workers or 1, progress=progress)
+        x = np.concatenate([x, views.reshape(-1, *x.shape[1:])])
+        added = np.arange(len(kept), len(kept) + views.shape[0] * views.shape[1])
+        kept = [*kept, *(kept[i] for i in train for _ in range(config.views))]
+        y = np.concatenate([y, np.repeat(y[train], config.views)])
+        split = dataclasses.replace(split, train=np.concatenate([train, added]))
+    return Data(kept, labels, y, x, audio, split)
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -777,6 +796,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, family: bool = True
                         "every class weighs the same), oversample or none")
     g.add_argument("--augment", default=s, metavar="PRESET|FILE.json",
                    help="augmentation: none (default), spec, light, strong, or an AugmentConfig JSON file")
+    g.add_argument("--views", type=int, default=s,
+                   help="encoder families: augmented copies of each training clip, encoded once and cached (0)")
     g.add_argument("--label-smoothing", type=float, default=s)
     g.add_argument("--mixup", dest="mixup_alpha", type=float, default=s, help="mixup Beta alpha (0 = off)")
     g.add_argument("--dropout", type=float, default=s, help="dropout rate (default: the family's)")

@@ -42,8 +42,9 @@ from serapp.errors import SerappError, run_command
 from serapp.paths import corpora_root
 
 from .. import cache
+from ..augment import AugmentConfig
 from ..corpora import Clip, scan
-from .ctranslate2_reader import MODEL_FILE, find_model_dir
+from .ctranslate2_reader import MODEL_FILE, CT2Model, find_model_dir
 
 if TYPE_CHECKING:
     import keras
@@ -111,6 +112,45 @@ def _encode(model: keras.Model, x: np.ndarray, pooling: str) -> np.ndarray:
     return pool_mean_std(hidden) if pooling == "meanstd" else hidden.astype(np.float16)
 
 
+@dataclass(frozen=True, eq=False)
+class _Store:
+    """An embedding cache folder: its ``root``, the ``key`` naming it, the encoder ``weights`` and the shape of
+    one entry."""
+
+    root: Path
+    key: str
+    weights: CT2Model
+    entry_shape: tuple[int, ...]
+
+
+def _open_store(spec: FeatureSpec, source: str | Path | None, pooling: str, cache_root: Path | None,
+                extra: str = "", describe: dict[str, object] | None = None) -> _Store:
+    """The cache folder for this encoder (``model.bin`` contents), spec, pooling and ``extra`` (what else decides
+    the values, e.g. an augmentation), with its ``manifest.json`` written on first use."""
+    if spec.kind != "whisper_logmel":
+        raise SerappError(f"The Whisper encoder takes whisper_logmel features, not {spec.kind!r}.")
+    model_dir = find_model_dir(source)
+    digest = file_digest(model_dir / MODEL_FILE)
+    key = hashlib.sha256(f"v{EMBEDDINGS_VERSION}:{digest}:{pooling}:{spec.hash}{extra}".encode()).hexdigest()[:16]
+    root = (Path(cache_root) if cache_root is not None else cache.cache_dir()) / "whisper" / key
+
+    from .encoder import encoder_shape, load_encoder_weights  # imports Keras
+
+    weights = load_encoder_weights(model_dir)
+    shape = encoder_shape(weights)
+    frames = (spec.shape[0] + 1) // 2
+    entry_shape = ((shape.n_layers + 1, 2 * shape.width) if pooling == "meanstd"
+                   else (shape.n_layers + 1, frames, shape.width))
+    manifest = root / "manifest.json"
+    if not manifest.exists():
+        text = json.dumps({"model_dir": str(model_dir), "model_sha256_16": digest, "pooling": pooling,
+                           "entry_shape": entry_shape, "version": EMBEDDINGS_VERSION, "spec": spec.to_dict(),
+                           **(describe or {})}, indent=1)
+        with replacing(manifest) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    return _Store(root, key, weights, entry_shape)
+
+
 def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: str | Path | None = None,
           pooling: Pooling = "meanstd", batch_size: int = 16, chunk_size: int = 256, workers: int = 1,
           cache_root: Path | None = None, progress: bool = True) -> Embedded:
@@ -122,29 +162,10 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
     """
     if pooling not in POOLINGS:
         raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
-    if spec.kind != "whisper_logmel":
-        raise SerappError(f"The Whisper encoder takes whisper_logmel features, not {spec.kind!r}.")
     if batch_size < 1 or chunk_size < 1:
         raise SerappError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}.")
-    model_dir = find_model_dir(source)
-    digest = file_digest(model_dir / MODEL_FILE)
-    key = hashlib.sha256(f"v{EMBEDDINGS_VERSION}:{digest}:{pooling}:{spec.hash}".encode()).hexdigest()[:16]
-    root = (Path(cache_root) if cache_root is not None else cache.cache_dir()) / "whisper" / key
-
-    from .encoder import build_encoder, encoder_shape, load_encoder_weights  # imports Keras
-
-    weights = load_encoder_weights(model_dir)
-    shape = encoder_shape(weights)
-    frames = (spec.shape[0] + 1) // 2
-    entry_shape = ((shape.n_layers + 1, 2 * shape.width) if pooling == "meanstd"
-                   else (shape.n_layers + 1, frames, shape.width))
-    manifest = root / "manifest.json"
-    if not manifest.exists():
-        text = json.dumps({"model_dir": str(model_dir), "model_sha256_16": digest, "pooling": pooling,
-                           "entry_shape": entry_shape, "version": EMBEDDINGS_VERSION, "spec": spec.to_dict()},
-                          indent=1)
-        with replacing(manifest) as tmp:
-            tmp.write_text(text, encoding="utf-8")
+    store = _open_store(spec, source, pooling, cache_root)
+    root, key, weights, entry_shape = store.root, store.key, store.weights, store.entry_shape
 
     values = np.zeros((len(clips), *entry_shape), dtype=np.float32 if pooling == "meanstd" else np.float16)
     errors: dict[int, str] = {}
@@ -162,6 +183,8 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
         else:
             values[i] = cached
     if pending:
+        from .encoder import build_encoder
+
         model = build_encoder(weights, n_frames=spec.shape[0], all_layers=True)
         with tqdm(total=len(pending), desc=f"whisper {pooling}", unit="clip", disable=not progress) as bar:
             for start in range(0, len(pending), chunk_size):
@@ -185,6 +208,71 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
     kept[list(errors)] = False
     return Embedded(clips=[c for c, k in zip(clips, kept, strict=True) if k], kept=kept, values=values[kept],
                     errors=[(Path(clips[i].path), errors[i]) for i in sorted(errors)], root=root)
+
+
+def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, seed: int = 0,
+                spec: FeatureSpec = DEFAULT_SPEC, source: str | Path | None = None, batch_size: int = 16,
+                chunk_size: int = 256, workers: int = 1, cache_root: Path | None = None,
+                progress: bool = True) -> np.ndarray:
+    """Augmented views of ``clips`` through the frozen encoder: ``(len(clips), views, n_layers + 1, 2 * width)``
+    float32 (meanstd pooling), cached like :func:`embed`'s entries.
+
+    View ``v`` of a clip is its prepared audio (the trainer's audio cache) with ``augment``'s audio
+    augmentations drawn once, from a generator seeded by ``seed``, ``v`` and the clip file's identity: the same
+    view every run, so it is computed once and resumes like the clean cache (the folder's key also hashes
+    ``augment`` and ``seed``). Heads on a frozen encoder see augmented audio this way, without an encoder pass
+    per batch. Every clip must decode (pass :func:`embed`'s kept clips); :class:`SerappError` otherwise.
+    """
+    from serapp.engine.features import features_from_prepared
+
+    from ..augment import augment_audio
+
+    if views < 1 or batch_size < 1 or chunk_size < 1:
+        raise SerappError(f"views, batch_size and chunk_size must be at least 1, got {views}, {batch_size} and "
+                          f"{chunk_size}.")
+    if not augment.audio_enabled:
+        raise SerappError("Augmented views need an audio augmentation (p_noise, p_gain, p_partial...).")
+    extra = f":{augment.to_json(None)}:{seed}"
+    store = _open_store(spec, source, "meanstd", cache_root, extra, {"augment": augment.to_dict(), "seed": seed})
+    values = np.zeros((len(clips), views, *store.entry_shape), dtype=np.float32)
+    pending: list[tuple[int, int, Path, str]] = []
+    for i, clip in enumerate(clips):
+        try:
+            k = _identity_key(Path(clip.path), store.key)
+        except OSError as exc:
+            raise SerappError(f"{clip.path}: cannot read the file ({exc.strerror or exc}).") from exc
+        for v in range(views):
+            path = store.root / k[:2] / f"{k}-v{v}.npy"
+            cached = _load(path, store.entry_shape)
+            if cached is None:
+                pending.append((i, v, path, k))
+            else:
+                values[i, v] = cached
+    if pending:
+        from .encoder import build_encoder
+
+        model = build_encoder(store.weights, n_frames=spec.shape[0], all_layers=True)
+        with tqdm(total=len(pending), desc=f"whisper views x{views}", unit="view", disable=not progress) as bar:
+            for start in range(0, len(pending), chunk_size):
+                chunk = pending[start:start + chunk_size]
+                wanted = sorted({i for i, *_ in chunk})
+                extracted = cache.extract([clips[i] for i in wanted], spec, features=False, audio=True,
+                                          workers=workers, progress=False)
+                if not extracted.kept.all() or extracted.audio is None:
+                    raise SerappError("A clip for augmented views did not decode: embed the clean clips first "
+                                      "and pass only those kept.")
+                prepared = dict(zip(wanted, extracted.audio, strict=True))
+                for b in range(0, len(chunk), batch_size):
+                    batch = chunk[b:b + batch_size]
+                    audio = np.stack([augment_audio(prepared[i][None].astype(np.float32), augment,
+                                                    np.random.default_rng([seed, v, int(k[:12], 16)]),
+                                                    spec.sample_rate)[0] for i, v, _, k in batch])
+                    encoded = _encode(model, features_from_prepared(audio, spec), "meanstd")
+                    for (i, v, path, _), value in zip(batch, encoded, strict=True):
+                        _save(path, value)
+                        values[i, v] = value
+                    bar.update(len(batch))
+    return values
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
