@@ -31,6 +31,7 @@ def test_variants_are_ranked_on_the_non_test_speakers(corpora: Path, tmp_path: P
     record = json.loads((tmp_path / "out" / "search.json").read_text())
     scores = [r["uar"] for r in record["ranking"]]
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+
     assert {json.dumps(r["variant"], sort_keys=True) for r in record["ranking"]} == {
         json.dumps({"model_options": {"hidden": 0}}), json.dumps({"dropout": 0.5})}
 
@@ -39,6 +40,14 @@ def test_variants_are_ranked_on_the_non_test_speakers(corpora: Path, tmp_path: P
     rest = {data.clips[i].speaker for i in (*data.split.train, *data.split.val)}
     assert set(record["test_speakers_excluded"]) == test and record["speakers"] == len(rest)
     assert not test & rest
+    # scored: the corpora with two or more non-test speakers (one alone always trains, so is never held out)
+    rows = [i for i in (*data.split.train, *data.split.val)]
+    speakers_of = {c: {data.clips[i].speaker for i in rows if data.clips[i].corpus == c} for c in
+                   {data.clips[i].corpus for i in rows}}
+    held = {c for c, who in speakers_of.items() if len(who) >= 2}
+    for r in record["ranking"]:
+        assert set(r["per_corpus"]) == held
+        assert r["scored"] == sum(data.clips[i].corpus in held for i in rows)
     assert not list(tmp_path.glob("*.keras")) and not list(Path.cwd().glob("model.keras"))
 
 

@@ -25,7 +25,7 @@ from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel, load_model
-from serapp.engine.utterances import SpeechTracker, score_utterance
+from serapp.engine.utterances import SpeechTracker, UtteranceScorer, score_utterance
 from tests.fake_sounddevice import hide_portaudio
 
 
@@ -150,6 +150,28 @@ def test_analysis_scores_each_utterance_as_in_training_and_live_ends_on_the_same
     assert {r.phase for r in live} == {"silence", "speech", "held"}
     assert all(r.probs is None for r in live if r.phase == "silence")
     assert all(r.is_speech == (r.phase == "speech") for r in live)
+
+
+def test_an_utterance_is_trimmed_whole_then_windowed_as_a_training_clip_is(model: OnnxModel,
+                                                                           sample_clips: list[Path]) -> None:
+    """A clip a little shorter than the window, padded with silence past it (as the detector pads an utterance):
+    scored as one window of its speech, the same as training prepares the clip, not cut into two windows."""
+    from serapp.engine import features, preprocess
+
+    spec = model.info.spec
+    sr = spec.sample_rate
+    speeches = [preprocess.trim_silence(audio.load(p, sr), spec) for p in sample_clips]
+    speech = next(y for y in speeches if 0.6 * spec.n_samples < y.size < spec.n_samples)
+    pad = np.zeros(spec.n_samples // 3, np.float32)
+    utterance = np.concatenate([pad, speech, pad])
+    assert utterance.size > spec.n_samples  # windowing before trimming would score two windows here
+    want = model.predict(features.compute_batch([speech], spec))[0]
+    np.testing.assert_allclose(score_utterance(utterance, model), want, atol=1e-6)
+    # growing, it ends on the same score
+    scorer = UtteranceScorer(model)
+    for end in range(sr // 2, utterance.size, sr // 4):
+        scorer.score(utterance[:end])
+    np.testing.assert_allclose(scorer.score(utterance), want, atol=1e-6)
 
 
 def test_analysis_is_the_same_whatever_the_decoding_blocks(model: OnnxModel, clip: Path,

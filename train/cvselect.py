@@ -66,7 +66,8 @@ def read_search(path: Path) -> tuple[Any, int, list[dict[str, Any]], list[Any]]:
 
 def cross_validate(config: Any, data: Any, rows: np.ndarray, k: int, *, seed: int = 0) -> dict[str, Any]:
     """UAR (overall and per corpus) of ``config`` over speaker folds of ``rows`` (indices into ``data``, test
-    speakers already removed): ``k`` fits, each scored on its held-out speakers, predictions pooled."""
+    speakers already removed): ``k`` fits, each scored on its held-out speakers, predictions pooled; ``scored``
+    counts the clips held out once (a corpus with one speaker here is never held out, so never scored)."""
     from . import splits
     from .fit import fit_keras, predict_proba
     from .metrics import uar
@@ -79,9 +80,12 @@ def cross_validate(config: Any, data: Any, rows: np.ndarray, k: int, *, seed: in
         with tempfile.TemporaryDirectory() as scratch:  # fit_keras checkpoints there; a fold keeps nothing
             model, _, _ = fit_keras(config, fold, Path(scratch), verbose=0)
         pred[split.test] = predict_proba(model, data.features[rows[split.test]], len(data.labels)).argmax(axis=1)
-    y, corpora = data.y[rows], np.array([c.corpus for c in clips])
-    return {"uar": uar(y, pred), "per_corpus": {c: uar(y[corpora == c], pred[corpora == c])
-                                                for c in sorted(set(corpora))}}
+    # a corpus with one non-test speaker always trains (no fold can hold it out): it is never scored
+    tested = pred >= 0
+    y, corpora = data.y[rows][tested], np.array([c.corpus for c in clips])[tested]
+    pred = pred[tested]
+    return {"uar": uar(y, pred), "scored": int(tested.sum()),
+            "per_corpus": {c: uar(y[corpora == c], pred[corpora == c]) for c in sorted(set(corpora))}}
 
 
 def run(args: argparse.Namespace) -> int:

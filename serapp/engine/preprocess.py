@@ -26,15 +26,23 @@ def nonsilent_bounds(y: np.ndarray, top_db: float, frame_length: int, hop_length
     return int(loud[0]) * hop_length, min(y.shape[-1], (int(loud[-1]) + 1) * hop_length)
 
 
+def trim_bounds(y: np.ndarray, spec: FeatureSpec) -> tuple[int, int]:
+    """Samples ``[start, end)`` of ``y`` ``(n,)`` that :func:`trim_silence` keeps: all of it when it is shorter
+    than a frame or all quiet (there is nothing louder to keep)."""
+    if y.shape[-1] >= spec.n_fft:
+        start, end = nonsilent_bounds(y, spec.trim_top_db, spec.n_fft, spec.hop_length)
+        if end > start:
+            return start, end
+    return 0, y.shape[-1]
+
+
 def trim_silence(y: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """Cut leading and trailing audio quieter than ``spec.trim_top_db`` below the peak.
 
     An all-quiet signal is returned unchanged (there is nothing louder to keep).
     """
-    if y.size < spec.n_fft:
-        return y
-    start, end = nonsilent_bounds(y, spec.trim_top_db, spec.n_fft, spec.hop_length)
-    return y[start:end] if end > start else y
+    start, end = trim_bounds(y, spec)
+    return y[start:end]
 
 
 def normalize_loudness(y: np.ndarray, target_dbfs: float) -> np.ndarray:

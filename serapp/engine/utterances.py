@@ -5,8 +5,8 @@ The one path from audio to emotions, shared by the live analyzer and whole-file 
 1. :class:`SpeechTracker` removes DC, runs the neural detector (:class:`serapp.engine.vad.SileroVad`) and the
    :class:`Segmenter`, and keeps the audio of the utterance in progress (with ``pad_s`` before its onset).
 2. :func:`score_utterance` shows the model what it was trained on: the utterance's audio prepared as in training
-   (silence trimmed, centred in the model's window); an utterance longer than the window is scored in windows
-   every :data:`STRIDE_FRACTION` of a window (plus one ending at its end) and their probabilities averaged.
+   (the whole utterance's silence trimmed, centred in the model's window); one longer than the window is scored
+   in windows every :data:`STRIDE_FRACTION` of a window (plus one ending at its end), probabilities averaged.
 3. :class:`UtteranceScorer` does the same for an utterance that is still growing (live), caching the windows
    that can no longer change, so its score at the utterance's end equals :func:`score_utterance` of the whole.
 
@@ -23,6 +23,7 @@ import numpy as np
 from serapp.engine import features
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
+from serapp.engine.preprocess import trim_bounds
 from serapp.engine.vad import CHUNK, SAMPLE_RATE, DcBlocker, SileroVad, chunk_levels_db
 from serapp.errors import SerappError
 
@@ -224,16 +225,23 @@ class UtteranceScorer:
 
     def score(self, y: np.ndarray) -> np.ndarray:
         """Probabilities ``(n_labels,)`` of utterance audio ``y`` (the whole utterance so far)."""
-        n = y.shape[0]
-        if n == 0:
+        if y.shape[0] == 0:
             raise SerappError("An utterance needs audio to be scored.")
+        # Prepared as a training clip is: the whole utterance trimmed (its detector padding and quiet edges go),
+        # then windowed. Windowing first would cut the speech of a clip a little longer than a window in two.
+        spec = self.model.info.spec
+        offset, end = trim_bounds(y, spec) if spec.trim_silence else (0, y.shape[0])
+        n = end - offset
         starts = window_starts(n, self.window)
         stride = max(1, round(self.window * STRIDE_FRACTION))
-        todo = [s for s in starts if s not in self._cache]
+        # keyed by where a window starts in ``y``: the same samples give the same score whatever the trim
+        todo = [s for s in starts if offset + s not in self._cache]
         probs = dict(zip(todo, self.model.predict(features.compute_batch(
-            [y[s:s + self.window] for s in todo], self.model.info.spec)), strict=True))
+            [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec)), strict=True))
         if n > self.window:
             # A whole, stride-aligned window never changes as the utterance grows: keep its score.
-            self._cache.update({s: p for s, p in probs.items() if s % stride == 0})
-        return np.mean([probs[s] if s in probs else self._cache[s] for s in starts], axis=0).astype(np.float32)
+            self._cache.update({offset + s: p for s, p in probs.items() if s % stride == 0})
+        return np.mean([probs[s] if s in probs else self._cache[offset + s] for s in starts],
+                       axis=0).astype(np.float32)
+
 
