@@ -66,6 +66,22 @@ def onnx_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_model(tmp_path_factory.mktemp("models") / "logmel.onnx", FeatureSpec())
 
 
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The UI tests' model: a small real ONNX model on 1-s windows (tests/ui_helpers.py), one per test module."""
+    from tests.ui_helpers import build_model
+
+    return build_model(tmp_path_factory.mktemp("ui-model"))
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, model_path: Path) -> Any:
+    """A shown main window on :func:`model_path`, its settings in the test's own folder (closed at teardown)."""
+    from tests.ui_helpers import open_window
+
+    return open_window(qtbot, tmp_path, model=str(model_path))
+
+
 @pytest.fixture
 def fake_audio(monkeypatch: pytest.MonkeyPatch, sample_clips: list[Path]) -> Any:
     """Installs a fake PortAudio (tests/fake_sounddevice.py) whose devices are fed with real speech; failures are

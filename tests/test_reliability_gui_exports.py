@@ -19,12 +19,7 @@ from serapp.textsafe import FORMULA_STARTS
 from serapp.ui.settings import AppSettings, save_settings
 from tests.lying_models import NOT_PROBABILITIES, lying_model
 from tests.test_reliability_writes import _special_targets, read_only
-from tests.ui_helpers import build_model, drop_files, open_window, settings_store
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("gui-export-model"))
+from tests.ui_helpers import drop_files, open_window, settings_store
 
 
 def _analysed(qtbot: QtBot, tmp_path: Path, model_path: Path, clips: list[Path]) -> object:

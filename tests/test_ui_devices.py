@@ -12,15 +12,10 @@ from pytestqt.qtbot import QtBot
 
 from serapp.ui import engine_bridge
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
-from tests.ui_helpers import build_model, open_window
+from tests.ui_helpers import open_window
 
 PULSE = FakeDevice(0, "pulse")
 USB = FakeDevice(3, "USB Mic (hw:1,0)")
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 def test_a_device_that_is_not_there_is_said_and_waited_for_never_replaced(

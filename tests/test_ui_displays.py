@@ -32,14 +32,9 @@ from serapp.ui.settings import load_settings
 from serapp.ui.spectrogram import FileSpectrogram, ScrollingSpectrogram
 from serapp.ui.theme import emotion_style, palette_named, qpalette
 from serapp.ui.timeline import LiveTimeline, TimelinePlot
-from tests.ui_helpers import build_model, open_window, settings_store
+from tests.ui_helpers import open_window, settings_store
 
 LABELS = ("angry", "happy", "neutral", "sad")
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 class PaintCounter(QObject):

@@ -14,17 +14,7 @@ from pytestqt.qtbot import QtBot
 from serapp.engine.labels import SILENCE
 from serapp.ui.mainwindow import MainWindow
 from serapp.ui.theme import emotion_style
-from tests.ui_helpers import build_model, drop_files, open_window
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
-
-
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, model_path: Path) -> MainWindow:
-    return open_window(qtbot, tmp_path, model=str(model_path))
+from tests.ui_helpers import drop_files
 
 
 def wait_done(qtbot: QtBot, window: MainWindow, n: int) -> None:

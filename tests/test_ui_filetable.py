@@ -12,17 +12,7 @@ from serapp.errors import SerappError
 from serapp.ui import mainwindow
 from serapp.ui.fileview import batch_message, display_header
 from serapp.ui.mainwindow import MainWindow
-from tests.ui_helpers import build_model, drop_files, open_window
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
-
-
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, model_path: Path) -> MainWindow:
-    return open_window(qtbot, tmp_path, model=str(model_path))
+from tests.ui_helpers import drop_files, open_window
 
 
 def exports_enabled(window: MainWindow) -> list[bool]:

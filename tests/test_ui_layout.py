@@ -15,12 +15,7 @@ from serapp.ui.fileview import SPECTROGRAM_MIN_LINES, TIMELINE_MIN_LINES
 from serapp.ui.mainwindow import FRAME_ALLOWANCE, MainWindow, initial_geometry
 from serapp.ui.settings import load_settings
 from serapp.ui.timeaxis import TimeAxisItem, decimals_for, format_clock, tick_steps
-from tests.ui_helpers import build_model, open_window, settings_store
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
+from tests.ui_helpers import open_window, settings_store
 
 
 def inside(widget: QWidget, window: MainWindow) -> bool:

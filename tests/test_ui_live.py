@@ -22,14 +22,9 @@ from serapp.ui import engine_bridge, mainwindow
 from serapp.ui.playback import Player
 from serapp.ui.theme import emotion_style
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
-from tests.ui_helpers import build_model, open_window
+from tests.ui_helpers import open_window
 
 MIC = FakeDevice(3, "USB Mic (hw:1,0)")
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from serapp.engine.labels import SILENCE
 from serapp.ui.liverecord import LiveRecord, Tally
 from serapp.ui.liveview import summary_text
 from serapp.ui.theme import emotion_style
-from tests.ui_helpers import build_model, open_window
+from tests.ui_helpers import open_window
 
 LABELS = ("angry", "happy", "sad")
 
@@ -63,11 +63,6 @@ def test_rolling_summary_of_the_last_minute_and_the_session() -> None:
                                              "Session (2:00): Happy, on top in 67 % of speech")
     record.clear()
     assert record.session_tally(0.25).dominant == "" and record.recent_tally(0.25).dominant == ""
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 def test_stop_start_and_setting_changes_keep_the_timeline_until_cleared(

@@ -19,12 +19,7 @@ from serapp.ui.mainwindow import MainWindow
 from serapp.ui.playback import Player
 from serapp.ui.timeaxis import format_clock
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
-from tests.ui_helpers import build_model, open_window
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
+from tests.ui_helpers import open_window
 
 
 @pytest.fixture

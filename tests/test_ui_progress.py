@@ -19,14 +19,8 @@ from serapp.errors import Cancelled
 from serapp.progress import ProgressLine, describe, format_span, time_left_s
 from serapp.ui.fileview import PROGRESS_STEPS, _Carrier, progress_reporter
 from serapp.ui.mainwindow import MainWindow
-from tests.ui_helpers import build_model, open_window
 
 LONG_S = 600  # a 10-minute recording: many decoding blocks, tens of seconds of analysis on the CI machine
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +30,6 @@ def long_file(tmp_path_factory: pytest.TempPathFactory, sample_clips: list[Path]
     path = tmp_path_factory.mktemp("long") / "ten-minutes.wav"
     sf.write(path, np.tile(speech, LONG_S * 16000 // len(speech) + 1)[:LONG_S * 16000], 16000, subtype="PCM_16")
     return path
-
-
-@pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, model_path: Path) -> MainWindow:
-    return open_window(qtbot, tmp_path, model=str(model_path))
 
 
 def wait_progress(qtbot: QtBot, window: MainWindow) -> None:

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from serapp.engine.audio import load
 from serapp.ui.recorder import LiveRecorder, recording_path
 from serapp.ui.settings import load_settings
-from tests.ui_helpers import build_model, open_window, settings_store
+from tests.ui_helpers import open_window, settings_store
 
 NOON = datetime.datetime(2026, 5, 1, 12, 0, 0)
 
@@ -42,11 +42,6 @@ def test_a_folder_that_cannot_be_written_is_a_plain_error(tmp_path: Path) -> Non
     error = recorder.close()
     assert error.startswith("Cannot record") and "a-file" in error
     recorder.write(np.zeros(1600, np.float32))  # later chunks are ignored, never raise
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 def test_the_window_records_each_run_to_the_chosen_folder(qtbot: QtBot, tmp_path: Path, model_path: Path,

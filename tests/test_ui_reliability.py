@@ -42,16 +42,11 @@ from tests.audio_mutations import (
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
 from tests.onnx_models import broken_models
 from tests.test_reliability_models import BROKEN
-from tests.ui_helpers import UI_SPEC, build_model, drop_files, open_window, settings_store
+from tests.ui_helpers import UI_SPEC, drop_files, open_window, settings_store
 
 DROP_SEEDS = range(4)  # per (base format, mutation): 4 formats x 6 mutations x 4 = 96 mutated files
 MODEL_FAULTS = ("missing", "garbage", "truncated", "no_metadata", "wrong_input_shape", "wrong_output_width")
 MIC = FakeDevice(3, "USB Mic (hw:1,0)")
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
 
 
 def wait_done(qtbot: QtBot, window: MainWindow, n: int, timeout_ms: int = 30000) -> None:

@@ -10,12 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from serapp.ui.mainwindow import MainWindow
 from serapp.ui.settings import AppSettings, analyzer_config, load_settings
-from tests.ui_helpers import build_model, open_window, settings_store
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("ui-model"))
+from tests.ui_helpers import open_window, settings_store
 
 
 def test_fft_size_reaches_live_and_file_spectrograms_and_is_remembered(qtbot: QtBot, tmp_path: Path,

@@ -14,12 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from serapp.engine.model import OnnxModel
 from serapp.ui.settings import AppSettings, load_settings
-from tests.ui_helpers import build_model, drop_files, open_window, settings_store
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_model(tmp_path_factory.mktemp("truthful-model"))
+from tests.ui_helpers import drop_files, open_window, settings_store
 
 
 def test_settings_that_cannot_be_saved_say_so_and_the_message_goes_once_they_can(
