@@ -37,13 +37,16 @@ MIN_SECONDS, MAX_SECONDS = 1.0, 3600.0
 
 
 # The engine's speed targets (issue 28's with today's CNN): figure key -> (words, comparison, bound, unit).
+# The default model's runtime budget (issue 29, for a model with a pretrained encoder inside; the CNN it replaced
+# was held to 10 ms, 10 % and 200x, which it still meets: `serapp bench --model assets/models/serapp-cnn.onnx`).
 TARGETS: dict[str, tuple[str, str, float, str]] = {
-    "compute_ms_p95": ("detector + features + inference per update, p95", "<=", 10.0, "ms"),
+    "compute_ms_p95": ("detector + features + inference per update, p95", "<=", 100.0, "ms"),
     "updates_per_s": ("live updates per second", ">=", 4.0, ""),
-    "engine_cpu_pct": ("engine CPU, share of one core, real-time run", "<=", 10.0, "%"),
+    "engine_cpu_pct": ("engine CPU, share of one core, real-time run", "<=", 35.0, "%"),
     "latency_ms_p95": ("audio arrival to result, p95", "", 0.0, "ms"),
-    "file_speed_x_realtime": ("whole-file analysis of a 10-minute file", ">=", 200.0, "x real time"),
+    "file_speed_x_realtime": ("whole-file analysis of a 10-minute file", ">=", 40.0, "x real time"),
     "cold_start_s": ("cold start, process start to first live result", "<=", 3.0, "s"),
+    "model_mb": ("model file", "<=", 40.0, "MB"),
     "rss_mb": ("resident memory", "", 0.0, "MB"),
 }
 
@@ -138,6 +141,7 @@ def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool 
     model = load_model(model_path)
     sr = model.info.spec.sample_rate
     figures: dict[str, Any] = {"model": str(model.path), "feature_kind": model.info.spec.kind,
+                               "model_mb": round(model.path.stat().st_size / 1e6, 1),
                                "cpu_count": psutil.cpu_count(), "load_avg_1m": round(psutil.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory(prefix="serapp-bench-") as tmp:
         long_file = Path(tmp) / "ten-minutes.flac"

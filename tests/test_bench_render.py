@@ -6,12 +6,13 @@ from serapp.bench import TARGETS, markdown
 
 
 def test_markdown_marks_each_target_met_or_missed() -> None:
-    figures = {"model": "m.onnx", "cpu_count": 2, "load_avg_1m": 0.5, "compute_ms_p95": 12.5, "updates_per_s": 4.0,
-               "engine_cpu_pct": float("nan"), "file_speed_x_realtime": 250.0, "cold_start_s": None,
+    figures = {"model": "m.onnx", "cpu_count": 2, "load_avg_1m": 0.5, "compute_ms_p95": 125.0, "updates_per_s": 4.0,
+               "engine_cpu_pct": float("nan"), "file_speed_x_realtime": 250.0, "model_mb": 8.3, "cold_start_s": None,
                "latency_ms_p95": 4.0, "rss_mb": 280.0}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in markdown(figures).splitlines() if line.startswith("| ")}
-    assert "| 12.5 | <= 10 ms | **missed** |" in rows[TARGETS["compute_ms_p95"][0]]
+    assert "| 125 | <= 100 ms | **missed** |" in rows[TARGETS["compute_ms_p95"][0]]
     assert "| 4 | >= 4 | met |" in rows[TARGETS["updates_per_s"][0]]
-    assert "| 250 | >= 200 x real time | met |" in rows[TARGETS["file_speed_x_realtime"][0]]
+    assert "| 250 | >= 40 x real time | met |" in rows[TARGETS["file_speed_x_realtime"][0]]
+    assert "| 8.3 | <= 40 MB | met |" in rows[TARGETS["model_mb"][0]]
     assert "| n/a |" in rows[TARGETS["engine_cpu_pct"][0]] and "| n/a |" in rows[TARGETS["cold_start_s"][0]]
     assert rows[TARGETS["rss_mb"][0]].endswith("| 280 | MB |  |")  # no target: neither met nor missed

@@ -73,7 +73,11 @@ def test_the_card_table_says_met_or_missed_from_the_record() -> None:
                                           "seconds": 120.0, "updates_per_s": 4.0},
                                "replay_settings": {"pause_s": [2.0, 8.0], "clips_per_conversation": 12,
                                                    "late_pause_s": 1.0, "block_s": 0.032}}}
-    rows = {r.split(" | ")[0].lstrip("| "): r for r in product_path_section(record) if r.startswith("| ")}
+    lines = product_path_section(record, Path("docs/models/x"), {"augment": {"p_partial": 0.5}})
+    rows = {r.split(" | ")[0].lstrip("| "): r for r in lines if r.startswith("| ")}
+    assert "--out docs/models/x/product-path" in lines[-2] and "utterance beginnings" in lines[-2]
+    whole = product_path_section(record, Path("docs/models/x"), {"augment": {}})
+    assert "trained on whole clips" in whole[-2]
     assert rows["UA, file analysis (`serapp analyze`)"].endswith("| **missed** |")  # 1.5 points below
     assert rows["live: speech updates right"].endswith("| met |")
     assert rows["live: top-emotion switches per utterance"].endswith("| **missed** |")

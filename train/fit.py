@@ -448,6 +448,20 @@ class RunResult:
     probe_inputs: np.ndarray
 
 
+def split_records(config: TrainConfig, data: Data) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """What ``split.json`` holds: the split's name, independence and clip counts (a training clip's augmented
+    views counted apart, as ``train_views``), and each part's speakers."""
+    split = data.split
+    sizes = split.sizes()
+    if config.views:
+        sizes["train"] //= 1 + config.views
+        sizes["train_views"] = sizes["train"] * config.views
+    record = {"name": split.name, "speaker_independent": split.speaker_independent, **sizes}
+    speakers = {f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
+                for part in ("train", "val", "test")}
+    return record, speakers
+
+
 def write_json(path: Path, value: Any) -> None:
     """Write ``value`` as indented, key-sorted JSON, atomically (numpy scalars and arrays allowed)."""
     write_text(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
@@ -661,9 +675,7 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
     write_text(run_dir / "config.json", config.to_json() + "\n")
     write_json(run_dir / "labels.json", list(data.labels))
     write_text(run_dir / "spec.json", config.feature_spec.to_json() + "\n")
-    split_record = {"name": split.name, "speaker_independent": split.speaker_independent, **split.sizes()}
-    speakers = {f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
-                for part in ("train", "val", "test")}
+    split_record, speakers = split_records(config, data)
     write_json(run_dir / "split.json", {**split_record, **speakers})
     if config.teachers:  # each teacher's run id, model checksum and speakers, so a clone can check the student
         from .distill import provenance

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # Robustness conditions the card reports: a live microphone is not a studio.
 SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0)
 GAINS_DB: tuple[float, ...] = (-12.0, 12.0)
+RT60S_S: tuple[float, ...] = (0.3, 0.8)  # reverberation times: a furnished room, a hall
 
 # The targets of the default-model issue: (corpus or "all", metric, threshold).
 TARGETS: tuple[tuple[str, str, float], ...] = (
@@ -100,11 +101,13 @@ def target_table(m: dict[str, Any]) -> list[str]:
 
 
 def robustness_rows(model: OnnxModel, clips: list[Any], clean: Scored) -> list[str]:
-    """Markdown rows: accuracy and UAR under noise at each SNR (white and pink) and under gain changes."""
-    from .evaluate import Condition, score
+    """Markdown rows: accuracy and UAR under noise at each SNR (white and pink), under gain changes, in rooms
+    (:data:`RT60S_S`) and through a laptop microphone's band and a telephone line."""
+    from .evaluate import DEVICES, Condition, score
 
     conditions = [Condition(noise_snr=snr, noise=colour) for snr in SNRS_DB for colour in ("white", "pink")]
     conditions += [Condition(gain_db=g) for g in GAINS_DB]
+    conditions += [Condition(rt60_s=rt60) for rt60 in RT60S_S] + [Condition(device=d) for d in DEVICES]
     rows = ["| condition | accuracy | macro-F1 | UAR | accuracy change |", "|---|---:|---:|---:|---:|"]
     base = clean.metrics.accuracy
     rows.append(f"| clean | {_pct(base)} | {clean.metrics.macro_f1:.3f} | {_pct(clean.metrics.uar)} | — |")
@@ -272,23 +275,26 @@ def selection_section(selection: dict[str, Any], split: dict[str, Any], root: Pa
         before, since = seen.get("until_shipped", []), seen.get("since_kept", [])
         ensembles = seen.get("ensembles_of_students", [])
         lines += [f"**Test figures seen.** The test-speaker figures of **{len(before) + len(since)} candidate "
-                  f"students** on this file's test speakers were seen ({seen['scope']}): {len(before)} up to the "
+                  f"models** on this file's test speakers were seen ({seen['scope']}): {len(before)} up to the "
                   f"decision that shipped this file ({_names(before)}), {len(since)} since, at decisions that kept "
-                  f"it ({_names(since)}); and those of {len(ensembles)} ensembles of them ({_names(ensembles)}). "
+                  f"it ({_names(since)})" + (f"; and those of {len(ensembles)} ensembles of them ({_names(ensembles)})"
+                  if ensembles else "") + ". "
                   "Each decision was taken by a rule on the validation speakers written before its runs were "
-                  f"scored, but this file is the one kept of {len(before) + len(since)} students whose test figures "
+                  f"scored, but this file is the one kept of {len(before) + len(since)} models whose test figures "
                   "were known: read its test figures as somewhat optimistic.", ""]
     return lines
 
 
 # Issue 28's targets for the shipped model through the product path (test speakers).
 PRODUCT_TARGETS = {"file_gap": 0.01, "speech_right": 0.60, "switches": 1.0, "late_pause_speech": 0.10}
-PRODUCT_PATH_COMMAND = ("serapp-train evaluate --split docs/default-model/split.json --part test --product "
-                        "--out docs/default-model/product-path")
-
-
-def product_path_section(record: dict[str, Any]) -> list[str]:
-    """The card's *Through the product path* section from an ``evaluate --product`` ``metrics.json``."""
+def product_path_section(record: dict[str, Any], run_dir: Path, config: dict[str, Any]) -> list[str]:
+    """The card's *Through the product path* section from an ``evaluate --product`` ``metrics.json`` written to
+    ``run_dir``/product-path for the run whose ``config.json`` is ``config``."""
+    command = (f"serapp-train evaluate --split {run_dir.as_posix()}/split.json --part test --product "
+               f"--out {run_dir.as_posix()}/product-path")
+    trained_on = ("also trained on utterance beginnings (`p_partial` in its augmentation), yet early in an "
+                  "utterance it is still often wrong" if (config.get("augment") or {}).get("p_partial") else
+                  "trained on whole clips: early in an utterance it is often wrong")
     pp = record["product_path"]
     replay = pp["replay"]
     gap = pp["file_analysis_ua"] - pp["fixed_crop_ua"]
@@ -324,9 +330,9 @@ def product_path_section(record: dict[str, Any]) -> list[str]:
             replay["late_pause_speech"] <= t["late_pause_speech"]),
         row("live: updates per second", f"{replay['updates_per_s']:.2f}", "≥ 4", replay["updates_per_s"] >= 4),
         "",
-        "A live display can only score the part of an utterance heard so far, and this model was trained on whole "
-        "clips: early in an utterance it is often wrong, which bounds the share of speech updates right. "
-        f"`{pp['file_analysis_no_speech']}` clips had no speech found. Written by `{PRODUCT_PATH_COMMAND}`.",
+        f"A live display can only score the part of an utterance heard so far, and this model was {trained_on}, "
+        "which bounds the share of speech updates right. "
+        f"`{pp['file_analysis_no_speech']}` clips had no speech found. Written by `{command}`.",
         "",
     ]
 
@@ -475,7 +481,7 @@ def run(args: argparse.Namespace) -> int:
         provenance += selection_section(selection, split, root, run_dir, out)
     product = run_dir / "product-path" / "metrics.json"
     if product.is_file():
-        provenance = product_path_section(json.loads(product.read_text())) + provenance
+        provenance = product_path_section(json.loads(product.read_text()), run_dir, config) + provenance
     if any("| **failed** |" in line for line in provenance):
         print("warning: a claim about the model's teachers failed its check; see the card's *Teachers* section")
     clips = [c for c in corpora.scan(root) if c.speaker in speakers]
