@@ -6,15 +6,15 @@
 # (scripts/score-fold.sh). 28 runs, 20-32 min a run on 2 cores; finished runs are kept, so repeated calls resume.
 # RUNS defaults to a folder in the repository (its .gitignore drops the Keras checkpoints): commit each finished
 # run there, since the work spans several sessions and a new machine starts with nothing else.
-#   bash scripts/crossval-default-model.sh [RUNS] [OUT]
-#   # RUNS: docs/default-model/crossval-student/runs, OUT: docs/default-model/crossval-student
+#   bash scripts/crossval-cnn-model.sh [RUNS] [OUT]
+#   # RUNS: docs/models/cnn2d-student/crossval-student/runs, OUT: docs/models/cnn2d-student/crossval-student
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${2:-docs/default-model/crossval-student}
+out=${2:-docs/models/cnn2d-student/crossval-student}
 runs=${1:-$out/runs}
 for fold in 1 2 3 4; do
   bash scripts/distilled-recipe.sh "$runs/fold$fold" --protocol corpus-kfold --k 4 --fold "$fold"
   bash scripts/score-fold.sh "$runs/fold$fold"
 done
 .venv/bin/serapp-train crossval "$runs"/fold{1,2,3,4}/student --out "$out" \
-  --command "bash scripts/crossval-default-model.sh"
+  --command "bash scripts/crossval-cnn-model.sh"

@@ -4,7 +4,8 @@ listed in a manifest and checked against it when loaded.
 In the repository the package is the ``assets/`` folder (mapped by ``[tool.setuptools.package-dir]``), so a wheel,
 an editable install and a checkout read the same files::
 
-    assets/models/serapp-default.onnx     the default model
+    assets/models/serapp-default.onnx     the default model (Whisper tiny encoder and a trained head, int8)
+    assets/models/serapp-cnn.onnx         the fast CNN it replaced, for slow machines (chosen by path)
     assets/models/manifest.json           per model: file, size, SHA-256 (written by `serapp-train manifest`)
     assets/model-card.md                  the default model's card (a link to docs/model-card.md, copied into wheels)
 

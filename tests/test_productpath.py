@@ -82,3 +82,14 @@ def test_the_card_table_says_met_or_missed_from_the_record() -> None:
     assert rows["live: speech updates right"].endswith("| met |")
     assert rows["live: top-emotion switches per utterance"].endswith("| **missed** |")
     assert rows["live: updates ≥ 1 s into a pause called speech"].endswith("| met |")
+
+
+def test_the_card_counts_an_encoder_familys_weights_from_the_file() -> None:
+    from serapp_train.modelcard import _parameters
+
+    from serapp.bundle import default_model_path
+
+    assert _parameters("cnn2d", 1234, Path("unused.onnx")) == "1,234 parameters"
+    stated = _parameters("whisper_tiny", 1234, default_model_path())  # the bundled default has Whisper tiny inside
+    weights = int(stated.split("; ")[1].split(" ")[0].replace(",", ""))
+    assert stated.startswith("1,234 trained parameters") and 7_000_000 < weights < 9_000_000

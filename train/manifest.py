@@ -20,7 +20,7 @@ from serapp.errors import SerappError
 
 from .provenance import speaker_sets, speakers_sha256
 
-DEFAULT_RUN = Path("docs/default-model")
+DEFAULT_RUN = Path("docs/models/whisper-tiny")  # the default model's run folder
 NOTE = ("Written by `serapp-train manifest`. The app checks each file's size_bytes and sha256 when it loads it; "
         "run and the hashes name the run folder the model was trained in.")
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="the bundled ONNX file to record (default: the bundled default model)")
     parser.add_argument("--run", dest="run_dir", type=Path, default=DEFAULT_RUN,
-                        help="its run folder: config.json and split.json (default: docs/default-model)")
+                        help="its run folder: config.json and split.json (default: docs/models/whisper-tiny)")
 
 
 def run_hashes(run_dir: Path) -> dict[str, Any]:

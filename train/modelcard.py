@@ -134,6 +134,18 @@ def calibration_rows(model: OnnxModel, scored: Scored, run_metrics: dict[str, An
     return rows
 
 
+def _parameters(family: str, trained: int, path: Path) -> str:
+    """The parameter count as the card states it: an encoder family's trained head is a small part of the file."""
+    from .models import FAMILIES
+
+    if family not in FAMILIES or not FAMILIES[family].encoder:
+        return f"{trained:,} parameters"
+    import onnx
+
+    weights = sum(int(np.prod(t.dims)) for t in onnx.load(str(path), load_external_data=False).graph.initializer)
+    return f"{trained:,} trained parameters on a frozen pretrained encoder; {weights:,} weights in the file"
+
+
 def _relative(path: Path, out: Path) -> Path:
     """``path`` as the card (written to ``out``) links it."""
     return Path(os.path.relpath(path.resolve(), out.parent.resolve()))
@@ -276,8 +288,9 @@ def selection_section(selection: dict[str, Any], split: dict[str, Any], root: Pa
         ensembles = seen.get("ensembles_of_students", [])
         lines += [f"**Test figures seen.** The test-speaker figures of **{len(before) + len(since)} candidate "
                   f"models** on this file's test speakers were seen ({seen['scope']}): {len(before)} up to the "
-                  f"decision that shipped this file ({_names(before)}), {len(since)} since, at decisions that kept "
-                  f"it ({_names(since)})" + (f"; and those of {len(ensembles)} ensembles of them ({_names(ensembles)})"
+                  f"decision that shipped this file ({_names(before)})"
+                  + (f", {len(since)} since, at decisions that kept it ({_names(since)})" if since else
+                     ", none since") + (f"; and those of {len(ensembles)} ensembles of them ({_names(ensembles)})"
                   if ensembles else "") + ". "
                   "Each decision was taken by a rule on the validation speakers written before its runs were "
                   f"scored, but this file is the one kept of {len(before) + len(since)} models whose test figures "
@@ -365,7 +378,8 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     lines = [
         f"# Model card: `{model.path.name}`",
         "",
-        f"- **Family**: `{info.family}` ({run_metrics.get('n_params', 0):,} parameters), file {size_mb:.2f} MB.",
+        f"- **Family**: `{info.family}` ({_parameters(info.family, run_metrics.get('n_params', 0), model.path)}), "
+        f"file {size_mb:.2f} MB.",
         f"- **Input**: {spec.kind}, {spec.n_mels} mel bands, {spec.hop_length / spec.sample_rate * 1000:g} ms hop, "
         f"{spec.duration_s:g} s windows at {spec.sample_rate} Hz (shape {spec.shape}); the full feature spec travels "
         "in the file's metadata.",

@@ -5,7 +5,7 @@ A distilled run writes ``teachers.json`` (:func:`serapp_train.distill.provenance
 the same record in its metadata (:data:`METADATA_KEY`). The record (a *manifest*) holds the student's speaker
 sets and, for each teacher and recursively for that teacher's own teachers, a *node*: run folder and id, model
 SHA-256, speaker sets with their hash, and the node's teachers. A manifest written after the fact for a model
-whose teachers were not kept (``docs/default-model/teachers.json``) leaves what was lost ``null`` and says why,
+whose teachers were not kept (``docs/models/cnn2d-student/teachers.json``) leaves what was lost ``null`` and says why,
 and may name the *recipe* (config file and ``serapp-train train`` options) each teacher was trained with.
 
 :func:`verify` turns a manifest into checks, each ``verified``, ``failed``, ``not in this clone`` (the record

@@ -3,10 +3,10 @@
 A linear model (logistic regression, balanced classes) on the per-band mean and standard deviation over time of
 the shipped log-mel (128 values per clip), in two arms: ``G`` standardises with the training clips' statistics;
 ``S`` z-scores every speaker (training and validation alike) by the mean and std of that speaker's own clips,
-without labels. Scored on validation speakers only: the holdout's (``docs/default-model/split.json``) or, with
+without labels. Scored on validation speakers only: the holdout's (``docs/models/cnn2d-student/split.json``) or, with
 ``--folds``, each fold's of ``--protocol corpus-kfold --k 4`` (seed 0), pooled.
 
-    SERAPP_CORPORA=... .venv/bin/python docs/default-model/search/speaker-normalisation/probe.py [--folds]
+    SERAPP_CORPORA=... .venv/bin/python docs/models/cnn2d-student/search/speaker-normalisation/probe.py [--folds]
 """
 
 from __future__ import annotations
