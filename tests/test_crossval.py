@@ -45,6 +45,7 @@ def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: 
     return folder
 
 
+@pytest.mark.slow
 def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     spec = tiny_spec(FeatureSpec(kind="logmel"))
@@ -192,6 +193,7 @@ def add_validation(run: Path, fold: int) -> dict:
     return record
 
 
+@pytest.mark.slow
 def test_crossval_reports_the_folds_validation_scores(corpora: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     spec = tiny_spec(FeatureSpec(kind="logmel"))
@@ -231,6 +233,7 @@ def test_crossval_validation_only_scores_nothing(tmp_path: Path, capsys: pytest.
     assert "has no validation scores" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from serapp_train import corpora as corpus_scan

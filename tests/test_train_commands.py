@@ -173,6 +173,7 @@ def test_evaluate_on_a_split_part_and_an_ensemble(corpora: Path, tmp_path: Path,
     assert "lists no val_speakers" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_path: Path) -> None:
     common = ["--corpora", "savee", "--k", "4", "--runs-dir", str(tmp_path / "runs"), "--repeats", "3",
               "--epochs", "1", "--quiet", "--root", str(corpora)]
