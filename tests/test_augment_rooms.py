@@ -10,10 +10,13 @@ from serapp_train.augment import (
     AugmentConfig,
     augment_audio,
     band_limit,
+    device_chain,
     mu_law,
     reverberate,
     telephone,
 )
+
+from serapp.errors import SerappError
 
 SR = 16000
 
@@ -40,6 +43,9 @@ def test_a_telephone_passes_1_khz_and_removes_5_khz_at_the_same_length() -> None
     assert telephone(speech_band, SR).shape == speech_band.shape
     assert -3.0 <= _db(telephone(speech_band, SR), speech_band) <= 1.0
     assert _db(telephone(air, SR), air) < -30.0
+    np.testing.assert_array_equal(device_chain(air, "telephone", SR), telephone(air, SR))  # the one dispatch
+    with pytest.raises(SerappError, match="Unknown device"):
+        device_chain(air, "fax", SR)
 
 
 def test_mu_law_keeps_a_sine_recognisable_but_quantised() -> None:

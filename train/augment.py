@@ -288,6 +288,18 @@ def telephone(y: np.ndarray, sample_rate: int) -> np.ndarray:
     return out
 
 
+DEVICES: tuple[str, ...] = ("laptop", "telephone")
+
+
+def device_chain(y: np.ndarray, device: str, sample_rate: int) -> np.ndarray:
+    """``y`` ``(n,)`` through one of :data:`DEVICES`: a laptop microphone's band or a telephone line. float32."""
+    if device == "laptop":
+        return band_limit(y, LAPTOP_BAND_HZ, sample_rate)
+    if device == "telephone":
+        return telephone(y, sample_rate)
+    raise SerappError(f"Unknown device {device!r}: one of {', '.join(DEVICES)}.")
+
+
 def reverberate(y: np.ndarray, rt60_s: float, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """``y`` ``(n,)`` in a synthetic room: convolved with a direct path plus exponentially decaying noise that
     falls 60 dB in ``rt60_s`` seconds; same length and RMS as ``y``. float32."""
@@ -356,7 +368,7 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     if config.p_device > 0:
         phone = _draw(rng, config.telephone_share, n)
         for i in np.flatnonzero(_draw(rng, config.p_device, n)):
-            out[i] = telephone(out[i], sample_rate) if phone[i] else band_limit(out[i], LAPTOP_BAND_HZ, sample_rate)
+            out[i] = device_chain(out[i], "telephone" if phone[i] else "laptop", sample_rate)
     return out
 
 

@@ -21,6 +21,8 @@ import numpy as np
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
+from .augment import DEVICES
+
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
     from serapp.engine.spec import FeatureSpec
@@ -112,13 +114,10 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
     return clips
 
 
-DEVICES: tuple[str, ...] = ("laptop", "telephone")
-
-
 def degrade(audio: np.ndarray, condition: Condition, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
     """Prepared audio ``(batch, n_samples)`` through ``condition``, in the order of a real chain: the room's
     reverberation, its noise, the level, then the device (laptop microphone or telephone line)."""
-    from .augment import LAPTOP_BAND_HZ, add_noise_snr, apply_gain, band_limit, reverberate, telephone
+    from .augment import add_noise_snr, apply_gain, device_chain, reverberate
 
     out = np.array(audio, dtype=np.float32)
     if condition.rt60_s is not None:
@@ -127,10 +126,8 @@ def degrade(audio: np.ndarray, condition: Condition, rng: np.random.Generator, s
         out = add_noise_snr(out, condition.noise_snr, rng, color=condition.noise)
     if condition.gain_db is not None:
         out = apply_gain(out, condition.gain_db)
-    if condition.device == "laptop":
-        out = np.stack([band_limit(y, LAPTOP_BAND_HZ, sample_rate) for y in out])
-    elif condition.device == "telephone":
-        out = np.stack([telephone(y, sample_rate) for y in out])
+    if condition.device is not None:
+        out = np.stack([device_chain(y, condition.device, sample_rate) for y in out])
     return out
 
 
