@@ -4,14 +4,15 @@
 # CREMA-D by actor), then every fold's student scored on its own test speakers and pooled by `serapp-train
 # crossval`; each fold's base recipe, teachers' mean and student are also scored on its validation and test speakers
 # (scripts/score-fold.sh). 28 runs, 20-32 min a run on 2 cores; finished runs are kept, so repeated calls resume.
-# RUNS defaults to a folder in the repository (its .gitignore drops the Keras checkpoints): commit each finished
-# run there, since the work spans several sessions and a new machine starts with nothing else.
+# RUNS defaults to runs/cnn2d-student/crossval-student (git-ignored, like every run folder): the fold runs are
+# experiment artifacts that the command regenerates, so only OUT's generated summaries (crossval.json, README.md,
+# confusion PNGs) are tracked. Copy RUNS to the next machine to resume there.
 #   bash scripts/crossval-cnn-model.sh [RUNS] [OUT]
-#   # RUNS: docs/models/cnn2d-student/crossval-student/runs, OUT: docs/models/cnn2d-student/crossval-student
+#   # RUNS: runs/cnn2d-student/crossval-student, OUT: docs/models/cnn2d-student/crossval-student
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${2:-docs/models/cnn2d-student/crossval-student}
-runs=${1:-$out/runs}
+runs=${1:-runs/cnn2d-student/crossval-student}
 for fold in 1 2 3 4; do
   bash scripts/distilled-recipe.sh "$runs/fold$fold" --protocol corpus-kfold --k 4 --fold "$fold"
   bash scripts/score-fold.sh "$runs/fold$fold"
