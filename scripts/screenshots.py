@@ -3,6 +3,7 @@
 Run under a virtual display:  ``bash scripts/screenshots.sh``  (xvfb-run at 1600x1000).
 Uses the bundled model when present, else ``--model PATH``, else a small generated test model (then the
 probabilities are meaningless, the views are not). Audio: real corpus clips joined into one recording.
+Each PNG is palette-quantised (128 colours, no dithering; Pillow, which matplotlib brings) to keep the repository small.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CLIPS = ["ravdess/Actor_01/03-01-05-01-01-01-01.ogg", "crema-d/AudioWAV/1005_TIE
          "tess/YAF_sad/YAF_back_sad.ogg", "ravdess/Actor_03/03-01-03-01-01-02-03.ogg",
          "crema-d/AudioWAV/1004_ITS_NEU_XX.ogg", "tess/OAF_angry/OAF_back_angry.ogg"]
 SR = 16000
+COLOURS = 128  # palette size of the written PNGs: about a third of the size of a full-colour grab, same look
 
 
 def pump(app: QApplication, seconds: float) -> None:
@@ -39,6 +41,21 @@ def pump(app: QApplication, seconds: float) -> None:
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.005)
+
+
+def save_small(widget, path: Path, colours: int = COLOURS) -> None:
+    """The widget's grab as a palette-quantised PNG (median cut, no dithering, zlib optimised)."""
+    import io
+
+    from PIL import Image
+    from PySide6.QtCore import QBuffer, QIODevice
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    widget.grab().save(buffer, "PNG")
+    image = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
+    small = image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
 
 
 def joined_recording(folder: Path) -> Path:
@@ -80,30 +97,30 @@ def main() -> int:
         window.resize(1440, 900)
         window.show()
         pump(app, 9.0)  # into the third clip: a filled spectrogram and some timeline
-        window.grab().save(str(out / "live-view.png"))
+        save_small(window, out / "live-view.png")
 
         window.analyse_files([str(recording)])
         while window.file_view.busy:
             pump(app, 0.1)
         pump(app, 0.5)
-        window.grab().save(str(out / "file-analysis.png"))
+        save_small(window, out / "file-analysis.png")
 
         window.analyse_files([str(corpora_root() / c) for c in CLIPS[:4]])
         while window.file_view.busy:
             pump(app, 0.1)
         window.file_view.show_file(str(corpora_root() / CLIPS[1]))
         pump(app, 0.5)
-        window.grab().save(str(out / "file-table.png"))
+        save_small(window, out / "file-table.png")
 
         window.show_page(0)
         window.set_demo(True)  # restarts the recording, looping
         pump(app, 7.0)
-        window.grab().save(str(out / "demo-mode.png"))
+        save_small(window, out / "demo-mode.png")
         window.set_demo(False)
 
         window.apply_theme("light")
         pump(app, 3.0)
-        window.grab().save(str(out / "live-view-light.png"))
+        save_small(window, out / "live-view-light.png")
         window.close()
         window.deleteLater()
         app.processEvents()
