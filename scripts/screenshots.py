@@ -3,7 +3,7 @@
 Run under a virtual display:  ``bash scripts/screenshots.sh``  (xvfb-run at 1600x1000).
 Uses the bundled model when present, else ``--model PATH``, else a small generated test model (then the
 probabilities are meaningless, the views are not). Audio: real corpus clips joined into one recording.
-Each PNG is palette-quantised (128 colours, no dithering; Pillow, which matplotlib brings) to keep the repository small.
+Each PNG is palette-quantised (128 colours; scripts/shrink_pngs.py) to keep the repository small.
 """
 
 from __future__ import annotations
@@ -44,18 +44,19 @@ def pump(app: QApplication, seconds: float) -> None:
 
 
 def save_small(widget, path: Path, colours: int = COLOURS) -> None:
-    """The widget's grab as a palette-quantised PNG (median cut, no dithering, zlib optimised)."""
+    """The widget's grab as a palette-quantised PNG (scripts/shrink_pngs.py)."""
     import io
 
     from PIL import Image
     from PySide6.QtCore import QBuffer, QIODevice
 
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from shrink_pngs import quantise
+
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     widget.grab().save(buffer, "PNG")
-    image = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
-    small = image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    small.save(path, optimize=True)
+    quantise(Image.open(io.BytesIO(bytes(buffer.data()))), path, colours)
 
 
 def joined_recording(folder: Path) -> Path:
