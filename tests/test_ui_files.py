@@ -60,7 +60,7 @@ def test_dropped_files_give_timelines_a_table_and_a_message_for_the_bad_one(
     view.table.selectRow(view.order.index(str(sample_clips[0])))
     assert view.current == str(sample_clips[0])
     assert window.isVisible()
-    assert window.start_button.isEnabled() == (window.live_unavailable == "" or window.input_may_appear)
+    assert window.start_button.isEnabled() == window.live_input.can_start
 
 
 def test_a_bad_file_alone_shows_its_message_in_the_window(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:

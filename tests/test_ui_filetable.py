@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from pytestqt.qtbot import QtBot
 
-from serapp.errors import SerappError
-from serapp.ui import mainwindow
 from serapp.ui.fileview import batch_message, display_header
 from serapp.ui.mainwindow import MainWindow
-from tests.ui_helpers import drop_files, open_window
+from tests.ui_helpers import FakeDevices, drop_files, open_window
 
 
 def exports_enabled(window: MainWindow) -> list[bool]:
@@ -64,13 +61,9 @@ def test_the_table_has_readable_captions(qtbot: QtBot, window: MainWindow, sampl
 
 
 def test_exports_in_the_live_tab_are_off_until_there_are_live_results(
-        qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_portaudio() -> list:
-        raise SerappError("PortAudio is missing.")
-
-    monkeypatch.setattr(mainwindow, "list_input_devices", no_portaudio)  # no live results on any machine
-    window = open_window(qtbot, tmp_path, model=str(model_path))
+        qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path]) -> None:
+    no_portaudio = FakeDevices(list_error="PortAudio is missing.")  # no live results on any machine
+    window = open_window(qtbot, tmp_path, no_portaudio, model=str(model_path))
     window.analyse_files([str(sample_clips[0])])
     qtbot.waitUntil(lambda: window.file_view.current is not None, timeout=30000)
     assert window.export_csv_action.isEnabled()

@@ -18,22 +18,19 @@ from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import load_model
 from serapp.errors import SerappError
-from serapp.ui import engine_bridge, mainwindow
+from serapp.ui import engine_bridge
 from serapp.ui.playback import Player
 from serapp.ui.theme import emotion_style
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
-from tests.ui_helpers import open_window
+from tests.ui_helpers import FAST_DEVICES, FakeDevices, open_window, without_bundled_model
 
 MIC = FakeDevice(3, "USB Mic (hw:1,0)")
 
 
 @pytest.fixture
-def no_microphone(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_microphone() -> FakeDevices:
     """This machine as if PortAudio were missing, whatever the machine running the tests has."""
-    def missing() -> list:
-        raise SerappError(NO_PORTAUDIO)
-
-    monkeypatch.setattr(mainwindow, "list_input_devices", missing)
+    return FakeDevices(list_error=NO_PORTAUDIO)
 
 
 def test_file_source_feeds_bars_spectrogram_timeline_and_status(qtbot: QtBot, tmp_path: Path, model_path: Path,
@@ -62,9 +59,9 @@ def test_file_source_feeds_bars_spectrogram_timeline_and_status(qtbot: QtBot, tm
 
 
 def test_without_portaudio_a_banner_explains_and_file_analysis_works(qtbot: QtBot, tmp_path: Path, model_path: Path,
-                                                                    no_microphone: None,
+                                                                    no_microphone: FakeDevices,
                                                                     sample_clips: list[Path]) -> None:
-    window = open_window(qtbot, tmp_path, model=str(model_path))
+    window = open_window(qtbot, tmp_path, no_microphone, model=str(model_path))
     assert "Live input is off" in window.banner_text and "PortAudio" in window.banner_text
     assert not window.start_button.isEnabled() and not window.device_combo.isEnabled()
     assert "PortAudio" in window.start_button.toolTip()
@@ -73,11 +70,11 @@ def test_without_portaudio_a_banner_explains_and_file_analysis_works(qtbot: QtBo
     assert window.tabs.currentWidget() is window.file_view
 
 
-def test_missing_model_is_a_message_not_a_crash(qtbot: QtBot, tmp_path: Path, no_microphone: None,
-                                                monkeypatch: pytest.MonkeyPatch, sample_clips: list[Path]) -> None:
+def test_missing_model_is_a_message_not_a_crash(qtbot: QtBot, tmp_path: Path, no_microphone: FakeDevices,
+                                                sample_clips: list[Path]) -> None:
     # The bundled model stands in for a bad --model (tests/test_ui_reliability.py): here it is absent too.
-    monkeypatch.setattr("serapp.engine.model.default_model_path", lambda: tmp_path / "no-bundled.onnx")
-    window = open_window(qtbot, tmp_path, model=str(tmp_path / "absent.onnx"))
+    window = open_window(qtbot, tmp_path, no_microphone, without_bundled_model(tmp_path / "no-bundled.onnx"),
+                         model=str(tmp_path / "absent.onnx"))
     assert "No model" in window.banner_text and "absent.onnx" in window.banner_text
     assert window.session is None and not window.start_button.isEnabled()
     window.analyse_files([str(sample_clips[0])])
@@ -85,7 +82,6 @@ def test_missing_model_is_a_message_not_a_crash(qtbot: QtBot, tmp_path: Path, no
 
 
 def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Path, model_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch,
                                                      sample_clips: list[Path]) -> None:
     rescans: list[bool] = []
 
@@ -95,9 +91,8 @@ def test_failed_microphone_is_retried_until_it_works(qtbot: QtBot, tmp_path: Pat
             raise SerappError("No audio input device was found.")
         return FileSource(sample_clips[0], sample_rate=16000)
 
-    monkeypatch.setattr(engine_bridge, "MicrophoneSource", flaky_microphone)
-    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
-    session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
+    session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig(),
+                                        devices=FakeDevices(retry_s=0.05, microphone=flaky_microphone))
     problems: list[str] = []
     session.problem.connect(problems.append)
     session.start(engine_bridge.SourceChoice(device="USB mic"))
@@ -115,9 +110,8 @@ def test_microphone_retries_never_cut_a_playback(qtbot: QtBot, model_path: Path,
     do not rescan; once the playback ends they do, and find the microphone back under a new index and rate."""
     fake = FakeSoundDevice([MIC], load(sample_clips[4], 16000))
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
-    monkeypatch.setattr(capture, "_STALL_S", 0.4)
-    monkeypatch.setattr(engine_bridge, "RETRY_S", 0.05)
-    session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig())
+    monkeypatch.setattr(capture, "_STALL_S", 0.4)  # the engine's stall detector (not the window's to inject)
+    session = engine_bridge.LiveSession(load_model(model_path), AnalyzerConfig(), devices=FAST_DEVICES)
     problems: list[str] = []
     session.problem.connect(problems.append)
     session.start(engine_bridge.SourceChoice(device=MIC.name))
@@ -156,12 +150,12 @@ def test_demo_mode_keyboard(qtbot: QtBot, tmp_path: Path, model_path: Path, samp
 
 
 def test_demo_mode_without_a_microphone_says_so_large_and_keeps_retrying(
-        qtbot: QtBot, tmp_path: Path, model_path: Path, no_microphone: None, monkeypatch: pytest.MonkeyPatch) -> None:
+        qtbot: QtBot, tmp_path: Path, model_path: Path) -> None:
     def no_device(device: str | None = None, rescan: bool = False) -> FileSource:
         raise SerappError(NO_DEVICE)
 
-    monkeypatch.setattr(engine_bridge, "MicrophoneSource", no_device)
-    window = open_window(qtbot, tmp_path, model=str(model_path), demo=True)
+    devices = FakeDevices(list_error=NO_PORTAUDIO, microphone=no_device)
+    window = open_window(qtbot, tmp_path, devices, model=str(model_path), demo=True)
     assert window.in_demo and window.session is not None and window.session.running  # retrying by itself
     problem = window.demo_view.problem
     # A few words for the audience; the technical reason stays in the (hidden) banner and the tooltip.

@@ -42,7 +42,7 @@ from tests.audio_mutations import (
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
 from tests.onnx_models import broken_models
 from tests.test_reliability_models import BROKEN
-from tests.ui_helpers import UI_SPEC, drop_files, open_window, settings_store
+from tests.ui_helpers import FAST_DEVICES, UI_SPEC, drop_files, open_window, settings_store, without_bundled_model
 
 DROP_SEEDS = range(4)  # per (base format, mutation): 4 formats x 6 mutations x 4 = 96 mutated files
 MODEL_FAULTS = ("missing", "garbage", "truncated", "no_metadata", "wrong_input_shape", "wrong_output_width")
@@ -168,9 +168,9 @@ def test_a_bad_saved_model_gives_way_to_the_bundled_one_and_stays_saved(
 
 
 def test_without_a_usable_bundled_model_the_no_model_banner_says_both(
-        qtbot: QtBot, tmp_path: Path, bad_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("serapp.engine.model.default_model_path", lambda: tmp_path / "no-bundled.onnx")
-    window = open_window(qtbot, tmp_path, model=str(bad_models["garbage"]))
+        qtbot: QtBot, tmp_path: Path, bad_models: dict[str, Path]) -> None:
+    window = open_window(qtbot, tmp_path, model_loader=without_bundled_model(tmp_path / "no-bundled.onnx"),
+                         model=str(bad_models["garbage"]))
     banner = window.banner_text
     assert banner.startswith("No model:") and "garbage.onnx" in banner and "no-bundled.onnx" in banner
     assert "Live analysis and file analysis are off" in banner
@@ -222,7 +222,7 @@ def test_microphone_failing_mid_run_is_reported_and_recovers_in_the_window(
         qtbot: QtBot, tmp_path: Path, model_path: Path,
         fake_audio: Callable[[list[FakeDevice]], FakeSoundDevice]) -> None:
     fake = fake_audio([MIC])
-    window = open_window(qtbot, tmp_path, model=str(model_path))
+    window = open_window(qtbot, tmp_path, FAST_DEVICES, model=str(model_path))
     assert window.session is not None and window.session.running and window.banner_text == ""
     wait_new_results(qtbot, window)
 
@@ -245,7 +245,7 @@ def test_no_microphone_at_start_is_reported_and_start_waits_for_one(
         qtbot: QtBot, tmp_path: Path, model_path: Path,
         fake_audio: Callable[[list[FakeDevice]], FakeSoundDevice]) -> None:
     fake = fake_audio([])
-    window = open_window(qtbot, tmp_path, model=str(model_path))
+    window = open_window(qtbot, tmp_path, FAST_DEVICES, model=str(model_path))
     assert "Live input is off: No audio input device was found." in window.banner_text
     assert "press Start" in window.banner_text and not window.session.running
     assert window.start_button.isEnabled() and not window.device_combo.isEnabled()

@@ -50,7 +50,7 @@ def test_controls_persist_across_windows(qtbot: QtBot, tmp_path: Path) -> None:
     window.close()
     again = open_window(qtbot, tmp_path, model=str(model))
     assert again.hop_spin.value() == 0.5 and again.gate_spin.value() == -42.0
-    assert not again.dark_action.isChecked() and again.settings.theme == "light"
+    assert not again.dark_action.isChecked() and again.settings.values.theme == "light"
     assert again.file_view.config.hop_s == 0.5
 
 

@@ -40,7 +40,7 @@ def test_fft_size_reaches_live_and_file_spectrograms_and_is_remembered(qtbot: Qt
 
     again = open_window(qtbot, tmp_path, model=str(model_path))
     assert again.spectrogram_menu.n_fft_actions[1024].isChecked()
-    assert analyzer_config(again.settings).spectrum_n_fft == 1024
+    assert analyzer_config(again.settings.values).spectrum_n_fft == 1024
 
 
 def test_a_bad_stored_fft_size_falls_back_to_the_default(tmp_path: Path) -> None:

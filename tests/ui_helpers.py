@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
@@ -9,8 +11,13 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.source import AudioSource
 from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
+from serapp.ui.audiodevices import AudioDevices
 from serapp.ui.mainwindow import LaunchOptions, MainWindow
+from serapp.ui.modelchoice import ModelLoader
 from serapp.ui.playback import Player
 from tests.onnx_models import save_model
 
@@ -26,9 +33,42 @@ def settings_store(folder: Path) -> QSettings:
     return QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
 
 
-def open_window(qtbot: QtBot, folder: Path, **options: object) -> MainWindow:
-    """A shown main window (closed, with its session stopped, at teardown by pytest-qt)."""
-    window = MainWindow(LaunchOptions(**options), settings_store(folder), player=Player(with_sound=False))  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class FakeDevices(AudioDevices):
+    """The live inputs a test wants, given to the window instead of patching module globals: ``list_error``
+    makes listing fail with that reason (as without PortAudio); ``microphone(device, rescan)`` opens the
+    microphone instead of PortAudio. Everything else, and the retry and rescan periods given, is the real thing."""
+
+    list_error: str = ""
+    microphone: Callable[[str | None, bool], AudioSource] | None = None
+
+    def list_inputs(self) -> list:
+        if self.list_error:
+            raise SerappError(self.list_error)
+        return super().list_inputs()
+
+    def open_microphone(self, device: str | None, rescan: bool) -> AudioSource:
+        if self.microphone is not None:
+            return self.microphone(device, rescan)
+        return super().open_microphone(device, rescan)
+
+
+# A fake PortAudio (tests/fake_sounddevice.py) answers at once: failures are retried and devices rescanned fast.
+FAST_DEVICES = FakeDevices(retry_s=0.05, rescan_s=0.1)
+
+
+def without_bundled_model(absent: Path) -> ModelLoader[OnnxModel]:
+    """The real loader, with the bundled model replaced by the file ``absent`` (which does not exist)."""
+    return lambda path: load_model(path or absent)
+
+
+def open_window(qtbot: QtBot, folder: Path, devices: AudioDevices | None = None,
+                model_loader: ModelLoader[OnnxModel] = load_model, **options: object) -> MainWindow:
+    """A shown main window (closed, with its session stopped, at teardown by pytest-qt), its settings in
+    ``folder``; ``devices`` and ``model_loader`` as :class:`MainWindow` takes them, ``options`` for
+    :class:`LaunchOptions`."""
+    window = MainWindow(LaunchOptions(**options), settings_store(folder), player=Player(with_sound=False),  # type: ignore[arg-type]
+                        devices=devices, model_loader=model_loader)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

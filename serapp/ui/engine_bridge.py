@@ -3,7 +3,8 @@
 The analyzer's callbacks run on its worker thread; here they only append to bounded deques. A QTimer on the
 GUI thread (60 Hz) drains them and emits signals, so views are only touched from the GUI thread and a stalled
 GUI can never make memory grow. A live microphone that fails is retried by itself every few seconds, and a window
-without any microphone watches for one (:class:`DeviceWatcher`).
+without any microphone watches for one (:class:`DeviceWatcher`). Both reach the inputs through an injected
+:class:`~serapp.ui.audiodevices.AudioDevices`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,19 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from serapp.engine import capture
 from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
-from serapp.engine.capture import InputDevice, MicrophoneSource
+from serapp.engine.capture import InputDevice
 from serapp.engine.config import AnalyzerConfig
-from serapp.engine.filesource import FileSource
-from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.model import OnnxModel
 from serapp.engine.source import AudioSource
 from serapp.errors import SerappError
+from serapp.ui.audiodevices import AudioDevices
 from serapp.ui.recorder import LiveRecorder, RecordingTee
 
 TICK_MS = 16  # drain period: ~60 Hz, twice the spectrogram's target frame rate
 # Spectrogram frames (and level readings) go to the views at most this often: ~31 frames/s, smooth, where every
 # engine wake-up (~50/s) cost the window a redraw each (issue 31 item 10). Columns are never dropped, only batched.
 SPECTRUM_FRAME_S = 0.03
-RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
-RESCAN_S = 2.0  # period of the device scan while no microphone is present at all (one appears within it)
 _SPECTRUM_BACKLOG = 128  # updates (~4 s at the engine's 30 ms wake-up); older ones are dropped when the GUI stalls
 
 
@@ -51,12 +49,9 @@ class SourceChoice:
         return f"file {Path(self.path).name}" if self.is_file else (self.device or "default microphone")
 
     def open(self, sample_rate: int, rescan: bool = False) -> AudioSource:
-        """Create the source (a :class:`SerappError` when the device or file cannot be used); ``rescan``: look
-        for the microphone among the devices present now (never while a playback runs, see
-        :func:`serapp.engine.capture.refresh_devices`)."""
-        if self.is_file:
-            return FileSource(self.path, sample_rate=sample_rate, realtime=True, loop=self.loop)
-        return MicrophoneSource(self.device or None, rescan=rescan)
+        """Create the source through PortAudio (:meth:`AudioDevices.open`; a :class:`SerappError` when the device
+        or file cannot be used)."""
+        return AudioDevices().open(self, sample_rate, rescan)
 
 
 def device_caption(device: InputDevice) -> str:
@@ -74,14 +69,15 @@ def describe_source(source: AudioSource | None, choice: SourceChoice) -> str:
 
 
 class DeviceWatcher(QObject):
-    """While the window has no microphone, rescan the devices every :data:`RESCAN_S` seconds and emit
-    :attr:`appeared` with the inputs present once there are any (PortAudio only sees a device plugged in
-    after a rescan). Rescans never run during a playback (:func:`serapp.engine.capture.refresh_devices`)."""
+    """While the window has no microphone, rescan ``devices`` every ``devices.rescan_s`` (:data:`RESCAN_S`)
+    seconds and emit :attr:`appeared` with the inputs present once there are any (PortAudio only sees a device
+    plugged in after a rescan). Rescans never run during a playback (:meth:`AudioDevices.refresh`)."""
 
     appeared = Signal(list)  # list[InputDevice], not empty
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, devices: AudioDevices | None = None) -> None:
         super().__init__(parent)
+        self.devices = devices or AudioDevices()
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.scan)
 
@@ -93,14 +89,14 @@ class DeviceWatcher(QObject):
         if not on:
             self._timer.stop()
         elif not self._timer.isActive():
-            self._timer.start(int(RESCAN_S * 1000))
+            self._timer.start(int(self.devices.rescan_s * 1000))
 
     def scan(self) -> None:
         """One rescan; stops watching and emits :attr:`appeared` when a device is present."""
         try:
-            if not capture.refresh_devices():
+            if not self.devices.refresh():
                 return  # a playback runs: next period
-            devices = capture.list_input_devices()
+            devices = self.devices.list_inputs()
         except SerappError:
             return
         if devices:
@@ -150,8 +146,10 @@ class LiveSession(QObject):
     stats_ready = Signal(object)  # LiveStats, twice a second
     recording_done = Signal(str, str)  # path of a finished recording ("" if none was kept), plain error or ""
 
-    def __init__(self, model: OnnxModel, config: AnalyzerConfig, parent: QObject | None = None) -> None:
+    def __init__(self, model: OnnxModel, config: AnalyzerConfig, parent: QObject | None = None,
+                 devices: AudioDevices | None = None) -> None:
         super().__init__(parent)
+        self.devices = devices or AudioDevices()  # opens the inputs and sets the retry period
         self.model = model
         self.config = config
         self.choice = SourceChoice()
@@ -239,7 +237,8 @@ class LiveSession(QObject):
             # A retry restarts the microphone that failed, which rescans the devices itself; when none could be
             # opened at all, a new one looks at a fresh scan. Either rescan waits while a playback runs.
             if self.source is None:
-                self.source = self.choice.open(self.model.info.spec.sample_rate, rescan=self._retries > 0)
+                self.source = self.devices.open(self.choice, self.model.info.spec.sample_rate,
+                                                rescan=self._retries > 0)
             source = self.source
             if self.recording is not None:
                 self.recorder = LiveRecorder(*self.recording, sample_rate=self.source.sample_rate)
@@ -273,8 +272,9 @@ class LiveSession(QObject):
         self._set_state(AnalyzerState.ERROR.value)
         if self._wanted and self.auto_retry and not self.choice.is_file:
             self._retries += 1
-            self._set_problem(f"{message}\nRetrying in {RETRY_S:.0f} s (attempt {self._retries})…")
-            self._retry_timer.start(int(RETRY_S * 1000))
+            retry_s = self.devices.retry_s
+            self._set_problem(f"{message}\nRetrying in {retry_s:.0f} s (attempt {self._retries})…")
+            self._retry_timer.start(int(retry_s * 1000))
         else:
             self._wanted = False
             self._set_problem(message)
@@ -331,10 +331,3 @@ class LiveSession(QObject):
             self._problem = message
             self.problem.emit(message)
 
-
-def load_model_or_message(path: str) -> tuple[OnnxModel | None, str]:
-    """``(model, "")`` or ``(None, plain reason)``; ``path`` "" means the bundled model."""
-    try:
-        return load_model(path or None), ""
-    except SerappError as exc:
-        return None, str(exc)

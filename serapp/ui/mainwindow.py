@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from serapp import atomic
-from serapp.engine.capture import list_input_devices, resolve_device
-from serapp.engine.model import OnnxModel
+from serapp.engine.model import OnnxModel, load_model
 from serapp.errors import SerappError
 from serapp.ui import export
 from serapp.ui.about import AboutDialog
+from serapp.ui.audiodevices import AudioDevices
 from serapp.ui.demo import DemoView
 from serapp.ui.engine_bridge import (
     DeviceWatcher,
@@ -38,15 +39,17 @@ from serapp.ui.engine_bridge import (
     LiveStats,
     SourceChoice,
     device_caption,
-    load_model_or_message,
 )
 from serapp.ui.fileview import AUDIO_FILTER, EXPORT_FILTERS, FileAnalysisView, audio_paths, grab_png
+from serapp.ui.liveinput import LiveInputState
 from serapp.ui.liverecord import LiveRecord
 from serapp.ui.liveview import LiveView
+from serapp.ui.modelchoice import ModelLoader, choose_model, startup_path
 from serapp.ui.playback import Player
 from serapp.ui.plotstyle import apply_plot_palette
 from serapp.ui.recorder import RECORD_FORMATS
-from serapp.ui.settings import RANGES, analyzer_config, load_settings, save_settings
+from serapp.ui.settings import RANGES, analyzer_config
+from serapp.ui.settingsmodel import SettingsModel
 from serapp.ui.spectrogram import SpectrogramMenu
 from serapp.ui.theme import palette_named, qpalette, stylesheet
 from serapp.ui.timeaxis import format_clock
@@ -61,6 +64,7 @@ STATUS_TIPS = {  # what each status-bar item tells
     "compute": "Time to compute one update, and the delay from the sound to its result on screen",
     "dropped": "Audio blocks lost because the computer fell behind (0 is right)",
 }
+START_TIP = "Start or stop live analysis (Space)"
 SUMMARY_EVERY_S = 1.0  # the live rolling summary is recomputed once per second of session
 EXPOSE_WAIT_S = 1.0  # a deferred start-up waits at most this long for the window to be on the screen
 PREFERRED_SIZE = QSize(1280, 820)  # the window at first start on a screen with room for it
@@ -94,19 +98,24 @@ class LaunchOptions:
 class MainWindow(QMainWindow):
     """Live view, file analysis and demo mode in one window."""
 
-    def __init__(self, options: LaunchOptions, store: QSettings, player: Player | None = None) -> None:
+    def __init__(self, options: LaunchOptions, store: QSettings | SettingsModel, player: Player | None = None, *,
+                 devices: AudioDevices | None = None, model_loader: ModelLoader[OnnxModel] = load_model,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``store``: where the settings live (or the settings model itself); ``player``: the file view's audio
+        output; ``devices``: the live inputs (PortAudio by default); ``model_loader``: path (None = the bundled
+        model) to model; ``clock``: seconds, for the deferred start-up's wait. Tests pass fakes for these."""
         super().__init__()
         self.options = options
-        self.store = store
-        self.settings = load_settings(store)
+        self.settings = store if isinstance(store, SettingsModel) else SettingsModel(store, self)
+        self.devices = devices or AudioDevices()
+        self._load_model = model_loader
+        self._clock = clock
         self.model: OnnxModel | None = None
         self.session: LiveSession | None = None
         self.live_record = LiveRecord()  # the live session's results, kept until Live › Clear
         self._summary_at = 0.0  # session time of the rolling summary shown
-        self.live_unavailable = ""
-        self.input_may_appear = False  # PortAudio works but lists no input: Start waits for a microphone
-        self.missing_device = ""  # --device names no present input: shown as such in the picker, never replaced
-        self.device_watcher = DeviceWatcher(self)  # rescans while there is no microphone at all
+        self.live_input = LiveInputState()
+        self.device_watcher = DeviceWatcher(self, self.devices)  # rescans while there is no microphone at all
         self.device_watcher.appeared.connect(self._on_devices_appeared)
         self._banner_parts: dict[str, str] = {}
         self._in_demo = False
@@ -118,7 +127,7 @@ class MainWindow(QMainWindow):
 
         self.live_view = LiveView(self)
         self.file_view = FileAnalysisView(self, player=player)
-        self.file_view.last_dir = self.settings.last_dir
+        self.file_view.last_dir = self.settings.values.last_dir
         self.demo_view = DemoView(self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.live_view, "Live")
@@ -149,14 +158,18 @@ class MainWindow(QMainWindow):
         self._apply_debounce.setSingleShot(True)
         self._apply_debounce.setInterval(300)
         self._apply_debounce.timeout.connect(self._apply_controls)
-        self.apply_theme(self.settings.theme)
+        self.apply_theme(self.settings.values.theme)
+        # Saved at once: an unwritable store is said in the banner now, not at the user's first change.
+        self.settings.problem_changed.connect(lambda message: self.set_banner("settings", message))
+        self.settings.save()
+        self.set_banner("settings", self.settings.problem)
         self._geometry_debounce = QTimer(self)
         self._geometry_debounce.setSingleShot(True)
         self._geometry_debounce.setInterval(500)
         self._geometry_debounce.timeout.connect(self._remember_geometry)
         self._place_window()
         self._started = False
-        self._shown_at = time.monotonic()
+        self._shown_at = self._clock()
         if options.defer_start and not options.demo:
             self.statusBar().showMessage("Loading the model…")
             QTimer.singleShot(0, self._start_up)
@@ -172,16 +185,16 @@ class MainWindow(QMainWindow):
             if not self.isVisible():
                 return  # closed before it started: nothing to load
             handle = self.windowHandle()
-            waited = time.monotonic() - self._shown_at
+            waited = self._clock() - self._shown_at
             if handle is not None and not handle.isExposed() and waited < EXPOSE_WAIT_S:
                 QTimer.singleShot(10, self._start_up)  # the window system has not put it on the screen yet
                 return
             self.repaint()  # drawn before the wait
         self._started = True
-        self.load_model_file(self.options.model or self.settings.model_path, persist=False)
+        self.load_model_file(startup_path(self.options.model, self.settings.values.model_path), persist=False)
         self.statusBar().clearMessage()
         self._populate_inputs()
-        if self.session is not None and not self.live_unavailable:
+        if self.session is not None and not self.live_input.unavailable_reason:
             self.start_live()
         if self.options.demo:
             self.set_demo(True)
@@ -219,7 +232,7 @@ class MainWindow(QMainWindow):
         self.record_format_actions: dict[str, QAction] = {}
         for fmt, (_, caption) in RECORD_FORMATS.items():
             action = QAction(caption, self, checkable=True)
-            action.setChecked(fmt == self.settings.record_format)
+            action.setChecked(fmt == self.settings.values.record_format)
             action.triggered.connect(lambda _on, f=fmt: self._set_record_format(f))
             self.record_format_group.addAction(action)
             self.record_format_actions[fmt] = action
@@ -246,10 +259,10 @@ class MainWindow(QMainWindow):
                     menu.addAction(a)
             if title == "&View":
                 menu.addSeparator()
-                self.spectrogram_menu = SpectrogramMenu(self, self.settings.spectrogram_cmap,
-                                                        self.settings.spectrogram_range_db,
+                self.spectrogram_menu = SpectrogramMenu(self, self.settings.values.spectrogram_cmap,
+                                                        self.settings.values.spectrogram_range_db,
                                                         self.set_spectrogram_display, self.pause_spectrogram,
-                                                        n_fft=self.settings.spectrogram_n_fft)
+                                                        n_fft=self.settings.values.spectrogram_n_fft)
                 menu.addMenu(self.spectrogram_menu)
             if title == "&Live":
                 menu.addSeparator()
@@ -265,7 +278,7 @@ class MainWindow(QMainWindow):
         spin.setSingleStep(step)
         spin.setDecimals(decimals)
         spin.setSuffix(suffix)
-        spin.setValue(getattr(self.settings, key))
+        spin.setValue(getattr(self.settings.values, key))
         spin.setToolTip(tip)
         spin.valueChanged.connect(self._on_control_changed)
         return spin
@@ -277,7 +290,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
         self.controls = bar
         self.start_button = QPushButton("▶ Start", self)
-        self.start_button.setToolTip("Start or stop live analysis (Space)")
+        self.start_button.setToolTip(START_TIP)
         self.start_button.setMinimumWidth(self.start_button.fontMetrics().horizontalAdvance("■ Stop") * 2)
         self.start_button.clicked.connect(self.toggle_live)
         self.device_combo = QComboBox(self)
@@ -308,21 +321,20 @@ class MainWindow(QMainWindow):
         """View › Spectrogram: the colour map, dB range and FFT size of every spectrogram, remembered in the
         settings. A new FFT size reaches the live view at once (a running session restarts with it) and the file
         view when it next shows a file."""
-        old_n_fft = self.settings.spectrogram_n_fft
-        self.settings = self.settings.replace(spectrogram_cmap=cmap, spectrogram_range_db=range_db,
-                                              spectrogram_n_fft=old_n_fft if n_fft is None else n_fft)
-        save_settings(self.store, self.settings)
+        old_n_fft = self.settings.values.spectrogram_n_fft
+        self.settings.update(spectrogram_cmap=cmap, spectrogram_range_db=range_db,
+                             spectrogram_n_fft=old_n_fft if n_fft is None else n_fft)
         self._apply_spectrogram_display()
-        if self.settings.spectrogram_n_fft != old_n_fft and self.model is not None:
+        if self.settings.values.spectrogram_n_fft != old_n_fft and self.model is not None:
             self._apply_controls()  # restarts a running session: the old size's last columns are drained first
-            config = analyzer_config(self.settings)
+            config = analyzer_config(self.settings.values)
             self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
                                               self.model.info.spec.sample_rate / 2)
 
     def _apply_spectrogram_display(self) -> None:
         for view in (self.live_view.spectrogram, self.file_view.spectrogram):
-            view.set_colormap(self.settings.spectrogram_cmap)
-            view.set_range_db(self.settings.spectrogram_range_db)
+            view.set_colormap(self.settings.values.spectrogram_cmap)
+            view.set_range_db(self.settings.values.spectrogram_range_db)
 
     def pause_spectrogram(self, paused: bool) -> None:
         """Freeze the live spectrogram (the analysis and the timeline go on)."""
@@ -350,7 +362,7 @@ class MainWindow(QMainWindow):
     def _place_window(self) -> None:
         """Restore the remembered size, place and maximised state; at first start (or when the remembered one
         cannot be used) fit the screen's available area, so nothing starts off-screen on a 1280x720 laptop."""
-        saved = QByteArray.fromBase64(self.settings.window_geometry.encode("ascii"))
+        saved = QByteArray.fromBase64(self.settings.values.window_geometry.encode("ascii"))
         if saved.size() and self.restoreGeometry(saved):
             return
         screen = self.screen() or QApplication.primaryScreen()
@@ -363,9 +375,8 @@ class MainWindow(QMainWindow):
 
     def _remember_geometry(self) -> None:
         encoded = bytes(self.normal_geometry_state().toBase64().data()).decode("ascii")
-        if encoded != self.settings.window_geometry:
-            self.settings = self.settings.replace(window_geometry=encoded)
-            self.save_settings()
+        if encoded != self.settings.values.window_geometry:
+            self.settings.update(window_geometry=encoded)
 
     def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
@@ -382,46 +393,36 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ model and inputs
     def load_model_file(self, path: str, persist: bool = True) -> bool:
-        """Load ``path`` ("" = the bundled model) and hand it to the views; returns whether a model was loaded.
-
-        A bad file keeps the current model; with none loaded yet (start-up) the bundled model stands in. Either
-        way the banner says what is wrong with the file.
-        """
+        """Load ``path`` ("" = the bundled model) by :func:`~serapp.ui.modelchoice.choose_model` and hand it to
+        the views; returns whether a model was loaded. ``persist``: save ``path`` as the user's choice when it
+        loads without a problem. The banner says what is wrong with a file that does not."""
         with_cursor = QApplication.overrideCursor() is None
         if with_cursor:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            model, reason = load_model_or_message(path)
-            if model is None and path and self.model is None:
-                # A missing or broken --model (or saved model) must not leave the app without one.
-                model, bundled_reason = load_model_or_message("")
-                reason = f"{reason} The bundled model cannot be used either: {bundled_reason}" if model is None \
-                    else f"{reason} Using the bundled model {model.path.name} instead."
+            outcome = choose_model(self._load_model, path, self.model, persist)
         finally:
             if with_cursor:
                 QApplication.restoreOverrideCursor()
+        self.set_banner("model", outcome.problem)
+        model = outcome.model
         if model is None:
-            kept = f" Keeping {self.model.path.name}." if self.model is not None else \
-                " Live analysis and file analysis are off until a model is chosen (Live › Choose model…)."
-            self.set_banner("model", f"No model: {reason}{kept}")
             return False
         self.model = model
-        self.set_banner("model", reason and f"Model problem: {reason}")
-        if persist and not reason:
-            self.settings = self.settings.replace(model_path=path)
-            self.save_settings()
-        config = analyzer_config(self.settings)
+        if outcome.persist:
+            self.settings.update(model_path=path)
+        config = analyzer_config(self.settings.values)
         labels = model.info.labels
         self.live_record.set_labels(labels)
         self._refresh_export_actions()
         for view in (self.live_view, self.demo_view):
             view.set_labels(labels)
-        self.live_view.set_gate(self.settings.gate_db)
+        self.live_view.set_gate(self.settings.values.gate_db)
         self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
                                           model.info.spec.sample_rate / 2)
         self.file_view.set_model(model, config)
         if self.session is None:
-            self.session = LiveSession(model, config, self)
+            self.session = LiveSession(model, config, self, self.devices)
             self.session.results_ready.connect(self._on_results)
             self.session.spectrum_ready.connect(self._on_spectrum)
             self.session.state_changed.connect(self._on_state)
@@ -435,7 +436,7 @@ class MainWindow(QMainWindow):
         return True
 
     def choose_model(self) -> None:
-        start = str(self.model.path.parent) if self.model is not None else self.settings.last_dir
+        start = str(self.model.path.parent) if self.model is not None else self.settings.values.last_dir
         path, _ = QFileDialog.getOpenFileName(self, "Choose a serapp model", start, "ONNX models (*.onnx)")
         if path:
             self.load_model_file(path)
@@ -446,57 +447,55 @@ class MainWindow(QMainWindow):
         if self.options.input:
             self.device_combo.addItem(f"File: {Path(self.options.input).name}", FILE_PREFIX + self.options.input)
         try:
-            devices = list_input_devices()
+            devices = self.devices.list_inputs()
         except SerappError as exc:
-            devices, mic_problem, self.input_may_appear = [], str(exc), False
+            devices, mic_problem, may_appear = [], str(exc), False
         else:  # PortAudio answers, so a microphone plugged in later can be found by a rescan
-            mic_problem, self.input_may_appear = "" if devices else "No audio input device was found.", not devices
+            mic_problem, may_appear = "" if devices else "No audio input device was found.", not devices
         for d in devices:
             self.device_combo.addItem(device_caption(d), d.name)
-        self.missing_device = ""
-        if devices and not self.options.input:
-            self._select_device(devices)
-        if self.device_combo.count() == 0:
+        missing = self._select_device(devices) if devices and not self.options.input else ""
+        no_input = mic_problem if self.device_combo.count() == 0 else ""
+        self.live_input = self.live_input.scanned(no_input, may_appear, missing)
+        if no_input:
             self.device_combo.addItem("No input available")
             self.device_combo.setEnabled(False)
-            self.live_unavailable = mic_problem
             wait = (" Connect one: the window finds it within a few seconds (or press Start to wait for it)."
-                    if self.input_may_appear else "")
-            self.set_banner("input", f"Live input is off: {mic_problem}{wait} File analysis works: drop audio "
+                    if may_appear else "")
+            self.set_banner("input", f"Live input is off: {no_input}{wait} File analysis works: drop audio "
                                      "files on the window or use File › Open.")
             self.live_view.show_state("error")  # "No input", never "Listening…" without a microphone
         else:
             self.device_combo.setEnabled(True)
-            self.live_unavailable = ""
             self.set_banner("input", "")
-        self.device_watcher.watch(self.input_may_appear and bool(self.live_unavailable))
+        self.device_watcher.watch(self.live_input.watch_for_devices)
         self._refresh_live_controls()
 
-    def _select_device(self, devices: list) -> None:
+    def _select_device(self, devices: list) -> str:
         """Select in the picker the device asked for (``--device``, else the saved one) by the CLI's rule
         (index, name, or part of a name), else the system default. A ``--device`` that matches nothing is
         listed as missing and chosen anyway: the session then says why in the banner and waits for it,
-        instead of silently using another microphone."""
+        instead of silently using another microphone. Returns that missing device ("" when none is)."""
         default = next((d for d in devices if d.is_default), devices[0])
-        chosen, wanted = default, self.options.device or self.settings.device
+        chosen, wanted = default, self.options.device or self.settings.values.device
         if wanted:
             try:
-                chosen = resolve_device(wanted)
+                chosen = self.devices.resolve(wanted)
             except SerappError:
                 if self.options.device:
-                    self.missing_device = wanted
                     self.device_combo.insertItem(0, f"{wanted} (not found)", wanted)
                     self.device_combo.setCurrentIndex(0)
-                    return
+                    return wanted
                 self.statusBar().showMessage(f"The saved input {wanted!r} is not present; using "
                                              f"{device_caption(default)}.", 10000)
         index = self.device_combo.findData(chosen.name)
         self.device_combo.setCurrentIndex(max(0, index))
+        return ""
 
     def _on_devices_appeared(self, _devices: list) -> None:
         """A microphone appeared while there was none: offer it and start listening to it."""
         self._populate_inputs()
-        if self.session is not None and not self.live_unavailable and not self.session.running:
+        if self.session is not None and not self.live_input.unavailable_reason and not self.session.running:
             self.start_live()
 
     def current_choice(self) -> SourceChoice:
@@ -511,16 +510,16 @@ class MainWindow(QMainWindow):
     def _on_device_chosen(self, _index: int) -> None:
         choice = self.current_choice()
         if not choice.is_file:
-            self.settings = self.settings.replace(device=choice.device)
-            self.save_settings()
+            self.settings.update(device=choice.device)
         if self.session is not None and self.session.running:
             self.start_live()
 
     # ------------------------------------------------------------------ live control
     def start_live(self) -> None:
         """Start the live session; in demo mode even without an input, which it then keeps retrying."""
-        if self.session is None or (self.live_unavailable and not self._in_demo and not self.input_may_appear):
+        if self.session is None or not (self.live_input.can_start or self._in_demo):
             return
+        self.live_input = self.live_input.starting()
         self.session.start(self.current_choice())
         self._refresh_live_controls()
 
@@ -543,26 +542,27 @@ class MainWindow(QMainWindow):
             self.start_live()
 
     def _refresh_live_controls(self) -> None:
+        """The Start button and Live › Start from :attr:`live_input` (and whether a model is loaded)."""
         running = self.session is not None and self.session.running
         self.start_button.setText("■ Stop" if running else "▶ Start")
-        enabled = self.session is not None and (not self.live_unavailable or self.input_may_appear)
+        enabled = self.session is not None and self.live_input.can_start
         self.start_button.setEnabled(enabled)
         # Space also plays / pauses in File analysis, which works without a microphone.
         self.start_action.setEnabled(enabled or self.tabs.currentWidget() is self.file_view)
-        if not enabled:
-            self.start_button.setToolTip(self.live_unavailable or "No model is loaded")
+        self.start_action.setStatusTip(self.live_input.describe())
+        self.start_button.setToolTip(START_TIP if enabled else
+                                     self.live_input.unavailable_reason or "No model is loaded")
 
     def _on_control_changed(self) -> None:
         """A spin box changed: persist at once (a crash right after keeps it), apply once the user pauses."""
-        self.settings = self.settings.replace(hop_s=self.hop_spin.value(), smoothing_s=self.smoothing_spin.value(),
-                                              gate_db=self.gate_spin.value())
-        self.save_settings()
+        self.settings.update(hop_s=self.hop_spin.value(), smoothing_s=self.smoothing_spin.value(),
+                             gate_db=self.gate_spin.value())
         self._apply_debounce.start()
 
     def _apply_controls(self) -> None:
         """Hand the settings' config to the session and the file view (restarting a running session once)."""
-        config = analyzer_config(self.settings)
-        self.live_view.set_gate(self.settings.gate_db)
+        config = analyzer_config(self.settings.values)
+        self.live_view.set_gate(self.settings.values.gate_db)
         self.file_view.set_model(self.model, config)
         if self.session is not None:
             self.session.reconfigure(config=config)
@@ -570,17 +570,18 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ recording
     def set_recording(self, on: bool) -> None:
         """Record the live input (a new file per run) to the chosen folder, asked for the first time."""
-        if on and not self.settings.record_dir and not self.choose_record_folder():
+        if on and not self.settings.values.record_dir and not self.choose_record_folder():
             self.record_action.setChecked(False)
             return
         self.record_action.setChecked(bool(on))
         if self.session is not None:
-            self.session.set_recording(self.settings.record_dir if on else None, self.settings.record_format)
+            values = self.settings.values
+            self.session.set_recording(values.record_dir if on else None, values.record_format)
         self._show_recording()
 
     def choose_record_folder(self) -> bool:
         """Ask for the recordings' folder; whether one was chosen."""
-        start = self.settings.record_dir or self.settings.last_dir or str(Path.home())
+        start = self.settings.values.record_dir or self.settings.values.last_dir or str(Path.home())
         folder = QFileDialog.getExistingDirectory(self, "Folder for recordings of the live input", start)
         if not folder:
             return False
@@ -588,14 +589,12 @@ class MainWindow(QMainWindow):
         return True
 
     def set_record_folder(self, folder: str) -> None:
-        self.settings = self.settings.replace(record_dir=folder)
-        self.save_settings()
+        self.settings.update(record_dir=folder)
         if self.record_action.isChecked():
             self.set_recording(True)
 
     def _set_record_format(self, fmt: str) -> None:
-        self.settings = self.settings.replace(record_format=fmt)
-        self.save_settings()
+        self.settings.update(record_format=fmt)
         if self.record_action.isChecked():
             self.set_recording(True)
 
@@ -617,7 +616,7 @@ class MainWindow(QMainWindow):
             self._show_live_summary()
 
     def _show_live_summary(self) -> None:
-        record, hop = self.live_record, self.settings.hop_s
+        record, hop = self.live_record, self.settings.values.hop_s
         self._summary_at = record.end_s
         self.live_view.show_summary(record.recent_tally(hop), record.session_tally(hop))
 
@@ -635,10 +634,19 @@ class MainWindow(QMainWindow):
             self.session.note_draw()
 
     def _on_state(self, state: str) -> None:
+        """The session's analyzer state ("running", "stopped", "error", "finished") moves :attr:`live_input`."""
         if state == "running":
             self.live_record.new_run()
-        if state == "running" and (self.live_unavailable or self.missing_device) and not self.choice_is_file():
-            self._populate_inputs()  # a retried microphone came (back): offer the devices now present
+            rescan = self.live_input.needs_rescan_when_running and not self.choice_is_file()
+            self.live_input = self.live_input.running()
+            if rescan:
+                self._populate_inputs()  # a retried microphone came (back): offer the devices now present
+        elif state == "error":
+            session = self.session  # emitted before the session decides; it retries a wanted microphone only
+            retrying = session is not None and session.running and session.auto_retry and not session.choice.is_file
+            self.live_input = self.live_input.lost(retrying)
+        else:
+            self.live_input = self.live_input.stopped()
         self.live_view.show_state(state)
         self.demo_view.show_state(state)
         self._refresh_live_controls()
@@ -673,10 +681,6 @@ class MainWindow(QMainWindow):
         skipped = f" · skipped updates {stats.skipped_updates}" if stats.skipped_updates else ""  # model too slow
         labels["dropped"].setText(f"dropped blocks {stats.dropped_blocks}{skipped}")
 
-    def save_settings(self) -> None:
-        """Store the settings; when they cannot be (read-only config folder) the banner says so, once fixed not."""
-        self.set_banner("settings", save_settings(self.store, self.settings))
-
     # ------------------------------------------------------------------ banner, pages, theme, demo
     def set_banner(self, topic: str, message: str) -> None:
         """Show (or with "" clear) the message for ``topic``; all current messages show together."""
@@ -698,8 +702,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
 
     def apply_theme(self, name: str) -> None:
-        self.settings = self.settings.replace(theme=name)
-        self.save_settings()
+        self.settings.update(theme=name)
         self.dark_action.setChecked(name == "dark")
         self._apply_palette("demo" if self._in_demo else name)
 
@@ -724,7 +727,7 @@ class MainWindow(QMainWindow):
         if not on:
             self.set_banner("input", self._banner_parts.get("input", ""))
         self.stack.setCurrentWidget(self.demo_view if on else self.tabs)
-        self._apply_palette("demo" if on else self.settings.theme)
+        self._apply_palette("demo" if on else self.settings.values.theme)
         if on:
             # Kept before going full screen, so that leaving demo mode gives back the window as it was.
             self._pre_demo_geometry = self.saveGeometry()
@@ -734,7 +737,8 @@ class MainWindow(QMainWindow):
             self.demo_view.apply_size(size.height(), size.width())
             self.demo_view.show_hint()
             self.showFullScreen()
-            self.demo_view.show_problem(self.live_unavailable and f"Live input is off: {self.live_unavailable}")
+            reason = self.live_input.unavailable_reason
+            self.demo_view.show_problem(reason and f"Live input is off: {reason}")
             # A demo runs for hours: a file input restarts looping, a stopped session starts.
             session = self.session
             if session is not None and (not session.running or (session.choice.is_file and not session.choice.loop)):
@@ -759,15 +763,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files
     def open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open audio files", self.settings.last_dir, AUDIO_FILTER)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open audio files", self.settings.values.last_dir, AUDIO_FILTER)
         if paths:
             self.analyse_files(paths)
 
     def analyse_files(self, paths: list[str]) -> None:
         """Show the file-analysis page and analyse ``paths``."""
         self._start_up(now=True)  # files given before the deferred start-up ran: the model is needed now
-        self.settings = self.settings.replace(last_dir=str(Path(paths[0]).parent))
-        self.save_settings()
+        self.settings.update(last_dir=str(Path(paths[0]).parent))
         self.show_page(1)
         self.file_view.analyse_paths(paths)
 
@@ -789,7 +792,7 @@ class MainWindow(QMainWindow):
         if not len(self.live_record):
             return
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        start = str(Path(self.settings.last_dir or Path.home()) / f"live-{stamp}-emotions.{kind}")
+        start = str(Path(self.settings.values.last_dir or Path.home()) / f"live-{stamp}-emotions.{kind}")
         path, _ = QFileDialog.getSaveFileName(self, "Export the live session", start, EXPORT_FILTERS[kind])
         if path:
             self.write_live_export(path, kind)
@@ -801,7 +804,7 @@ class MainWindow(QMainWindow):
             if kind == "png":
                 data = grab_png(self.live_view)
             else:
-                analysis = self.live_record.analysis(self.settings.hop_s)
+                analysis = self.live_record.analysis(self.settings.values.hop_s)
                 text = export.analysis_csv(analysis) if kind == "csv" else export.analysis_json(analysis)
                 data = text.encode("utf-8")
             atomic.write_bytes(path, data)
@@ -819,7 +822,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._geometry_debounce.stop()
         self._remember_geometry()
-        self.save_settings()
+        self.settings.save()  # once more: a store that was not writable earlier may be now (nothing is lost)
         if self.session is not None:
             self.session.shutdown()
         self.file_view.player.stop()

@@ -1,0 +1,51 @@
+"""The live inputs as the window sees them: list, resolve, rescan and open, plus how often a failed microphone is
+retried and a missing one looked for. The real one is PortAudio through :mod:`serapp.engine.capture`; tests give
+the window and the live session a fake or faster one instead of patching module globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from serapp.engine import capture
+from serapp.engine.capture import InputDevice, MicrophoneSource
+from serapp.engine.filesource import FileSource
+from serapp.engine.source import AudioSource
+
+if TYPE_CHECKING:
+    from serapp.ui.engine_bridge import SourceChoice
+
+RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
+RESCAN_S = 2.0  # period of the device scan while no microphone is present at all (one appears within it)
+
+
+@dataclass(frozen=True)
+class AudioDevices:
+    """PortAudio's inputs. Subclass (or replace a method of) it for tests; every method may raise
+    :class:`~serapp.errors.SerappError` with a plain reason."""
+
+    retry_s: float = RETRY_S
+    rescan_s: float = RESCAN_S
+
+    def list_inputs(self) -> list[InputDevice]:
+        """Every input device present (may be empty); raises when PortAudio is missing."""
+        return capture.list_input_devices()
+
+    def resolve(self, wanted: str) -> InputDevice:
+        """The device ``wanted`` names by the CLI's rule (index, name, or part of a name)."""
+        return capture.resolve_device(wanted)
+
+    def refresh(self) -> bool:
+        """Make PortAudio scan again; False while a playback runs (a rescan would cut it off)."""
+        return capture.refresh_devices()
+
+    def open(self, choice: SourceChoice, sample_rate: int, rescan: bool = False) -> AudioSource:
+        """The source for ``choice``: the file at real-time pace, or the microphone (``rescan``: look for it
+        among the devices present now)."""
+        if choice.is_file:
+            return FileSource(choice.path, sample_rate=sample_rate, realtime=True, loop=choice.loop)
+        return self.open_microphone(choice.device or None, rescan)
+
+    def open_microphone(self, device: str | None, rescan: bool) -> AudioSource:
+        """The microphone ``device`` (None = the default input)."""
+        return MicrophoneSource(device, rescan=rescan)
