@@ -73,7 +73,9 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------------- analyze
 def run_analyze(args: argparse.Namespace) -> int:
-    from serapp.engine.analysis import FileAnalysis, analyze_file, timeline_csv, utterances_csv
+    from serapp.engine.analysis import analyze_file
+    from serapp.engine.serialize import analysis_dict, timeline_csv, utterances_csv
+    from serapp.engine.summary import FileAnalysis
     from serapp.errors import SerappError
     from serapp.progress import ProgressLine
 
@@ -87,7 +89,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         try:
             analyses.append(analyze_file(name, model, config,
                                          progress=line.for_file(name, i, len(args.files)) if line else None))
-            entries.append(analyses[-1].to_dict())
+            entries.append(analysis_dict(analyses[-1]))
         except SerappError as exc:
             entries.append({"file": name, "error": str(exc)})
         except Exception as exc:  # one bad file must not stop the others, nor show a traceback

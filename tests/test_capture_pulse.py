@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult
+from serapp.engine.analyzer import Analyzer
 from serapp.engine.capture import MicrophoneSource, list_input_devices, refresh_devices
 from serapp.engine.model import load_model
+from serapp.engine.result import EmotionResult
+from serapp.engine.state import RunState
 from tests.conftest import IN_CI
 
 pytestmark = pytest.mark.pulse
@@ -60,7 +62,7 @@ def test_clip_played_into_pulse_is_recognised_through_portaudio(
         assert speech.wait(12), f"no speech result within 12 s ({len(results)} results, state {analyzer.state}, " \
                                 f"error {analyzer.error})"
         player.wait(10)
-        assert analyzer.state == AnalyzerState.RUNNING
+        assert analyzer.state == RunState.RUNNING
     finally:
         player.kill()
         analyzer.stop()

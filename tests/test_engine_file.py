@@ -19,12 +19,14 @@ from serapp.cli import main
 from serapp.engine import analyzer as analyzer_module
 from serapp.engine import audio
 from serapp.engine.analysis import analyze_file
-from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
+from serapp.engine.analyzer import Analyzer, SpectrumUpdate
 from serapp.engine.capture import NO_PORTAUDIO
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.result import EmotionResult
+from serapp.engine.state import RunState
 from serapp.engine.utterances import SpeechTracker, UtteranceScorer, score_utterance
 from tests.fake_sounddevice import hide_portaudio
 
@@ -56,7 +58,7 @@ def _run(source: FileSource, model: OnnxModel, config: AnalyzerConfig) -> tuple[
     analyzer = Analyzer(source, model, config, on_result=results.append, on_spectrum=spectra.append)
     analyzer.start()
     assert analyzer.wait(30), "the analyzer did not finish the file"
-    assert analyzer.state == AnalyzerState.FINISHED, analyzer.error
+    assert analyzer.state == RunState.FINISHED, analyzer.error
     return results, spectra
 
 
@@ -97,7 +99,7 @@ def test_warm_up_runs_on_the_worker_and_the_first_update_is_not_late(onnx_model_
         source = FileSource(clip, realtime=True)
         analyzer = Analyzer(source, model, config)
         analyzer.start()
-        assert analyzer.wait(30) and analyzer.state == AnalyzerState.FINISHED, analyzer.error
+        assert analyzer.wait(30) and analyzer.state == RunState.FINISHED, analyzer.error
         results = analyzer.results.drain()
         assert analyzer.stats().skipped_updates == 0
         assert config.hop_s <= results[0].t < 2 * config.hop_s  # the first window, not a catch-up
@@ -198,14 +200,14 @@ def test_source_error_surfaces_and_restart_recovers(model: OnnxModel, clip: Path
         assert got_result.wait(10)
         source.fail("The input device vanished.")
         assert analyzer.wait(5)
-        assert analyzer.state == AnalyzerState.ERROR and errors == ["The input device vanished."]
+        assert analyzer.state == RunState.ERROR and errors == ["The input device vanished."]
         got_result.clear()
         analyzer.restart()
-        assert analyzer.state == AnalyzerState.RUNNING and analyzer.error is None
+        assert analyzer.state == RunState.RUNNING and analyzer.error is None
         assert got_result.wait(10)
     finally:
         analyzer.stop()
-    assert analyzer.state == AnalyzerState.STOPPED
+    assert analyzer.state == RunState.STOPPED
 
 
 def test_analyze_json_reports_every_file_and_fails_for_the_bad_ones(
@@ -241,7 +243,7 @@ def test_analyze_csv_has_a_row_per_window_of_each_readable_file(
         mine = [r for r in rows if r["file"] == str(path)]
         assert [float(r["t"]) for r in mine] == [round(w.t, 3) for w in fa.timeline]
         for r, w in zip(mine, fa.timeline, strict=True):
-            assert r["emotion"] == w.emotion(model.labels) and r["speech"] == str(int(w.is_speech))
+            assert r["emotion"] == w.emotion and r["speech"] == str(int(w.is_speech))
             cells = [r[f"p_{lab}"] for lab in model.labels]
             if w.probs is None:
                 assert cells == [""] * len(model.labels)

@@ -25,12 +25,13 @@ import pytest
 from serapp import commands
 from serapp.cli import main
 from serapp.engine import capture
-from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult
+from serapp.engine.analyzer import Analyzer
 from serapp.engine.audio import load
 from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO, MicrophoneSource
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel, load_model
-from serapp.engine.source import SourceState
+from serapp.engine.result import EmotionResult
+from serapp.engine.state import RunState
 from serapp.errors import SerappError
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, hide_portaudio, wait_until
 
@@ -122,11 +123,11 @@ def test_stream_error_mid_run_is_reported_and_restart_recovers(model: OnnxModel,
         assert col.more_results(5)
         fake.stream_error()
         assert col.failed.wait(5)
-        assert analyzer.wait(5) and analyzer.state == AnalyzerState.ERROR
+        assert analyzer.wait(5) and analyzer.state == RunState.ERROR
         assert "stopped unexpectedly" in col.errors[0] and MIC.name in col.errors[0]
         assert analyzer.stats().error == col.errors[0]
         analyzer.restart()
-        assert analyzer.state == AnalyzerState.RUNNING and analyzer.error is None
+        assert analyzer.state == RunState.RUNNING and analyzer.error is None
         assert col.more_results(5), "no results after the restart"
     finally:
         analyzer.stop()
@@ -145,7 +146,7 @@ def test_device_vanishing_and_coming_back_under_another_index(model: OnnxModel, 
         assert "No audio has arrived" in col.errors[0]
         with pytest.raises(SerappError, match="No audio input device was found"):
             analyzer.restart()  # still unplugged
-        assert analyzer.state == AnalyzerState.ERROR and "No audio input device" in (analyzer.error or "")
+        assert analyzer.state == RunState.ERROR and "No audio input device" in (analyzer.error or "")
         back = FakeDevice(7, "USB Mic (hw:2,0)", rate=48000)  # re-plugged: new index, new native rate
         fake.plug(back)
         rescans = fake.rescans
@@ -154,7 +155,7 @@ def test_device_vanishing_and_coming_back_under_another_index(model: OnnxModel, 
         assert analyzer.source.sample_rate == 48000 and fake.live_stream().device == back.index
         n = len(col.results)
         assert col.more_results(15), "no results after the device came back"
-        assert analyzer.state == AnalyzerState.RUNNING
+        assert analyzer.state == RunState.RUNNING
         assert any(r.is_speech for r in col.results[n:])  # 48 kHz audio, resampled, is heard as speech
     finally:
         analyzer.stop()
@@ -196,7 +197,7 @@ def test_overflows_are_counted_and_reported(model: OnnxModel, fake: FakeSoundDev
         assert col.more_results(2)
         assert analyzer.stats().overflows == 3
         assert col.results[-1].dropped_blocks == 3
-        assert analyzer.state == AnalyzerState.RUNNING and not col.errors  # overflows are not failures
+        assert analyzer.state == RunState.RUNNING and not col.errors  # overflows are not failures
     finally:
         analyzer.stop()
 
@@ -368,15 +369,15 @@ def test_check_tells_a_frozen_process_from_a_lost_device(monkeypatch: pytest.Mon
         for _ in range(10):  # audio flows; the worker checks every 20 ms
             source.check()
             time.sleep(0.02)
-        assert source.state == SourceState.RUNNING and source.overflows == 0
+        assert source.state == RunState.RUNNING and source.overflows == 0
         offset[0] += 3.0  # frozen for 3 s: longer than the stall limit (0.4 s here)
         for _ in range(50):
             source.check()
             time.sleep(0.02)
-        assert source.state == SourceState.RUNNING, source.error
+        assert source.state == RunState.RUNNING, source.error
         assert source.overflows == 1 and abs(source.lost_frames / source.sample_rate - 3.0) < 0.2
         fake.mute = True
-        assert wait_until(lambda: source.check() or source.state == SourceState.ERROR, 5)
+        assert wait_until(lambda: source.check() or source.state == RunState.ERROR, 5)
         assert "No audio has arrived" in (source.error or "")
     finally:
         source.stop()

@@ -32,12 +32,12 @@ from hypothesis import strategies as st
 from serapp.cli import main
 from serapp.engine import audio, features
 from serapp.engine.analysis import analyze_file
-from serapp.engine.analyzer import Analyzer, AnalyzerState
+from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel, load_model
-from serapp.engine.source import SourceState
+from serapp.engine.state import RunState
 from serapp.errors import SerappError
 from tests.audio_mutations import (
     MUTATIONS,
@@ -233,7 +233,7 @@ def test_damaged_file_in_the_live_pipeline_is_an_error_state(tmp_path: Path, mod
     analyzer = Analyzer(FileSource(path, realtime=False), model, FUZZ_CONFIG, on_error=errors.append)
     analyzer.start()
     assert analyzer.wait(20)
-    assert analyzer.state == AnalyzerState.ERROR and len(errors) == 1 and "invalid samples" in errors[0]
+    assert analyzer.state == RunState.ERROR and len(errors) == 1 and "invalid samples" in errors[0]
     assert analyzer.stats().results >= 1  # what came before the damage was analysed
 
 
@@ -458,7 +458,7 @@ def test_a_file_cut_while_the_live_pipeline_reads_it_ends_in_the_error_state(tmp
     os.truncate(raw, os.stat(raw).st_size // 3)
     for _ in range(40):
         source.poll()
-        if source.state != SourceState.RUNNING:
+        if source.state != RunState.RUNNING:
             break
-    assert source.state == SourceState.ERROR and source.error is not None, source.state
+    assert source.state == RunState.ERROR and source.error is not None, source.state
     assert "truncated" in source.error or "could not be decoded" in source.error, source.error

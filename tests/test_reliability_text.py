@@ -26,13 +26,13 @@ from hypothesis import strategies as st
 import serapp.bench
 from serapp.bench import MAX_SECONDS, MIN_SECONDS, check_seconds
 from serapp.cli import build_parser, check_limits, main
+from serapp.engine import serialize
 from serapp.engine.analysis import analyze_file
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import load_model
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.textsafe import FORMULA_STARTS, csv_cell, encodable, terminal_text
-from serapp.ui import export
 from tests.onnx_models import save_model
 
 # One attack per label: formulas of each starting character, terminal escapes, a carriage return that hides
@@ -123,7 +123,7 @@ def _is_number(cell: str) -> bool:
 def test_the_summary_table_export_neutralises_formulas(hostile_model: Path, hostile_files: list[Path]) -> None:
     model = load_model(hostile_model)
     analyses = [analyze_file(p, model, CONFIG) for p in hostile_files]
-    rows = _cells(export.summaries_csv(analyses))
+    rows = _cells(serialize.summaries_csv(analyses))
     assert len(rows) == 1 + len(hostile_files)
     _text_cells_are_safe(rows, {0, 2})
     assert rows[1][0] == "'=cmd|' -c calc'!A1.wav"  # shown to the person as it is, but as text
@@ -132,7 +132,7 @@ def test_the_summary_table_export_neutralises_formulas(hostile_model: Path, host
 def test_the_timeline_csv_neutralises_formulas(hostile_model: Path, hostile_files: list[Path],
                                                capsys: pytest.CaptureFixture[str]) -> None:
     model = load_model(hostile_model)
-    _text_cells_are_safe(_cells(export.analysis_csv(analyze_file(hostile_files[0], model, CONFIG))), {0, 2})
+    _text_cells_are_safe(_cells(serialize.analysis_csv(analyze_file(hostile_files[0], model, CONFIG))), {0, 2})
     assert main(["analyze", "--csv", "--model", str(hostile_model), *map(str, hostile_files)]) == 0
     _text_cells_are_safe(_cells(capsys.readouterr().out), {0, 2})
 
@@ -143,9 +143,9 @@ def test_exports_of_a_file_named_with_invalid_utf8_can_be_encoded(onnx_model_pat
     with open(raw, "wb") as f:
         f.write(sample_clips[0].read_bytes())
     analysis = analyze_file(os.fsdecode(raw), load_model(onnx_model_path), CONFIG)
-    for text in (export.analysis_csv(analysis), export.summaries_csv([analysis])):
+    for text in (serialize.analysis_csv(analysis), serialize.summaries_csv([analysis])):
         assert "caf\\xe9-\\xff.ogg" in text.encode("utf-8").decode("utf-8")  # the window encodes exports as UTF-8
-    json_text = export.analysis_json(analysis)
+    json_text = serialize.analysis_json(analysis)
     assert json.loads(json_text.encode("utf-8"))["file"] == os.fsdecode(raw)  # escaped, so it round-trips
 
 

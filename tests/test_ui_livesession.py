@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-from serapp.engine.analyzer import EmotionResult
 from serapp.engine.labels import SILENCE
+from serapp.engine.result import EmotionResult
 from serapp.ui.liverecord import LiveRecord, Tally
 from serapp.ui.liveview import summary_text
 from serapp.ui.theme import emotion_style

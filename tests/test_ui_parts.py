@@ -10,11 +10,13 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 
 from serapp import atomic
-from serapp.engine.analysis import FileAnalysis, WindowResult, summarize, timeline_csv
+from serapp.engine import serialize
+from serapp.engine.rate import RateCounter
+from serapp.engine.result import EmotionResult
+from serapp.engine.serialize import timeline_csv
+from serapp.engine.summary import FileAnalysis, summarize
 from serapp.errors import SerappError
-from serapp.ui import export
 from serapp.ui.app import check_qt_binding
-from serapp.ui.engine_bridge import RateCounter
 from serapp.ui.filework import display_hop
 from serapp.ui.spectrogram import db_to_uint8
 from serapp.ui.theme import EMOTION_STYLES, emotion_style, spectrogram_lut
@@ -37,21 +39,21 @@ def test_qt_binding_does_not_leak_references_on_emit() -> None:
 
 def _analysis(tmp_path: Path) -> FileAnalysis:
     labels = ("angry", "happy")
-    timeline = [WindowResult(0.25, True, -20.0, np.array([0.8, 0.2], np.float32)),
-                WindowResult(0.5, False, -70.0, None),
-                WindowResult(0.75, True, -22.0, np.array([0.3, 0.7], np.float32))]
+    timeline = [EmotionResult(0.25, labels, np.array([0.8, 0.2], np.float32), is_speech=True, level_db=-20.0),
+                EmotionResult(0.5, labels, None, is_speech=False, level_db=-70.0),
+                EmotionResult(0.75, labels, np.array([0.3, 0.7], np.float32), is_speech=True, level_db=-22.0)]
     return FileAnalysis(tmp_path / "clip.wav", labels, 0.25, timeline, summarize(timeline, labels, 1.0))
 
 
 def test_timeline_csv_and_summary_table(tmp_path: Path) -> None:
     a = _analysis(tmp_path)
-    lines = export.analysis_csv(a).splitlines()
+    lines = serialize.analysis_csv(a).splitlines()
     clip = str(tmp_path / "clip.wav")
     assert lines == ["file,t,emotion,speech,level_db,p_angry,p_happy", f"{clip},0.250,angry,1,-20.0,0.800000,0.200000",
                      f"{clip},0.500,silence,0,-70.0,,", f"{clip},0.750,happy,1,-22.0,0.300000,0.700000"]
     with pytest.raises(SerappError, match="analysed with the labels angry, happy"):
         timeline_csv(("happy", "angry"), [a])  # columns named in another order would mislabel every value
-    table = export.summaries_csv([a]).splitlines()
+    table = serialize.summaries_csv([a]).splitlines()
     assert table[0] == "file,duration_s,dominant,speech_%,angry_%,happy_%,silence_%"
     assert table[1] == "clip.wav,1.0,angry,67,33,33,33"
 

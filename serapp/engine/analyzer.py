@@ -12,7 +12,6 @@ state and an ``on_error`` call, never an exception.
 from __future__ import annotations
 
 import collections
-import enum
 import threading
 import time
 import weakref
@@ -24,12 +23,14 @@ import numpy as np
 
 from serapp.engine import features
 from serapp.engine.config import AnalyzerConfig
-from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
+from serapp.engine.rate import RateCounter
 from serapp.engine.resample import StreamResampler
+from serapp.engine.result import EmotionResult
 from serapp.engine.smoothing import EmaSmoother
-from serapp.engine.source import AudioSource, SourceState
+from serapp.engine.source import AudioSource
 from serapp.engine.spectrum import SpectrumTracker
+from serapp.engine.state import RunState
 from serapp.engine.utterances import SpeechTracker, UtteranceScorer
 from serapp.engine.vad import SAMPLE_RATE, level_db, peak_db
 from serapp.errors import SerappError
@@ -37,51 +38,9 @@ from serapp.errors import SerappError
 T = TypeVar("T")
 
 
-class AnalyzerState(enum.StrEnum):
-    STOPPED = "stopped"
-    RUNNING = "running"
-    FINISHED = "finished"  # a file source ran out; the last window was analysed
-    ERROR = "error"  # see Analyzer.error; Analyzer.restart() retries
-
-
-@dataclass(frozen=True)
-class EmotionResult:
-    """One emotion update.
-
-    ``t``: stream time (s) of the update; ``phase``: ``"speech"`` (an utterance is growing), ``"held"`` (one
-    ended less than ``hold_s`` ago; ``probs`` is its final score) or ``"silence"``; ``probs``: the probabilities
-    shown ``(n_labels,)``, or ``None`` (no speech, or an utterance too short to judge yet); ``raw_probs``: the
-    utterance's unsmoothed score; ``is_speech``: an utterance is growing now; ``utterance``: its number (from 1;
-    0 outside speech) and ``utterance_s`` its length so far (s); ``level_db``: level of the last hop (dBFS);
-    ``compute_ms``: detector + features + inference time of this update; ``latency_ms``: from the arrival of
-    the newest audio to this result; ``dropped_blocks``: input lost so far (device overflows plus ring
-    overruns).
-    """
-
-    t: float
-    labels: tuple[str, ...]
-    probs: np.ndarray | None
-    raw_probs: np.ndarray | None
-    is_speech: bool
-    level_db: float
-    compute_ms: float
-    latency_ms: float
-    dropped_blocks: int = 0
-    phase: str = "silence"
-    utterance: int = 0
-    utterance_s: float = 0.0
-
-    @property
-    def emotion(self) -> str:
-        """Top label of the shown probabilities, or ``"silence"``."""
-        return SILENCE if self.probs is None else self.labels[int(np.argmax(self.probs))]
-
-    def to_dict(self) -> dict[str, Any]:
-        probs = None if self.probs is None else dict(zip(self.labels, map(float, self.probs), strict=True))
-        return {"t": round(self.t, 3), "emotion": self.emotion, "speech": self.is_speech, "probabilities": probs,
-                "phase": self.phase, "utterance": self.utterance, "utterance_s": round(self.utterance_s, 3),
-                "level_db": round(self.level_db, 1), "compute_ms": round(self.compute_ms, 2),
-                "latency_ms": round(self.latency_ms, 1), "dropped_blocks": self.dropped_blocks}
+# The analyzer's lifecycle is its source's: one enum, RunState. This second name is kept only until the window's
+# engine bridge (serapp/ui/engine_bridge.py, reworked concurrently) imports RunState.
+AnalyzerState = RunState
 
 
 @dataclass(frozen=True)
@@ -101,7 +60,7 @@ class SpectrumUpdate:
 class EngineStats:
     """Counters for a status bar. Rates per second; counts since start."""
 
-    state: AnalyzerState
+    state: RunState
     error: str | None
     source: str
     updates_per_s: float
@@ -151,7 +110,7 @@ class _Callbacks:
     on_result: Callable[[EmotionResult], None] | None = None
     on_spectrum: Callable[[SpectrumUpdate], None] | None = None
     on_error: Callable[[str], None] | None = None
-    on_state: Callable[[AnalyzerState], None] | None = None
+    on_state: Callable[[RunState], None] | None = None
 
 
 @dataclass
@@ -161,7 +120,7 @@ class _Counters:
     lost_events: int = 0
     skipped: int = 0
     level_db: float = -120.0
-    times: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=16))
+    rate: RateCounter = field(default_factory=RateCounter)
 
 
 def warm_up(model: OnnxModel) -> None:
@@ -187,13 +146,13 @@ class Analyzer:
                  on_result: Callable[[EmotionResult], None] | None = None,
                  on_spectrum: Callable[[SpectrumUpdate], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
-                 on_state: Callable[[AnalyzerState], None] | None = None) -> None:
+                 on_state: Callable[[RunState], None] | None = None) -> None:
         self.source = source
         self.model = model
         self.config = config or AnalyzerConfig()
         self.callbacks = _Callbacks(on_result, on_spectrum, on_error, on_state)
         self.results: BoundedQueue[EmotionResult] = BoundedQueue(self.config.queue_size)
-        self._state = AnalyzerState.STOPPED
+        self._state = RunState.STOPPED
         self._error: str | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -202,7 +161,7 @@ class Analyzer:
 
     # ------------------------------------------------------------------ control (front-end thread)
     @property
-    def state(self) -> AnalyzerState:
+    def state(self) -> RunState:
         return self._state
 
     @property
@@ -222,12 +181,12 @@ class Analyzer:
         except SerappError as exc:
             # The caller gets the exception; the state says the same for stats() and a later restart().
             self._error = str(exc)
-            self._state = AnalyzerState.ERROR
+            self._state = RunState.ERROR
             raise
         self._reset()  # after the start: a microphone found again may run at another native rate
         self._stop.clear()
         self._done.clear()
-        self._set_state(AnalyzerState.RUNNING)
+        self._set_state(RunState.RUNNING)
         self._thread = threading.Thread(target=self._run, name="serapp-analyzer", daemon=True)
         self._thread.start()
 
@@ -238,8 +197,8 @@ class Analyzer:
             self._thread.join(timeout)
         self._thread = None
         self.source.stop()
-        if self._state == AnalyzerState.RUNNING:
-            self._set_state(AnalyzerState.STOPPED)
+        if self._state == RunState.RUNNING:
+            self._set_state(RunState.STOPPED)
 
     def restart(self) -> None:
         """Stop, then start again from a clean state (the retry after an error)."""
@@ -249,7 +208,7 @@ class Analyzer:
 
     def set_source(self, source: AudioSource) -> None:
         """Switch to another source (microphone ⇄ file); restarts when running."""
-        running = self._state == AnalyzerState.RUNNING
+        running = self._state == RunState.RUNNING
         self.stop()
         self.source = source
         if running:
@@ -261,9 +220,7 @@ class Analyzer:
 
     def stats(self) -> EngineStats:
         c = self._counters
-        times = list(c.times)
-        rate = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-        return EngineStats(self._state, self._error, self.source.label, rate, c.results, self.results.dropped,
+        return EngineStats(self._state, self._error, self.source.label, c.rate.rate(), c.results, self.results.dropped,
                            self.source.overflows, c.lost_samples, c.skipped, c.level_db)
 
     # ------------------------------------------------------------------ worker
@@ -287,14 +244,14 @@ class Analyzer:
         self._peak_db = -120.0  # the largest input sample of this wake-up (dBFS)
         self._counters = _Counters()
 
-    def _set_state(self, state: AnalyzerState) -> None:
+    def _set_state(self, state: RunState) -> None:
         self._state = state
         if self.callbacks.on_state is not None:
             self.callbacks.on_state(state)
 
     def _fail(self, message: str) -> None:
         self._error = message
-        self._set_state(AnalyzerState.ERROR)
+        self._set_state(RunState.ERROR)
         if self.callbacks.on_error is not None:
             self.callbacks.on_error(message)
 
@@ -314,7 +271,7 @@ class Analyzer:
             while not self._stop.is_set():
                 started = time.monotonic()
                 busy = self._step()
-                if self._state != AnalyzerState.RUNNING:
+                if self._state != RunState.RUNNING:
                     break
                 if self.source.realtime or not busy:
                     self._stop.wait(max(0.0, self.config.wake_s - (time.monotonic() - started)))
@@ -330,7 +287,7 @@ class Analyzer:
         """One wake-up: poll, speech tracking, spectrum, and the update(s) due. Returns whether audio arrived."""
         src = self.source
         src.check()
-        if src.state == SourceState.ERROR:
+        if src.state == RunState.ERROR:
             raise SerappError(src.error or f"The source {src.label!r} failed.")
         chunk = src.poll()
         # The input's own samples, before resampling and DC removal: what clips at the sound card.
@@ -339,7 +296,7 @@ class Analyzer:
         if chunk.lost:
             c.lost_samples += chunk.lost
             c.lost_events += 1
-        finished = src.state == SourceState.FINISHED
+        finished = src.state == RunState.FINISHED
         y = self._resampler.process(chunk.samples)
         if finished:
             y = np.concatenate([y, self._resampler.flush()])
@@ -365,7 +322,7 @@ class Analyzer:
             self._compute_s += time.perf_counter() - t0
             if self._tracker.total > self._next_hop - self._hop:
                 self._update(chunk.arrival)
-            self._set_state(AnalyzerState.FINISHED)
+            self._set_state(RunState.FINISHED)
         return chunk.samples.size > 0 or finished
 
     def _track(self, y: np.ndarray) -> None:
@@ -426,7 +383,7 @@ class Analyzer:
             dropped_blocks=self.source.overflows + c.lost_events, phase=phase,
             utterance=self._utterances if phase == "speech" else 0, utterance_s=length)
         c.results += 1
-        c.times.append(time.monotonic())
+        c.rate.tick()
         self.results.put(result)
         if self.callbacks.on_result is not None:
             self.callbacks.on_result(result)

@@ -20,6 +20,11 @@ from serapp.errors import SerappError
 from serapp.paths import not_regular
 from serapp.textsafe import shown_path, terminal_text
 
+# File-name suffixes of the formats libsndfile reads (Opus lives in Ogg files, sometimes named .opus), lower case:
+# the one list for the window's open dialog and folder drops and the trainer's corpus scans.
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+                                   ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64")
+
 # libsndfile notes a data chunk longer than the file as "<chunk> : <declared> (should be <present>)": "data" in
 # WAV, "SSND" in AIFF, "Data Size" in AU; RF64 says its ds64 frame count disagrees with the data present.
 _SHORT_DATA = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from serapp.engine.ringbuffer import RingBuffer
-from serapp.engine.source import RingSource, SourceState
+from serapp.engine.source import RingSource
+from serapp.engine.state import RunState
 from serapp.errors import SerappError
 
 NO_PORTAUDIO = ("Audio capture needs the PortAudio library, which is not installed. Install it "
@@ -193,16 +194,16 @@ class MicrophoneSource(RingSource):
         self.last_arrival = time.monotonic()
 
     def _finished(self) -> None:
-        if self._state == SourceState.RUNNING:
+        if self._state == RunState.RUNNING:
             self.fail(f"The input stream from {self.label!r} stopped unexpectedly (device unplugged or taken "
                       "by another program). Retry, or choose another device with --device.")
 
     def start(self) -> None:
         """Open and start the stream. Raises :class:`SerappError` when the device cannot be opened."""
-        if self._state == SourceState.RUNNING:
+        if self._state == RunState.RUNNING:
             return
         sd = import_sounddevice()
-        if self._state == SourceState.ERROR:  # the retry after a failure: the device may have come back
+        if self._state == RunState.ERROR:  # the retry after a failure: the device may have come back
             self.stop()
             self._rebind()
         self._reset_reading()
@@ -212,7 +213,7 @@ class MicrophoneSource(RingSource):
             self._stream = sd.InputStream(device=self.device.index, channels=1, samplerate=self.sample_rate,
                                           dtype="float32", blocksize=self.blocksize, latency="low",
                                           callback=self._callback, finished_callback=self._finished)
-            self._state = SourceState.RUNNING
+            self._state = RunState.RUNNING
             self._stream.start()
         except Exception as exc:
             _close(self._stream)
@@ -225,8 +226,8 @@ class MicrophoneSource(RingSource):
     def stop(self) -> None:
         """Stop and close the stream (idempotent)."""
         stream, self._stream = self._stream, None
-        if self._state != SourceState.ERROR:
-            self._state = SourceState.STOPPED
+        if self._state != RunState.ERROR:
+            self._state = RunState.STOPPED
         _close(stream)
 
     def check(self) -> None:
@@ -237,7 +238,7 @@ class MicrophoneSource(RingSource):
         fresh :data:`_STALL_S` to deliver. Audio the device could not deliver meanwhile is counted as a dropped
         block (see :meth:`_count_shortfall`).
         """
-        if self._state != SourceState.RUNNING or self._stream is None:
+        if self._state != RunState.RUNNING or self._stream is None:
             return
         now = time.monotonic()
         if now - self._last_check > _STALL_S / 2:  # the worker itself was not running: judge from now on

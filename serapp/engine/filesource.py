@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from serapp.engine import audio
-from serapp.engine.source import Chunk, RingSource, SourceState
+from serapp.engine.source import Chunk, RingSource
+from serapp.engine.state import RunState
 from serapp.errors import SerappError
 from serapp.textsafe import encodable
 
@@ -55,12 +56,12 @@ class FileSource(RingSource):
         self._pending = np.zeros(0, dtype=np.float32)
         self._delivered = 0
         self._t0 = None
-        self._state = SourceState.RUNNING
+        self._state = RunState.RUNNING
 
     def stop(self) -> None:
         self._blocks = None
-        if self._state == SourceState.RUNNING:
-            self._state = SourceState.STOPPED
+        if self._state == RunState.RUNNING:
+            self._state = RunState.STOPPED
 
     def _take(self, n: int) -> np.ndarray:
         """Up to ``n`` next samples, decoding blocks as needed; fewer at the end of the file."""
@@ -82,7 +83,7 @@ class FileSource(RingSource):
 
     def poll(self) -> Chunk:
         """The samples due now (real-time) or the next chunk (fast); empty once finished."""
-        if self._state != SourceState.RUNNING:
+        if self._state != RunState.RUNNING:
             return Chunk(np.zeros(0, dtype=np.float32), self.last_arrival)
         if self._t0 is None:
             self._t0 = time.monotonic()
@@ -97,6 +98,6 @@ class FileSource(RingSource):
             self.ring.write(y)
             self._delivered += due if self.realtime else y.size
             self.last_arrival = time.monotonic()
-            if self._blocks is None and self._pending.size == 0 and self._state == SourceState.RUNNING:
-                self._state = SourceState.FINISHED
+            if self._blocks is None and self._pending.size == 0 and self._state == RunState.RUNNING:
+                self._state = RunState.FINISHED
         return super().poll()

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 SILENCE = "silence"
 
@@ -18,3 +23,9 @@ def reserved_collision(labels: tuple[str, ...] | list[str]) -> str | None:
 
     reserved = {norm(w) for w in RESERVED_WORDS}
     return next((label for label in labels if norm(label) in reserved), None)
+
+
+def top_label(probs: Any, labels: Sequence[str]) -> str:
+    """The label of the largest of ``probs`` ``(n_labels,)`` (an array or sequence), or ``"silence"`` for
+    ``None``: *the* rule for a shown emotion, used by windows, utterances, summaries and their exports."""
+    return SILENCE if probs is None else labels[int(np.argmax(probs))]

@@ -7,7 +7,6 @@ A source fills a :class:`RingBuffer` at its own native rate; the analyzer worker
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -15,15 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from serapp.engine.ringbuffer import RingBuffer
-
-
-class SourceState(enum.StrEnum):
-    """Lifecycle of a source: stopped → running → (finished | error) → restart → running."""
-
-    STOPPED = "stopped"
-    RUNNING = "running"
-    FINISHED = "finished"  # a file source reached its end
-    ERROR = "error"
+from serapp.engine.state import RunState
 
 
 @dataclass(frozen=True)
@@ -47,7 +38,7 @@ class AudioSource(Protocol):
     realtime: bool
 
     @property
-    def state(self) -> SourceState: ...
+    def state(self) -> RunState: ...
 
     @property
     def error(self) -> str | None: ...
@@ -74,14 +65,14 @@ class RingSource:
         self.sample_rate = int(sample_rate)
         self.realtime = realtime
         self.ring = RingBuffer(max(1, round(capacity_s * self.sample_rate)))
-        self._state = SourceState.STOPPED
+        self._state = RunState.STOPPED
         self._error: str | None = None
         self._overflows = 0
         self._read_total = 0
         self.last_arrival = time.monotonic()
 
     @property
-    def state(self) -> SourceState:
+    def state(self) -> RunState:
         return self._state
 
     @property
@@ -96,7 +87,7 @@ class RingSource:
     def fail(self, message: str) -> None:
         """Enter the error state with a plain ``message`` (any thread)."""
         self._error = message
-        self._state = SourceState.ERROR
+        self._state = RunState.ERROR
 
     def _reset_reading(self) -> None:
         self.ring.clear()

@@ -34,13 +34,14 @@ from PySide6.QtWidgets import (
 )
 
 from serapp import atomic
-from serapp.engine.analysis import FileAnalysis
+from serapp.engine import serialize
+from serapp.engine.audio import AUDIO_SUFFIXES
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
 from serapp.engine.model import OnnxModel
+from serapp.engine.summary import FileAnalysis
 from serapp.errors import Cancelled, SerappError
 from serapp.progress import describe, time_left_s
-from serapp.ui import export
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.filework import FileResult, analyse, file_spectrogram
 from serapp.ui.playback import Player
@@ -49,13 +50,12 @@ from serapp.ui.theme import emotion_style
 from serapp.ui.timeaxis import format_clock
 from serapp.ui.timeline import AXIS_WIDTH, TimelinePlot
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".opus")
 AUDIO_FILTER = "Audio files (" + " ".join(f"*{s}" for s in AUDIO_SUFFIXES) + ");;All files (*)"
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "png": "PNG image (*.png)"}
 # Least heights of the plots, in lines of the window's font: room for their axis captions and three tick labels
 # however many files the table above lists (a scroll bar appears instead of squashed plots).
 SPECTROGRAM_MIN_LINES = 11
-# Captions of the table of summaries (the CSV export keeps its machine names, see serapp.ui.export).
+# Captions of the table of summaries (the CSV export keeps its machine names, see serapp.engine.serialize).
 _HEADER_NAMES = {"file": "File", "duration_s": "Duration", "dominant": "Dominant", "speech_%": "Speech %"}
 
 
@@ -479,13 +479,13 @@ class FileAnalysisView(QWidget):
 
     def _refresh_table(self) -> None:
         done = [self.results[p].analysis for p in self.order if p in self.results]
-        columns = export.summary_header(done) if done else ["file", "duration_s", "dominant"]
+        columns = serialize.summary_header(done) if done else ["file", "duration_s", "dominant"]
         self.table.blockSignals(True)
         self.table.clear()
         self.table.setColumnCount(len(columns))
         self.table.setHorizontalHeaderLabels([display_header(c) for c in columns])
         self.table.setRowCount(len(self.order))
-        rows = iter(export.summary_rows(done))
+        rows = iter(serialize.summary_rows(done))
         for r, path in enumerate(self.order):
             cells = next(rows) if path in self.results else [Path(path).name, "", "error"]
             if path in self.results:  # the duration as a clock, like the time axes ("1:05.3")
@@ -630,14 +630,14 @@ class FileAnalysisView(QWidget):
 
     def _export_bytes(self, kind: str) -> bytes:
         if kind == "table":
-            return export.summaries_csv([self.results[p].analysis for p in self.order if p in self.results]).encode()
+            return serialize.summaries_csv([self.results[p].analysis for p in self.order if p in self.results]).encode()
         result = self.results.get(self.current or "")
         if result is None:
             raise SerappError("Nothing to export yet: analyse a file first.")
         if kind == "csv":
-            return export.analysis_csv(result.analysis).encode()
+            return serialize.analysis_csv(result.analysis).encode()
         if kind == "json":
-            return export.analysis_json(result.analysis).encode()
+            return serialize.analysis_json(result.analysis).encode()
         if kind == "png":
             return self.view_png()
         raise SerappError(f"Unknown export kind {kind!r}.")

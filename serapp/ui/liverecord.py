@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serapp.engine.analysis import FileAnalysis, UtteranceResult, WindowResult, summarize
-from serapp.engine.analyzer import EmotionResult
+from serapp.engine.result import EmotionResult
+from serapp.engine.summary import FileAnalysis, UtteranceResult, summarize
 
 LIVE_NAME = "live"  # the "file" of a live session in exports
 RECENT_S = 60.0  # the rolling summary's recent window
@@ -49,7 +49,7 @@ class LiveRecord:
 
     def __init__(self) -> None:
         self.labels: tuple[str, ...] = ()
-        self.rows: list[WindowResult] = []
+        self.rows: list[EmotionResult] = []  # a timeline as a file's: probabilities only inside utterances
         self.utterances: list[UtteranceResult] = []
         self._open: tuple[float, float, np.ndarray | None] | None = None  # utterance being spoken: start, end, score
         self._open_id = 0  # its number in the analyzer's run
@@ -93,7 +93,9 @@ class LiveRecord:
             # As in a file's timeline, only hops inside an utterance carry probabilities (a "held" result repeats
             # the ended utterance's score for the eye, it measures nothing new).
             probs = np.array(r.probs, dtype=np.float32) if r.probs is not None and r.is_speech else None
-            self.rows.append(WindowResult(t, probs is not None, r.level_db, probs))
+            self.rows.append(EmotionResult(t=t, labels=self.labels, probs=probs, is_speech=probs is not None,
+                                           level_db=r.level_db, phase=r.phase if probs is not None else "silence",
+                                           utterance=r.utterance if probs is not None else 0))
             if probs is not None and probs.shape == self._prob_sum.shape:
                 self._prob_sum += probs
                 self._top_counts[int(np.argmax(probs))] += 1

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from serapp import atomic
+from serapp.engine import serialize
 from serapp.engine.model import OnnxModel, load_model
 from serapp.errors import SerappError
-from serapp.ui import export
 from serapp.ui.about import AboutDialog
 from serapp.ui.audiodevices import AudioDevices
 from serapp.ui.demo import DemoView
@@ -805,7 +805,7 @@ class MainWindow(QMainWindow):
                 data = grab_png(self.live_view)
             else:
                 analysis = self.live_record.analysis(self.settings.values.hop_s)
-                text = export.analysis_csv(analysis) if kind == "csv" else export.analysis_json(analysis)
+                text = serialize.analysis_csv(analysis) if kind == "csv" else serialize.analysis_json(analysis)
                 data = text.encode("utf-8")
             atomic.write_bytes(path, data)
         except SerappError as exc:
