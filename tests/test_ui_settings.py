@@ -77,3 +77,13 @@ def test_another_model_relabels_the_views_and_a_bad_one_keeps_the_current(qtbot:
     text = about.metadata.toPlainText()
     assert "calm, excited, bored" in text and "three.onnx" in text
     assert about.card.toPlainText()
+
+
+def test_each_view_keeps_its_own_section_and_follows_the_model(qtbot: QtBot, tmp_path: Path,
+                                                               model_path: Path) -> None:
+    window = open_window(qtbot, tmp_path, model=str(model_path))
+    window.settings.update(hop_s=0.75, last_dir=str(tmp_path))  # changed elsewhere than in the toolbar
+    assert window.hop_spin.value() == 0.75  # the controls show it
+    qtbot.waitUntil(lambda: window.file_view.config.hop_s == 0.75, timeout=3000)  # applied after the pause
+    assert window.file_view.last_dir == str(tmp_path)  # the file view reads its folder from the model
+    assert load_settings(settings_store(tmp_path)).hop_s == 0.75

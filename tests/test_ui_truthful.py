@@ -7,9 +7,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
 
-import pytest
+import numpy as np
 from pytestqt.qtbot import QtBot
 
 from serapp.engine.model import OnnxModel
@@ -51,17 +50,19 @@ def test_dropped_pipe_device_and_folder_without_audio_each_get_a_plain_message(
     assert all(p.name in shown for p in (fifo, empty)), shown
 
 
+class SlowModel(OnnxModel):
+    """The real model, scoring 0.6 s late: more than two hops (0.25 s), so the analyzer serves the newest update
+    and skips the rest."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        time.sleep(0.6)
+        return super().predict(x)
+
+
 def test_updates_skipped_by_a_slow_model_show_in_the_status_bar(
-        qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_path: Path,
-        sample_clips: list[Path]) -> None:
-    fast = OnnxModel.predict
-
-    def slow(self: OnnxModel, *args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.6)  # more than two hops (0.25 s): the analyzer serves the newest update, skipping the rest
-        return fast(self, *args, **kwargs)
-
-    monkeypatch.setattr(OnnxModel, "predict", slow)
-    window = open_window(qtbot, tmp_path, model=str(model_path), input=str(sample_clips[4]))
+        qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path]) -> None:
+    window = open_window(qtbot, tmp_path, model_loader=lambda path: SlowModel(path or model_path),
+                         model=str(model_path), input=str(sample_clips[4]))
     status = window.status_labels["dropped"]
     qtbot.waitUntil(lambda: "skipped updates" in status.text(), timeout=20000)
     count = int(status.text().rsplit("skipped updates ", 1)[1])

@@ -61,8 +61,9 @@ def name_pixel_size(screen_width_px: int, screen_height_px: int, words: Sequence
 class DemoView(QWidget):
     """Full-screen presentation of the live results; no controls (keyboard only)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, hint_visible_s: float = HINT_VISIBLE_S) -> None:
         super().__init__(parent)
+        self.hint_visible_s = hint_visible_s  # how long the key hint shows before it fades
         self.setObjectName("demoView")
         self.emotion = EmotionDisplay(self, scale=2.2)
         self.bars = ProbabilityBars(self)
@@ -137,10 +138,10 @@ class DemoView(QWidget):
         self.timeline.plot.getAxis("left").setStyle(tickFont=small)
 
     def show_hint(self) -> None:
-        """Show the key hint, then fade it out after :data:`HINT_VISIBLE_S` (call when entering demo mode)."""
+        """Show the key hint, then fade it out after :attr:`hint_visible_s` (call when entering demo mode)."""
         self._hint_fade.stop()
         self._hint_opacity.setOpacity(1.0)
-        self._hint_timer.start(int(HINT_VISIBLE_S * 1000))
+        self._hint_timer.start(int(self.hint_visible_s * 1000))
 
     @property
     def hint_opacity(self) -> float:

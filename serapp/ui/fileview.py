@@ -45,6 +45,7 @@ from serapp.progress import describe, time_left_s
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.filework import FileResult, analyse, file_spectrogram
 from serapp.ui.playback import Player
+from serapp.ui.settingsmodel import SettingsModel
 from serapp.ui.spectrogram import FileSpectrogram
 from serapp.ui.theme import emotion_style
 from serapp.ui.timeaxis import format_clock
@@ -117,15 +118,16 @@ class FileAnalysisView(QWidget):
     message_changed = Signal(str)
     current_changed = Signal()  # another file (or none) is shown: what can be exported changed
 
-    def __init__(self, parent: QWidget | None = None, player: Player | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, player: Player | None = None,
+                 settings: SettingsModel | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings  # its section: last_dir, the folder of the last export
         self.model: OnnxModel | None = None
         self.config = AnalyzerConfig()
         self.results: dict[str, FileResult] = {}
         self.errors: dict[str, str] = {}
         self.order: list[str] = []
         self.current: str | None = None
-        self.last_dir = ""
         self._pending: list[str] = []
         self._worker: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -603,6 +605,11 @@ class FileAnalysisView(QWidget):
         self.play_button.setToolTip(f"{tip}\n{self.player.fallback}" if self.player.fallback else tip)
 
     # ------------------------------------------------------------------ exports
+    @property
+    def last_dir(self) -> str:
+        """The folder a dialog starts in when no analysed file suggests one (the settings' ``last_dir``)."""
+        return self.settings.values.last_dir if self.settings is not None else ""
+
     def export_dialog(self, kind: str) -> None:
         """Ask where to save (``csv``, ``json``, ``png`` of the current file, or ``table`` of all) and save."""
         if self.current is None and kind != "table":
@@ -615,7 +622,8 @@ class FileAnalysisView(QWidget):
         start = str(folder / f"{stem}-emotions.{suffix}")
         path, _ = QFileDialog.getSaveFileName(self, "Export", start, EXPORT_FILTERS[suffix])
         if path:
-            self.last_dir = str(Path(path).parent)
+            if self.settings is not None:
+                self.settings.update(last_dir=str(Path(path).parent))
             self.write_export(path, kind)
 
     def write_export(self, path: str | Path, kind: str) -> bool:

@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -32,6 +31,7 @@ from serapp.engine.model import OnnxModel, load_model
 from serapp.errors import SerappError
 from serapp.ui.about import AboutDialog
 from serapp.ui.audiodevices import AudioDevices
+from serapp.ui.controls import ANALYSIS_KEYS, AnalysisControls
 from serapp.ui.demo import DemoView
 from serapp.ui.engine_bridge import (
     DeviceWatcher,
@@ -48,7 +48,7 @@ from serapp.ui.modelchoice import ModelLoader, choose_model, startup_path
 from serapp.ui.playback import Player
 from serapp.ui.plotstyle import apply_plot_palette
 from serapp.ui.recorder import RECORD_FORMATS
-from serapp.ui.settings import RANGES, analyzer_config
+from serapp.ui.settings import analyzer_config
 from serapp.ui.settingsmodel import SettingsModel
 from serapp.ui.spectrogram import SpectrogramMenu
 from serapp.ui.theme import palette_named, qpalette, stylesheet
@@ -126,8 +126,7 @@ class MainWindow(QMainWindow):
         self._pre_demo_maximized = False
 
         self.live_view = LiveView(self)
-        self.file_view = FileAnalysisView(self, player=player)
-        self.file_view.last_dir = self.settings.values.last_dir
+        self.file_view = FileAnalysisView(self, player=player, settings=self.settings)
         self.demo_view = DemoView(self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.live_view, "Live")
@@ -158,6 +157,7 @@ class MainWindow(QMainWindow):
         self._apply_debounce.setSingleShot(True)
         self._apply_debounce.setInterval(300)
         self._apply_debounce.timeout.connect(self._apply_controls)
+        self.settings.changed.connect(self._on_settings_changed)
         self.apply_theme(self.settings.values.theme)
         # Saved at once: an unwritable store is said in the banner now, not at the user's first change.
         self.settings.problem_changed.connect(lambda message: self.set_banner("settings", message))
@@ -271,18 +271,6 @@ class MainWindow(QMainWindow):
                 formats = menu.addMenu("Recording format")
                 formats.addActions(list(self.record_format_actions.values()))
 
-    def _spin(self, key: str, suffix: str, step: float, decimals: int, tip: str) -> QDoubleSpinBox:
-        lo, hi = RANGES[key]
-        spin = QDoubleSpinBox(self)
-        spin.setRange(lo, hi)
-        spin.setSingleStep(step)
-        spin.setDecimals(decimals)
-        spin.setSuffix(suffix)
-        spin.setValue(getattr(self.settings.values, key))
-        spin.setToolTip(tip)
-        spin.valueChanged.connect(self._on_control_changed)
-        return spin
-
     def _build_toolbar(self) -> None:
         bar = QToolBar("Controls", self)
         bar.setObjectName("controls")
@@ -300,9 +288,9 @@ class MainWindow(QMainWindow):
         self.model_button = QPushButton("Model…", self)
         self.model_button.setToolTip("Choose a serapp ONNX model (Ctrl+M)")
         self.model_button.clicked.connect(self.choose_model)
-        self.hop_spin = self._spin("hop_s", " s", 0.05, 2, "Time between emotion updates")
-        self.smoothing_spin = self._spin("smoothing_s", " s", 0.1, 1, "Smoothing time constant (0 = off)")
-        self.gate_spin = self._spin("gate_db", " dBFS", 1.0, 0, "Voice gate: quieter input counts as silence")
+        self.analysis_controls = AnalysisControls(self, self.settings)  # saves and restores its own settings
+        controls = self.analysis_controls
+        self.hop_spin, self.smoothing_spin, self.gate_spin = controls.hop, controls.smoothing, controls.gate
         for caption, widget in (("", self.start_button), ("Input", self.device_combo), ("", self.model_button),
                                 ("Hop", self.hop_spin), ("Smoothing", self.smoothing_spin), ("Gate", self.gate_spin)):
             if caption:
@@ -319,13 +307,19 @@ class MainWindow(QMainWindow):
 
     def set_spectrogram_display(self, cmap: str, range_db: float, n_fft: int | None = None) -> None:
         """View › Spectrogram: the colour map, dB range and FFT size of every spectrogram, remembered in the
-        settings. A new FFT size reaches the live view at once (a running session restarts with it) and the file
-        view when it next shows a file."""
-        old_n_fft = self.settings.values.spectrogram_n_fft
+        settings (and applied by :meth:`_on_settings_changed`)."""
         self.settings.update(spectrogram_cmap=cmap, spectrogram_range_db=range_db,
-                             spectrogram_n_fft=old_n_fft if n_fft is None else n_fft)
-        self._apply_spectrogram_display()
-        if self.settings.values.spectrogram_n_fft != old_n_fft and self.model is not None:
+                             spectrogram_n_fft=self.settings.values.spectrogram_n_fft if n_fft is None else n_fft)
+
+    def _on_settings_changed(self, names: frozenset) -> None:
+        """Apply settings that changed, wherever they were changed (the model has saved them already). The
+        analysis controls apply once the user pauses; a new FFT size reaches the live view at once (a running
+        session restarts with it) and the file view when it next shows a file."""
+        if names & ANALYSIS_KEYS:
+            self._apply_debounce.start()
+        if names & {"spectrogram_cmap", "spectrogram_range_db"}:
+            self._apply_spectrogram_display()
+        if "spectrogram_n_fft" in names and self.model is not None:
             self._apply_controls()  # restarts a running session: the old size's last columns are drained first
             config = analyzer_config(self.settings.values)
             self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
@@ -552,12 +546,6 @@ class MainWindow(QMainWindow):
         self.start_action.setStatusTip(self.live_input.describe())
         self.start_button.setToolTip(START_TIP if enabled else
                                      self.live_input.unavailable_reason or "No model is loaded")
-
-    def _on_control_changed(self) -> None:
-        """A spin box changed: persist at once (a crash right after keeps it), apply once the user pauses."""
-        self.settings.update(hop_s=self.hop_spin.value(), smoothing_s=self.smoothing_spin.value(),
-                             gate_db=self.gate_spin.value())
-        self._apply_debounce.start()
 
     def _apply_controls(self) -> None:
         """Hand the settings' config to the session and the file view (restarting a running session once)."""
