@@ -19,6 +19,7 @@ from serapp.engine.filesource import FileSource
 from serapp.engine.model import load_model
 from serapp.errors import SerappError
 from serapp.ui import engine_bridge
+from serapp.ui.liveinput import LivePhase
 from serapp.ui.playback import Player
 from serapp.ui.theme import emotion_style
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
@@ -54,8 +55,10 @@ def test_file_source_feeds_bars_spectrogram_timeline_and_status(qtbot: QtBot, tm
     assert "dropped blocks" in window.status_labels["dropped"].text()
     assert window.banner_text == ""
 
+    assert window.live_input.phase is LivePhase.RUNNING
     window.toggle_live()  # Stop
     assert not window.session.running and window.start_button.text().endswith("Start")
+    assert window.live_input.phase is LivePhase.STOPPED and "stopped" in window.start_action.statusTip()
 
 
 def test_without_portaudio_a_banner_explains_and_file_analysis_works(qtbot: QtBot, tmp_path: Path, model_path: Path,
@@ -65,6 +68,9 @@ def test_without_portaudio_a_banner_explains_and_file_analysis_works(qtbot: QtBo
     assert "Live input is off" in window.banner_text and "PortAudio" in window.banner_text
     assert not window.start_button.isEnabled() and not window.device_combo.isEnabled()
     assert "PortAudio" in window.start_button.toolTip()
+    assert window.live_input.phase is LivePhase.UNAVAILABLE
+    assert "Live input is off" in window.start_action.statusTip()  # the menu and the status bar say it too
+    assert "Live input is off" in window.status_labels["source"].toolTip()
     window.analyse_files([str(sample_clips[1])])
     qtbot.waitUntil(lambda: str(sample_clips[1]) in window.file_view.results, timeout=15000)
     assert window.tabs.currentWidget() is window.file_view

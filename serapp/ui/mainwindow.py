@@ -544,6 +544,7 @@ class MainWindow(QMainWindow):
         # Space also plays / pauses in File analysis, which works without a microphone.
         self.start_action.setEnabled(enabled or self.tabs.currentWidget() is self.file_view)
         self.start_action.setStatusTip(self.live_input.describe())
+        self.status_labels["source"].setToolTip(f"{STATUS_TIPS['source']}. Now: {self.live_input.describe()}")
         self.start_button.setToolTip(START_TIP if enabled else
                                      self.live_input.unavailable_reason or "No model is loaded")
 
