@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from serapp.engine.retry import RetryPolicy
 from serapp.output import json_text, write_stdout
 from serapp.textsafe import terminal_text
 
@@ -124,7 +125,7 @@ def _describe(entry: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- listen
-RETRY_S = 2.0  # seconds between attempts to reopen a failed microphone
+RETRY = RetryPolicy()  # how a failed microphone is retried (tests set a faster one)
 
 
 def run_listen(args: argparse.Namespace) -> int:
@@ -153,16 +154,18 @@ def _listen_loop(args: argparse.Namespace, analyzer: Any, labels: tuple[str, ...
     """Show results until a stop condition; returns why the input is failing when the run ends so, else None.
 
     A microphone that fails mid-run (unplugged, taken by another program, delivering nothing) is said once, then
-    retried every :data:`RETRY_S` with one short line per change of reason, and "back" only once audio arrives
-    again. The stream time goes on across reconnects (each run's time starts where the last result was).
+    retried by the engine's retry policy (:mod:`serapp.engine.retry`, as the window does) with one short line per
+    change of reason, and "back" only once audio arrives again. The stream time goes on across reconnects (each
+    run's time starts where the last result was).
     A file that fails mid-way is damaged, so that run ends.
     """
     import time
 
-    from serapp.engine.analyzer import AnalyzerState
+    from serapp.engine.state import RunState
     from serapp.errors import SerappError
 
-    retry = not _opt(args, "input")
+    policy = RETRY
+    retry = policy.retries(is_file=bool(_opt(args, "input")))
     analyzer.start()
     count, started = 0, time.monotonic()
     offset = last_t = 0.0  # session time of the current run's stream time 0; of the last result shown
@@ -175,19 +178,19 @@ def _listen_loop(args: argparse.Namespace, analyzer: Any, labels: tuple[str, ...
             break
         result = analyzer.results.get(timeout=0.1)
         if result is None:
-            if analyzer.state == AnalyzerState.ERROR and retry:
+            if analyzer.state == RunState.ERROR and retry:
                 if failing is None:
                     line.say(f"serapp: {terminal_text(analyzer.error or 'The input failed.')} "
-                             f"Retrying every {RETRY_S:g} s (Ctrl-C stops).")
+                             f"Retrying every {policy.retry_s:g} s (Ctrl-C stops).")
                 elif _short(analyzer.error) != _short(failing):
                     line.say(f"serapp: still failing: {terminal_text(_short(analyzer.error))}")
                 failing = analyzer.error or failing or "The input failed."
                 if now >= next_retry:
-                    next_retry = now + RETRY_S
+                    next_retry = policy.next_attempt(now)
                     offset, heard = last_t, False
                     with contextlib.suppress(SerappError):  # still gone: analyzer.error holds the new reason
                         analyzer.restart()
-            elif analyzer.state != AnalyzerState.RUNNING and not len(analyzer.results):
+            elif analyzer.state != RunState.RUNNING and not len(analyzer.results):
                 break
             continue
         heard = True
@@ -197,7 +200,7 @@ def _listen_loop(args: argparse.Namespace, analyzer: Any, labels: tuple[str, ...
         count += 1
         last_t = offset + result.t
         line.show(_result_line(result, labels, t=last_t, skipped=analyzer.stats().skipped_updates))
-    if analyzer.state == AnalyzerState.ERROR:
+    if analyzer.state == RunState.ERROR:
         return analyzer.error or "The input failed."
     if failing is not None or (retry and not heard and not _has_audio(analyzer.source)):
         # Reopened (or opened) but no audio since: a device that opens and delivers nothing is still failing.

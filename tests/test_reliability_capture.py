@@ -31,6 +31,7 @@ from serapp.engine.capture import NO_DEVICE, NO_PORTAUDIO, MicrophoneSource
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel, load_model
 from serapp.engine.result import EmotionResult
+from serapp.engine.retry import RetryPolicy
 from serapp.engine.state import RunState
 from serapp.errors import SerappError
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, hide_portaudio, wait_until
@@ -204,7 +205,7 @@ def test_overflows_are_counted_and_reported(model: OnnxModel, fake: FakeSoundDev
 
 def test_listen_reports_each_fault_and_recovers(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                                onnx_model_path: Path, fake: FakeSoundDevice) -> None:
-    monkeypatch.setattr(commands, "RETRY_S", 0.2)
+    monkeypatch.setattr(commands, "RETRY", RetryPolicy(retry_s=0.2))
 
     def faults() -> None:
         # each fault once results flow again: overflow, stream error, then unplug and re-plug
@@ -239,7 +240,7 @@ def test_listen_reports_each_fault_and_recovers(monkeypatch: pytest.MonkeyPatch,
 def test_listen_ends_with_status_1_when_the_input_is_still_failing(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], onnx_model_path: Path,
         fake: FakeSoundDevice) -> None:
-    monkeypatch.setattr(commands, "RETRY_S", 0.1)
+    monkeypatch.setattr(commands, "RETRY", RetryPolicy(retry_s=0.1))
     threading.Timer(1.5, fake.unplug).start()
     assert main(["listen", "--model", str(onnx_model_path), "--seconds", "3.5"]) == 1
     err = capsys.readouterr().err
@@ -250,7 +251,7 @@ def test_listen_on_a_device_that_delivers_nothing_says_so_once_and_exits_1(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], onnx_model_path: Path,
         fake: FakeSoundDevice) -> None:
     """The stream opens, so each retry "succeeds", but no callback ever comes: never "back", one report, exit 1."""
-    monkeypatch.setattr(commands, "RETRY_S", 0.2)
+    monkeypatch.setattr(commands, "RETRY", RetryPolicy(retry_s=0.2))
     fake.mute = True
     assert main(["listen", "--model", str(onnx_model_path), "--seconds", "3"]) == 1
     out, err = capsys.readouterr()
@@ -264,7 +265,7 @@ def test_listen_on_a_device_that_delivers_nothing_says_so_once_and_exits_1(
 def test_listen_whose_device_goes_silent_mid_run_exits_1(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], onnx_model_path: Path,
         fake: FakeSoundDevice) -> None:
-    monkeypatch.setattr(commands, "RETRY_S", 0.2)
+    monkeypatch.setattr(commands, "RETRY", RetryPolicy(retry_s=0.2))
     threading.Thread(target=lambda: wait_until(lambda: fake.delivered() > 30, 20) and setattr(fake, "mute", True),
                      daemon=True).start()
     assert main(["listen", "--model", str(onnx_model_path), "--hop", "0.1", "--seconds", "4"]) == 1

@@ -38,11 +38,6 @@ from serapp.errors import SerappError
 T = TypeVar("T")
 
 
-# The analyzer's lifecycle is its source's: one enum, RunState. This second name is kept only until the window's
-# engine bridge (serapp/ui/engine_bridge.py, reworked concurrently) imports RunState.
-AnalyzerState = RunState
-
-
 @dataclass(frozen=True)
 class SpectrumUpdate:
     """New spectrogram columns: ``columns`` float32 ``(n_new, n_bins)`` in dB re full scale, ``freqs`` (Hz)

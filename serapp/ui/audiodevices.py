@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 from serapp.engine import capture
 from serapp.engine.capture import InputDevice, MicrophoneSource
 from serapp.engine.filesource import FileSource
+from serapp.engine.retry import RESCAN_S, RETRY_S
 from serapp.engine.source import AudioSource
 
 if TYPE_CHECKING:
     from serapp.ui.engine_bridge import SourceChoice
 
-RETRY_S = 3.0  # wait between attempts to reopen a failed microphone
-RESCAN_S = 2.0  # period of the device scan while no microphone is present at all (one appears within it)
+# The one retry policy of the window and `serapp listen` (serapp/engine/retry.py): reopen a failed microphone every
+# RETRY_S; scan for devices every RESCAN_S while there are none.
 
 
 @dataclass(frozen=True)

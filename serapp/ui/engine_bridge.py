@@ -17,11 +17,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult, SpectrumUpdate
+from serapp.engine.analyzer import Analyzer, SpectrumUpdate
 from serapp.engine.capture import InputDevice
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
+from serapp.engine.rate import RateCounter
+from serapp.engine.result import EmotionResult
 from serapp.engine.source import AudioSource
+from serapp.engine.state import RunState
 from serapp.errors import SerappError
 from serapp.ui.audiodevices import AudioDevices
 from serapp.ui.recorder import LiveRecorder, RecordingTee
@@ -118,30 +121,13 @@ class LiveStats:
     skipped_updates: int = 0  # updates the analyzer skipped to keep up with real time (a model too slow)
 
 
-class RateCounter:
-    """Events per second over the last ``window_s`` seconds (pure; ``now`` is injectable for tests)."""
-
-    def __init__(self, window_s: float = 2.0) -> None:
-        self.window_s = window_s
-        self._times: collections.deque[float] = collections.deque(maxlen=1024)
-
-    def tick(self, now: float | None = None) -> None:
-        self._times.append(time.monotonic() if now is None else now)
-
-    def rate(self, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        while self._times and self._times[0] < now - self.window_s:
-            self._times.popleft()
-        return len(self._times) / self.window_s
-
-
 class LiveSession(QObject):
     """One live analysis: a source, the model, the analyzer, and the timer that brings results to the GUI."""
 
     results_ready = Signal(list)  # list[EmotionResult], oldest first
     # columns (k, n_bins) dB, freqs (n_bins,) Hz, level dBFS (RMS), peak dBFS (the largest input sample)
     spectrum_ready = Signal(object, object, float, float)
-    state_changed = Signal(str)  # an AnalyzerState value
+    state_changed = Signal(str)  # a RunState value
     problem = Signal(str)  # a plain message for the banner; "" when the problem is over
     stats_ready = Signal(object)  # LiveStats, twice a second
     recording_done = Signal(str, str)  # path of a finished recording ("" if none was kept), plain error or ""
@@ -160,7 +146,7 @@ class LiveSession(QObject):
         self.recorder: LiveRecorder | None = None  # this run's recording
         self._spectra: collections.deque[SpectrumUpdate] = collections.deque(maxlen=_SPECTRUM_BACKLOG)
         self._wanted = False  # the user asked for running; errors then trigger retries
-        self._state = AnalyzerState.STOPPED.value
+        self._state = RunState.STOPPED.value
         self._problem = ""
         self._retries = 0
         self._last: EmotionResult | None = None
@@ -202,7 +188,7 @@ class LiveSession(QObject):
         self._retry_timer.stop()
         self._shutdown_analyzer()
         self._drain()
-        self._set_state(AnalyzerState.STOPPED.value)
+        self._set_state(RunState.STOPPED.value)
         self._set_problem("")
 
     def reconfigure(self, model: OnnxModel | None = None, config: AnalyzerConfig | None = None) -> None:
@@ -250,7 +236,7 @@ class LiveSession(QObject):
             return
         self.analyzer = analyzer
         self._set_problem("")
-        self._set_state(AnalyzerState.RUNNING.value)
+        self._set_state(RunState.RUNNING.value)
         self._timer.start()
         self._stats_timer.start()
 
@@ -269,7 +255,7 @@ class LiveSession(QObject):
     def _failed(self, message: str) -> None:
         """A start or a running source failed: say so, and retry a microphone by itself."""
         self._shutdown_analyzer()
-        self._set_state(AnalyzerState.ERROR.value)
+        self._set_state(RunState.ERROR.value)
         if self._wanted and self.auto_retry and not self.choice.is_file:
             self._retries += 1
             retry_s = self.devices.retry_s
@@ -303,12 +289,12 @@ class LiveSession(QObject):
             self._last = results[-1]
             self.results_ready.emit(results)
         state = analyzer.state
-        if state == AnalyzerState.ERROR:
+        if state == RunState.ERROR:
             self._failed(analyzer.error or "The live input failed.")
-        elif state == AnalyzerState.FINISHED:
+        elif state == RunState.FINISHED:
             self._wanted = False
             self._shutdown_analyzer()
-            self._set_state(AnalyzerState.FINISHED.value)
+            self._set_state(RunState.FINISHED.value)
 
     def _emit_stats(self) -> None:
         last = self._last
