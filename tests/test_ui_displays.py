@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from PySide6.QtCore import QEvent, QObject, QPointF, QUrl
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QApplication, QFileDialog, QTabWidget
+from PySide6.QtWidgets import QApplication, QTabWidget
 from pytestqt.qtbot import QtBot
 
 from serapp.engine.analyzer import SpectrumUpdate
@@ -32,7 +32,7 @@ from serapp.ui.settings import load_settings
 from serapp.ui.spectrogram import FileSpectrogram, ScrollingSpectrogram
 from serapp.ui.theme import emotion_style, palette_named, qpalette
 from serapp.ui.timeline import LiveTimeline, TimelinePlot
-from tests.ui_helpers import open_window, settings_store
+from tests.ui_helpers import AnsweringDialogs, open_window, settings_store
 
 LABELS = ("angry", "happy", "neutral", "sad")
 
@@ -220,9 +220,9 @@ def test_about_shows_metrics_as_text_and_resolves_the_card_images(qtbot: QtBot, 
 
 # ---------------------------------------------------------------------------------------------- file exports
 def test_png_export_leaves_out_the_cursor_and_buttons_and_dialogs_open_beside_the_file(
-        qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    window = open_window(qtbot, tmp_path, model=str(model_path))
+        qtbot: QtBot, tmp_path: Path, model_path: Path, sample_clips: list[Path]) -> None:
+    dialogs = AnsweringDialogs()  # cancels each, noting where it opened
+    window = open_window(qtbot, tmp_path, dialogs=dialogs, model=str(model_path))
     clip = sample_clips[0]
     window.analyse_files([str(clip)])
     view = window.file_view
@@ -235,11 +235,9 @@ def test_png_export_leaves_out_the_cursor_and_buttons_and_dialogs_open_beside_th
     png = QImage.fromData(first)
     parts = sum(w.grab().toImage().height() for w in view._png_parts)
     assert png.height() == parts < view.detail_body.grab().toImage().height()  # no row of buttons
-    asked: list[str] = []
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (asked.append(a[2]), ("", ""))[1])
     view.export_dialog("png")
     view.export_dialog("csv")
-    assert [Path(p).parent for p in asked] == [clip.parent, clip.parent]
+    assert [Path(p).parent for p in dialogs.asked] == [clip.parent, clip.parent]
 
 
 # ---------------------------------------------------------------------------------------------- drawing costs

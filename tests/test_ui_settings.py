@@ -87,3 +87,18 @@ def test_each_view_keeps_its_own_section_and_follows_the_model(qtbot: QtBot, tmp
     qtbot.waitUntil(lambda: window.file_view.config.hop_s == 0.75, timeout=3000)  # applied after the pause
     assert window.file_view.last_dir == str(tmp_path)  # the file view reads its folder from the model
     assert load_settings(settings_store(tmp_path)).hop_s == 0.75
+
+
+def test_choices_made_in_dialogs_are_saved(qtbot: QtBot, tmp_path: Path, model_path: Path) -> None:
+    from tests.ui_helpers import AnsweringDialogs
+
+    dialogs = AnsweringDialogs(str(model_path))
+    window = open_window(qtbot, tmp_path, dialogs=dialogs)  # the saved (here: bundled) model first
+    window.choose_model()  # Live › Choose model…
+    assert window.model is not None and window.model.path == model_path
+    dialogs.answer = str(tmp_path)
+    assert window.choose_record_folder()
+    stored = load_settings(settings_store(tmp_path))
+    assert (stored.model_path, stored.record_dir) == (str(model_path), str(tmp_path))
+    dialogs.answer = ""  # cancelled: nothing changes
+    assert not window.choose_record_folder() and window.settings.values.record_dir == str(tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from serapp.engine.model import OnnxModel, load_model
@@ -16,6 +16,7 @@ from serapp.engine.source import AudioSource
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.ui.audiodevices import AudioDevices
+from serapp.ui.dialogs import Dialogs
 from serapp.ui.mainwindow import LaunchOptions, MainWindow
 from serapp.ui.modelchoice import ModelLoader
 from serapp.ui.playback import Player
@@ -57,18 +58,44 @@ class FakeDevices(AudioDevices):
 FAST_DEVICES = FakeDevices(retry_s=0.05, rescan_s=0.1)
 
 
+class AnsweringDialogs(Dialogs):
+    """File dialogs that answer at once with ``answer`` ("" = cancel) and keep the path each was started at in
+    :attr:`asked`."""
+
+    def __init__(self, answer: str = "") -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def open_paths(self, parent: QWidget, caption: str, start: str, filters: str) -> list[str]:
+        self.asked.append(start)
+        return [self.answer] if self.answer else []
+
+    def open_path(self, parent: QWidget, caption: str, start: str, filters: str) -> str:
+        self.asked.append(start)
+        return self.answer
+
+    def folder(self, parent: QWidget, caption: str, start: str) -> str:
+        self.asked.append(start)
+        return self.answer
+
+    def save_path(self, parent: QWidget, caption: str, start: str, filters: str) -> str:
+        self.asked.append(start)
+        return self.answer
+
+
 def without_bundled_model(absent: Path) -> ModelLoader[OnnxModel]:
     """The real loader, with the bundled model replaced by the file ``absent`` (which does not exist)."""
     return lambda path: load_model(path or absent)
 
 
 def open_window(qtbot: QtBot, folder: Path, devices: AudioDevices | None = None,
-                model_loader: ModelLoader[OnnxModel] = load_model, **options: object) -> MainWindow:
+                model_loader: ModelLoader[OnnxModel] = load_model, dialogs: Dialogs | None = None,
+                **options: object) -> MainWindow:
     """A shown main window (closed, with its session stopped, at teardown by pytest-qt), its settings in
-    ``folder``; ``devices`` and ``model_loader`` as :class:`MainWindow` takes them, ``options`` for
+    ``folder``; ``devices``, ``model_loader`` and ``dialogs`` as :class:`MainWindow` takes them, ``options`` for
     :class:`LaunchOptions`."""
     window = MainWindow(LaunchOptions(**options), settings_store(folder), player=Player(with_sound=False),  # type: ignore[arg-type]
-                        devices=devices, model_loader=model_loader)
+                        devices=devices, model_loader=model_loader, dialogs=dialogs)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

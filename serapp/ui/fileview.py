@@ -17,7 +17,6 @@ from PySide6.QtCore import QBuffer, QIODevice, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -42,6 +41,7 @@ from serapp.engine.model import OnnxModel
 from serapp.engine.summary import FileAnalysis
 from serapp.errors import Cancelled, SerappError
 from serapp.progress import describe, time_left_s
+from serapp.ui.dialogs import Dialogs
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.filework import FileResult, analyse, file_spectrogram
 from serapp.ui.playback import Player
@@ -119,9 +119,10 @@ class FileAnalysisView(QWidget):
     current_changed = Signal()  # another file (or none) is shown: what can be exported changed
 
     def __init__(self, parent: QWidget | None = None, player: Player | None = None,
-                 settings: SettingsModel | None = None) -> None:
+                 settings: SettingsModel | None = None, dialogs: Dialogs | None = None) -> None:
         super().__init__(parent)
         self.settings = settings  # its section: last_dir, the folder of the last export
+        self.dialogs = dialogs or Dialogs()
         self.model: OnnxModel | None = None
         self.config = AnalyzerConfig()
         self.results: dict[str, FileResult] = {}
@@ -620,7 +621,7 @@ class FileAnalysisView(QWidget):
         analysed = self.current or next(iter(self.results), "")
         folder = Path(analysed).parent if analysed else Path(self.last_dir or Path.home())
         start = str(folder / f"{stem}-emotions.{suffix}")
-        path, _ = QFileDialog.getSaveFileName(self, "Export", start, EXPORT_FILTERS[suffix])
+        path = self.dialogs.save_path(self, "Export", start, EXPORT_FILTERS[suffix])
         if path:
             if self.settings is not None:
                 self.settings.update(last_dir=str(Path(path).parent))

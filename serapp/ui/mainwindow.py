@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -33,6 +32,7 @@ from serapp.ui.about import AboutDialog
 from serapp.ui.audiodevices import AudioDevices
 from serapp.ui.controls import ANALYSIS_KEYS, AnalysisControls
 from serapp.ui.demo import DemoView
+from serapp.ui.dialogs import Dialogs
 from serapp.ui.engine_bridge import (
     DeviceWatcher,
     LiveSession,
@@ -100,15 +100,17 @@ class MainWindow(QMainWindow):
 
     def __init__(self, options: LaunchOptions, store: QSettings | SettingsModel, player: Player | None = None, *,
                  devices: AudioDevices | None = None, model_loader: ModelLoader[OnnxModel] = load_model,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 dialogs: Dialogs | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         """``store``: where the settings live (or the settings model itself); ``player``: the file view's audio
         output; ``devices``: the live inputs (PortAudio by default); ``model_loader``: path (None = the bundled
-        model) to model; ``clock``: seconds, for the deferred start-up's wait. Tests pass fakes for these."""
+        model) to model; ``dialogs``: the file dialogs (Qt's by default); ``clock``: seconds, for the deferred
+        start-up's wait. Tests pass fakes for these."""
         super().__init__()
         self.options = options
         self.settings = store if isinstance(store, SettingsModel) else SettingsModel(store, self)
         self.devices = devices or AudioDevices()
         self._load_model = model_loader
+        self.dialogs = dialogs or Dialogs()
         self._clock = clock
         self.model: OnnxModel | None = None
         self.session: LiveSession | None = None
@@ -126,7 +128,7 @@ class MainWindow(QMainWindow):
         self._pre_demo_maximized = False
 
         self.live_view = LiveView(self)
-        self.file_view = FileAnalysisView(self, player=player, settings=self.settings)
+        self.file_view = FileAnalysisView(self, player=player, settings=self.settings, dialogs=self.dialogs)
         self.demo_view = DemoView(self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.live_view, "Live")
@@ -431,7 +433,7 @@ class MainWindow(QMainWindow):
 
     def choose_model(self) -> None:
         start = str(self.model.path.parent) if self.model is not None else self.settings.values.last_dir
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a serapp model", start, "ONNX models (*.onnx)")
+        path = self.dialogs.open_path(self, "Choose a serapp model", start, "ONNX models (*.onnx)")
         if path:
             self.load_model_file(path)
 
@@ -571,7 +573,7 @@ class MainWindow(QMainWindow):
     def choose_record_folder(self) -> bool:
         """Ask for the recordings' folder; whether one was chosen."""
         start = self.settings.values.record_dir or self.settings.values.last_dir or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings of the live input", start)
+        folder = self.dialogs.folder(self, "Folder for recordings of the live input", start)
         if not folder:
             return False
         self.set_record_folder(folder)
@@ -752,7 +754,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ files
     def open_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open audio files", self.settings.values.last_dir, AUDIO_FILTER)
+        paths = self.dialogs.open_paths(self, "Open audio files", self.settings.values.last_dir, AUDIO_FILTER)
         if paths:
             self.analyse_files(paths)
 
@@ -782,7 +784,7 @@ class MainWindow(QMainWindow):
             return
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         start = str(Path(self.settings.values.last_dir or Path.home()) / f"live-{stamp}-emotions.{kind}")
-        path, _ = QFileDialog.getSaveFileName(self, "Export the live session", start, EXPORT_FILTERS[kind])
+        path = self.dialogs.save_path(self, "Export the live session", start, EXPORT_FILTERS[kind])
         if path:
             self.write_live_export(path, kind)
 
