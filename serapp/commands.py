@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from serapp.engine.config import TUNABLES
 from serapp.engine.retry import RetryPolicy
 from serapp.output import json_text, write_stdout
 from serapp.textsafe import terminal_text
@@ -55,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     # Own dests: a sub-parser's default would otherwise overwrite the same option given before the command.
     p.add_argument("--model", dest="cmd_model", help="ONNX model file (default: the bundled model)")
-    p.add_argument("--hop", type=float, default=0.25, metavar="S", help="seconds between updates (default 0.25)")
+    hop = TUNABLES["hop_s"]
+    p.add_argument("--hop", type=float, default=hop.default, metavar="S",
+                   help=f"seconds between updates, {hop.low:g}-{hop.high:g} (default {hop.default:g})")
 
 
 def _model_and_config(args: argparse.Namespace) -> tuple[Any, Any]:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serapp.engine.analyzer import BoundedQueue
-from serapp.engine.config import AnalyzerConfig
+from serapp.engine.config import TUNABLES, AnalyzerConfig
 from serapp.engine.ringbuffer import RingBuffer
 from serapp.engine.smoothing import EmaSmoother
 from serapp.engine.spectrum import SpectrumTracker
@@ -155,6 +155,18 @@ def test_config_json_round_trip_and_validation() -> None:
         AnalyzerConfig(hop_s=0)
     with pytest.raises(SerappError, match="Invalid analyzer setting: unknown settings colour"):
         AnalyzerConfig.from_dict({"colour": 1})
+
+
+def test_tunable_settings_have_one_default_and_one_range() -> None:
+    """The CLI, the window and the engine read the same table: its defaults are the config's, and each end of
+    each range is accepted while a step beyond it is refused."""
+    for name, t in TUNABLES.items():
+        assert getattr(AnalyzerConfig(), name) == t.default
+        for ok in (t.low, t.high):
+            AnalyzerConfig(**{name: ok})
+        for bad in (t.low - 0.01, t.high + 0.01, float("nan")):
+            with pytest.raises(SerappError, match=name):
+                AnalyzerConfig(**{name: bad})
 
 
 def test_bounded_queue_drops_oldest_and_counts() -> None:

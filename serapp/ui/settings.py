@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import QSettings
 
-from serapp.engine.config import AnalyzerConfig
+from serapp.engine.config import TUNABLES, AnalyzerConfig
 from serapp.errors import SerappError
 from serapp.jsonconfig import JsonConfig
 from serapp.ui.recorder import RECORD_FORMATS
@@ -23,11 +23,10 @@ APPLICATION = "serapp"
 THEMES = ("dark", "light")
 SPECTROGRAM_N_FFTS = (256, 512, 1024, 2048)  # FFT sizes (samples at the model's rate) offered for the spectrograms
 
-# (low, high) for the numeric settings; the same ranges bound the spin boxes in the window.
+# (low, high) for the numeric settings; the same ranges bound the spin boxes in the window. The analysis settings'
+# defaults and ranges are the engine's (serapp.engine.config.TUNABLES), shared with the CLI.
 RANGES: dict[str, tuple[float, float]] = {
-    "hop_s": (0.05, 2.0),
-    "smoothing_s": (0.0, 10.0),
-    "gate_db": (-90.0, -10.0),
+    **{name: (t.low, t.high) for name, t in TUNABLES.items()},
     "spectrogram_range_db": (30.0, 120.0),  # dB from the spectrograms' loudest colour to their quietest
 }
 
@@ -40,9 +39,9 @@ class AppSettings(JsonConfig):
 
     model_path: str = ""
     device: str = ""
-    hop_s: float = 0.25
-    smoothing_s: float = 0.5
-    gate_db: float = -50.0
+    hop_s: float = TUNABLES["hop_s"].default
+    smoothing_s: float = TUNABLES["smoothing_s"].default
+    gate_db: float = TUNABLES["gate_db"].default
     theme: str = "dark"
     last_dir: str = ""
     window_geometry: str = ""  # base64 of QWidget.saveGeometry(): size, place and maximised state of the window
