@@ -87,3 +87,13 @@ def test_any_other_error_than_a_plain_reason_is_not_swallowed(path: str) -> None
 
     with pytest.raises(RuntimeError):
         choose_model(crash, path, None)
+
+
+def test_the_policy_and_the_live_input_state_need_no_qt() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, serapp.ui.modelchoice, serapp.ui.liveinput; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'onnxruntime')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
