@@ -162,9 +162,9 @@ class MainWindow(QMainWindow):
         self.settings.changed.connect(self._on_settings_changed)
         self.apply_theme(self.settings.values.theme)
         # Saved at once: an unwritable store is said in the banner now, not at the user's first change.
-        self.settings.problem_changed.connect(lambda message: self.set_banner("settings", message))
+        self.settings.problem_changed.connect(self._show_settings_problem)
         self.settings.save()
-        self.set_banner("settings", self.settings.problem)
+        self._show_settings_problem(self.settings.problem)
         self._geometry_debounce = QTimer(self)
         self._geometry_debounce.setSingleShot(True)
         self._geometry_debounce.setInterval(500)
@@ -673,6 +673,10 @@ class MainWindow(QMainWindow):
         labels["dropped"].setText(f"dropped blocks {stats.dropped_blocks}{skipped}")
 
     # ------------------------------------------------------------------ banner, pages, theme, demo
+    def _show_settings_problem(self, message: str) -> None:
+        """The settings store could not be written ("" once it could again): the banner says so."""
+        self.set_banner("settings", message)
+
     def set_banner(self, topic: str, message: str) -> None:
         """Show (or with "" clear) the message for ``topic``; all current messages show together."""
         if message:
