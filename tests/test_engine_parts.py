@@ -41,6 +41,20 @@ def test_ring_since_reports_lost_samples() -> None:
     np.testing.assert_array_equal(view, np.arange(15, 25))
 
 
+@settings(max_examples=40, deadline=None)
+@given(capacity=st.integers(1, 20), sizes=st.lists(st.integers(0, 30), max_size=8))
+def test_ring_of_rows_keeps_the_newest_rows_in_order(capacity: int, sizes: list[int]) -> None:
+    """The spectrogram's uint8 columns and the timeline's probabilities: rows of any shape, the same ring."""
+    ring = RingBuffer(capacity, (3,), np.uint8)
+    rows = (np.arange(3 * sum(sizes)) % 251).astype(np.uint8).reshape(-1, 3)
+    pos = 0
+    for size in sizes:
+        ring.write(rows[pos:pos + size])
+        pos += size
+    assert len(ring) == min(pos, capacity) and ring.latest(len(ring)).shape == (len(ring), 3)
+    np.testing.assert_array_equal(ring.latest(len(ring)), rows[pos - len(ring):pos])
+
+
 def _babble_like_speech(seconds: float, seed: int = 0) -> np.ndarray:
     """A voiced signal with a moving pitch and syllable-rate bursts: what a detector should call speech-like."""
     sr = 16000

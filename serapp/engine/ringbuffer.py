@@ -1,34 +1,45 @@
-"""A preallocated single-writer ring buffer of float32 samples whose latest N samples are one contiguous view.
+"""A preallocated single-writer ring buffer whose latest N rows are one contiguous view: the one ring of the app
+(a source's audio samples, the live spectrogram's columns, the live timeline's results).
 
-The storage is mirrored (every sample is written twice, ``capacity`` apart), so any span of up to
-``capacity`` most recent samples is a plain slice: no wrap-around copy, no allocation on either side.
-The writer (the audio callback) only copies; the reader copies what it needs out of the views.
+A row is one sample (``row_shape=()``, the default: float32 audio) or an array of ``row_shape`` (a spectrogram
+column of ``n_bins`` levels, a result's ``n_labels`` probabilities). The storage is mirrored (every row is written
+twice, ``capacity`` apart), so any span of up to ``capacity`` most recent rows is a plain slice: no wrap-around
+copy, no allocation on either side. The writer (the audio callback, the GUI thread) only copies; the reader copies
+what it needs out of the views.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from serapp.errors import SerappError
 
 
 class RingBuffer:
-    """Mono float32 ring of ``capacity`` samples. One writer thread, one reader thread, no lock.
+    """Ring of ``capacity`` rows of shape ``row_shape`` and type ``dtype`` (default: mono float32 samples). One
+    writer thread, one reader thread, no lock.
 
-    ``written`` counts every sample ever written; it is updated after the data, so a reader that sees
-    ``written == w`` can read samples up to ``w``. A reader that falls more than ``capacity`` behind loses
-    the oldest samples (reported by :meth:`since`).
+    ``written`` counts every row ever written; it is updated after the data, so a reader that sees
+    ``written == w`` can read rows up to ``w``. A reader that falls more than ``capacity`` behind loses
+    the oldest rows (reported by :meth:`since`).
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, row_shape: tuple[int, ...] = (), dtype: npt.DTypeLike = np.float32) -> None:
         if capacity < 1:
             raise SerappError(f"Ring buffer capacity must be at least 1 sample, got {capacity}.")
         self.capacity = int(capacity)
-        self._buf = np.zeros(2 * self.capacity, dtype=np.float32)
+        self.row_shape = tuple(row_shape)
+        self._buf = np.zeros((2 * self.capacity, *self.row_shape), dtype=dtype)
         self.written = 0
 
+    def __len__(self) -> int:
+        """Rows held now: the newest ``min(written, capacity)``."""
+        return min(self.written, self.capacity)
+
     def write(self, x: np.ndarray) -> None:
-        """Append 1-D samples ``x`` (any float dtype; copied, never kept). Allocates nothing."""
+        """Append rows ``x`` ``(m, *row_shape)`` (for samples: 1-D; any dtype castable to the ring's; copied,
+        never kept). Allocates nothing."""
         c = self.capacity
         m = x.shape[0]
         if m > c:  # only the newest capacity samples can be kept
@@ -48,7 +59,8 @@ class RingBuffer:
         self.written += m
 
     def latest(self, n: int, written: int | None = None) -> np.ndarray:
-        """View of the ``n`` samples ending at ``written`` (default: now). Shape ``(n,)``, ``n <= capacity``.
+        """View of the ``n`` rows ending at ``written`` (default: now). Shape ``(n, *row_shape)``,
+        ``n <= capacity``.
 
         The view aliases the buffer: copy it if the writer may run meanwhile.
         """
@@ -59,9 +71,9 @@ class RingBuffer:
         return self._buf[q - n:q]
 
     def since(self, total: int) -> tuple[np.ndarray, int, int]:
-        """Samples written after the first ``total``: ``(view, new_total, lost)``.
+        """Rows written after the first ``total``: ``(view, new_total, lost)``.
 
-        ``lost`` counts samples overwritten before they could be read (the reader fell behind).
+        ``lost`` counts rows overwritten before they could be read (the reader fell behind).
         """
         w = self.written
         n = w - total
@@ -70,5 +82,5 @@ class RingBuffer:
 
     def clear(self) -> None:
         """Forget the content (zeros) and reset the sample count. Only while no writer runs."""
-        self._buf.fill(0.0)
+        self._buf.fill(0)
         self.written = 0

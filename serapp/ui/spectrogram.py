@@ -19,6 +19,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
+from serapp.engine.ringbuffer import RingBuffer
 from serapp.ui.plotstyle import add_hover_readout, make_plot
 from serapp.ui.settings import SPECTROGRAM_N_FFTS
 from serapp.ui.theme import SPECTROGRAM_CMAP, SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB, spectrogram_lut
@@ -116,9 +117,9 @@ class _SpectrogramPlot(QWidget):
 class ScrollingSpectrogram(_SpectrogramPlot):
     """The live spectrogram: the newest ``span_s`` seconds, newest at the right (time 0 = now).
 
-    Columns are dB values (``(k, n_bins)``) mapped between ``floor_db`` and ``ceil_db``. Storage is a
-    preallocated mirrored ring (each column written twice, ``n_cols`` apart), so the visible window is one
-    contiguous slice copied into a preallocated frame: no allocation per frame.
+    Columns are dB values (``(k, n_bins)``) mapped between ``floor_db`` and ``ceil_db``. They are kept as uint8
+    levels in the engine's :class:`~serapp.engine.ringbuffer.RingBuffer` (rows of ``n_bins``), so the visible
+    window is one contiguous view copied into a preallocated frame: no allocation per frame.
     """
 
     def __init__(self, parent: QWidget | None = None, span_s: float = 8.0) -> None:
@@ -136,8 +137,7 @@ class ScrollingSpectrogram(_SpectrogramPlot):
         """Freeze the picture (``paused``) or bring it up to date again."""
         self.paused = bool(paused)
         if not self.paused:
-            np.copyto(self._frame, self._ring[:, self._pos:self._pos + self.n_cols])
-            self._show(self._frame)
+            self._draw()
 
     def configure(self, n_bins: int, column_s: float, fmax_hz: float, floor_db: float | None = None,
                   ceil_db: float | None = None) -> None:
@@ -149,10 +149,9 @@ class ScrollingSpectrogram(_SpectrogramPlot):
         self.n_bins = int(n_bins)
         self.column_s = float(column_s)
         self.n_cols = max(8, round(self.span_s / self.column_s))
-        self._ring = np.zeros((self.n_bins, 2 * self.n_cols), dtype=np.uint8)
-        self._frame = np.zeros((self.n_bins, self.n_cols), dtype=np.uint8)
+        self._ring = RingBuffer(self.n_cols, (self.n_bins,), np.uint8)  # columns, oldest first
+        self._frame = np.zeros((self.n_bins, self.n_cols), dtype=np.uint8)  # the image: bins are its rows
         self._scratch = np.zeros((self.n_cols, self.n_bins), dtype=np.uint8)
-        self._pos = 0
         self.columns_seen = 0
         self.image.setRect(QRectF(-self.n_cols * self.column_s, 0.0, self.n_cols * self.column_s, fmax_hz))
         self.plot.setXRange(-self.n_cols * self.column_s, 0.0, padding=0)
@@ -166,20 +165,18 @@ class ScrollingSpectrogram(_SpectrogramPlot):
             return
         cols = cols[-self.n_cols:]
         k = cols.shape[0]
-        u8 = db_to_uint8(cols, self.floor_db, self.ceil_db, out=self._scratch[:k])
-        n, p = self.n_cols, self._pos
-        idx = (p + np.arange(k)) % n
-        self._ring[:, idx] = u8.T
-        self._ring[:, idx + n] = u8.T
-        self._pos = (p + k) % n
+        self._ring.write(db_to_uint8(cols, self.floor_db, self.ceil_db, out=self._scratch[:k]))
         self.columns_seen += k
-        if self.paused:
-            return
-        np.copyto(self._frame, self._ring[:, self._pos:self._pos + n])
+        if not self.paused:
+            self._draw()
+
+    def _draw(self) -> None:
+        """Show the newest ``n_cols`` columns (zeros before the first ones: the bottom colour)."""
+        np.copyto(self._frame, self._ring.latest(self.n_cols).T)
         self._show(self._frame)
 
     def clear(self) -> None:
-        self._ring.fill(0)
+        self._ring.clear()
         self._frame.fill(0)
         self._show(self._frame)
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from serapp.engine.ringbuffer import RingBuffer
 from serapp.ui.plotstyle import add_hover_readout, make_plot
 from serapp.ui.theme import emotion_style
 from serapp.ui.timeaxis import TIME_LABEL, format_clock
@@ -163,16 +164,18 @@ class TimelinePlot(QWidget):
 
 
 class LiveTimeline(TimelinePlot):
-    """The last ``span_s`` seconds of probabilities, scrolling, with time 0 at the newest result."""
+    """The last ``span_s`` seconds of probabilities, scrolling, with time 0 at the newest result. The newest
+    ``capacity`` results are kept in the engine's :class:`~serapp.engine.ringbuffer.RingBuffer` (their times, and
+    their probabilities as rows of ``n_labels``; zeros for a gap)."""
 
     def __init__(self, parent: QWidget | None = None, span_s: float = 60.0, capacity: int = 4096,
                  legend: bool = True) -> None:
         super().__init__(parent, legend=legend)
         self.span_s = span_s
         self._cap = capacity
-        self._t = np.zeros(capacity, dtype=np.float64)
-        self._p = np.zeros((capacity, 0), dtype=np.float32)
-        self._n = 0
+        self._t = RingBuffer(capacity, (), np.float64)  # stream time (s) of each result
+        self._p = RingBuffer(capacity, (0,), np.float32)  # its probabilities (n_labels,)
+        self._row = np.zeros((1, 0), dtype=np.float32)  # one result on its way in (no allocation per result)
         self.plot.setXRange(-span_s, 0.0, padding=0)
         # Results come in batches (one per drain of the session): the bands are redrawn once per batch, when
         # control returns to the event loop, not once per result.
@@ -183,37 +186,37 @@ class LiveTimeline(TimelinePlot):
 
     def set_labels(self, labels: Sequence[str]) -> None:
         super().set_labels(labels)
-        self._p = np.zeros((self._cap, len(self.labels)), dtype=np.float32)
-        self._n = 0
+        self._p = RingBuffer(self._cap, (len(self.labels),), np.float32)
+        self._row = np.zeros((1, len(self.labels)), dtype=np.float32)
+        self._t.clear()
 
     def append(self, t_s: float, probs: np.ndarray | None) -> None:
         """Add one result at stream time ``t_s``; ``probs`` None (gate closed) adds a gap."""
-        if self._n and t_s < self._t[self._n - 1]:  # the stream restarted (new source, looped file)
-            self._n = 0
-        if self._n == self._cap:  # drop the oldest half at once: an O(n) shift every cap/2 results
-            half = self._cap // 2
-            self._t[:half] = self._t[half:]
-            self._p[:half] = self._p[half:]
-            self._n = half
-        self._t[self._n] = t_s
-        self._p[self._n] = 0.0 if probs is None else probs
-        self._n += 1
+        if self.count and t_s < self._t.latest(1)[0]:  # the stream restarted (new source, looped file)
+            self._t.clear()
+            self._p.clear()
+        self._row[0] = 0.0 if probs is None else probs
+        self._p.write(self._row)
+        self._t.write(np.array([t_s]))  # last: count() follows the times
         self._redraw.start()
 
     def _draw_window(self) -> None:
         """Draw the last ``span_s`` seconds, the newest result at time 0."""
-        if not self._n:
+        n = self.count
+        if not n:
             return
-        t_s = self._t[self._n - 1]
-        t = self._t[:self._n]
+        t = self._t.latest(n)
+        t_s = t[-1]
         keep = t >= t_s - self.span_s - 1.0
-        self.set_series(t[keep] - t_s, self._p[:self._n][keep])
+        self.set_series(t[keep] - t_s, self._p.latest(n)[keep])
 
     def clear(self) -> None:
-        self._n = 0
+        self._t.clear()
+        self._p.clear()
         self._redraw.stop()
         self.set_series(np.zeros(0), np.zeros((0, len(self.labels))))
 
     @property
     def count(self) -> int:
-        return self._n
+        """Results kept (at most ``capacity``)."""
+        return len(self._t)
