@@ -51,11 +51,6 @@ class SourceChoice:
     def describe(self) -> str:
         return f"file {Path(self.path).name}" if self.is_file else (self.device or "default microphone")
 
-    def open(self, sample_rate: int, rescan: bool = False) -> AudioSource:
-        """Create the source through PortAudio (:meth:`AudioDevices.open`; a :class:`SerappError` when the device
-        or file cannot be used)."""
-        return AudioDevices().open(self, sample_rate, rescan)
-
 
 def device_caption(device: InputDevice) -> str:
     """How a device is named everywhere in the window (picker, status bar): "pulse (ALSA)"."""
