@@ -30,7 +30,7 @@ from serapp.engine.result import EmotionResult
 from serapp.engine.smoothing import EmaSmoother
 from serapp.engine.source import AudioSource
 from serapp.engine.spectrum import SpectrumTracker
-from serapp.engine.state import RunState
+from serapp.engine.state import Lifecycle, RunState
 from serapp.engine.utterances import SpeechTracker, UtteranceScorer
 from serapp.engine.vad import SAMPLE_RATE, level_db, peak_db
 from serapp.errors import SerappError
@@ -131,7 +131,7 @@ def warm_up(model: OnnxModel) -> None:
 _warmed: weakref.WeakSet[OnnxModel] = weakref.WeakSet()
 
 
-class Analyzer:
+class Analyzer(Lifecycle):
     """Drives one source through the model on one worker thread. See docs/engine-api.md.
 
     Callbacks run on the worker thread and must return quickly (a GUI forwards them as queued signals).
@@ -155,15 +155,6 @@ class Analyzer:
         self._counters = _Counters()
 
     # ------------------------------------------------------------------ control (front-end thread)
-    @property
-    def state(self) -> RunState:
-        return self._state
-
-    @property
-    def error(self) -> str | None:
-        """The plain message of the last failure while in the ``error`` state."""
-        return self._error
-
     def start(self) -> None:
         """Start the source and the worker. Raises :class:`SerappError` when the source cannot start.
 

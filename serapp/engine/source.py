@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from serapp.engine.ringbuffer import RingBuffer
-from serapp.engine.state import RunState
+from serapp.engine.state import Lifecycle, RunState
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class AudioSource(Protocol):
     def check(self) -> None: ...
 
 
-class RingSource:
+class RingSource(Lifecycle):
     """Shared bookkeeping of sources that write a :class:`RingBuffer`: state, error, overflows, reading."""
 
     def __init__(self, label: str, sample_rate: int, capacity_s: float, realtime: bool = True) -> None:
@@ -70,14 +70,6 @@ class RingSource:
         self._overflows = 0
         self._read_total = 0
         self.last_arrival = time.monotonic()
-
-    @property
-    def state(self) -> RunState:
-        return self._state
-
-    @property
-    def error(self) -> str | None:
-        return self._error
 
     @property
     def overflows(self) -> int:
