@@ -1,7 +1,8 @@
 """Subprocess half of tests/test_jax_backend.py: Keras reads ``KERAS_BACKEND`` once, at import, so each backend
 gets its own process, started with the variable set.
 
-``python -m tests.backend_worker train JOB_DIR FAMILY...`` trains each family through :func:`serapp_train.fit.fit_keras`
+``python -m tests.backend_worker train JOB_DIR FAMILY...`` trains each family through
+:func:`serapp_train.fitting.fit_keras`
 (audio and feature augmentation, mixup, class weights, checkpoint) on the clips listed in ``JOB_DIR/clips.json``
 and leaves in ``JOB_DIR/FAMILY/``: ``model.keras``, the probe features ``inputs.npy`` and the trained model's
 probabilities on them ``probs.npy``.
@@ -28,9 +29,12 @@ from typing import Any
 
 import numpy as np
 from serapp_train.augment import AugmentConfig
+from serapp_train.config import TrainConfig
 from serapp_train.corpora import Clip
-from serapp_train.fit import Data, TrainConfig, choose_split, fit_keras, predict_proba
+from serapp_train.data import Data, choose_split
+from serapp_train.fitting import fit_keras
 from serapp_train.models import FAMILIES, IMAGENET_FAMILIES
+from serapp_train.scoring import predict_proba
 
 from serapp.engine.modelmeta import ModelInfo
 from tests.tiny_models import clip_audio, clip_features, tiny_spec

@@ -18,7 +18,7 @@ from serapp_train.augment import (
     mixup,
     shift_along,
 )
-from serapp_train.fit import Batches
+from serapp_train.batches import Batches
 
 from serapp.engine import audio
 from serapp.engine.features import features_from_prepared, prepare_batch

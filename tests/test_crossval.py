@@ -12,6 +12,7 @@ from serapp_train.cli import main
 
 from serapp.engine.spec import FeatureSpec
 from tests.onnx_models import save_model
+from tests.run_folders import make_run
 from tests.tiny_models import tiny_spec
 
 pytestmark = pytest.mark.corpora
@@ -27,19 +28,17 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def fold_run(parent: Path, fold: int, speaker: str, spec: FeatureSpec, *, onnx: bool = True, model_seed: int = 0,
              val_speaker: str | None = None, **changes: object) -> Path:
     """A fold's run folder as `serapp-train train --protocol corpus-kfold --k 4 --export` leaves it."""
-    from serapp_train.fit import TrainConfig, write_json
-
-    from serapp.atomic import write_text
+    from serapp_train.config import TrainConfig
 
     folder = parent / f"run-{fold}-{speaker.split(':')[1]}"
     folder.mkdir()
     settings: dict = {"family": "cnn1d", "spec": spec, "corpora": ("savee",), "protocol": "corpus-kfold",
                       "k": 4, "fold": fold, **changes}
-    write_text(folder / "config.json", TrainConfig(**settings).to_json())
     val_speakers = [val_speaker] if val_speaker else []
-    write_json(folder / "split.json", {"name": f"speaker-kfold-by-corpus-{fold}of4", "speaker_independent": True,
-                                       "train_speakers": sorted(set(SAVEE) - {speaker, *val_speakers}),
-                                       "test_speakers": [speaker], "val_speakers": val_speakers})
+    make_run(folder, config=TrainConfig(**settings),
+             split={"name": f"speaker-kfold-by-corpus-{fold}of4", "speaker_independent": True,
+                    "train_speakers": sorted(set(SAVEE) - {speaker, *val_speakers}), "test_speakers": [speaker],
+                    "val_speakers": val_speakers})
     if onnx:
         save_model(folder / "model.onnx", spec, seed=fold + model_seed)  # each fold its own (different) model
     return folder
@@ -75,11 +74,13 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     assert "UAR" in capsys.readouterr().out
 
     # The model card of a model trained with this recipe quotes the pooled figures and links the report.
-    from serapp_train.fit import write_json
+    from serapp_train.jsonfile import write_json
+    from serapp_train.runfolder import RunFolder
 
     run = runs[0]
-    write_json(run / "metrics.json", {"n_params": 1234, "calibration": {"temperature": 1.0, "ece_val_before": 0.2,
-                                                                        "ece_val_after": 0.1}})
+    folder = RunFolder(run)
+    folder.write_metrics({"n_params": 1234, "calibration": {"temperature": 1.0, "ece_val_before": 0.2,
+                                                            "ece_val_after": 0.1}})
     card = tmp_path / "docs" / "card.md"
     assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
                  "--crossval", str(out)]) == 0
@@ -95,8 +96,8 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
             f"--crossval {out}`") in text
 
     # A distilled student of that recipe: the card says so, and that the folds are the recipe without teachers.
-    config = json.loads((run / "config.json").read_text())
-    write_json(run / "config.json", {**config, "teachers": ["runs/teacher"], "distill_weight": 0.5})
+    config = folder.config()
+    folder.write_config(config.replace(teachers=("runs/teacher",), distill_weight=0.5))
     assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
                  "--crossval", str(out)]) == 0
     text = card.read_text()
@@ -104,15 +105,15 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     assert "cross-validation above measures a related recipe (without distillation) over every speaker" in text
     assert "0.5 the mean calibrated probability of 1 teacher model trained on the same training speakers" in text
     # A student of another family: both differences are named, in the heading and the limitation alike.
-    write_json(run / "config.json", {**config, "family": "cnn2d", "teachers": ["runs/t"], "distill_weight": 0.5})
+    folder.write_config(config.replace(family="cnn2d", teachers=("runs/t",), distill_weight=0.5))
     assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
                  "--crossval", str(out)]) == 0
     text = card.read_text()
-    related = f"a related recipe (on `{config['family']}`, not the shipped `cnn2d`; without distillation)"
+    related = f"a related recipe (on `{config.family}`, not the shipped `cnn2d`; without distillation)"
     assert f"4-fold cross-validation of {related}" in text and f"above measures {related} over every" in text
     assert "teachers trained on that fold's" not in text
     # Folds of the distilled recipe itself: the card says that each fold's teachers kept to that fold.
-    write_json(run / "config.json", {**config, "teachers": ["runs/t1", "runs/t2"], "distill_weight": 0.5})
+    folder.write_config(config.replace(teachers=("runs/t1", "runs/t2"), distill_weight=0.5))
     report = json.loads((out / "crossval.json").read_text())
     write_json(out / "crossval.json", {**report, "config": {**report["config"], "teachers": ["f1/t1", "f1/t2"]}})
     assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
@@ -184,12 +185,9 @@ def test_crossval_checks_each_folds_teachers_by_recipe(tmp_path: Path, teacher_c
 
 def add_validation(run: Path, fold: int) -> dict:
     """Give a fold run the validation record `serapp-train train` writes (metrics.json and history.json)."""
-    from serapp_train.fit import write_json
-
     record = {"accuracy": 0.5 + fold / 100, "macro_f1": 0.4 + fold / 100, "uar": 0.45 + fold / 100, "n": 120,
               "per_corpus": {"savee": {"uar": 0.3 + fold / 50, "n": 120}}}
-    write_json(run / "metrics.json", {"validation": record})
-    write_json(run / "history.json", {"val_loss": [2.0, 1.2 + fold / 10, 1.5]})
+    make_run(run, metrics={"validation": record}, history={"val_loss": [2.0, 1.2 + fold / 10, 1.5]})
     return record
 
 
@@ -237,7 +235,7 @@ def test_crossval_validation_only_scores_nothing(tmp_path: Path, capsys: pytest.
 def test_crossval_scores_an_ensemble_of_recipes_per_fold(corpora: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from serapp_train import corpora as corpus_scan
-    from serapp_train.evaluate import score
+    from serapp_train.scoring import score
 
     from serapp.engine.model import load_model
 

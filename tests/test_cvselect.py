@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from serapp_train.cli import main
-from serapp_train.fit import TrainConfig, load_data
+from serapp_train.config import TrainConfig
+from serapp_train.data import load_data
 
 from serapp.errors import SerappError
 from tests.whisper_support import require_whisper_extra

@@ -10,14 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.batches import Batches
 from serapp_train.cli import main
+from serapp_train.config import TrainConfig
+from serapp_train.data import one_hot
 from serapp_train.distill import check_teacher, provenance, teacher_tree
-from serapp_train.fit import Batches, TrainConfig, one_hot
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
+from tests.run_folders import make_run
 from tests.test_fit import QUICK, TINY, only_run
 
 
@@ -48,14 +51,10 @@ def test_a_teacher_that_saw_validation_or_test_speakers_is_refused(tmp_path: Pat
 def run_folder(folder: Path, *, train: list[str], val: list[str], test: list[str],
                teachers: tuple[str, ...] = ()) -> Path:
     """A run folder's config.json and split.json as `serapp-train train` writes them (its writers, its fields)."""
-    from serapp_train.fit import write_json
-
-    from serapp.atomic import write_text
-
     folder.mkdir(parents=True)
-    write_text(folder / "config.json", TrainConfig(family="cnn1d", teachers=teachers).to_json())
-    write_json(folder / "split.json", {"name": "hand-made", "speaker_independent": True, "train_speakers": train,
-                                       "val_speakers": val, "test_speakers": test})
+    make_run(folder, config=TrainConfig(family="cnn1d", teachers=teachers),
+             split={"name": "hand-made", "speaker_independent": True, "train_speakers": train, "val_speakers": val,
+                    "test_speakers": test})
     return folder
 
 
@@ -154,10 +153,8 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
     verified claim by claim; a changed teacher model fails, a teacher folder this checkout lacks is 'not in this
     clone', and a record that lost a teacher's checksum and speakers says 'not recorded'."""
     from serapp_train import provenance as records
-    from serapp_train.fit import write_json
     from serapp_train.modelcard import teachers_section
 
-    from serapp.atomic import write_text
     from tests.onnx_models import save_model
     from tests.tiny_models import tiny_spec
 
@@ -165,10 +162,8 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
     teacher = run_folder(tmp_path / "teacher", train=["a", "b"], val=["e"], test=[])
     save_model(teacher / "model.onnx", spec)
     student = tmp_path / "student"
-    student.mkdir()
     split = {"train_speakers": ["a", "b"], "val_speakers": ["c"], "test_speakers": ["d"]}
-    write_text(student / "config.json", TrainConfig(family="cnn1d", teachers=(str(teacher),)).to_json())
-    write_json(student / "split.json", split)
+    folder = make_run(student, config=TrainConfig(family="cnn1d", teachers=(str(teacher),)), split=split)
     record = provenance([teacher], split)
     model = save_model(student / "model.onnx", spec, metadata={
         **records.metadata(record), **ModelInfo(labels=EMOTIONS, spec=spec).to_metadata()})
@@ -198,6 +193,6 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
     assert checks["its model checksum"].status == records.UNRECORDED and "gone" in checks["its model checksum"].how
     recipe = checks["the recipe it was trained with draws the student's speakers"]
     assert recipe.status == records.FAILED and "speaker_seed differ" in recipe.how  # --seed 3 draws other speakers
-    write_json(student / "split.json", {**split, "test_speakers": ["f"]})
+    folder.write_split({**split, "test_speakers": ["f"]})
     assert records.verify(beside, found_in="teachers.json", model_path=model, student_config=config,
                           student_split={**split, "test_speakers": ["f"]})[1].status == records.FAILED

@@ -9,13 +9,14 @@ import numpy as np
 import onnx
 import pytest
 from serapp_train.cli import main
+from serapp_train.config import TrainConfig
 from serapp_train.ensemble import merge
-from serapp_train.fit import write_json
 
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.model import load_model
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
+from tests import run_folders
 from tests.onnx_models import build_model, save_model
 from tests.tiny_models import clip_features
 
@@ -28,11 +29,9 @@ SPLIT = {"name": "test-split", "train_speakers": ["savee:KL"], "val_speakers": [
 def make_run(folder: Path, seed: int, temperature: float, *, spec: FeatureSpec = SPEC,
              labels: tuple[str, ...] = EMOTIONS, split: dict[str, object] = SPLIT) -> Path:
     """A finished run folder as `serapp-train train --export` leaves it, with a small real ONNX model."""
-    folder.mkdir(parents=True)
-    save_model(folder / "model.onnx", spec, labels, seed=seed, temperature=temperature)
-    write_json(folder / "split.json", split)
-    write_json(folder / "config.json", {"family": "test", "protocol": "speaker-holdout", "seed": 0})
-    write_json(folder / "metrics.json", {"n_params": 100 + seed})
+    config = TrainConfig(family="cnn1d", spec=spec, protocol="speaker-holdout", seed=0)
+    run = run_folders.make_run(folder, config=config, split=split, metrics={"n_params": 100 + seed})
+    save_model(run.model_path, spec, labels, seed=seed, temperature=temperature)
     return folder
 
 

@@ -8,16 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from serapp_train.batches import Batches
 from serapp_train.cli import build_parser, main
-from serapp_train.fit import (
-    Batches,
-    TrainConfig,
-    class_weights,
-    config_from_args,
-    corpus_class_cells,
-    load_data,
-    oversample_indices,
-)
+from serapp_train.config import TrainConfig
+from serapp_train.configargs import config_from_args
+from serapp_train.data import class_weights, corpus_class_cells, load_data, oversample_indices
 
 from serapp.engine.modelmeta import ModelInfo
 from serapp.engine.spec import FeatureSpec

@@ -159,7 +159,8 @@ def test_refusals_are_plain() -> None:
 
 
 def test_split_seed_keeps_the_speakers_while_the_seed_changes(clips: list[Clip]) -> None:
-    from serapp_train.fit import TrainConfig, choose_split
+    from serapp_train.config import TrainConfig
+    from serapp_train.data import choose_split
 
     def parts(**seeds: int) -> list[set[str]]:
         split = choose_split(clips, TrainConfig(protocol="speaker-holdout", **seeds))

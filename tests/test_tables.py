@@ -25,8 +25,8 @@ def test_records_become_one_table(tmp_path: Path) -> None:
     assert main(["table", f"whisper={a}", f"cnn={b}", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0].startswith("| model | fixed-crop UA |") and len(lines) == 4
-    assert lines[2] == "| whisper | 61.3% | 57.9% | 28.7% | 0.92 | 0.0% |"
-    assert lines[3].startswith("| cnn | 56.8% |")
+    assert lines[2] == "| whisper | 61.3 % | 57.9 % | 28.7 % | 0.92 | 0.0 % |"
+    assert lines[3].startswith("| cnn | 56.8 % |")
 
 
 def test_different_speakers_or_records_are_refused(tmp_path: Path) -> None:

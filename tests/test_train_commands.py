@@ -13,6 +13,7 @@ from serapp_train.cli import main
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.spec import FeatureSpec
 from tests.onnx_models import save_model
+from tests.run_folders import make_run
 from tests.tiny_models import tiny_spec
 
 pytestmark = pytest.mark.corpora
@@ -26,23 +27,19 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _run_folder(folder: Path, spec: FeatureSpec) -> Path:
     """A run folder as `serapp-train train` leaves it, for a cnn1d model trained on SAVEE."""
     keras = pytest.importorskip("keras")
-    from serapp_train.fit import TrainConfig, write_json
+    from serapp_train.config import TrainConfig
     from serapp_train.models import build_model
 
-    from serapp.atomic import write_text
-
     folder.mkdir()
-    config = TrainConfig(family="cnn1d", spec=spec, corpora=("savee",), epochs=1)
-    write_text(folder / "config.json", config.to_json())
-    write_json(folder / "labels.json", list(EMOTIONS))
-    write_text(folder / "spec.json", spec.to_json())
-    write_json(folder / "split.json", {"name": "speaker-kfold-1of4", "speaker_independent": True, "train": 300,
-                                       "val": 60, "test": 120, "test_speakers": ["savee:DC"]})
-    write_json(folder / "metrics.json", {"accuracy": 0.4, "macro_f1": 0.3, "uar": 0.35, "evaluated_on": "test",
-                                         "calibration": {"temperature": 1.4}})
+    run = make_run(folder, config=TrainConfig(family="cnn1d", spec=spec, corpora=("savee",), epochs=1),
+                   labels=EMOTIONS, spec=spec,
+                   split={"name": "speaker-kfold-1of4", "speaker_independent": True, "train": 300, "val": 60,
+                          "test": 120, "test_speakers": ["savee:DC"]},
+                   metrics={"accuracy": 0.4, "macro_f1": 0.3, "uar": 0.35, "evaluated_on": "test",
+                            "calibration": {"temperature": 1.4}})
     model = build_model("cnn1d", spec.shape, len(EMOTIONS), seed=4)
     assert isinstance(model, keras.Model)
-    model.save(folder / "model.keras")
+    model.save(run.keras_path)
     return folder
 
 
@@ -89,7 +86,7 @@ def test_evaluate_clean_and_noisy(corpora: Path, tmp_path: Path, capsys: pytest.
 
 def test_degradation_reaches_the_features(sample_clips: list[Path]) -> None:
     from serapp_train.corpora import Clip
-    from serapp_train.evaluate import Condition, features_for
+    from serapp_train.scoring import Condition, features_for
 
     spec = tiny_spec(FeatureSpec(kind="logmel"))
     clips = [Clip(p, "test", "angry", f"test:{i}", None, "angry") for i, p in enumerate(sample_clips[:3])]
@@ -104,7 +101,7 @@ def test_degradation_reaches_the_features(sample_clips: list[Path]) -> None:
 
 def test_rooms_and_devices_reach_the_features(sample_clips: list[Path]) -> None:
     from serapp_train.corpora import Clip
-    from serapp_train.evaluate import Condition, features_for
+    from serapp_train.scoring import Condition, features_for
 
     from serapp.errors import SerappError
 
@@ -144,12 +141,10 @@ def test_evaluate_speaker_filter(corpora: Path, tmp_path: Path) -> None:
 
 def test_evaluate_on_a_split_part_and_an_ensemble(corpora: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from serapp_train.fit import write_json
-
     model = save_model(tmp_path / "m.onnx", tiny_spec(FeatureSpec(kind="stats")))
     other = save_model(tmp_path / "o.onnx", tiny_spec(FeatureSpec(kind="logmel")))
+    run = make_run(tmp_path, split={"val_speakers": ["savee:JE"], "test_speakers": ["savee:DC", "savee:KL"]})
     split = tmp_path / "split.json"
-    write_json(split, {"val_speakers": ["savee:JE"], "test_speakers": ["savee:DC", "savee:KL"]})
     args = ["evaluate", "--root", str(corpora), "--corpora", "savee", "--limit", "4", "--split", str(split)]
     results = {}
     for name, models, part in (("one", [model], "val"), ("twice", [model, model], "val"),
@@ -168,7 +163,7 @@ def test_evaluate_on_a_split_part_and_an_ensemble(corpora: Path, tmp_path: Path,
     assert twice["confusion"] == one["confusion"]
     assert pair["members"] == [str(other)] and pair["log_loss"] != pytest.approx(one["log_loss"])
     assert "and 1 more (mean probability)" in capsys.readouterr().out
-    write_json(split, {"test_speakers": ["savee:DC"]})
+    run.write_split({"test_speakers": ["savee:DC"]})
     assert main([*args, "--part", "val", "--model", str(model), "--out", str(tmp_path / "x")]) == 2
     assert "lists no val_speakers" in capsys.readouterr().err
 
@@ -219,7 +214,8 @@ def test_compare_writes_a_table_and_merges_runs_made_alike(corpora: Path, tmp_pa
 def test_compare_reads_a_table_written_before_validation_figures(tmp_path: Path) -> None:
     """An older compare.json (test figures only) renders and merges: its rows say n/a and are not ranked."""
     from serapp_train.compare import merge_reports, render
-    from serapp_train.fit import TrainConfig, write_json
+    from serapp_train.config import TrainConfig
+    from serapp_train.jsonfile import write_json
 
     def report(family: str, uar: float, validation: dict | None) -> dict:
         entry = {"runs": [], "n_params": 10, "ms_per_inference": 1.0, "timed_with": "onnxruntime",
@@ -253,7 +249,7 @@ def test_compare_reads_a_table_written_before_validation_figures(tmp_path: Path)
 @pytest.mark.parametrize("protocol", ["speaker-kfold", "corpus-kfold", "speaker-holdout", "loco", "random"])
 def test_compare_runs_the_folds_of_every_protocol(protocol: str) -> None:
     from serapp_train.compare import fold_numbers, protocol_text
-    from serapp_train.fit import PROTOCOLS, TrainConfig
+    from serapp_train.config import PROTOCOLS, TrainConfig
 
     assert protocol in PROTOCOLS  # the list above covers every protocol the trainer offers
     assert len(PROTOCOLS) == 5

@@ -73,7 +73,7 @@ def test_exports_and_runs_in_the_app(weights: CT2Model, clip_features: np.ndarra
 
 def test_an_encoder_family_takes_audio_augmentation_through_views_only() -> None:
     from serapp_train.augment import AugmentConfig
-    from serapp_train.fit import TrainConfig
+    from serapp_train.config import TrainConfig
 
     from serapp.errors import SerappError
 
@@ -100,7 +100,8 @@ def test_the_family_trains_its_head_on_the_cache_and_exports_the_encoder_with_it
 
     from serapp_train import cache
     from serapp_train.cli import main
-    from serapp_train.fit import TrainConfig, load_data
+    from serapp_train.config import TrainConfig
+    from serapp_train.data import load_data
     from serapp_train.metrics import apply_temperature
 
     require_whisper_extra()

@@ -2,7 +2,7 @@
 
 Everything here is a small pure function of its inputs and a seeded :class:`numpy.random.Generator`, so a
 batch augments the same way on every run. Augmentation is applied on the fly to *training* batches only
-(see ``serapp_train.fit``), after the speaker split, never to validation or test data.
+(see ``serapp_train.batches``), after the speaker split, never to validation or test data.
 
 Audio functions take prepared waveforms ``(batch, n_samples)`` (or one ``(n_samples,)``) of float32 in
 [-1, 1] at the spec's sample rate. Feature functions take ``(batch, *spec.shape)`` arrays.

@@ -1,7 +1,9 @@
 """`serapp-train` command line. Each sub-command lives in its own module, imported on demand.
 
 A command module exposes ``add_arguments(parser)`` and ``run(args) -> int`` and keeps heavy imports
-(TensorFlow/Keras) inside functions, so `serapp-train data` starts fast.
+(TensorFlow/Keras) inside functions, so `serapp-train data` starts fast. Commands are thin: they parse flags and
+call the trainer's library modules (config, data, batches, fitting, scoring, training, runfolder, tables ...);
+a command never imports another command, and no import cycle exists (tests/test_train_imports.py checks both).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
     "manifest": ("manifest", "record a bundled model's size, SHA-256 and run hashes in its folder's manifest.json"),
 }
+# The modules that are commands (everything else in the package is library).
+COMMAND_MODULES: tuple[str, ...] = tuple(module for module, _ in COMMANDS.values())
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,11 +1,11 @@
 """`serapp-train compare`: several families under one protocol, as a Markdown table with confusion matrices.
 
-Every family is trained with :func:`serapp_train.fit.train_run` (each run keeps its own folder under ``runs/``) on the
-same folds, seed and corpora. The table ranks the families on their mean scores over the folds' *validation*
-speakers (drawn from each fold's training speakers, as the trainer recorded them: what a choice between families
-may use), gives the parameter count and the time of one inference (onnxruntime, one thread, on the exported ONNX
-model; the scikit-learn baselines, which cannot be exported, are timed with their own ``predict_proba``, and the
-table says which), and prints the test scores in one separate column, labelled *reported only*: they never rank.
+Every family is trained with :func:`serapp_train.training.train_run` (each run keeps its own folder under ``runs/``)
+on the same folds, seed and corpora. The table ranks the families on their mean scores over the folds' *validation*
+speakers (drawn from each fold's training speakers, as the trainer recorded them: what a choice between families may
+use), gives the parameter count and the time of one inference (onnxruntime, one thread, on the exported ONNX model;
+the scikit-learn baselines, which cannot be exported, are timed with their own ``predict_proba``, and the table says
+which), and prints the test scores in one separate column, labelled *reported only*: they never rank.
 ``compare.json`` written before validation figures were recorded is still read; its rows say ``n/a`` there.
 """
 
@@ -25,17 +25,12 @@ import numpy as np
 from serapp.atomic import write_text
 from serapp.errors import SerappError
 
-from .fit import (
-    KFOLD_PROTOCOLS,
-    RunResult,
-    TrainConfig,
-    add_config_arguments,
-    add_runtime_arguments,
-    config_from_args,
-    train_run,
-    write_json,
-)
+from .config import KFOLD_PROTOCOLS, TrainConfig
+from .configargs import add_config_arguments, add_runtime_arguments, config_from_args
+from .jsonfile import write_json
 from .models import CLASSICAL, ENCODER_FAMILIES, FAMILIES, IMAGENET_FAMILIES
+from .runfolder import RunFolder
+from .training import RunResult, train_run
 
 # encoder families need the whisper extra and take no augmentation: named with --families when wanted
 DEFAULT_FAMILIES: tuple[str, ...] = (*(f for f in FAMILIES if f not in (*IMAGENET_FAMILIES, *ENCODER_FAMILIES)),
@@ -73,10 +68,8 @@ class FamilyResult:
     def validation(self) -> dict[str, Any] | None:
         """Mean and standard deviation over folds of the validation scores (``loss``: best validation loss, None
         without ``history.json``, e.g. scikit-learn) and each corpus's validation UAR, from the run folders (see
-        :func:`serapp_train.crossval.read_validation`); None when a run has no validation record."""
-        from .crossval import read_validation
-
-        records = [read_validation(run.run_dir) for run in self.runs]
+        :meth:`serapp_train.runfolder.RunFolder.validation`); None when a run has no validation record."""
+        records = [RunFolder(run.run_dir).validation() for run in self.runs]
         if any(record is None for record in records):
             return None
         return summarise_validation([r for r in records if r is not None])
@@ -128,7 +121,7 @@ NOT_RECORDED = "n/a"
 def summarise_validation(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean and standard deviation over folds of each validation record's scores and loss (None where a fold
     has none) and mean per-corpus UAR over the folds that validate on that corpus. ``records``: one per fold,
-    as :func:`serapp_train.crossval.read_validation` returns them."""
+    as :meth:`serapp_train.runfolder.RunFolder.validation` returns them."""
     summary: dict[str, Any] = {}
     for key in ("loss", *SCORES):
         values = [r.get(key) for r in records]

@@ -4,7 +4,7 @@ pooled into per-corpus figures.
 Give it the run folders of every fold (``serapp-train train --protocol corpus-kfold --k K --fold I --export``
 for I = 1..K). They must be one configuration but for the fold, cover folds 1..K once each, and test disjoint
 speakers, so every speaker is scored exactly once by a model that never trained or tuned on it. Each fold's
-``model.onnx`` is scored as the app serves it (:func:`serapp_train.evaluate.score`: its own feature spec and
+``model.onnx`` is scored as the app serves it (:func:`serapp_train.scoring.score`: its own feature spec and
 temperature) on that fold's test speakers; the predictions are pooled over the folds for accuracy, macro-F1,
 UAR and the confusion matrix per corpus, and each fold's per-corpus UAR is listed with mean and spread.
 Writes ``crossval.json``, ``README.md`` and confusion PNGs (all corpora and each corpus) to ``--out``.
@@ -22,7 +22,6 @@ speakers too (with ``--validation-only``, there alone).
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,9 +32,11 @@ import numpy as np
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
+from .runfolder import CONFIG, MODEL_ONNX, SPLIT, RunFolder
+
 if TYPE_CHECKING:
     from .corpora import Clip
-    from .evaluate import Scored
+    from .scoring import Scored
 
 # Config fields that differ from fold to fold of one cross-validation.
 PER_FOLD: frozenset[str] = frozenset({"fold"})
@@ -56,8 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass(frozen=True)
 class Fold:
-    """One fold's run: its folder, 1-based fold number, config (``config.json``), test and validation speakers,
-    and its validation record (see :func:`read_validation`; None for runs that predate it)."""
+    """One fold's run: its folder, 1-based fold number, config (``config.json`` as recorded), test and validation
+    speakers, and its validation record (:meth:`RunFolder.validation`; None for runs that predate it)."""
 
     run_dir: Path
     number: int
@@ -68,37 +69,23 @@ class Fold:
 
     @property
     def model_path(self) -> Path:
-        return self.run_dir / "model.onnx"
-
-
-def read_validation(run_dir: Path) -> dict[str, Any] | None:
-    """The run's validation scores (``metrics.json``: accuracy, macro_f1, uar, per_corpus, n) with ``loss``, the
-    best validation loss in ``history.json``; None when the run has no such record."""
-    metrics_path, history_path = run_dir / "metrics.json", run_dir / "history.json"
-    if not metrics_path.is_file():
-        return None
-    record = json.loads(metrics_path.read_text()).get("validation")
-    if record is None:
-        return None
-    losses = json.loads(history_path.read_text()).get("val_loss") if history_path.is_file() else None
-    return {**record, "loss": float(min(losses)) if losses else None}
+        return RunFolder(self.run_dir).model_path
 
 
 def read_fold(run_dir: Path, *, scored: bool = True) -> Fold:
     """A fold from its run folder; a plain error when a file the report needs is missing (``model.onnx`` only
     when ``scored``, the validation record only when not)."""
-    for name in ("config.json", "split.json", *(("model.onnx",) if scored else ())):
-        if not (run_dir / name).is_file():
-            hint = " (train with --export, or run serapp-train export on it)" if name == "model.onnx" else ""
-            raise SerappError(f"{run_dir}: not a finished fold run, it lacks {name}{hint}.")
-    config = json.loads((run_dir / "config.json").read_text())
-    split = json.loads((run_dir / "split.json").read_text())
-    validation = read_validation(run_dir)
+    folder = RunFolder(run_dir)
+    for name in folder.missing((CONFIG, SPLIT, *((MODEL_ONNX,) if scored else ()))):
+        hint = " (train with --export, or run serapp-train export on it)" if name == MODEL_ONNX else ""
+        raise SerappError(f"{run_dir}: not a finished fold run, it lacks {name}{hint}.")
+    config = folder.config_record()
+    validation = folder.validation()
     if not scored and validation is None:
         raise SerappError(f"{run_dir}: the run has no validation scores (metrics.json lacks 'validation'); "
                           "it predates them, so retrain it.")
-    return Fold(run_dir, int(config.get("fold", 0)), config, frozenset(split.get("test_speakers", [])),
-                frozenset(split.get("val_speakers", [])), validation)
+    return Fold(run_dir, int(config.get("fold", 0)), config, folder.speakers("test"), folder.speakers("val"),
+                validation)
 
 
 def recipe(config: dict[str, Any], val_speakers: set[str], test_speakers: set[str]) -> dict[str, Any]:
@@ -118,7 +105,7 @@ def recipe(config: dict[str, Any], val_speakers: set[str], test_speakers: set[st
 
 def check_folds(folds: Sequence[Fold]) -> None:
     """Raise :class:`SerappError` unless the folds make one complete cross-validation."""
-    from .fit import KFOLD_PROTOCOLS
+    from .config import KFOLD_PROTOCOLS
 
     first = folds[0].config
     if first.get("protocol") not in KFOLD_PROTOCOLS or first.get("all_speakers"):
@@ -170,7 +157,7 @@ def score_fold(fold: Fold, clips: Sequence[Clip], members: Sequence[Path] = (), 
     speakers (``test`` or ``val``) among ``clips`` (clean audio)."""
     from serapp.engine.model import load_model
 
-    from .evaluate import score
+    from .scoring import score
 
     speakers = fold.test_speakers if part == "test" else fold.val_speakers
     mine = [c for c in clips if c.speaker in speakers]
@@ -180,7 +167,7 @@ def score_fold(fold: Fold, clips: Sequence[Clip], members: Sequence[Path] = (), 
 
 
 def ensemble_validation(fold: Fold, clips: Sequence[Clip], members: Sequence[Path]) -> dict[str, Any] | None:
-    """The validation record (as :func:`read_validation`) of the fold's ensemble, scored on its validation
+    """The validation record (as :meth:`RunFolder.validation`) of the fold's ensemble, scored on its validation
     speakers; no loss, as the trainer's is one model's. None when the fold has no validation speakers."""
     if not fold.val_speakers:
         return None
@@ -191,7 +178,7 @@ def ensemble_validation(fold: Fold, clips: Sequence[Clip], members: Sequence[Pat
 def pool(scored: Sequence[Scored]) -> Scored:
     """The folds' predictions as one evaluation: metrics over all their clips, per corpus included."""
     from . import metrics
-    from .evaluate import Condition, Scored
+    from .scoring import Condition, Scored
 
     labels = scored[0].metrics.labels
     if any(s.metrics.labels != labels for s in scored):
@@ -320,7 +307,7 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
            command: str, validation: dict[str, Any] | None = None,
            members: dict[int, list[Path]] | None = None) -> str:
     """README.md of a cross-validation."""
-    from .modelcard import corpus_table, target_table
+    from .tables import corpus_table, target_table
 
     config = folds[0].config
     k = len(folds)
@@ -369,7 +356,7 @@ def crossval(run_dirs: Sequence[Path], out: Path, *, root: Path | None = None, c
     from serapp.atomic import write_text
 
     from . import corpora, metrics
-    from .fit import write_json
+    from .jsonfile import write_json
 
     # an ensemble's validation scores are computed here, from its models, so they are needed even then
     folds = sorted((read_fold(Path(r), scored=not validation_only or bool(member_groups)) for r in run_dirs),

@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_search(path: Path) -> tuple[Any, int, list[dict[str, Any]], list[Any]]:
-    """The search file's base :class:`~serapp_train.fit.TrainConfig`, ``k``, variants and the variants' configs
+    """The search file's base :class:`~serapp_train.config.TrainConfig`, ``k``, variants and the variants' configs
     (each checked, so a typo fails before the first fit); :class:`SerappError` if anything is wrong."""
-    from .fit import TrainConfig
+    from .config import TrainConfig
 
     try:
         search = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -69,8 +69,9 @@ def cross_validate(config: Any, data: Any, rows: np.ndarray, k: int, *, seed: in
     speakers already removed): ``k`` fits, each scored on its held-out speakers, predictions pooled; ``scored``
     counts the clips held out once (a corpus with one speaker here is never held out, so never scored)."""
     from . import splits
-    from .fit import fit_keras, predict_proba
+    from .fitting import fit_keras
     from .metrics import uar
+    from .scoring import predict_proba
 
     clips = [data.clips[i] for i in rows]
     pred = np.full(len(rows), -1)
@@ -89,7 +90,8 @@ def cross_validate(config: Any, data: Any, rows: np.ndarray, k: int, *, seed: in
 
 
 def run(args: argparse.Namespace) -> int:
-    from .fit import load_data, write_json
+    from .data import load_data
+    from .jsonfile import write_json
 
     base, k, variants, configs = read_search(args.search)
     data = load_data(base, args.root)

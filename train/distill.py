@@ -4,16 +4,16 @@ Offline distillation (Hinton et al. 2015, with the teachers' calibrated probabil
 logits): each teacher run scores the student's training clips once, clean, with its own feature spec; the
 student then learns from ``(1 - w) * one_hot + w * mean(teacher probabilities)`` on its augmented batches.
 A teacher may have trained on the student's training speakers only: a teacher that saw a student's
-validation or test speaker would leak them, so :func:`check_teacher` refuses it. A teacher may itself be a
-student; what its own teachers heard reached it through their soft targets, so :func:`teacher_tree` checks the
-whole tree against the student's speakers, and is the one check both training and ``serapp-train crossval`` use.
+validation or test speaker would leak them, so :func:`serapp_train.provenance.check_teacher` refuses it. A teacher
+may itself be a student; what its own teachers heard reached it through their soft targets, so :func:`teacher_tree`
+checks the whole tree against the student's speakers, and is the one check both training and ``serapp-train
+crossval`` use.
 Which teachers taught a run, by model checksum and speakers, is recorded by :func:`provenance` (see
 :mod:`serapp_train.provenance`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,21 +23,10 @@ import numpy as np
 
 from serapp.errors import SerappError
 
+from . import provenance as records
 from .corpora import Clip
-
-
-def check_teacher(run_dir: Path, teacher_split: dict[str, list[str]], val_speakers: set[str],
-                  test_speakers: set[str]) -> None:
-    """Raise :class:`SerappError` if the teacher trained on a student validation or test speaker, or chose its
-    epochs and temperature on a student test speaker (``teacher_split`` is the teacher's ``split.json``)."""
-    trained = set(teacher_split.get("train_speakers", []))
-    selected = set(teacher_split.get("val_speakers", []))
-    if not trained:
-        raise SerappError(f"{run_dir}: split.json lists no training speakers, so it cannot be checked for leaks.")
-    leaked = sorted(trained & (val_speakers | test_speakers) | selected & test_speakers)
-    if leaked:
-        raise SerappError(f"{run_dir} cannot teach this run: it trained or validated on speakers this run "
-                          f"validates or tests on ({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}).")
+from .provenance import check_teacher
+from .runfolder import CONFIG, MODEL_ONNX, SPLIT, RunFolder
 
 
 @dataclass(frozen=True)
@@ -53,9 +42,7 @@ class Teacher:
 
     def record(self) -> dict[str, Any]:
         """JSON-ready provenance of this teacher and its own teachers (see :func:`serapp_train.provenance.node`)."""
-        from . import provenance
-
-        return provenance.node(run=str(self.path), family=self.config.get("family"), model_sha256=self.model_sha256,
+        return records.node(run=str(self.path), family=self.config.get("family"), model_sha256=self.model_sha256,
                                split=self.split, teachers=[t.record() for t in self.teachers])
 
 
@@ -67,23 +54,20 @@ def teacher_tree(run_dirs: Sequence[str | Path], val_speakers: set[str], test_sp
     targets. Raises :class:`SerappError` for a leak, for a teacher whose ``config.json`` or ``split.json`` is
     missing (it cannot be checked; paths are read from the folder the runs were trained from) and for a run that
     is its own teacher."""
-    from . import provenance
-
     found = []
     for run_dir in map(Path, run_dirs):
         if run_dir.resolve() in _chain:
             raise SerappError(f"{run_dir} is its own teacher (through {' -> '.join(map(str, _chain))}).")
-        missing = [name for name in ("config.json", "split.json") if not (run_dir / name).is_file()]
+        folder = RunFolder(run_dir)
+        missing = folder.missing((CONFIG, SPLIT))
         if missing:
             raise SerappError(f"{run_dir}: a teacher without {' or '.join(missing)} cannot be checked for leaks "
                               "(teacher paths are read from the folder the runs were trained from).")
-        config = json.loads((run_dir / "config.json").read_text())
-        split = json.loads((run_dir / "split.json").read_text())
+        config, split = folder.config_record(), folder.split()
         check_teacher(run_dir, split, val_speakers, test_speakers)
         own = teacher_tree(config.get("teachers") or [], val_speakers, test_speakers,
                            _chain=(*_chain, run_dir.resolve()))
-        model = run_dir / "model.onnx"
-        found.append(Teacher(run_dir, config, split, provenance.sha256_file(model) if model.is_file() else None, own))
+        found.append(Teacher(run_dir, config, split, folder.model_sha256(), own))
     return tuple(found)
 
 
@@ -91,8 +75,6 @@ def provenance(run_dirs: Sequence[str | Path], student_split: dict[str, Any]) ->
     """The record a distilled run keeps of its teachers (``teachers.json``, and the exported model's metadata):
     the student's speaker sets and each teacher's run id, model checksum, speaker sets and own teachers, after
     :func:`teacher_tree` has checked the whole tree against ``student_split`` (the student's ``split.json``)."""
-    from . import provenance as records
-
     val, test = (set(student_split.get(f"{part}_speakers", [])) for part in ("val", "test"))
     tree = teacher_tree(run_dirs, val, test)
     return records.manifest(student=records.node(run=None, family=None, model_sha256=None, split=student_split),
@@ -107,17 +89,16 @@ def teacher_probabilities(run_dirs: Sequence[str | Path], clips: Sequence[Clip],
     from serapp.engine.model import load_model
 
     from . import cache
-    from .evaluate import predict
-    from .exportcmd import require_exported
+    from .scoring import predict
 
     if not run_dirs:
         raise SerappError("Distillation needs at least one teacher run.")
     for run_dir in map(Path, run_dirs):
-        require_exported(run_dir, ("model.onnx", "split.json"))
+        RunFolder(run_dir).require((MODEL_ONNX, SPLIT))
     teacher_tree(run_dirs, val_speakers, test_speakers)
     total = np.zeros((len(clips), len(labels)), np.float64)
     for run_dir in map(Path, run_dirs):
-        model = load_model(run_dir / "model.onnx")
+        model = load_model(RunFolder(run_dir).model_path)
         if set(model.labels) != set(labels):
             raise SerappError(f"{run_dir}: the teacher predicts {', '.join(model.labels)}, the student "
                               f"{', '.join(labels)}; they must predict the same emotions.")

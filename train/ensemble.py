@@ -6,25 +6,30 @@ engine serves a single model, and the file outputs their mean. A temperature for
 members' shared validation speakers and written to the metadata, like any run's. The members must share their
 split (the same training, validation and test speakers), their labels in the same order and their feature spec.
 
-The result is a run folder, like `serapp-train train` leaves: ``model.onnx``, ``config.json`` (the first
-member's, with ``members``), ``split.json``, ``labels.json``, ``spec.json`` and ``metrics.json`` (validation and
-test figures, scored once on the merged file, and the calibration), so `serapp-train card` can describe it. The
-engine serves the file like any model; mind that its cost is the members' together (whole-file analysis pays it
-twelve times per second of audio).
+The result is a run folder (:class:`~serapp_train.runfolder.RunFolder`), like `serapp-train train` leaves:
+``model.onnx``, ``config.json`` (the first member's, with ``members``), ``split.json``, ``labels.json``, ``spec.json``
+and ``metrics.json`` (validation and test figures, scored once on the merged file, and the calibration), so
+`serapp-train card` can describe it. The engine serves the file like any model; mind that its cost is the members'
+together (whole-file analysis pays it twelve times per second of audio).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
+from .runfolder import CONFIG, METRICS, MODEL_ONNX, SPLIT, RunFolder
+
 if TYPE_CHECKING:
     import onnx
+
+    from serapp.engine.model import OnnxModel
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR",
@@ -87,33 +92,48 @@ def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> 
     return model
 
 
-def read_member(run_dir: Path) -> dict[str, Any]:
-    """A member run's files: ``model`` (OnnxModel), ``proto``, ``config``, ``split`` and ``metrics`` dicts."""
+@dataclass(frozen=True)
+class Member:
+    """A member run: its folder, its served model (:class:`OnnxModel`), the ONNX graph, its config as recorded,
+    its split and metrics records."""
+
+    folder: RunFolder
+    model: OnnxModel
+    proto: onnx.ModelProto
+    config: dict[str, Any]
+    split: dict[str, Any]
+    metrics: dict[str, Any]
+
+    @property
+    def dir(self) -> Path:
+        return self.folder.path
+
+
+def read_member(run_dir: Path) -> Member:
+    """A member run's files; :class:`SerappError` naming the first one it lacks."""
     import onnx
 
     from serapp.engine.model import load_model
 
-    from .exportcmd import read_json, require_exported
-
-    require_exported(run_dir, ("model.onnx", "split.json", "config.json", "metrics.json"))
-    return {"dir": run_dir, "model": load_model(run_dir / "model.onnx"), "proto": onnx.load(run_dir / "model.onnx"),
-            "config": read_json(run_dir / "config.json"), "split": read_json(run_dir / "split.json"),
-            "metrics": read_json(run_dir / "metrics.json")}
+    folder = RunFolder(run_dir)
+    folder.require((MODEL_ONNX, SPLIT, CONFIG, METRICS))
+    return Member(folder, load_model(folder.model_path), onnx.load(folder.model_path), folder.config_record(),
+                  folder.split(), folder.metrics())
 
 
-def check_members(members: Sequence[dict[str, Any]]) -> None:
+def check_members(members: Sequence[Member]) -> None:
     """Raise :class:`SerappError` unless every member shares the first one's speakers, labels and features."""
     first = members[0]
     for member in members[1:]:
-        where = f"{member['dir']} and {first['dir']}"
+        where = f"{member.dir} and {first.dir}"
         for part in ("train_speakers", "val_speakers", "test_speakers"):
-            if sorted(member["split"].get(part, [])) != sorted(first["split"].get(part, [])):
+            if sorted(member.split.get(part, [])) != sorted(first.split.get(part, [])):
                 raise SerappError(f"{where} were trained on different splits ({part} differ); an ensemble's "
                                   "figures would mix speakers its members trained on.")
-        if member["model"].labels != first["model"].labels:
-            raise SerappError(f"{where} predict different labels or orders ({', '.join(member['model'].labels)} "
-                              f"against {', '.join(first['model'].labels)}).")
-        if member["model"].info.spec != first["model"].info.spec:
+        if member.model.labels != first.model.labels:
+            raise SerappError(f"{where} predict different labels or orders ({', '.join(member.model.labels)} "
+                              f"against {', '.join(first.model.labels)}).")
+        if member.model.info.spec != first.model.info.spec:
             raise SerappError(f"{where} use different feature specs; ensemble members must read the same input.")
 
 
@@ -137,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
 
     from . import corpora, metrics
-    from .evaluate import score
-    from .fit import HEADLINE, calibrate, write_json
+    from .scoring import HEADLINE, calibrate, score
 
     out: Path = args.out
     if out.exists():
@@ -146,20 +165,21 @@ def run(args: argparse.Namespace) -> int:
     members = [read_member(Path(d)) for d in args.run_dirs]
     check_members(members)
     first = members[0]
-    proto = merge([m["proto"] for m in members], [m["model"].info.temperature for m in members])
+    proto = merge([m.proto for m in members], [m.model.info.temperature for m in members])
     clips = corpora.scan(args.root or corpora_root())
-    parts = {part: [c for c in clips if c.speaker in set(first["split"].get(f"{part}_speakers", []))]
+    parts = {part: [c for c in clips if c.speaker in set(first.split.get(f"{part}_speakers", []))]
              for part in ("val", "test")}
     if not parts["val"] or not parts["test"]:
-        raise SerappError(f"{first['dir']}: the split's validation or test speakers have no clips here.")
-    families = "/".join(sorted({m["model"].info.family for m in members}))
+        raise SerappError(f"{first.dir}: the split's validation or test speakers have no clips here.")
+    families = "/".join(sorted({m.model.info.family for m in members}))
     info = dataclasses.replace(
-        first["model"].info, name=args.name or out.name, family=f"ensemble of {len(members)} {families}",
+        first.model.info, name=args.name or out.name, family=f"ensemble of {len(members)} {families}",
         version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"), temperature=1.0,
-        notes=f"mean calibrated probability of {len(members)} runs ({', '.join(m['dir'].name for m in members)}); "
-              f"{first['model'].info.notes}")
+        notes=f"mean calibrated probability of {len(members)} runs ({', '.join(m.dir.name for m in members)}); "
+              f"{first.model.info.notes}")
     out.mkdir(parents=True)
-    path = out / "model.onnx"
+    folder = RunFolder(out)
+    path = folder.model_path
     _write(proto, info, path)
     # Scored once each with T = 1 (the members' mean); the temperature for the mean is fitted on the validation
     # speakers and applied as the engine applies it, so the figures are those of the file written last.
@@ -173,14 +193,14 @@ def run(args: argparse.Namespace) -> int:
     val_loss = metrics.nll(served["val"], raw["val"].y)
     _write(proto, dataclasses.replace(info, temperature=calibration["temperature"],
                                       metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics}), path)
-    write_json(out / "config.json", {**first["config"], "members": [str(m["dir"]) for m in members]})
-    write_json(out / "split.json", first["split"])
-    write_json(out / "labels.json", list(info.labels))
-    (out / "spec.json").write_text(info.spec.to_json(), encoding="utf-8")
-    write_json(out / "metrics.json", {
+    folder.write_config(first.folder.config(), members=[m.dir for m in members])
+    folder.write_split(first.split)
+    folder.write_labels(info.labels)
+    folder.write_spec(info.spec)
+    folder.write_metrics({
         **test_metrics, "calibration": calibration,
         "validation": {**val_metrics, "log_loss": val_loss},
-        "n_params": sum(int(m["metrics"].get("n_params", 0)) for m in members)})
+        "n_params": sum(int(m.metrics.get("n_params", 0)) for m in members)})
     print(f"validation: log-loss {val_loss:.3f}, accuracy {val_metrics['accuracy']:.3f}, UAR "
           f"{val_metrics['uar']:.3f}; T = {calibration['temperature']:.3f}")
     print(f"test: accuracy {test_metrics['accuracy']:.3f}, macro-F1 {test_metrics['macro_f1']:.3f}, UAR "

@@ -1,8 +1,9 @@
 """`serapp-train evaluate`: score an exported ONNX model (as the app serves it) on corpus clips.
 
-The model is loaded with :func:`serapp.engine.model.load_model` and fed features computed with its own spec,
-so the figures are those of the shipped file, calibration included. Clips come from corpus folders
-(:func:`serapp_train.corpora.scan`) or a CSV manifest, optionally restricted to some speakers (e.g. a test fold).
+The model is loaded with :func:`serapp.engine.model.load_model` and scored by :func:`serapp_train.scoring.score`
+(features computed with its own spec), so the figures are those of the shipped file, calibration included. Clips
+come from corpus folders (:func:`serapp_train.corpora.scan`) or a CSV manifest, optionally restricted to some
+speakers (e.g. a test fold).
 Robustness: ``--noise-snr`` adds white or pink (babble-like) noise at an SNR and ``--gain-db`` scales the
 level, both on the prepared window the model sees (after trimming and fixing the length), with the same
 functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`` to ``--out``.
@@ -11,8 +12,6 @@ functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +24,10 @@ from .augment import DEVICES
 
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
-    from serapp.engine.spec import FeatureSpec
 
     from .corpora import Clip
-    from .metrics import Metrics
+    from .scoring import Scored
 
-BATCH = 64
 # The live replay's default size: 20 conversations of 12 clips, about 35 minutes of audio.
 REPLAY_CLIPS = 240
 
@@ -77,10 +74,10 @@ def _names(text: str | None) -> list[str] | None:
 
 def split_speakers(path: Path, part: str) -> list[str]:
     """The speaker ids of one part (``val`` or ``test``) of a run's ``split.json``."""
-    from .exportcmd import read_json
+    from .runfolder import split_file
 
     key = f"{part}_speakers"
-    split = read_json(path)
+    split = split_file(path)
     speakers = split.get(key) if isinstance(split, dict) else None
     if not speakers:
         raise SerappError(f"{path} lists no {key}; it should be the split.json of a run folder.")
@@ -90,7 +87,7 @@ def split_speakers(path: Path, part: str) -> list[str]:
 def select_clips(args: argparse.Namespace) -> list[Clip]:
     """The clips to score: corpus scan or manifest, then the speaker filter, then the per-corpus limit."""
     from . import corpora
-    from .fit import limit_per_corpus
+    from .data import limit_per_corpus
 
     if args.manifest is not None:
         clips = corpora.load_manifest(args.manifest)
@@ -114,136 +111,6 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
     return clips
 
 
-def degrade(audio: np.ndarray, condition: Condition, rng: np.random.Generator, sample_rate: int) -> np.ndarray:
-    """Prepared audio ``(batch, n_samples)`` through ``condition``, in the order of a real chain: the room's
-    reverberation, its noise, the level, then the device (laptop microphone or telephone line)."""
-    from .augment import add_noise_snr, apply_gain, device_chain, reverberate
-
-    out = np.array(audio, dtype=np.float32)
-    if condition.rt60_s is not None:
-        out = np.stack([reverberate(y, condition.rt60_s, sample_rate, rng) for y in out])
-    if condition.noise_snr is not None:
-        out = add_noise_snr(out, condition.noise_snr, rng, color=condition.noise)
-    if condition.gain_db is not None:
-        out = apply_gain(out, condition.gain_db)
-    if condition.device is not None:
-        out = np.stack([device_chain(y, condition.device, sample_rate) for y in out])
-    return out
-
-
-def features_for(clips: Sequence[Clip], spec: FeatureSpec, condition: Condition) -> tuple[np.ndarray, list[Clip]]:
-    """Features ``(n_kept, *spec.shape)`` of the clips that decode (cached), degraded first when asked."""
-    from serapp.engine.features import features_from_prepared
-
-    from . import cache
-
-    if condition.clean:
-        extracted = cache.features(clips, spec)
-        return extracted.features, extracted.clips
-    extracted = cache.prepared_audio(clips, spec)
-    rng = np.random.default_rng(condition.seed)
-    chunks = [features_from_prepared(degrade(extracted.audio[i:i + BATCH], condition, rng, spec.sample_rate), spec)
-              for i in range(0, len(extracted.clips), BATCH)]
-    return np.concatenate(chunks) if chunks else np.zeros((0, *spec.shape), np.float32), extracted.clips
-
-
-def predict(model: OnnxModel, x: np.ndarray) -> np.ndarray:
-    """Calibrated probabilities ``(n, n_labels)``, in batches with a progress bar."""
-    from tqdm import tqdm
-
-    out = [model.predict(x[i:i + BATCH]) for i in tqdm(range(0, len(x), BATCH), desc="inference", unit="batch")]
-    return np.concatenate(out) if out else np.zeros((0, len(model.labels)), np.float32)
-
-
-@dataclass(frozen=True)
-class Condition:
-    """How clips are degraded before features: noise (``white``/``pink``) at an SNR in dB, and/or a gain in dB."""
-
-    noise_snr: float | None = None
-    noise: str = "white"
-    gain_db: float | None = None
-    seed: int = 0
-    device: str | None = None  # one of DEVICES
-    rt60_s: float | None = None  # synthetic room reverberation time
-
-    def __post_init__(self) -> None:
-        if self.device is not None and self.device not in DEVICES:
-            raise SerappError(f"Unknown device {self.device!r}: one of {', '.join(DEVICES)}.")
-        if self.rt60_s is not None and not 0.05 <= self.rt60_s <= 3.0:
-            raise SerappError(f"A reverberation time must be 0.05-3 s, got {self.rt60_s:g}.")
-
-    @property
-    def clean(self) -> bool:
-        return self.noise_snr is None and self.gain_db is None and self.device is None and self.rt60_s is None
-
-    def describe(self) -> str:
-        """How the audio was degraded, in words (``clean`` when it was not)."""
-        parts = []
-        if self.rt60_s is not None:
-            parts.append(f"room reverberation RT60 {self.rt60_s:g} s")
-        if self.noise_snr is not None:
-            parts.append(f"{self.noise} noise at {self.noise_snr:g} dB SNR")
-        if self.gain_db is not None:
-            parts.append(f"gain {self.gain_db:+g} dB")
-        if self.device is not None:
-            parts.append(f"{self.device} chain")
-        return ", ".join(parts) or "clean"
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One evaluation: the metrics, the calibrated probabilities ``(n, n_labels)``, true label indices ``(n,)``
-    and the clips that were scored."""
-
-    metrics: Metrics
-    probs: np.ndarray
-    y: np.ndarray
-    clips: list[Clip]
-    condition: Condition
-
-    def summary(self, model: OnnxModel) -> dict[str, Any]:
-        """The ``metrics.json`` content: metrics, ECE, model, condition and speakers."""
-        from . import metrics
-
-        return {**self.metrics.to_dict(), "ece": metrics.ece(self.probs, self.y),
-                "log_loss": metrics.nll(self.probs, self.y), "model": str(model.path),
-                "condition": self.condition.describe(), "speakers": sorted({c.speaker for c in self.clips})}
-
-
-def score(model: OnnxModel, clips: Sequence[Clip], condition: Condition = Condition(),
-          members: Sequence[OnnxModel] = ()) -> Scored:
-    """Score ``model`` (as the app serves it, calibration included) on ``clips`` under ``condition``.
-
-    With ``members`` the prediction is the mean probability of ``model`` and each member (an ensemble; each
-    with its own features and temperature, columns in ``model``'s label order). Clips whose emotion the
-    model does not predict are left out (and counted on stdout).
-    """
-    from . import metrics
-
-    labels = model.labels
-    for member in members:
-        if set(member.labels) != set(labels):
-            raise SerappError(f"{member.path.name} predicts {', '.join(member.labels)}, {model.path.name} "
-                              f"{', '.join(labels)}: an ensemble's models must predict the same emotions.")
-    scored = [c for c in clips if c.label in labels]
-    if len(scored) < len(clips):
-        print(f"left out {len(clips) - len(scored)} clips whose emotion the model does not predict")
-    if not scored:
-        raise SerappError(f"None of the clips has an emotion the model predicts ({', '.join(labels)}).")
-    x, kept = features_for(scored, model.info.spec, condition)
-    if not kept:
-        raise SerappError("None of the clips could be decoded; see the warnings above.")
-    probs = predict(model, x)
-    for member in members:
-        x_member, kept_member = features_for(scored, member.info.spec, condition)
-        if [c.path for c in kept_member] != [c.path for c in kept]:
-            raise SerappError(f"{member.path.name} could not decode the same clips as {model.path.name}.")
-        probs += predict(member, x_member)[:, [member.labels.index(label) for label in labels]]
-    probs /= 1 + len(members)
-    y = np.array([labels.index(c.label) for c in kept])
-    result = metrics.evaluate(y, probs, labels, corpora=[c.corpus for c in kept])
-    return Scored(result, probs, y, kept, condition)
-
 
 def scored_part(split: Path | None, part: str) -> dict[str, Any]:
     """What ``metrics.json`` says about the speakers scored: the run's ``split.json`` and part, and whether the
@@ -259,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
 
     from . import metrics
-    from .fit import write_json
+    from .jsonfile import write_json
+    from .scoring import Condition, score
 
     model, *members = [load_model(path) for path in args.model or [None]]
     condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed, args.device, args.rt60)

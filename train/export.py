@@ -11,8 +11,10 @@ applies ``info.temperature``. ONNX is a protobuf of operators and weights: loadi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,13 +22,20 @@ from serapp.atomic import replacing
 from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 
+from .scoring import HEADLINE
+
 if TYPE_CHECKING:
     import keras
     import onnx
 
+    from .config import TrainConfig
+
 OPSET = 17
 MAX_IR_VERSION = 10  # the newest IR onnxruntime 1.31 reads
 INPUT_NAME = "features"
+LICENSE_NOTE = ("Trained on emotional speech corpora whose licences are non-commercial (RAVDESS CC BY-NC-SA 4.0, "
+                "TESS CC BY-NC-ND 4.0, SAVEE research use); this model inherits those terms: "
+                "non-commercial use only.")
 
 
 def require_tensorflow_backend() -> None:
@@ -165,3 +174,26 @@ def quantize_int8(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarr
         except Exception as exc:  # onnxruntime's and onnx's own types; the quantised file is unusable
             raise SerappError(f"Could not quantise {src} to int8: {exc}") from exc
     return diff
+
+
+def model_info(config: TrainConfig, labels: Sequence[str], corpora: Sequence[str], split: dict[str, Any],
+               metrics: dict[str, Any], temperature: float, name: str, origin: str = "") -> ModelInfo:
+    """The :class:`ModelInfo` written into an exported model: labels, spec, provenance, headline metrics.
+
+    ``split`` is the run's split record (``split.json``: name, sizes, speaker_independent); ``metrics`` its
+    evaluation; ``origin`` an optional clause appended to the notes (e.g. how the file was exported).
+    """
+    import serapp
+
+    independence = "speaker-independent" if split.get("speaker_independent", True) else \
+        "speaker-DEPENDENT (random split)"
+    notes = (f"{'validation' if config.all_speakers else 'test'} metrics on split {split.get('name', '?')}; "
+             f"clips train/val/test {split.get('train', '?')}/{split.get('val', '?')}/{split.get('test', '?')}; "
+             f"{independence}" + (f"; {origin}" if origin else ""))
+    return ModelInfo(
+        labels=tuple(labels), spec=config.feature_spec, name=name, family=config.family,
+        version=serapp.__version__, created=datetime.now(UTC).isoformat(timespec="seconds"),
+        corpora=tuple(sorted(set(corpora))), protocol=config.protocol_label,
+        metrics={k: metrics[k] for k in HEADLINE if k in metrics}, temperature=temperature, license=LICENSE_NOTE,
+        notes=notes)
+

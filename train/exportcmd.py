@@ -1,9 +1,7 @@
 """`serapp-train export`: a finished run's ``model.keras`` -> a self-describing ONNX model.
 
-A run directory (written by ``serapp-train train``, :mod:`serapp_train.fit`) holds ``config.json`` (the
-:class:`~serapp_train.fit.TrainConfig`), ``labels.json`` (output columns in order), ``spec.json`` (the
-:class:`~serapp.engine.spec.FeatureSpec`), ``split.json`` (split name, sizes and speakers per part),
-``metrics.json`` (the evaluation, with ``calibration.temperature``) and ``model.keras`` (the best checkpoint).
+A run folder (written by ``serapp-train train``; its files are :mod:`serapp_train.runfolder`'s) holds the config,
+labels, spec, split, metrics (with ``calibration.temperature``) and ``model.keras`` (the best checkpoint).
 The checkpoint is loaded in Keras safe mode (no code runs), the model metadata is rebuilt from those files,
 and the parity check runs on real clips of the run's held-out speakers.
 """
@@ -11,15 +9,15 @@ and the parity check runs on real clips of the run's held-out speakers.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
-RUN_FILES = ("config.json", "labels.json", "spec.json", "split.json", "metrics.json", "model.keras")
+from .runfolder import CONFIG, LABELS, METRICS, MODEL_KERAS, SPEC, SPLIT, RunFolder
+
+RUN_FILES = (CONFIG, LABELS, SPEC, SPLIT, METRICS, MODEL_KERAS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,52 +33,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "speakers with `serapp-train evaluate` before using it)")
 
 
-def read_json(path: Path) -> Any:
-    """A run folder's JSON file, parsed; :class:`SerappError` naming the file when it cannot be read."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise SerappError(f"{path}: cannot read the run file ({exc}).") from exc
-
-
-def require_exported(run_dir: Path, names: tuple[str, ...]) -> None:
-    """Raise :class:`SerappError` naming the first of ``names`` that ``run_dir`` lacks (a finished run exported
-    with ``--export`` has ``model.onnx`` beside its JSON files)."""
-    for name in names:
-        if not (run_dir / name).is_file():
-            raise SerappError(f"{run_dir}: not a finished, exported run (it lacks {name}).")
-
-
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """The run's JSON files as ``{"config", "labels", "spec", "split", "metrics"}`` (config a TrainConfig,
-    spec a FeatureSpec). Raises :class:`SerappError` naming any missing file."""
-    from .fit import TrainConfig
-
-    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+def read_run(run_dir: Path) -> RunFolder:
+    """The run folder, checked: every file an export reads is there, and ``spec.json`` agrees with ``config.json``.
+    Raises :class:`SerappError` naming any missing file."""
+    folder = RunFolder(run_dir)
+    missing = folder.missing(RUN_FILES)
     if missing:
         raise SerappError(f"{run_dir} is not a finished neural run: it lacks {', '.join(missing)}. "
                           "Export runs made by `serapp-train train` (scikit-learn baselines cannot be exported).")
-    run = {name: read_json(run_dir / f"{name}.json") for name in ("config", "labels", "split", "metrics")}
-    run["config"] = TrainConfig.from_dict(run["config"])
-    run["spec"] = FeatureSpec.from_json((run_dir / "spec.json").read_text(encoding="utf-8"))
-    if run["spec"] != run["config"].feature_spec:
+    if folder.spec() != folder.config().feature_spec:
         raise SerappError(f"{run_dir}: spec.json and config.json disagree about the features; the run is damaged.")
-    return run
+    return folder
 
 
-def parity_features(run: dict[str, Any], root: Path, n: int) -> tuple[Any, tuple[str, ...]]:
+def parity_features(run: RunFolder, root: Path, n: int) -> tuple[Any, tuple[str, ...]]:
     """Features ``(<= n, *spec.shape)`` of the first clips of the run's held-out speakers (test, or validation
     for all-speaker runs), and the corpora the run drew on."""
     from . import cache, corpora
 
-    config, split = run["config"], run["split"]
+    config, split = run.config(), run.split()
     clips = corpora.scan(root, config.corpora, fold_calm=config.fold_calm)
     speakers = set(split.get("test_speakers") or split.get("val_speakers") or [])
     held_out = [c for c in clips if c.speaker in speakers][:n]
     if not held_out:
         raise SerappError(f"None of the run's held-out speakers were found under {root}; pass --root with the "
                           "corpora the run was trained on.")
-    extracted = cache.features(held_out, run["spec"], workers=1, progress=False)
+    extracted = cache.features(held_out, run.spec(), workers=1, progress=False)
     if len(extracted.clips) == 0:
         raise SerappError("None of the parity clips could be decoded; see the warnings above.")
     return extracted.features, tuple(sorted({c.corpus for c in clips}))
@@ -91,26 +69,25 @@ def run(args: argparse.Namespace) -> int:
     import serapp_train.nets
     import serapp_train.whisper.classifier  # noqa: F401  (and the Whisper head's)
 
-    from .export import export_onnx, require_tensorflow_backend
+    from .export import export_onnx, model_info, require_tensorflow_backend
 
     require_tensorflow_backend()  # before reading clips for the parity check
     run_dir: Path = args.run_dir
     if args.parity_clips < 1:
         raise SerappError(f"--parity-clips must be at least 1, got {args.parity_clips}.")
-    run_files = read_run(run_dir)
-    inputs, corpora = parity_features(run_files, args.root or corpora_root(), args.parity_clips)
+    folder = read_run(run_dir)
+    inputs, corpora = parity_features(folder, args.root or corpora_root(), args.parity_clips)
     try:
-        model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+        model = keras.saving.load_model(folder.keras_path, safe_mode=True)
     except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
-        raise SerappError(f"{run_dir / 'model.keras'}: cannot load the checkpoint ({exc}).") from exc
-    from .fit import model_info, served_model
-
-    temperature = float(run_files["metrics"].get("calibration", {}).get("temperature", 1.0))
-    info = model_info(run_files["config"], run_files["labels"], corpora, run_files["split"], run_files["metrics"],
-                      temperature, args.name or run_dir.name, "exported from the run's checkpoint")
+        raise SerappError(f"{folder.keras_path}: cannot load the checkpoint ({exc}).") from exc
+    from .fitting import served_model
     from .provenance import run_metadata
 
-    out = export_onnx(served_model(run_files["config"], model), info, args.out or run_dir / "model.onnx", inputs,
+    config = folder.config()
+    info = model_info(config, folder.labels(), corpora, folder.split(), folder.metrics(), folder.temperature(),
+                      args.name or folder.run_id, "exported from the run's checkpoint")
+    out = export_onnx(served_model(config, model), info, args.out or folder.model_path, inputs,
                       atol=args.atol, extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it
     print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
           f"Keras and onnxruntime agree on {len(inputs)} held-out clips")

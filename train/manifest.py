@@ -19,6 +19,7 @@ from serapp.bundle import MANIFEST_FORMAT, MANIFEST_NAME, default_model_path, fi
 from serapp.errors import SerappError
 
 from .provenance import speaker_sets, speakers_sha256
+from .runfolder import CONFIG, RunFolder
 
 DEFAULT_RUN = Path("docs/models/whisper-tiny")  # the default model's run folder
 NOTE = ("Written by `serapp-train manifest`. The app checks each file's size_bytes and sha256 when it loads it; "
@@ -35,10 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_hashes(run_dir: Path) -> dict[str, Any]:
     """``{"run", "config_sha256", "speakers_sha256"}`` of a run folder (its ``config.json`` bytes and its
     ``split.json`` speaker sets). Raises :class:`SerappError` when either file is missing or unreadable."""
+    folder = RunFolder(run_dir)
     try:
-        split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
-        config_sha = sha256_file(run_dir / "config.json")
-    except (OSError, json.JSONDecodeError) as exc:
+        split = folder.split()
+        config_sha = sha256_file(folder.path / CONFIG)  # the bytes as written: what the run was trained with
+    except (OSError, SerappError) as exc:
         raise SerappError(f"{run_dir}: not a run folder with config.json and split.json ({exc}).") from exc
     return {"run": run_dir.as_posix(), "config_sha256": config_sha,
             "speakers_sha256": speakers_sha256(speaker_sets(split))}

@@ -9,7 +9,6 @@ one CPU thread. Training-side facts (configuration, split sizes, epochs) come fr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -21,22 +20,19 @@ import numpy as np
 from serapp.errors import SerappError
 from serapp.paths import corpora_root, default_model_path
 
+from .jsonfile import read_json
+from .runfolder import SPLIT, RunFolder
+from .tables import corpus_table, pct, target_table
+
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
 
-    from .evaluate import Scored
+    from .scoring import Scored
 
 # Robustness conditions the card reports: a live microphone is not a studio.
 SNRS_DB: tuple[float, ...] = (20.0, 10.0, 5.0)
 GAINS_DB: tuple[float, ...] = (-12.0, 12.0)
 RT60S_S: tuple[float, ...] = (0.3, 0.8)  # reverberation times: a furnished room, a hall
-
-# The targets of the default-model issue: (corpus or "all", metric, threshold).
-TARGETS: tuple[tuple[str, str, float], ...] = (
-    ("ravdess", "uar", 0.72), ("crema-d", "uar", 0.70), ("savee", "uar", 0.70),
-    ("all", "accuracy", 0.76), ("all", "macro_f1", 0.75),
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, help="the run folder the model was trained in (split.json, config.json)")
@@ -72,48 +68,21 @@ def measure_latency(model: OnnxModel, runs: int = 200) -> Latency:
     return Latency(float(np.median(times)), float(np.percentile(times, 95)))
 
 
-def _pct(v: float) -> str:
-    return f"{100.0 * v:.1f} %"
-
-
-def corpus_table(m: dict[str, Any]) -> list[str]:
-    """Markdown rows from a metrics dict (``Metrics.to_dict``): per corpus and overall, clips, accuracy,
-    macro-F1 and UAR."""
-    rows = ["| corpus | test clips | accuracy | macro-F1 | UAR |", "|---|---:|---:|---:|---:|"]
-    for corpus, c in sorted(m["per_corpus"].items()):
-        rows.append(f"| {corpus} | {c['n']} | {_pct(c['accuracy'])} | {c['macro_f1']:.3f} | {_pct(c['uar'])} |")
-    rows.append(f"| **all** | {m['n']} | {_pct(m['accuracy'])} | {m['macro_f1']:.3f} | {_pct(m['uar'])} |")
-    return rows
-
-
-def target_table(m: dict[str, Any]) -> list[str]:
-    """Markdown rows from a metrics dict: each target of the default-model issue, what is reached, and the gap."""
-    rows = ["| target | threshold | reached | met |", "|---|---:|---:|---|"]
-    for corpus, metric, threshold in TARGETS:
-        source = m if corpus == "all" else m["per_corpus"].get(corpus)
-        if source is None:
-            rows.append(f"| {corpus} {metric} | {threshold:.2f} | (no test clips) | — |")
-            continue
-        value = float(source[metric])
-        verdict = "yes" if value >= threshold else f"no ({100 * (threshold - value):.1f} points short)"
-        rows.append(f"| {corpus} {metric} | {threshold:.2f} | {value:.3f} | {verdict} |")
-    return rows
-
-
 def robustness_rows(model: OnnxModel, clips: list[Any], clean: Scored) -> list[str]:
     """Markdown rows: accuracy and UAR under noise at each SNR (white and pink), under gain changes, in rooms
     (:data:`RT60S_S`) and through a laptop microphone's band and a telephone line."""
-    from .evaluate import DEVICES, Condition, score
+    from .augment import DEVICES
+    from .scoring import Condition, score
 
     conditions = [Condition(noise_snr=snr, noise=colour) for snr in SNRS_DB for colour in ("white", "pink")]
     conditions += [Condition(gain_db=g) for g in GAINS_DB]
     conditions += [Condition(rt60_s=rt60) for rt60 in RT60S_S] + [Condition(device=d) for d in DEVICES]
     rows = ["| condition | accuracy | macro-F1 | UAR | accuracy change |", "|---|---:|---:|---:|---:|"]
     base = clean.metrics.accuracy
-    rows.append(f"| clean | {_pct(base)} | {clean.metrics.macro_f1:.3f} | {_pct(clean.metrics.uar)} | — |")
+    rows.append(f"| clean | {pct(base)} | {clean.metrics.macro_f1:.3f} | {pct(clean.metrics.uar)} | — |")
     for condition in conditions:
         s = score(model, clips, condition).metrics
-        rows.append(f"| {condition.describe()} | {_pct(s.accuracy)} | {s.macro_f1:.3f} | {_pct(s.uar)} | "
+        rows.append(f"| {condition.describe()} | {pct(s.accuracy)} | {s.macro_f1:.3f} | {pct(s.uar)} | "
                     f"{100 * (s.accuracy - base):+.1f} points |")
     return rows
 
@@ -252,12 +221,13 @@ def selection_section(selection: dict[str, Any], split: dict[str, Any], root: Pa
     many candidates' test figures were seen before the decisions that shipped and kept it. Links are relative to
     the card ``out``; each candidate's ``record`` is relative to ``run_dir``."""
     from . import corpora
-    from .fit import TrainConfig, choose_split, limit_per_corpus
+    from .config import TrainConfig
+    from .data import choose_split, limit_per_corpus
 
     lines = ["## Selection: what was chosen on what, and how many test figures were seen", ""]
     family = selection.get("family_choice")
     if family:
-        report = json.loads(Path(family["compare"]).read_text())
+        report = read_json(Path(family["compare"]), "comparison report")
         chosen, over = report["families"][family["chosen"]], report["families"][family["over"]]
         config = TrainConfig.from_dict(report["config"])
         clips = limit_per_corpus(corpora.scan(root, config.corpora, fold_calm=config.fold_calm), config.limit,
@@ -330,16 +300,16 @@ def product_path_section(record: dict[str, Any], run_dir: Path, config: dict[str
         "",
         "| measure | value | target | |",
         "|---|---:|---:|---|",
-        row("UA, fixed crops (as in training)", _pct(pp["fixed_crop_ua"]), "", True).replace("| met |", "| |"),
-        row("UA, file analysis (`serapp analyze`)", f"{_pct(pp['file_analysis_ua'])} ({gap * 100:+.1f} points)",
+        row("UA, fixed crops (as in training)", pct(pp["fixed_crop_ua"]), "", True).replace("| met |", "| |"),
+        row("UA, file analysis (`serapp analyze`)", f"{pct(pp['file_analysis_ua'])} ({gap * 100:+.1f} points)",
             f"within {t['file_gap'] * 100:g} point of fixed crops", gap >= -t["file_gap"]),
-        row("live: speech updates right", _pct(replay["speech_right"]), f"≥ {_pct(t['speech_right'])}",
+        row("live: speech updates right", pct(replay["speech_right"]), f"≥ {pct(t['speech_right'])}",
             replay["speech_right"] >= t["speech_right"]),
-        row("live: speech updates showing an emotion", _pct(replay["shown"]), "", True).replace("| met |", "| |"),
+        row("live: speech updates showing an emotion", pct(replay["shown"]), "", True).replace("| met |", "| |"),
         row("live: top-emotion switches per utterance", f"{replay['switches_per_utterance']:.2f}",
             f"≤ {t['switches']:g}", replay["switches_per_utterance"] <= t["switches"]),
         row(f"live: updates ≥ {settings['late_pause_s']:g} s into a pause called speech",
-            _pct(replay["late_pause_speech"]), f"≤ {_pct(t['late_pause_speech'])}",
+            pct(replay["late_pause_speech"]), f"≤ {pct(t['late_pause_speech'])}",
             replay["late_pause_speech"] <= t["late_pause_speech"]),
         row("live: updates per second", f"{replay['updates_per_s']:.2f}", "≥ 4", replay["updates_per_s"] >= 4),
         "",
@@ -356,12 +326,10 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     """The card's Markdown text; ``crossval`` is a `serapp-train crossval` folder of the same recipe, ``written_by``
     the `serapp-train card` command line that wrote it."""
     info = model.info
-    config = json.loads((run_dir / "config.json").read_text())
-    split = json.loads((run_dir / "split.json").read_text())
-    run_metrics = json.loads((run_dir / "metrics.json").read_text())
-    history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else {}
-    val_loss = history.get("val_loss", [])
-    members = [Path(m).name for m in config.get("members") or []]
+    folder = RunFolder(run_dir)
+    config, split, run_metrics = folder.config_record(), folder.split(), folder.metrics()
+    val_loss = (folder.history() or {}).get("val_loss", [])
+    members = [Path(m).name for m in folder.members()]
     speaker_seed = config["seed"] if config.get("split_seed") is None else config["split_seed"]
     epochs = f"{len(val_loss)} epochs (best validation loss at epoch {int(np.argmin(val_loss)) + 1}, whose " \
         "weights were kept)" if val_loss else "as each member's recipe says (see *What was tried*)" if members \
@@ -370,7 +338,7 @@ def render(model: OnnxModel, run_dir: Path, clean: Scored, robustness: list[str]
     size_mb = model.path.stat().st_size / 1e6
     test_speakers = split.get("test_speakers", [])
     teachers = config.get("teachers") or []
-    report = json.loads((crossval / "crossval.json").read_text()) if crossval else None
+    report = read_json(crossval / "crossval.json", "cross-validation report") if crossval else None
     # Decided once, so that the heading and the limitation cannot disagree.
     differs = folds_differ(config, report["config"]) if report else ""
     measured = f"a related recipe ({differs})" if differs else "the recipe"
@@ -475,27 +443,28 @@ def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
 
     from . import corpora, metrics
-    from .evaluate import score
+    from .scoring import score
 
     run_dir: Path = args.run_dir
-    if not (run_dir / "split.json").exists():
+    folder = RunFolder(run_dir)
+    if not folder.has(SPLIT):
         raise SerappError(f"{run_dir}: not a run folder (no split.json).")
     model = load_model(args.model or default_model_path())
-    split = json.loads((run_dir / "split.json").read_text())
+    split = folder.split()
     speakers = set(split.get("test_speakers", []))
     if not speakers:
         raise SerappError(f"{run_dir}: the run has no test speakers (trained on all speakers?); a card needs them.")
     out: Path = args.out
     root = args.root or corpora_root()
     # Provenance and selection first: they are quick, and a failed check should show before the long scoring.
-    config = json.loads((run_dir / "config.json").read_text())
+    config = folder.config_record()
     provenance = teachers_section(model.path, run_dir, config, split)
-    if (run_dir / "selection.json").is_file():
-        selection = json.loads((run_dir / "selection.json").read_text())
+    selection = folder.selection()
+    if selection is not None:
         provenance += selection_section(selection, split, root, run_dir, out)
-    product = run_dir / "product-path" / "metrics.json"
-    if product.is_file():
-        provenance = product_path_section(json.loads(product.read_text()), run_dir, config) + provenance
+    product = folder.product_path()
+    if product is not None:
+        provenance = product_path_section(product, run_dir, config) + provenance
     if any("| **failed** |" in line for line in provenance):
         print("warning: a claim about the model's teachers failed its check; see the card's *Teachers* section")
     clips = [c for c in corpora.scan(root) if c.speaker in speakers]
@@ -503,7 +472,7 @@ def run(args: argparse.Namespace) -> int:
     png = metrics.plot_confusion(np.asarray(clean.metrics.confusion), model.labels,
                                  out.parent / f"{out.stem}-confusion.png",
                                  title=f"{model.path.stem} — test speakers")
-    run_metrics = json.loads((run_dir / "metrics.json").read_text())
+    run_metrics = folder.metrics()
     text = render(model, run_dir, clean, robustness_rows(model, clips, clean),
                   calibration_rows(model, clean, run_metrics), measure_latency(model), png, out, args.command,
                   args.notes.read_text() if args.notes else "", args.crossval,

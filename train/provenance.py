@@ -1,7 +1,8 @@
 """Teacher provenance: which runs taught a distilled model, recorded so that a clone can check the claim that
 none of them heard the model's validation or test speakers.
 
-A distilled run writes ``teachers.json`` (:func:`serapp_train.distill.provenance`) and its exported ONNX file carries
+A distilled run writes ``teachers.json`` (:func:`serapp_train.distill.provenance`, through
+:class:`~serapp_train.runfolder.RunFolder`) and its exported ONNX file carries
 the same record in its metadata (:data:`METADATA_KEY`). The record (a *manifest*) holds the student's speaker
 sets and, for each teacher and recursively for that teacher's own teachers, a *node*: run folder and id, model
 SHA-256, speaker sets with their hash, and the node's teachers. A manifest written after the fact for a model
@@ -25,8 +26,11 @@ from typing import Any
 from serapp.bundle import sha256_file as sha256_file  # one file hash for the app's manifest and provenance
 from serapp.errors import SerappError
 
+from .config import TrainConfig
+from .runfolder import MODEL_ONNX, SPLIT, TEACHERS, RunFolder
+
 FORMAT = 1
-FILE = "teachers.json"
+FILE = TEACHERS  # the record beside a run's files
 METADATA_KEY = "serapp.teachers"
 PARTS: tuple[str, ...] = ("train", "val", "test")
 # TrainConfig fields that, with the corpora on disk, decide which speakers a run trains, validates and tests on.
@@ -34,6 +38,20 @@ SPLIT_FIELDS: tuple[str, ...] = ("protocol", "k", "fold", "test_fraction", "val_
                                  "fold_calm", "limit", "speaker_seed")
 
 VERIFIED, FAILED, ABSENT, UNRECORDED = "verified", "failed", "not in this clone", "not recorded"
+
+
+def check_teacher(run_dir: Path, teacher_split: dict[str, list[str]], val_speakers: set[str],
+                  test_speakers: set[str]) -> None:
+    """Raise :class:`SerappError` if the teacher trained on a student validation or test speaker, or chose its
+    epochs and temperature on a student test speaker (``teacher_split`` is the teacher's ``split.json``)."""
+    trained = set(teacher_split.get("train_speakers", []))
+    selected = set(teacher_split.get("val_speakers", []))
+    if not trained:
+        raise SerappError(f"{run_dir}: split.json lists no training speakers, so it cannot be checked for leaks.")
+    leaked = sorted(trained & (val_speakers | test_speakers) | selected & test_speakers)
+    if leaked:
+        raise SerappError(f"{run_dir} cannot teach this run: it trained or validated on speakers this run "
+                          f"validates or tests on ({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}).")
 
 
 def speaker_sets(split: dict[str, Any]) -> dict[str, list[str]]:
@@ -68,8 +86,7 @@ def metadata(record: dict[str, Any] | None) -> dict[str, str]:
 
 def run_metadata(run_dir: Path) -> dict[str, str]:
     """The metadata an export of ``run_dir`` carries about its teachers: its ``teachers.json``, if it has one."""
-    path = Path(run_dir) / FILE
-    return metadata(json.loads(path.read_text())) if path.is_file() else {}
+    return metadata(RunFolder(run_dir).teachers())
 
 
 def from_model(model_path: Path) -> dict[str, Any] | None:
@@ -92,13 +109,8 @@ def find(model_path: Path, run_dir: Path) -> tuple[dict[str, Any] | None, str]:
     record = from_model(model_path)
     if record is not None:
         return record, "the model file's metadata"
-    path = Path(run_dir) / FILE
-    if path.is_file():
-        try:
-            return json.loads(path.read_text()), str(path)
-        except json.JSONDecodeError as exc:
-            raise SerappError(f"{path}: not valid JSON ({exc.msg}).") from exc
-    return None, ""
+    beside = RunFolder(run_dir).teachers()
+    return (None, "") if beside is None else (beside, str(Path(run_dir) / FILE))
 
 
 @dataclass(frozen=True)
@@ -112,9 +124,9 @@ class Check:
 
 
 def recipe_config(recipe: dict[str, Any]) -> Any:
-    """The :class:`~serapp_train.fit.TrainConfig` a recipe (``{"config": FILE, "options": [flags]}``) gives
+    """The :class:`~serapp_train.config.TrainConfig` a recipe (``{"config": FILE, "options": [flags]}``) gives
     ``serapp-train train``."""
-    from .fit import add_config_arguments, config_from_args
+    from .configargs import add_config_arguments, config_from_args
 
     parser = argparse.ArgumentParser(add_help=False)
     add_config_arguments(parser)
@@ -122,7 +134,7 @@ def recipe_config(recipe: dict[str, Any]) -> Any:
 
 
 def split_fields(config: Any) -> dict[str, Any]:
-    """The :data:`SPLIT_FIELDS` of a :class:`~serapp_train.fit.TrainConfig`."""
+    """The :data:`SPLIT_FIELDS` of a :class:`~serapp_train.config.TrainConfig`."""
     return {name: getattr(config, name) for name in SPLIT_FIELDS}
 
 
@@ -137,8 +149,6 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
                     student_config: Any) -> list[Check]:
     """The checks of one teacher node: no leak by its recorded speakers, its model checksum and speakers against
     its run folder when this checkout has it, and its recipe's split."""
-    from .distill import check_teacher
-
     run = str(item.get("run") or "?")
     subject = run + ("" if depth == 1 else f" (teacher at depth {depth})")
     reason = item.get("unrecorded", "")
@@ -156,13 +166,14 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
     folder = Path(run)
     if item.get("model_sha256"):
         claim = "its model is the file the record names (SHA-256)"
-        if (folder / "model.onnx").is_file():
-            same = sha256_file(folder / "model.onnx") == item["model_sha256"]
-            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{folder / 'model.onnx'} hashed here"))
+        teacher = RunFolder(folder)
+        if teacher.has(MODEL_ONNX):
+            same = teacher.model_sha256() == item["model_sha256"]
+            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{teacher.model_path} hashed here"))
         else:
             checks.append(Check(subject, claim, ABSENT, f"{folder} is not in this checkout (runs/ is not in git)"))
-        if item.get("speakers_sha256") and (folder / "split.json").is_file():
-            own = speakers_sha256(speaker_sets(json.loads((folder / "split.json").read_text())))
+        if item.get("speakers_sha256") and teacher.has(SPLIT):
+            own = speakers_sha256(speaker_sets(teacher.split()))
             checks.append(Check(subject, "its split.json lists the recorded speakers",
                                 VERIFIED if own == item["speakers_sha256"] else FAILED, "hash of its split.json"))
     else:
@@ -187,8 +198,6 @@ def verify(record: dict[str, Any], *, found_in: str, model_path: Path, student_c
     """Check a teacher record (:func:`find`) against the model file, the student's ``config.json`` and
     ``split.json``, and whatever teacher run folders this checkout holds. ``found_in``: where the record was
     read (the model's metadata binds it to the file; a file beside it must name the model's checksum)."""
-    from .fit import TrainConfig
-
     if record.get("format") != FORMAT:
         raise SerappError(f"{found_in}: teacher record format {record.get('format')!r}; this serapp reads {FORMAT}.")
     checks = []

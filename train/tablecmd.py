@@ -13,6 +13,7 @@ from pathlib import Path
 from serapp.atomic import write_text
 from serapp.errors import SerappError
 
+from .jsonfile import read_json
 from .tables import PRODUCT_HEADER, markdown, product_row
 
 
@@ -27,10 +28,7 @@ def run(args: argparse.Namespace) -> int:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise SerappError(f"Give each record as NAME=PATH, got {item!r}.")
-        try:
-            record = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SerappError(f"{path}: cannot read the record ({exc}).") from exc
+        record = read_json(Path(path), "record")
         rows.append(product_row(name, record))
         scored.add((record.get("part"), json.dumps(sorted(record.get("speakers") or []))))
     if len(scored) > 1:

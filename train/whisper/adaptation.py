@@ -103,7 +103,8 @@ def evaluate_variants(x: np.ndarray, y: np.ndarray, clips: Sequence[Clip], train
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    from ..fit import TrainConfig, load_data
+    from ..config import TrainConfig
+    from ..data import load_data
 
     parser = argparse.ArgumentParser(prog="python -m serapp_train.whisper.adaptation",
                                      description=__doc__.split("\n")[0])

@@ -1,0 +1,62 @@
+"""The run folder: what its writers write its readers read back, typed; missing files are named; a new folder never
+reuses an existing one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from serapp_train.config import TrainConfig
+from serapp_train.runfolder import RunFolder, TeacherRef
+
+from serapp.engine.labels import EMOTIONS
+from serapp.engine.spec import FeatureSpec
+from serapp.errors import SerappError
+from tests.run_folders import make_run
+
+SPLIT = {"name": "speaker-holdout", "speaker_independent": True, "train": 10, "val": 2, "test": 3,
+         "train_speakers": ["a", "b"], "val_speakers": ["c"], "test_speakers": ["d"]}
+
+
+def test_what_is_written_reads_back(tmp_path: Path) -> None:
+    config = TrainConfig(family="cnn1d", seed=3, teachers=("runs/t",))
+    config = config.replace(spec=config.feature_spec)  # config.json holds the resolved spec
+    teachers = {"format": 1, "teachers": [{"run": "runs/t", "run_id": "t", "model_sha256": "ab" * 32}]}
+    run = make_run(tmp_path / "run", config=config, members=["runs/m1", "runs/m2"], labels=EMOTIONS,
+                   spec=config.feature_spec, split=SPLIT,
+                   metrics={"uar": 0.5, "calibration": {"temperature": 1.3},
+                            "validation": {"uar": 0.4, "per_corpus": {}, "n": 2}},
+                   history={"val_loss": [1.5, 0.9, 1.1]}, teachers=teachers)
+    assert run.config() == config and run.members() == ("runs/m1", "runs/m2")
+    assert run.config_record()["members"] == ["runs/m1", "runs/m2"]
+    assert run.labels() == EMOTIONS and run.spec() == config.feature_spec
+    assert run.split() == SPLIT and run.speakers("test") == {"d"} and run.speakers("val") == {"c"}
+    assert run.temperature() == 1.3
+    assert run.validation() == {"uar": 0.4, "per_corpus": {}, "n": 2, "loss": 0.9}  # the best epoch's loss
+    assert run.teacher_refs() == (TeacherRef("t", "ab" * 32, "runs/t"),)
+    assert run.model_sha256() is None and run.history() == {"val_loss": [1.5, 0.9, 1.1]}
+    # the layout other tools read: indented, sorted JSON; the spec canonical, as a model's metadata holds it
+    assert (run.path / "config.json").read_text().startswith('{\n  "all_speakers": false,\n')
+    assert FeatureSpec.from_json((run.path / "spec.json").read_text()) == config.feature_spec
+
+
+def test_absent_records_and_missing_files(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", split={"test_speakers": ["d"]})
+    assert run.history() is None and run.teachers() is None and run.teacher_refs() == ()
+    assert run.validation() is None and run.selection() is None and run.product_path() is None
+    assert run.missing(("split.json", "config.json", "model.onnx")) == ["config.json", "model.onnx"]
+    with pytest.raises(SerappError, match=r"not a finished, exported run \(it lacks config.json\)"):
+        run.require(("split.json", "config.json"))
+    with pytest.raises(SerappError, match="cannot read the run file"):
+        run.metrics()
+    (run.path / "metrics.json").write_text("{not json")
+    with pytest.raises(SerappError, match=r"metrics\.json: cannot read the run file"):
+        run.metrics()
+
+
+def test_create_never_reuses_a_folder(tmp_path: Path) -> None:
+    config = TrainConfig(family="cnn1d", protocol="speaker-holdout")
+    first, second = RunFolder.create(tmp_path, config), RunFolder.create(tmp_path, config)
+    assert first.path != second.path and first.path.is_dir() and second.path.is_dir()
+    assert first.run_id.endswith("-cnn1d-speaker-holdout") and json.loads(json.dumps(first.run_id))

@@ -1,0 +1,158 @@
+"""The training configuration: :class:`TrainConfig` (a run's ``config.json``) and the names its fields take.
+
+A config is data: every choice that determines a run, validated on construction with plain messages, saved with the
+resolved feature spec so that a ``config.json`` reproduces its run even if a family's default changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from serapp.engine.spec import FeatureSpec
+from serapp.jsonconfig import JsonConfig, require
+
+from .augment import AugmentConfig
+from .models import CLASSICAL, CLASSICAL_SPEC, DEFAULT_FAMILY, ENCODER_FAMILIES, FAMILIES
+
+# protocol name on the command line -> name in serapp_train.splits
+PROTOCOLS: dict[str, str] = {"speaker-kfold": "kfold", "corpus-kfold": "corpus-kfold",
+                             "speaker-holdout": "holdout", "loco": "loco", "random": "random"}
+KFOLD_PROTOCOLS: tuple[str, ...] = ("speaker-kfold", "corpus-kfold")
+SCHEDULES: tuple[str, ...] = ("cosine", "plateau", "constant")
+IMBALANCE: tuple[str, ...] = ("class_weight", "corpus_class_weight", "oversample", "none")
+# imbalance settings that weight the loss per example (the others reorder or do nothing)
+WEIGHTED: tuple[str, ...] = ("class_weight", "corpus_class_weight")
+
+
+@dataclass(frozen=True)
+class TrainConfig(JsonConfig):
+    """Everything that determines a training run (saved as ``config.json`` in the run directory).
+
+    ``spec`` None means the family's default input features. ``fold`` is 1-based (k-fold and
+    leave-one-corpus-out). ``limit`` caps clips per corpus (a seeded subset) for quick runs. ``all_speakers``
+    trains for shipping: no test fold, only validation speakers are held out (early stopping, calibration).
+    ``teachers``: run folders whose models' mean probabilities take ``distill_weight`` of every training target
+    (see :mod:`serapp_train.distill`). ``split_seed`` draws the speakers (and the ``limit`` subset); None means
+    ``seed``.
+    Fixing it while ``seed`` changes trains on the same speakers from another start (seed variance, seed
+    ensembles of one split).
+    """
+
+    KIND: ClassVar[str] = "training config"
+
+    family: str = DEFAULT_FAMILY
+    spec: FeatureSpec | None = None
+    corpora: tuple[str, ...] | None = None
+    protocol: str = "speaker-kfold"
+    fold: int = 1
+    k: int = 5
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    all_speakers: bool = False
+    seed: int = 0
+    split_seed: int | None = None
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    schedule: str = "cosine"
+    patience: int = 8
+    imbalance: str = "class_weight"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    dropout: float | None = None
+    fold_calm: bool = True
+    limit: int | None = None
+    model_options: dict[str, Any] = field(default_factory=dict)
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 0.5
+    # Encoder families: augmented copies of each training clip (``augment``'s audio augmentations, drawn once per
+    # copy), encoded once and cached beside the clean clips (:func:`serapp_train.whisper.embeddings.embed_views`).
+    views: int = 0
+
+    @property
+    def speaker_seed(self) -> int:
+        """The seed that draws the speakers and the ``limit`` subset: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
+
+    def __post_init__(self) -> None:
+        if self.corpora is not None:
+            object.__setattr__(self, "corpora", tuple(self.corpora))
+        object.__setattr__(self, "teachers", tuple(str(t) for t in self.teachers))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`SerappError` with a plain message for an out-of-range or unknown setting."""
+        known = (*FAMILIES, *CLASSICAL)
+        checks: list[tuple[bool, str]] = [
+            (self.family in known, f"unknown family {self.family!r} (known: {', '.join(known)})"),
+            (self.protocol in PROTOCOLS, f"unknown protocol {self.protocol!r} (known: {', '.join(PROTOCOLS)})"),
+            (self.k >= 2, f"k must be >= 2, got {self.k}"),
+            (self.fold >= 1, f"fold is 1-based, got {self.fold}"),
+            (0.0 < self.test_fraction < 1.0, f"test_fraction must be in (0, 1), got {self.test_fraction}"),
+            (0.0 < self.val_fraction < 1.0, f"val_fraction must be in (0, 1), got {self.val_fraction}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"batch_size must be >= 2, got {self.batch_size}"),
+            (0.0 < self.learning_rate < 1.0, f"learning_rate must be in (0, 1), got {self.learning_rate}"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}"),
+            (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (self.imbalance in IMBALANCE, f"imbalance must be one of {', '.join(IMBALANCE)}, got {self.imbalance!r}"),
+            (0.0 <= self.label_smoothing < 0.5, f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}"),
+            (self.mixup_alpha >= 0.0, f"mixup_alpha must be >= 0, got {self.mixup_alpha}"),
+            (self.dropout is None or 0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
+            (self.limit is None or self.limit >= 1, f"limit must be >= 1 clip per corpus, got {self.limit}"),
+            (0.0 < self.distill_weight <= 1.0, f"distill_weight must be in (0, 1], got {self.distill_weight}"),
+            (not self.teachers or not self.classical, "distillation needs a neural family, not a baseline"),
+            # an encoder family trains on cached encoder outputs: audio augmentation reaches it only through
+            # cached augmented views; features of other kinds do not exist for it
+            (self.family not in ENCODER_FAMILIES or not (self.augment.features_enabled or self.mixup_alpha),
+             f"{self.family} trains on cached encoder outputs: it takes no feature augmentation or mixup"),
+            (self.views >= 0, f"views must be >= 0, got {self.views}"),
+            (not self.views or self.family in ENCODER_FAMILIES, "views are for encoder families (whisper_tiny)"),
+            (self.family not in ENCODER_FAMILIES or bool(self.views) == self.augment.audio_enabled,
+             "an encoder family takes audio augmentation through views: set both views and the augmentation"),
+        ]
+        require(checks, self.KIND)
+
+    @property
+    def classical(self) -> bool:
+        """True for the scikit-learn baselines (tree, knn, svm)."""
+        return self.family in CLASSICAL
+
+    @property
+    def encoder(self) -> str | None:
+        """The family's frozen pretrained encoder (``"whisper"``), whose cached outputs the head trains on."""
+        return None if self.classical else FAMILIES[self.family].encoder
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The input spec: the explicit one, else the family's default."""
+        if self.spec is not None:
+            return self.spec
+        return CLASSICAL_SPEC if self.classical else FAMILIES[self.family].spec
+
+    @property
+    def protocol_label(self) -> str:
+        """How the run's protocol reads in file names, metadata and tables."""
+        if self.all_speakers:
+            return "all-speakers"
+        if self.protocol in (*KFOLD_PROTOCOLS, "loco"):
+            return f"{self.protocol}-fold{self.fold}" + (f"of{self.k}" if self.protocol in KFOLD_PROTOCOLS else "")
+        return "random-speaker-dependent" if self.protocol == "random" else self.protocol
+
+    def to_dict(self) -> dict[str, Any]:
+        # the resolved spec, so a config.json reproduces the run even if a family's default changes
+        return {**super().to_dict(), "spec": self.feature_spec.to_dict()}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return super().to_json(indent)
+
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("spec") is not None:
+            values["spec"] = FeatureSpec.from_dict(values["spec"])
+        if "augment" in values:
+            values["augment"] = AugmentConfig.from_dict(values["augment"])
+        return values
+

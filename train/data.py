@@ -1,0 +1,150 @@
+"""A run's data: corpus clips limited per corpus, their cached features (or encoder outputs), labels and the
+speaker split; and the class-balancing arithmetic the batches and the baselines share.
+
+Extraction precedes the split only to drop undecodable clips; nothing here augments (see :mod:`serapp_train.batches`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from serapp.engine.labels import EMOTIONS
+from serapp.errors import SerappError
+from serapp.paths import corpora_root
+
+from . import splits as split_lib
+from .config import PROTOCOLS, TrainConfig
+from .corpora import Clip
+
+
+def limit_per_corpus(clips: Sequence[Clip], limit: int | None, seed: int) -> list[Clip]:
+    """A seeded random subset of at most ``limit`` clips per corpus, in the input order (None: all)."""
+    if limit is None:
+        return list(clips)
+    rng = np.random.default_rng(seed)
+    corpora = np.array([c.corpus for c in clips], dtype=object)
+    keep: list[np.ndarray] = []
+    for corpus in dict.fromkeys(corpora):
+        idx = np.flatnonzero(corpora == corpus)
+        keep.append(idx if idx.size <= limit else rng.choice(idx, size=limit, replace=False))
+    return [clips[i] for i in np.sort(np.concatenate(keep))]
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Balanced class weights ``n / (n_present * count)``, ``(n_classes,)``; absent classes get 0.
+
+    The weighted mean over the examples of ``y`` is 1, so the loss scale (and the learning rate) is unchanged.
+    """
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights.astype(np.float32)
+
+
+def corpus_class_cells(corpora: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """One int per example for its (corpus, class) cell, ``(N,)``: ``corpus_rank * n_classes + y``, corpora
+    ranked by name."""
+    rank = np.unique(np.asarray(corpora, dtype=str), return_inverse=True)[1].astype(np.int64)
+    return rank * n_classes + np.asarray(y, dtype=np.int64)
+
+
+def weight_cells(imbalance: str, y: np.ndarray, corpora: np.ndarray, n_classes: int) -> np.ndarray:
+    """The groups that loss weighting balances, ``(N,)`` ints: (corpus, class) cells for
+    ``corpus_class_weight``, else the classes ``y``."""
+    return corpus_class_cells(corpora, y, n_classes) if imbalance == "corpus_class_weight" else np.asarray(y)
+
+
+def oversample_indices(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices into ``y`` drawn with replacement so every present class is equally likely; ``(len(y),)``."""
+    counts = np.bincount(y)
+    p = 1.0 / counts[y]
+    return rng.choice(len(y), size=len(y), replace=True, p=p / p.sum())
+
+
+def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """``(n,)`` int labels -> ``(n, n_classes)`` float32."""
+    return np.eye(n_classes, dtype=np.float32)[y]
+
+
+@dataclass(eq=False)
+class Data:
+    """A run's data: the clips kept after decoding, their label indices ``y`` ``(N,)`` into ``labels``,
+    features ``(N, *spec.shape)`` (for an encoder family the frozen encoder's outputs, e.g. ``(N, 5, 768)``
+    pooled Whisper tiny layers), prepared audio ``(N, n_samples)`` float16 (only with audio augmentation)
+    and the split (index arrays into ``clips``)."""
+
+    clips: list[Clip]
+    labels: tuple[str, ...]
+    y: np.ndarray
+    features: np.ndarray
+    audio: np.ndarray | None
+    split: split_lib.Split
+
+    def corpora_of(self, idx: np.ndarray) -> np.ndarray:
+        return np.array([self.clips[i].corpus for i in idx], dtype=object)
+
+
+def choose_split(clips: Sequence[Clip], config: TrainConfig) -> split_lib.Split:
+    """The config's split. With ``all_speakers`` every speaker trains except validation speakers (no test)."""
+    if config.all_speakers:
+        held = split_lib.speaker_holdout(clips, config.val_fraction, seed=config.speaker_seed, val_fraction=0.0)
+        return split_lib.Split("all-speakers", held.train, np.zeros(0, dtype=np.int64), held.test)
+    found = split_lib.make_splits(PROTOCOLS[config.protocol], clips, k=config.k, test_fraction=config.test_fraction,
+                                  seed=config.speaker_seed, val_fraction=config.val_fraction)
+    if config.fold > len(found):
+        raise SerappError(f"Fold {config.fold} does not exist: protocol {config.protocol} gives {len(found)} "
+                          f"fold(s) here ({', '.join(s.name for s in found)}).")
+    split = found[config.fold - 1]
+    if split.val.size == 0:
+        raise SerappError(f"Split {split.name} has no validation speakers (early stopping and calibration need "
+                          "them): add corpora with at least 3 speakers or raise the per-corpus limit.")
+    return split
+
+
+def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | None = None,
+              progress: bool = True) -> Data:
+    """Scan, limit, extract (cached) and split. Extraction precedes the split only to drop undecodable clips;
+    no augmentation happens here."""
+    from . import cache, corpora
+
+    clips = limit_per_corpus(corpora.scan(root or corpora_root(), config.corpora, fold_calm=config.fold_calm),
+                             config.limit, config.speaker_seed)
+    spec = config.feature_spec
+    if config.encoder:  # the frozen encoder's pooled layers, cached once: the head trains on them
+        from .whisper.embeddings import embed
+
+        embedded = embed(clips, spec=spec, workers=workers, progress=progress)
+        kept, x, audio = embedded.clips, embedded.values, None
+    else:
+        want_audio = config.augment.audio_enabled and not config.classical
+        extracted = cache.extract(clips, spec, features=True, audio=want_audio, workers=workers, progress=progress)
+        assert extracted.features is not None  # asked for above
+        kept, x, audio = extracted.clips, extracted.features, extracted.audio
+    if not kept:
+        raise SerappError("No clip could be decoded: see the warnings above.")
+    present = {c.label for c in kept}
+    labels = tuple(e for e in EMOTIONS if e in present)
+    if len(labels) < 2:
+        raise SerappError(f"These clips hold only the label(s) {sorted(present)}: a classifier needs 2 or more.")
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.array([index[c.label] for c in kept], dtype=np.int64)
+    split = choose_split(kept, config)
+    if config.views:  # the training speakers' augmented views join the training rows, after the clean clips
+        from .whisper.embeddings import embed_views
+
+        train = split.train
+        views = embed_views([kept[i] for i in train], config.augment, views=config.views, seed=config.seed,
+                            spec=spec, workers=workers or 1, progress=progress)
+        x = np.concatenate([x, views.reshape(-1, *x.shape[1:])])
+        added = np.arange(len(kept), len(kept) + views.shape[0] * views.shape[1])
+        kept = [*kept, *(kept[i] for i in train for _ in range(config.views))]
+        y = np.concatenate([y, np.repeat(y[train], config.views)])
+        split = dataclasses.replace(split, train=np.concatenate([train, added]))
+    return Data(kept, labels, y, x, audio, split)
+
