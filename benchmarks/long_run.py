@@ -32,10 +32,12 @@ import soundfile as sf
 
 from serapp.bench import _speech_material
 from serapp.engine.analysis import analyze_file
-from serapp.engine.analyzer import Analyzer, AnalyzerState, EmotionResult
+from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.result import EmotionResult
+from serapp.engine.state import RunState
 from serapp.paths import default_model_path
 
 MB = 2.0**20
@@ -114,7 +116,7 @@ def file_run(model: OnnxModel, path: Path, config: AnalyzerConfig) -> dict[str, 
     started = time.perf_counter()
     fa = analyze_file(path, model, config)
     wall = time.perf_counter() - started
-    return {"state": AnalyzerState.FINISHED.value, "stream_s": fa.summary.duration_s, "wall_s": round(wall, 1),
+    return {"state": RunState.FINISHED.value, "stream_s": fa.summary.duration_s, "wall_s": round(wall, 1),
             "x_realtime": round(fa.summary.duration_s / wall, 1), "results": fa.summary.windows,
             "speech_ratio": fa.summary.speech_ratio}
 

@@ -21,10 +21,11 @@ import soundfile as sf
 
 from serapp.engine import audio
 from serapp.engine.analysis import analyze_file
-from serapp.engine.analyzer import Analyzer, EmotionResult
+from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.result import EmotionResult
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 

@@ -11,8 +11,8 @@ from serapp_train.corpora import Clip
 from serapp_train.metrics import uar
 from serapp_train.modelcard import product_path_section
 
-from serapp.engine.analyzer import EmotionResult
 from serapp.engine.model import OnnxModel, load_model
+from serapp.engine.result import EmotionResult
 
 LABELS = ("angry", "sad")
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QFontMetricsF
 from pytestqt.qtbot import QtBot
 
-from serapp.engine.analyzer import EmotionResult
+from serapp.engine.result import EmotionResult
 from serapp.ui import demo
 from serapp.ui.demo import AUDIENCE_RECONNECTING, AUDIENCE_STOPPED, AUDIENCE_WAITING, DemoView, audience_message
 from serapp.ui.theme import emotion_style

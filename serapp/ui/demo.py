@@ -10,7 +10,7 @@ from PySide6.QtCore import QPropertyAnimation, QSize, Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsOpacityEffect, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from serapp.engine.analyzer import EmotionResult
+from serapp.engine.result import EmotionResult
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars
 from serapp.ui.liveview import STATE_TEXT, present_results
 from serapp.ui.theme import emotion_style

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
-from serapp.engine.analyzer import EmotionResult
+from serapp.engine.result import EmotionResult
 from serapp.ui.emotionpanel import EmotionDisplay, ProbabilityBars, emotion_card
 from serapp.ui.levelmeter import LevelMeter
 from serapp.ui.liverecord import RECENT_S, Tally
