@@ -3,7 +3,7 @@ a test's folder has the layout `serapp-train train` leaves and no test spells a 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +23,10 @@ def make_run(folder: Path, *, config: TrainConfig | None = None, members: Sequen
     run = RunFolder(folder)
     if config is not None:
         run.write_config(config, members)
-    if labels is not None:
-        run.write_labels(labels)
-    if spec is not None:
-        run.write_spec(spec)
-    if split is not None:
-        run.write_split(split)
-    if metrics is not None:
-        run.write_metrics(metrics)
-    if history is not None:
-        run.write_history(history)
-    if teachers is not None:
-        run.write_teachers(teachers)
+    records: tuple[tuple[Any, Callable[[Any], None]], ...] = (
+        (labels, run.write_labels), (spec, run.write_spec), (split, run.write_split), (metrics, run.write_metrics),
+        (history, run.write_history), (teachers, run.write_teachers))
+    for value, write in records:
+        if value is not None:
+            write(value)
     return run

@@ -33,6 +33,7 @@ from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
 from .runfolder import CONFIG, MODEL_ONNX, SPLIT, RunFolder
+from .tables import pct
 
 if TYPE_CHECKING:
     from .corpora import Clip
@@ -204,9 +205,9 @@ def fold_rows(folds: Sequence[Fold], scored: Sequence[Scored], corpora: Sequence
                 continue
             per_corpus[corpus].append(m.uar)
             n = len({c.speaker for c in s.clips if c.corpus == corpus})
-            cells.append(f"{100 * m.uar:.1f} % ({n})")
+            cells.append(f"{pct(m.uar)} ({n})")
         rows.append(f"| {fold.number} | " + " | ".join(cells)
-                    + f" | {100 * s.metrics.accuracy:.1f} % | {100 * s.metrics.uar:.1f} % |")
+                    + f" | {pct(s.metrics.accuracy)} | {pct(s.metrics.uar)} |")
     accs = [s.metrics.accuracy for s in scored]
     uars = [s.metrics.uar for s in scored]
     rows.append("| mean ± sd | " + " | ".join(_mean_sd(per_corpus[c]) for c in corpora)
@@ -252,9 +253,9 @@ def validation_rows(summary: dict[str, Any]) -> list[str]:
     for f in summary["folds"]:
         per = f.get("per_corpus", {})
         loss = "—" if f.get("loss") is None else f"{f['loss']:.3f}"
-        rows.append(f"| {f['fold']} | {len(f['val_speakers'])} | {loss} | {100 * f['accuracy']:.1f} % | "
-                    f"{f['macro_f1']:.3f} | {100 * f['uar']:.1f} % | "
-                    + " | ".join(f"{100 * per[c]['uar']:.1f} %" if c in per else "—" for c in corpora) + " |")
+        rows.append(f"| {f['fold']} | {len(f['val_speakers'])} | {loss} | {pct(f['accuracy'])} | "
+                    f"{f['macro_f1']:.3f} | {pct(f['uar'])} | "
+                    + " | ".join(pct(per[c]["uar"]) if c in per else "—" for c in corpora) + " |")
     folds = summary["folds"]
 
     def spread(key: str, percent: bool = True) -> str:

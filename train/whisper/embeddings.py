@@ -28,10 +28,10 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -151,6 +151,47 @@ def _open_store(spec: FeatureSpec, source: str | Path | None, pooling: str, cach
     return _Store(root, key, weights, entry_shape)
 
 
+# An entry's place in the values being filled: a clip's row (``embed``), or a clip's (row, view) (``embed_views``).
+Key = TypeVar("Key", int, tuple[int, int])
+# What a chunk's preparation gives: which of its entries could be prepared, and the encoder inputs
+# ``(batch, *spec.shape)`` of a slice of those prepared (in order).
+Prepared = tuple[list[bool], Callable[[slice], np.ndarray]]
+
+
+def _cached_encode(values: np.ndarray, entries: Sequence[tuple[Key, Path]], prepare: Callable[[list[Key]], Prepared],
+                   *, store: _Store, spec: FeatureSpec, pooling: str, batch_size: int, chunk_size: int, desc: str,
+                   unit: str, progress: bool) -> None:
+    """Fill ``values[key]`` for each ``(key, cache path)`` of ``entries``: from the cache where an entry is stored,
+    else through the encoder, in chunks of ``chunk_size`` entries (``prepare`` decodes a chunk at once, which
+    bounds memory) and batches of ``batch_size``, each value saved as soon as it is computed, so an interrupted
+    run resumes where it stopped. Entries ``prepare`` rejects are left as they are (the caller records why)."""
+    pending = []
+    for key, path in entries:
+        cached = _load(path, store.entry_shape)
+        if cached is None:
+            pending.append((key, path))
+        else:
+            values[key] = cached
+    if not pending:
+        return
+    from .encoder import build_encoder
+
+    model = build_encoder(store.weights, n_frames=spec.shape[0], all_layers=True)
+    with tqdm(total=len(pending), desc=desc, unit=unit, disable=not progress) as bar:
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start:start + chunk_size]
+            ok, inputs = prepare([key for key, _ in chunk])
+            done = [entry for entry, kept in zip(chunk, ok, strict=True) if kept]
+            bar.update(len(chunk) - len(done))
+            for b in range(0, len(done), batch_size):
+                batch = done[b:b + batch_size]
+                for (key, path), value in zip(batch, _encode(model, inputs(slice(b, b + batch_size)), pooling),
+                                              strict=True):
+                    _save(path, value)
+                    values[key] = value
+                bar.update(len(batch))
+
+
 def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: str | Path | None = None,
           pooling: Pooling = "meanstd", batch_size: int = 16, chunk_size: int = 256, workers: int = 1,
           cache_root: Path | None = None, progress: bool = True) -> Embedded:
@@ -165,49 +206,33 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
     if batch_size < 1 or chunk_size < 1:
         raise SerappError(f"batch_size and chunk_size must be at least 1, got {batch_size} and {chunk_size}.")
     store = _open_store(spec, source, pooling, cache_root)
-    root, key, weights, entry_shape = store.root, store.key, store.weights, store.entry_shape
-
-    values = np.zeros((len(clips), *entry_shape), dtype=np.float32 if pooling == "meanstd" else np.float16)
+    values = np.zeros((len(clips), *store.entry_shape), dtype=np.float32 if pooling == "meanstd" else np.float16)
     errors: dict[int, str] = {}
-    pending: list[tuple[int, Path]] = []
+    entries: list[tuple[int, Path]] = []
     for i, clip in enumerate(clips):
         try:
-            k = _identity_key(Path(clip.path), key)
+            k = _identity_key(Path(clip.path), store.key)
         except OSError as exc:
             errors[i] = f"{clip.path}: cannot read the file ({exc.strerror or exc})."
             continue
-        path = root / k[:2] / f"{k}.npy"
-        cached = _load(path, entry_shape)
-        if cached is None:
-            pending.append((i, path))
-        else:
-            values[i] = cached
-    if pending:
-        from .encoder import build_encoder
+        entries.append((i, store.root / k[:2] / f"{k}.npy"))
 
-        model = build_encoder(weights, n_frames=spec.shape[0], all_layers=True)
-        with tqdm(total=len(pending), desc=f"whisper {pooling}", unit="clip", disable=not progress) as bar:
-            for start in range(0, len(pending), chunk_size):
-                chunk = pending[start:start + chunk_size]
-                extracted = cache.features([clips[i] for i, _ in chunk], spec, workers=workers, progress=False)
-                rejected = [c for c, k in zip(chunk, extracted.kept, strict=True) if not k]
-                for (i, _), (_, reason) in zip(rejected, extracted.errors, strict=True):  # both in input order
-                    errors[i] = reason
-                done = [c for c, k in zip(chunk, extracted.kept, strict=True) if k]
-                bar.update(len(chunk) - len(done))
-                for b in range(0, len(done), batch_size):
-                    batch = done[b:b + batch_size]
-                    encoded = _encode(model, extracted.features[b:b + batch_size], pooling)
-                    for (i, path), value in zip(batch, encoded, strict=True):
-                        _save(path, value)
-                        values[i] = value
-                    bar.update(len(batch))
+    def features(rows: list[int]) -> Prepared:
+        """The chunk's clips featurised at once (the feature cache's processes); undecodable ones recorded."""
+        extracted = cache.features([clips[i] for i in rows], spec, workers=workers, progress=False)
+        rejected = [i for i, kept in zip(rows, extracted.kept, strict=True) if not kept]
+        for i, (_, reason) in zip(rejected, extracted.errors, strict=True):  # both in input order
+            errors[i] = reason
+        return list(extracted.kept), lambda part: extracted.features[part]
+
+    _cached_encode(values, entries, features, store=store, spec=spec, pooling=pooling, batch_size=batch_size,
+                   chunk_size=chunk_size, desc=f"whisper {pooling}", unit="clip", progress=progress)
     for i in sorted(errors):
         log.warning("skipped a clip: %s", errors[i])
     kept = np.ones(len(clips), dtype=bool)
     kept[list(errors)] = False
     return Embedded(clips=[c for c, k in zip(clips, kept, strict=True) if k], kept=kept, values=values[kept],
-                    errors=[(Path(clips[i].path), errors[i]) for i in sorted(errors)], root=root)
+                    errors=[(Path(clips[i].path), errors[i]) for i in sorted(errors)], root=store.root)
 
 
 def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, seed: int = 0,
@@ -235,43 +260,34 @@ def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, se
     extra = f":{augment.to_json(None)}:{seed}"
     store = _open_store(spec, source, "meanstd", cache_root, extra, {"augment": augment.to_dict(), "seed": seed})
     values = np.zeros((len(clips), views, *store.entry_shape), dtype=np.float32)
-    pending: list[tuple[int, int, Path, str]] = []
-    for i, clip in enumerate(clips):
+    ids: list[str] = []  # each clip's identity key: it names the cache entries and seeds the views' draws
+    for clip in clips:
         try:
-            k = _identity_key(Path(clip.path), store.key)
+            ids.append(_identity_key(Path(clip.path), store.key))
         except OSError as exc:
             raise SerappError(f"{clip.path}: cannot read the file ({exc.strerror or exc}).") from exc
-        for v in range(views):
-            path = store.root / k[:2] / f"{k}-v{v}.npy"
-            cached = _load(path, store.entry_shape)
-            if cached is None:
-                pending.append((i, v, path, k))
-            else:
-                values[i, v] = cached
-    if pending:
-        from .encoder import build_encoder
+    entries = [((i, v), store.root / k[:2] / f"{k}-v{v}.npy") for i, k in enumerate(ids) for v in range(views)]
 
-        model = build_encoder(store.weights, n_frames=spec.shape[0], all_layers=True)
-        with tqdm(total=len(pending), desc=f"whisper views x{views}", unit="view", disable=not progress) as bar:
-            for start in range(0, len(pending), chunk_size):
-                chunk = pending[start:start + chunk_size]
-                wanted = sorted({i for i, *_ in chunk})
-                extracted = cache.extract([clips[i] for i in wanted], spec, features=False, audio=True,
-                                          workers=workers, progress=False)
-                if not extracted.kept.all() or extracted.audio is None:
-                    raise SerappError("A clip for augmented views did not decode: embed the clean clips first "
-                                      "and pass only those kept.")
-                prepared = dict(zip(wanted, extracted.audio, strict=True))
-                for b in range(0, len(chunk), batch_size):
-                    batch = chunk[b:b + batch_size]
-                    audio = np.stack([augment_audio(prepared[i][None].astype(np.float32), augment,
-                                                    np.random.default_rng([seed, v, int(k[:12], 16)]),
-                                                    spec.sample_rate)[0] for i, v, _, k in batch])
-                    encoded = _encode(model, features_from_prepared(audio, spec), "meanstd")
-                    for (i, v, path, _), value in zip(batch, encoded, strict=True):
-                        _save(path, value)
-                        values[i, v] = value
-                    bar.update(len(batch))
+    def augmented(pairs: list[tuple[int, int]]) -> Prepared:
+        """The chunk's clips' prepared audio, decoded at once; each view augmented and featurised per batch."""
+        wanted = sorted({i for i, _ in pairs})
+        extracted = cache.extract([clips[i] for i in wanted], spec, features=False, audio=True, workers=workers,
+                                  progress=False)
+        if not extracted.kept.all() or extracted.audio is None:
+            raise SerappError("A clip for augmented views did not decode: embed the clean clips first "
+                              "and pass only those kept.")
+        prepared = dict(zip(wanted, extracted.audio, strict=True))
+
+        def inputs(part: slice) -> np.ndarray:
+            audio = np.stack([augment_audio(prepared[i][None].astype(np.float32), augment,
+                                            np.random.default_rng([seed, v, int(ids[i][:12], 16)]),
+                                            spec.sample_rate)[0] for i, v in pairs[part]])
+            return features_from_prepared(audio, spec)
+
+        return [True] * len(pairs), inputs
+
+    _cached_encode(values, entries, augmented, store=store, spec=spec, pooling="meanstd", batch_size=batch_size,
+                   chunk_size=chunk_size, desc=f"whisper views x{views}", unit="view", progress=progress)
     return values
 
 
