@@ -111,7 +111,6 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
     return clips
 
 
-
 def scored_part(split: Path | None, part: str) -> dict[str, Any]:
     """What ``metrics.json`` says about the speakers scored: the run's ``split.json`` and part, and whether the
     figures may choose between models (a split's validation speakers) or are reported only (its test speakers,

@@ -54,7 +54,7 @@ def calibrate(probs_val: np.ndarray, y_val: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_rows(model: Any, data: Data, rows: np.ndarray, temperature: float,
-             probs: np.ndarray | None = None) -> dict[str, Any]:
+                  probs: np.ndarray | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, weighted-F1, UAR, per-class, per-corpus and confusion on ``rows`` (computed once),
     plus ECE before and after calibration with ``temperature``. ``probs``: the model's uncalibrated
     probabilities ``(len(rows), n_labels)`` when already computed (else predicted here)."""
@@ -68,8 +68,6 @@ def evaluate_rows(model: Any, data: Data, rows: np.ndarray, temperature: float,
     report["ece_after"] = float(metrics.ece(metrics.apply_temperature(probs, temperature), y))
     report["n"] = len(rows)
     return report
-
-
 
 
 # ---------------------------------------------------------------------------------------------- exported models
