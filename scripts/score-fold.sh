@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Score one split of the shipped recipe (a folder made by scripts/distilled-recipe.sh) on its exported ONNX files:
+# Score one split of the distilled recipe (a folder made by configs/recipes/cnn2d-distilled.json, e.g. one fold of
+# configs/recipes/cnn2d-distilled-crossval.json) on its exported ONNX files:
 # the base recipe, the mean of the six teachers and the student, each on the split's validation speakers (what a
 # later recipe is compared on) and on its test speakers (reported, never used to choose). Scores already written
 # are kept. Writes FOLD/eval/{base,teachers,student}-{val,test}/ (metrics.json with log-loss and per-corpus

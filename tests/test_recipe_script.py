@@ -1,7 +1,8 @@
-"""`scripts/distilled-recipe.sh`, the shipped recipe on one split, end to end on real clips (one epoch each): six
-teachers and the student on the split its options name, the student distilled from exactly those teachers, and
-a second call that keeps every finished run instead of training again; then `scripts/score-fold.sh` scores the
-base recipe, the teachers' mean and the student on the split's validation and test speakers."""
+"""The distilled recipe (`configs/recipes/cnn2d-distilled.json`, run by `serapp-train recipe`, which
+`scripts/distilled-recipe.sh` wraps) on one split, end to end on real clips (one epoch each): six teachers and the
+student on the fold its defaults name, the student distilled from exactly those teachers, and a second call that
+keeps every finished run instead of training again; then `scripts/score-fold.sh` scores the base recipe, the
+teachers' mean and the student on the split's validation and test speakers."""
 
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ TEACHERS = ("base", "mixup", "w32", "deltas", "utt", "cnn2d")
 
 def _recipe(runs: Path, corpora: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SERAPP_CACHE": str(cache)}
-    command = ["bash", "scripts/distilled-recipe.sh", str(runs), "--protocol", "corpus-kfold", "--k", "4",
-               "--fold", "2", "--limit", "24", "--epochs", "1", "--root", str(corpora), "--quiet"]
+    recipe = runs.parent / "fold2.json"  # the shipped steps on one fold, quick
+    recipe.write_text(json.dumps({"steps_of": "configs/recipes/cnn2d-distilled.json",
+                                  "defaults": {"protocol": "corpus-kfold", "k": 4, "fold": 2, "limit": 24,
+                                               "epochs": 1}}), encoding="utf-8")
+    command = [str(REPO / ".venv/bin/serapp-train"), "recipe", str(recipe), "--runs", str(runs), "--root",
+               str(corpora), "--quiet"]
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
@@ -44,7 +49,7 @@ def test_recipe_trains_six_teachers_and_their_student_on_one_fold_and_resumes(co
     before = {p: p.stat().st_mtime_ns for p in runs.rglob("*")}
     again = _recipe(runs, corpora, tmp_path / "cache")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("exists; kept") == len(TEACHERS) + 1
+    assert again.stdout.count(": kept (") == len(TEACHERS) + 1
     assert {p: p.stat().st_mtime_ns for p in runs.rglob("*")} == before
 
     scored = subprocess.run(["bash", "scripts/score-fold.sh", str(runs), "--root", str(corpora), "--limit", "6"],

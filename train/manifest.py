@@ -1,29 +1,20 @@
 """`serapp-train manifest`: record a bundled model in its folder's manifest (``assets/models/manifest.json``).
 
-The app refuses a bundled model whose size or SHA-256 differs from this record (:func:`serapp.bundle.verify`), so
-run this after replacing a shipped model. Each entry holds the file's identity (name, size, SHA-256), what the
-model says about itself (name, version, created, protocol, headline test metrics) and, from the run folder it was
-trained in, the SHA-256 of its ``config.json`` and of its speaker sets (``split.json``, hashed as
-:func:`serapp_train.provenance.speakers_sha256` hashes them). Other models' entries are kept.
+The app refuses a bundled model whose size or SHA-256 differs from this record, so run this after replacing a
+shipped model. The entry (file identity, the model's own metadata, its run folder's config and speaker hashes)
+is :func:`serapp_train.modelmanifest.record`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
 
-from serapp.atomic import write_text
-from serapp.bundle import MANIFEST_FORMAT, MANIFEST_NAME, default_model_path, file_entry, read_manifest, sha256_file
-from serapp.errors import SerappError
+from serapp.bundle import default_model_path
 
-from .provenance import speaker_sets, speakers_sha256
-from .runfolder import CONFIG, RunFolder
+from .modelmanifest import record
 
 DEFAULT_RUN = Path("docs/models/whisper-tiny")  # the default model's run folder
-NOTE = ("Written by `serapp-train manifest`. The app checks each file's size_bytes and sha256 when it loads it; "
-        "run and the hashes name the run folder the model was trained in.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,41 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="its run folder: config.json and split.json (default: docs/models/whisper-tiny)")
 
 
-def run_hashes(run_dir: Path) -> dict[str, Any]:
-    """``{"run", "config_sha256", "speakers_sha256"}`` of a run folder (its ``config.json`` bytes and its
-    ``split.json`` speaker sets). Raises :class:`SerappError` when either file is missing or unreadable."""
-    folder = RunFolder(run_dir)
-    try:
-        split = folder.split()
-        config_sha = sha256_file(folder.path / CONFIG)  # the bytes as written: what the run was trained with
-    except (OSError, SerappError) as exc:
-        raise SerappError(f"{run_dir}: not a run folder with config.json and split.json ({exc}).") from exc
-    return {"run": run_dir.as_posix(), "config_sha256": config_sha,
-            "speakers_sha256": speakers_sha256(speaker_sets(split))}
-
-
-def model_entry(model_path: Path, run_dir: Path) -> dict[str, Any]:
-    """The manifest entry of ``model_path`` trained in ``run_dir`` (see the module)."""
-    from serapp.engine.model import OnnxModel  # opens it without the manifest check this entry is for
-
-    info = OnnxModel(model_path).info
-    return {**file_entry(model_path), "name": info.name, "version": info.version, "created": info.created,
-            "protocol": info.protocol, "metrics": info.metrics, **run_hashes(run_dir)}
-
-
-def updated(manifest: dict[str, Any] | None, entry: dict[str, Any]) -> dict[str, Any]:
-    """``manifest`` (None: a new one) with ``entry`` replacing the entry of the same file, entries sorted by file."""
-    models = [m for m in (manifest or {}).get("models", []) if m.get("file") != entry["file"]]
-    return {"format": MANIFEST_FORMAT, "note": NOTE, "models": sorted([*models, entry], key=lambda m: m["file"])}
-
-
 def run(args: argparse.Namespace) -> int:
     model_path = Path(args.model) if args.model else default_model_path()
-    if not model_path.is_file():
-        raise SerappError(f"{model_path}: no such model file.")
-    folder = model_path.parent
-    existing = read_manifest(folder) if (folder / MANIFEST_NAME).exists() else None
-    entry = model_entry(model_path, Path(args.run_dir))
-    target = write_text(folder / MANIFEST_NAME, json.dumps(updated(existing, entry), indent=2) + "\n")
+    target, entry = record(model_path, Path(args.run_dir))
     print(f"{target}: {entry['file']} ({entry['size_bytes']:,} bytes, sha256 {entry['sha256'][:16]}…)")
     return 0

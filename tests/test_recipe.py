@@ -1,0 +1,226 @@
+"""Recipes (:mod:`serapp_train.recipe`, `serapp-train recipe`): the schema's plain refusals, the shipped recipe
+files, the dry-run plan, and a tiny real recipe (two teachers, a distilled student, an export and an install on
+real clips, one epoch each) interrupted with Ctrl-C, resumed, run again (nothing redone) and, after one teacher's
+run is removed, redone for that teacher and the steps after it that use it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from serapp_train.cli import main
+from serapp_train.config import TrainConfig
+from serapp_train.recipe import Options, load, parse, plan, run_recipe
+from serapp_train.runfolder import RunFolder
+
+from serapp.bundle import read_manifest, sha256_file
+from serapp.errors import SerappError
+
+REPO = Path(__file__).resolve().parents[1]
+# test_fit.py's tiny settings, so the feature cache it filled serves these runs too
+TINY_SPEC = {"duration_s": 1.0, "n_mels": 32, "n_mfcc": 20}
+TINY = {"limit": 20, "k": 3, "seed": 1, "batch_size": 16, "epochs": 1}
+
+
+def base_config(folder: Path) -> Path:
+    """A crnn_small base config file (recipes make its features tiny through ``defaults``)."""
+    config = TrainConfig(family="crnn_small")
+    path = folder / "base.json"
+    path.write_text(config.to_json(), encoding="utf-8")
+    return path
+
+
+def recipe_data(base: Path, *steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"description": "test", "steps": list(steps) or [{"name": "a", "kind": "train", "config": str(base)}],
+            **extra}
+
+
+def train(name: str, base: Path, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "kind": "train", "config": str(base), **fields}
+
+
+# ------------------------------------------------------------------------------------------------- schema
+@pytest.mark.parametrize("change, message", [
+    ({"extra": 1}, "unknown field(s) extra"),
+    ({"steps": []}, "non-empty list"),
+    ({"steps": [{"name": "a", "kind": "fit", "config": "x"}]}, "kind 'fit'"),
+    ({"steps": [{"name": "a/b", "kind": "train", "config": "x"}]}, "needs a name"),
+    ({"steps": [{"name": "a", "kind": "train"}]}, "a train step needs config"),
+    ({"steps": [{"name": "a", "kind": "export", "run": "a", "int8": "yes"}]}, "int8 must be bool"),
+    ({"defaults": {"teachers": ["x"]}}, "defaults cannot set teachers"),
+    ({"folds": [1, 1]}, "distinct fold numbers"),
+])
+def test_malformed_recipes_are_refused_plainly(tmp_path: Path, change: dict[str, Any], message: str) -> None:
+    data = {**recipe_data(base_config(tmp_path)), **change}
+    with pytest.raises(SerappError, match=None) as caught:
+        parse(data, tmp_path / "r.json")
+    assert message in str(caught.value) and "r.json" in str(caught.value)
+
+
+@pytest.mark.parametrize("steps, message", [
+    (lambda b: [train("a", b), {"name": "a", "kind": "export", "run": "a"}], "two steps are named 'a'"),
+    (lambda b: [train("a", b, teachers=["nobody"])], "names 'nobody', which is no step"),
+    (lambda b: [train("a", b, teachers=["b"]), train("b", b, teachers=["a"])], "cycle: a -> b -> a"),
+    (lambda b: [train("a", b, teachers=["a"])], "cycle: a -> a"),
+    (lambda b: [train("a", b, teachers=["b"]), train("b", b)], "'b', which comes after it"),
+    (lambda b: [train("a", b, export=False), train("b", b, teachers=["a"])], "which is not exported"),
+    (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
+                {"name": "f", "kind": "export", "run": "e"}], "reads 'e' as a train step, but it is a export"),
+    (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
+                {"name": "i", "kind": "install", "from": "e", "to": "x.onnx", "int8": True}], "writes none"),
+    (lambda b: [train("a", b, set={"teachers": ["x"]})], "not in set"),
+    (lambda b: [train("a", b, set={"mixup": 0.2})], "unknown settings mixup"),
+    (lambda b: [train("a", b, set={"mixup_alpha": -1})], "mixup_alpha must be >= 0"),
+    (lambda b: [train("a", b, set={"spec": {"n_melz": 3}})], "n_melz"),
+    (lambda b: [train("a", Path("no/such/config.json"))], "cannot read the training config"),
+])
+def test_steps_that_cannot_run_are_refused_before_anything_runs(tmp_path: Path, steps: Any, message: str) -> None:
+    with pytest.raises(SerappError) as caught:
+        parse(recipe_data(base_config(tmp_path), *steps(base_config(tmp_path))), tmp_path / "r.json")
+    assert message in str(caught.value)
+
+
+def test_overrides_merge_objects_and_replace_the_rest(tmp_path: Path) -> None:
+    base = base_config(tmp_path)
+    recipe = parse(recipe_data(base, train("w", base, set={"mixup_alpha": 0.2, "model_options": {"width": 32},
+                                                            "spec": {"deltas": True}}),
+                               train("f", base, set={"family": "cnn2d"}), train("s", base, teachers=["w"])),
+                   tmp_path / "r.json")
+    runs = tmp_path / "runs"
+    w = recipe.config(recipe.step("w"), runs)
+    family_spec = TrainConfig(family="crnn_small").feature_spec
+    assert w.mixup_alpha == 0.2 and w.model_options == {"width": 32}
+    assert w.feature_spec == family_spec.replace(deltas=True)  # one field changed, the rest the base's
+    assert recipe.config(recipe.step("f"), runs).feature_spec == TrainConfig(family="cnn2d").feature_spec
+    assert recipe.config(recipe.step("s"), runs).teachers == (str(runs / "w"),)
+
+
+def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # recipes name files relative to the repository root
+    distilled = load(REPO / "configs/recipes/cnn2d-distilled.json")
+    assert [s.name for s in distilled.steps] == ["base", "mixup", "w32", "deltas", "utt", "cnn2d", "student"]
+    runs = Path("runs/x")
+    student = distilled.config(distilled.step("student"), runs)
+    assert student.family == "cnn2d" and student.distill_weight == 0.5
+    assert sorted(Path(t).name for t in student.teachers) == ["base", "cnn2d", "deltas", "mixup", "utt", "w32"]
+    assert distilled.config(distilled.step("w32"), runs).model_options == {"width": 32}
+    assert distilled.config(distilled.step("utt"), runs).feature_spec.normalization == "utterance"
+    crossval = load(REPO / "configs/recipes/cnn2d-distilled-crossval.json")
+    assert crossval.steps == distilled.steps and crossval.folds == (1, 2, 3, 4)
+    fold3 = crossval.for_fold(3).config(crossval.step("student"), runs)
+    assert (fold3.protocol, fold3.k, fold3.fold) == ("corpus-kfold", 4, 3)
+
+    fast = load(REPO / "configs/recipes/cnn-fast.json")
+    assert fast.config(fast.step("crnn"), runs).family == "crnn_small"
+    assert fast.step("export").fields["model_name"] == "serapp-cnn"
+    assert fast.step("install").fields["to"] == "assets/models/serapp-cnn.onnx"
+    whisper = load(REPO / "configs/recipes/whisper-default.json")
+    assert whisper.config(whisper.step("whisper"), runs).family == "whisper_tiny"
+    assert whisper.step("install").int8 and whisper.step("install").fields["to"] == "assets/models/serapp-default.onnx"
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = base_config(tmp_path)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(recipe_data(base, train("t", base), train("s", base, teachers=["t"]),
+                                           {"name": "e", "kind": "export", "run": "s", "model_name": "m"})))
+    runs = tmp_path / "runs"
+    assert main(["recipe", str(path), "--runs", str(runs), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"step 1/3 t: train {base} -> {runs / 't'} [to run: not trained yet]",
+                     f"step 2/3 s: train {base} teachers t -> {runs / 's'} [to run: t is redone]",
+                     f"step 3/3 e: export s as m -> {runs / 'e'} [to run: s is redone]"]
+    assert not runs.exists()
+    assert main(["recipe", str(path), "--runs", str(runs), "--only", "nope"]) == 2
+    assert "no step named 'nope'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------- running
+def tiny_recipe(folder: Path) -> Path:
+    """Two teachers, a student distilled from them, its export and its install into ``folder/assets``."""
+    base = base_config(folder)
+    path = folder / "tiny.json"
+    steps = [train("t1", base), train("t2", base, set={"mixup_alpha": 0.2}),
+             train("student", base, teachers=["t1", "t2"], set={"distill_weight": 0.5}),
+             {"name": "export", "kind": "export", "run": "student", "model_name": "tiny-student", "int8": True},
+             {"name": "install", "kind": "install", "from": "export", "int8": True,
+              "to": str(folder / "assets" / "tiny.onnx"), "docs": str(folder / "docs" / "tiny")}]
+    defaults = {**TINY, "spec": TINY_SPEC}
+    path.write_text(json.dumps(recipe_data(base, *steps, defaults=defaults)), encoding="utf-8")
+    return path
+
+
+def interrupt_first_step(path: Path, runs: Path, corpora: Path) -> subprocess.CompletedProcess[str]:
+    """`serapp-train recipe` in a subprocess, sent SIGINT (Ctrl-C) once its first step's scratch folder holds a run."""
+    command = [sys.executable, "-m", "serapp_train", "recipe", str(path), "--runs", str(runs), "--root",
+               str(corpora), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    scratch = runs / ".scratch-t1"
+    deadline = time.monotonic() + 300
+    while not (scratch.is_dir() and any(scratch.iterdir())) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def mtimes(folder: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpora: Path, tmp_path: Path) -> None:
+    path, runs = tiny_recipe(tmp_path), tmp_path / "runs"
+    stopped = interrupt_first_step(path, runs, corpora)
+    assert stopped.returncode == 130, stopped.stderr[-3000:]
+    assert "run the same command again to resume" in stopped.stdout
+    assert not (runs / "t1").exists() and (runs / ".scratch-t1").is_dir()  # the interrupted step left only scratch
+
+    lines: list[str] = []
+    options = Options(runs, corpora, quiet=True)
+    recipe = load(path)
+    assert run_recipe(recipe, options, say=lines.append) == ["t1", "t2", "student", "export", "install"]
+    assert "step 1/5 t1: training (not trained yet)" in lines and "step 5/5 install: done" in lines
+    assert not (runs / ".scratch-t1").exists()  # the interrupted step's scratch was discarded and redone
+    student = RunFolder(runs / "student")
+    taught = {ref.run_id: ref.model_sha256 for ref in student.teacher_refs()}
+    assert taught == {name: RunFolder(runs / name).model_sha256() for name in ("t1", "t2")}
+    assert student.config().teachers == (str(runs / "t1"), str(runs / "t2"))
+    assert RunFolder(runs / "t2").config().mixup_alpha == 0.2
+    installed = tmp_path / "assets" / "tiny.onnx"
+    assert sha256_file(installed) == sha256_file(runs / "export" / "model-int8.onnx")
+    entry = read_manifest(installed.parent)["models"][0]
+    assert (entry["file"], entry["name"]) == ("tiny.onnx", "tiny-student")
+    assert entry["sha256"] == sha256_file(installed)
+    assert entry["run"] == (tmp_path / "docs" / "tiny").as_posix()
+    assert (tmp_path / "docs/tiny/config.json").read_bytes() == (runs / "student/config.json").read_bytes()
+
+    before = mtimes(tmp_path)
+    lines.clear()
+    assert run_recipe(recipe, options, say=lines.append) == []
+    assert all(": kept (" in line for line in lines) and len(lines) == 5
+    assert mtimes(tmp_path) == before
+    assert all(item.status.done for item in plan(recipe, runs))
+
+    t1_files = mtimes(runs / "t1")
+    shutil.rmtree(runs / "t2")
+    assert [item.status.done for item in plan(recipe, runs)] == [True, False, False, False, False]
+    assert run_recipe(recipe, options, say=lines.append) == ["t2", "student", "export", "install"]
+    assert mtimes(runs / "t1") == t1_files  # the other teacher is kept
+    taught = {ref.run_id: ref.model_sha256 for ref in RunFolder(runs / "student").teacher_refs()}
+    assert taught["t2"] == RunFolder(runs / "t2").model_sha256()
+    assert sha256_file(installed) == sha256_file(runs / "export" / "model-int8.onnx")
+
+    changed = json.loads(path.read_text())
+    changed["steps"][0]["set"] = {"label_smoothing": 0.2}
+    with pytest.raises(SerappError, match="differs in label_smoothing"):
+        run_recipe(parse(changed, path), options, say=lines.append)

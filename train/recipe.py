@@ -1,0 +1,644 @@
+"""Recipes: how a model is made, as data (``configs/recipes/*.json``), run step by step by `serapp-train recipe`,
+which resumes.
+
+A recipe is a JSON object::
+
+    {"description": "...",
+     "defaults": {"limit": 20},                   # TrainConfig fields set in every train step (optional)
+     "steps": [
+       {"name": "base", "kind": "train", "config": "configs/default-model.json"},
+       {"name": "w32", "kind": "train", "config": "configs/default-model.json",
+        "set": {"mixup_alpha": 0.2, "model_options": {"width": 32}, "spec": {"deltas": true}}},
+       {"name": "student", "kind": "train", "config": "configs/cnn2d.json", "teachers": ["base", "w32"]},
+       {"name": "export", "kind": "export", "run": "student", "model_name": "serapp-cnn", "int8": false},
+       {"name": "install", "kind": "install", "from": "export", "to": "assets/models/serapp-cnn.onnx",
+        "docs": "docs/models/cnn2d-student"}]}
+
+Step kinds:
+
+- ``train``: one run of a base config file (a run's ``config.json`` or a file under ``configs/``) with ``defaults``
+  and then ``set`` applied: the same fields as :class:`~serapp_train.config.TrainConfig` and its JSON (``spec``,
+  ``augment`` and ``model_options`` are merged into the base's, other fields replace it; a new ``family`` without
+  a ``spec`` takes the family's features, as ``serapp-train train --family`` does). ``teachers`` names earlier
+  train steps: the student distils from the runs they made. The run is exported (``model.onnx``) unless
+  ``"export": false``; its folder is ``RUNS/<name>``.
+- ``export``: a train step's checkpoint exported again under a model name (``model_name``), optionally with an
+  int8 copy (``int8``), into ``RUNS/<name>/model.onnx`` (and ``model-int8.onnx``).
+- ``install``: an export step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a bundled model) and
+  recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels, spec, split,
+  metrics, history, teachers) are copied into that folder first and the manifest names it as the model's run.
+
+Paths in a recipe are relative to the working directory (the repository root). Steps run in order and may only
+use earlier steps. Resuming: a step whose output is complete and up to date is kept: a train step's run folder
+with its records and a config equal to the planned one (teachers compared by run id and model checksum, as the
+run's ``teachers.json`` records them), an export whose ``export.json`` names the run's current checkpoint, an
+installed file equal to its source with a manifest entry. A step is redone when an earlier step it uses was
+(e.g. a teacher retrained); a step is built in a ``RUNS/.scratch-<name>`` folder and moved into place only when
+finished, so an interrupted step (Ctrl-C) leaves its scratch folder, discarded and redone on the next call.
+A run folder trained with another config than the recipe now plans is refused rather than replaced: a changed
+recipe should not delete hours of training silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serapp.bundle import sha256_file
+from serapp.errors import SerappError
+
+from .config import TrainConfig
+from .jsonfile import read_json, write_json
+from .runfolder import CONFIG, HISTORY, LABELS, METRICS, MODEL_KERAS, MODEL_ONNX, SPEC, SPLIT, TEACHERS, RunFolder
+
+KINDS: tuple[str, ...] = ("train", "export", "install")
+RECIPE_FIELDS: frozenset[str] = frozenset({"description", "defaults", "steps", "steps_of", "folds"})
+# the fields each kind takes besides name, kind and note (a free-text remark)
+STEP_FIELDS: dict[str, frozenset[str]] = {
+    "train": frozenset({"config", "set", "teachers", "export"}),
+    "export": frozenset({"run", "model_name", "int8", "parity_clips"}),
+    "install": frozenset({"from", "to", "int8", "docs"}),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "install": ("from", "to")}
+COMMON_FIELDS: frozenset[str] = frozenset({"name", "kind", "note"})
+# TrainConfig fields holding objects: a recipe's value is merged into the base's rather than replacing it
+MERGED_FIELDS: tuple[str, ...] = ("spec", "augment", "model_options")
+# a step's name is a folder name under RUNS: no separators, no leading dot (scratch folders start with one)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+EXPORT_RECORD = "export.json"
+INT8_ONNX = "model-int8.onnx"
+RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
+
+
+# ------------------------------------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class Step:
+    """One step of a recipe: its ``name`` (its output folder under RUNS), ``kind`` (:data:`KINDS`), the
+    JSON ``fields`` it was given (kind-specific, checked) and its 1-based position."""
+
+    name: str
+    kind: str
+    fields: dict[str, Any]
+    number: int
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The names of the steps whose outputs this one reads."""
+        if self.kind == "train":
+            return tuple(self.fields.get("teachers") or ())
+        return (self.fields["run"],) if self.kind == "export" else (self.fields["from"],)
+
+    @property
+    def int8(self) -> bool:
+        return bool(self.fields.get("int8", False))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A checked recipe: where it was read from, its description, the TrainConfig ``defaults`` of every train
+    step, its steps in order and each train step's base config file as a dict (``bases``)."""
+
+    path: Path
+    description: str
+    defaults: dict[str, Any]
+    steps: tuple[Step, ...]
+    bases: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
+    folds: tuple[int, ...] = ()
+
+    def for_fold(self, fold: int) -> Recipe:
+        """The recipe on one fold: every train step's ``fold`` set, no fold loop of its own."""
+        return dataclasses.replace(self, defaults={**self.defaults, "fold": fold}, folds=())
+
+    def step(self, name: str) -> Step:
+        """The step called ``name``; :class:`SerappError` listing the names when there is none."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise SerappError(f"{self.path}: no step named {name!r} (steps: {', '.join(s.name for s in self.steps)}).")
+
+    def config(self, step: Step, runs: Path) -> TrainConfig:
+        """The TrainConfig a train step trains with, its teachers the run folders of the steps it names."""
+        values = merge(merge(self.bases[step.name], self.defaults), step.fields.get("set") or {})
+        values["teachers"] = [str(runs / name) for name in step.needs]
+        return _train_config(values, f"{self.path}: step {step.name!r}")
+
+
+def merge(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (a TrainConfig as a dict) with ``overrides``: :data:`MERGED_FIELDS` merged key by key, the rest
+    replaced; a new ``family`` without a ``spec`` drops the old spec so that the family's own features apply."""
+    out = dict(values)
+    if "family" in overrides and "spec" not in overrides:
+        out.pop("spec", None)
+    for key, value in overrides.items():
+        if key in MERGED_FIELDS and isinstance(value, dict):
+            out[key] = {**_base_object(out, key), **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _base_object(values: dict[str, Any], key: str) -> dict[str, Any]:
+    """The object a merged field's overrides go into: the value given, else the default the config would take (the
+    family's feature spec for ``spec``)."""
+    if values.get(key) is not None:
+        return dict(values[key])
+    if key == "spec":
+        family = values.get("family", TrainConfig().family)
+        return _train_config({"family": family}, "the base config").feature_spec.to_dict()
+    return {}
+
+
+def _train_config(values: dict[str, Any], where: str) -> TrainConfig:
+    try:
+        return TrainConfig.from_dict(values)
+    except SerappError as exc:
+        raise SerappError(f"{where}: {exc}") from exc
+
+
+def load(path: Path) -> Recipe:
+    """Read and check the recipe at ``path`` (see the module); :class:`SerappError` with a plain message naming the
+    recipe and step for anything wrong: unknown fields or kinds, duplicate names, references to unknown, later or
+    the wrong kind of steps, cycles, and every train step's config as TrainConfig validates it."""
+    data = read_json(Path(path), "recipe")
+    return parse(data, Path(path))
+
+
+def parse(data: Any, path: Path) -> Recipe:
+    """The :class:`Recipe` ``data`` (parsed JSON) describes; ``path`` names it in messages (see :func:`load`)."""
+    where = str(path)
+    if not isinstance(data, dict):
+        raise SerappError(f"{where}: a recipe is a JSON object with steps.")
+    _unknown(data, RECIPE_FIELDS, where)
+    raw, inherited = _steps_data(data, where)
+    defaults = {**inherited, **_defaults(data, where)}
+    steps = tuple(_step(item, number, where) for number, item in enumerate(raw, 1))
+    _check_names(steps, where)
+    _check_references(steps, where)
+    bases = {step.name: _base_config(step, where) for step in steps if step.kind == "train"}
+    recipe = Recipe(path, str(data.get("description", "")), defaults, steps, bases, _folds(data, where))
+    for one in [recipe.for_fold(f) for f in recipe.folds] or [recipe]:
+        for step in one.steps:
+            if step.kind == "train":  # every field checked by TrainConfig now, not after hours of training
+                one.config(step, Path("runs"))
+    return recipe
+
+
+def _defaults(data: dict[str, Any], where: str) -> dict[str, Any]:
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise SerappError(f"{where}: defaults must be an object of TrainConfig fields.")
+    if "teachers" in defaults:
+        raise SerappError(f"{where}: defaults cannot set teachers; a train step names its teachers by step.")
+    return defaults
+
+
+def _steps_data(data: dict[str, Any], where: str) -> tuple[list[Any], dict[str, Any]]:
+    """The step objects, from ``steps`` or from the recipe file ``steps_of`` names (whose defaults come along, under
+    this recipe's own), so a variant of a recipe (e.g. on every fold) does not copy its steps."""
+    if ("steps" in data) == ("steps_of" in data):
+        raise SerappError(f"{where}: a recipe has either steps or steps_of (another recipe file whose steps it "
+                          "runs), not both or neither.")
+    if "steps_of" in data:
+        other = read_json(Path(data["steps_of"]), "recipe")
+        if not isinstance(other, dict) or "steps" not in other:
+            raise SerappError(f"{where}: steps_of names {data['steps_of']}, which is not a recipe with steps.")
+        return _steps_data(other, data["steps_of"])[0], _defaults(other, data["steps_of"])
+    raw = data["steps"]
+    if not isinstance(raw, list) or not raw:
+        raise SerappError(f"{where}: steps must be a non-empty list of step objects.")
+    return raw, {}
+
+
+def _folds(data: dict[str, Any], where: str) -> tuple[int, ...]:
+    """``folds``: the folds (1-based) the steps run on, each in ``RUNS/fold<i>`` (none: the steps run once)."""
+    folds = data.get("folds") or []
+    if not isinstance(folds, list) or not all(isinstance(f, int) and not isinstance(f, bool) and f >= 1
+                                              for f in folds) or len(set(folds)) != len(folds):
+        raise SerappError(f"{where}: folds must be a list of distinct fold numbers (1-based), got {folds!r}.")
+    if folds and "fold" in (data.get("defaults") or {}):
+        raise SerappError(f"{where}: defaults set fold while folds lists several; keep one of them.")
+    return tuple(folds)
+
+
+def _unknown(data: dict[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SerappError(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))}).")
+
+
+def _step(item: Any, number: int, where: str) -> Step:
+    """One step object, its fields checked against its kind."""
+    if not isinstance(item, dict):
+        raise SerappError(f"{where}: step {number} is not an object.")
+    name = item.get("name")
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise SerappError(f"{where}: step {number} needs a name of letters, digits, '.', '_' or '-' (it names "
+                          f"the step's folder), got {name!r}.")
+    kind = item.get("kind")
+    if kind not in KINDS:
+        raise SerappError(f"{where}: step {name!r} has kind {kind!r}; the kinds are {', '.join(KINDS)}.")
+    here = f"{where}: step {name!r}"
+    _unknown(item, COMMON_FIELDS | STEP_FIELDS[kind], here)
+    missing = [f for f in REQUIRED[kind] if f not in item]
+    if missing:
+        raise SerappError(f"{here}: a {kind} step needs {', '.join(missing)}.")
+    fields = {k: v for k, v in item.items() if k not in COMMON_FIELDS}
+    _check_types(fields, here)
+    return Step(name, kind, fields, number)
+
+
+def _check_types(fields: dict[str, Any], where: str) -> None:
+    """The step fields' JSON types (TrainConfig checks the values inside ``set``)."""
+    expected: dict[str, tuple[type, ...]] = {"config": (str,), "set": (dict,), "teachers": (list,),
+                                             "export": (bool,), "run": (str,), "model_name": (str,),
+                                             "int8": (bool,), "parity_clips": (int,), "from": (str,),
+                                             "to": (str,), "docs": (str,)}
+    for key, value in fields.items():
+        if not isinstance(value, expected[key]) or (isinstance(value, bool) and bool not in expected[key]):
+            raise SerappError(f"{where}: {key} must be {expected[key][0].__name__}, got {value!r}.")
+    if "set" in fields and "teachers" in fields["set"]:
+        raise SerappError(f"{where}: name teachers by step in the step's teachers field, not in set.")
+    if not all(isinstance(t, str) for t in fields.get("teachers", [])):
+        raise SerappError(f"{where}: teachers must be a list of step names.")
+
+
+def _check_names(steps: Sequence[Step], where: str) -> None:
+    seen: set[str] = set()
+    for step in steps:
+        if step.name in seen:
+            raise SerappError(f"{where}: two steps are named {step.name!r}; each step's name is its folder.")
+        seen.add(step.name)
+
+
+# which kind of step each kind may read: teachers are train runs, exports read a run, installs an export
+READS: dict[str, str] = {"train": "train", "export": "train", "install": "export"}
+
+
+def _check_references(steps: Sequence[Step], where: str) -> None:
+    """Every step named by another exists, is of the kind it is read as, and comes earlier (a cycle is reported
+    as such first, since it is the likelier mistake behind a later reference)."""
+    by_name = {s.name: s for s in steps}
+    for step in steps:
+        for name in step.needs:
+            if name not in by_name:
+                raise SerappError(f"{where}: step {step.name!r} names {name!r}, which is no step of this recipe "
+                                  f"(steps: {', '.join(by_name)}).")
+    cycle = find_cycle({s.name: s.needs for s in steps})
+    if cycle:
+        raise SerappError(f"{where}: the steps form a cycle: {' -> '.join(cycle)}.")
+    for step in steps:
+        for name in step.needs:
+            other = by_name[name]
+            if other.number >= step.number:
+                raise SerappError(f"{where}: step {step.name!r} uses {name!r}, which comes after it; steps run in "
+                                  "order, so move it earlier.")
+            if other.kind != READS[step.kind]:
+                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {READS[step.kind]} step, but it "
+                                  f"is a {other.kind} step.")
+            if step.kind == "train" and other.fields.get("export") is False:
+                raise SerappError(f"{where}: step {step.name!r} distils from {name!r}, which is not exported "
+                                  "(a teacher needs its model.onnx).")
+    for step in steps:
+        if step.kind == "install" and step.int8 and not by_name[step.needs[0]].int8:
+            raise SerappError(f"{where}: step {step.name!r} installs the int8 copy of {step.needs[0]!r}, which "
+                              "writes none (set its int8 to true).")
+
+
+def find_cycle(graph: dict[str, Sequence[str]]) -> list[str] | None:
+    """A cycle in ``graph`` (node -> the nodes it needs) as ``[a, b, ..., a]``, or None (depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in graph.get(node, ()):
+            if state.get(target) == 1:
+                return [*path[path.index(target):], target]
+            if target not in state and (found := visit(target)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _base_config(step: Step, where: str) -> dict[str, Any]:
+    """A train step's base config file, read and validated as a TrainConfig, as a dict."""
+    path = Path(step.fields["config"])
+    data = read_json(path, "training config")
+    return _train_config(data, f"{where}: step {step.name!r}, {path}").to_dict()
+
+
+# ------------------------------------------------------------------------------------------------- state
+@dataclass(frozen=True)
+class Options:
+    """How a recipe runs: RUNS folder, corpora root (None: the default), trainer threads and processes, quiet."""
+
+    runs: Path
+    root: Path | None = None
+    workers: int = 1
+    extract_workers: int | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Status:
+    """A step's state before it runs: ``done`` (kept) or not, and why (shown in the plan and progress lines)."""
+
+    done: bool
+    reason: str
+
+
+def output(step: Step, runs: Path) -> Path:
+    """Where a step leaves its output: ``RUNS/<name>`` (an install's file is ``to``)."""
+    return output_of(step.name, runs)
+
+
+def output_of(name: str, runs: Path) -> Path:
+    """The output folder of the step called ``name``."""
+    return Path(runs) / name
+
+
+def scratch(step: Step, runs: Path) -> Path:
+    """The folder a step is built in before it is moved into place."""
+    return Path(runs) / f".scratch-{step.name}"
+
+
+def status(recipe: Recipe, step: Step, runs: Path, redone: set[str]) -> Status:
+    """Whether ``step``'s output in ``runs`` is complete and up to date; ``redone``: the steps that run (or will, in
+    a plan) before it, whose outputs change."""
+    changed = [name for name in step.needs if name in redone]
+    if changed:
+        return Status(False, f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} redone")
+    check: dict[str, Callable[[Recipe, Step, Path], Status]] = {
+        "train": _train_status, "export": _export_status, "install": _install_status}
+    return check[step.kind](recipe, step, runs)
+
+
+def train_files(step: Step) -> tuple[str, ...]:
+    """The files a finished train step's run folder holds."""
+    exported = (MODEL_ONNX,) if step.fields.get("export", True) else ()
+    return (CONFIG, LABELS, SPEC, SPLIT, METRICS, *exported)
+
+
+def _train_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    folder = RunFolder(output(step, runs))
+    if not folder.path.is_dir():
+        return Status(False, "not trained yet")
+    missing = folder.missing(train_files(step))
+    if missing:
+        return Status(False, f"its run folder lacks {', '.join(missing)}")
+    planned = recipe.config(step, runs).to_dict()
+    recorded = folder.config().to_dict()
+    differs = sorted(k for k in planned if k != "teachers" and planned[k] != recorded.get(k))
+    if differs:
+        raise SerappError(f"{folder.path} was trained with another config than step {step.name!r} now plans "
+                          f"(it differs in {', '.join(differs)}); remove the folder to retrain it, or give another "
+                          "--runs folder.")
+    if step.needs and folder.teachers() is None:
+        # a run from before teachers.json names its teachers by path alone: their folder names must agree
+        if sorted(Path(t).name for t in folder.config().teachers) != sorted(step.needs):
+            return Status(False, "it was trained with other teachers")
+        return Status(True, f"kept ({folder.path}; its teachers recorded by folder name only)")
+    taught = {(ref.run_id, ref.model_sha256) for ref in folder.teacher_refs()}
+    expected = {(name, RunFolder(output_of(name, runs)).model_sha256()) for name in step.needs}
+    if taught != expected:
+        return Status(False, "its teachers have changed since it was trained")
+    return Status(True, f"kept ({folder.path})")
+
+
+def _export_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    folder = output(step, runs)
+    if not (folder / EXPORT_RECORD).is_file():
+        return Status(False, "not exported yet")
+    if read_json(folder / EXPORT_RECORD, "export record") != export_record(step, runs):
+        return Status(False, "its run or options have changed since it was exported")
+    missing = [name for name in export_files(step) if not (folder / name).is_file()]
+    if missing:
+        return Status(False, f"its folder lacks {', '.join(missing)}")
+    return Status(True, f"kept ({folder})")
+
+
+def export_files(step: Step) -> tuple[str, ...]:
+    return (MODEL_ONNX, INT8_ONNX) if step.int8 else (MODEL_ONNX,)
+
+
+def export_record(step: Step, runs: Path) -> dict[str, Any]:
+    """What an export step records beside its files: the run (id and checkpoint checksum) and the options, so a
+    retrained run or changed options redo the export."""
+    run = RunFolder(output_of(step.fields["run"], runs))
+    keras = run.path / MODEL_KERAS
+    return {"run": run.run_id, "keras_sha256": sha256_file(keras) if keras.is_file() else None,
+            "model_name": step.fields.get("model_name"), "int8": step.int8}
+
+
+def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
+    """The exported file an install step copies (its export step's model, or its int8 copy)."""
+    return output_of(step.needs[0], runs) / (INT8_ONNX if step.int8 else MODEL_ONNX)
+
+
+def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:
+    """The train run behind an install step's file (its export step's run)."""
+    return output_of(recipe.step(step.needs[0]).fields["run"], runs)
+
+
+def _install_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    from .modelmanifest import entry_for
+
+    source, target = installed_source(recipe, step, runs), Path(step.fields["to"])
+    if not source.is_file() or not target.is_file():
+        return Status(False, "not installed yet")
+    digest = sha256_file(target)
+    if digest != sha256_file(source):
+        return Status(False, f"{target} differs from {source}")
+    entry = entry_for(target)
+    if entry is None or entry.get("sha256") != digest:
+        return Status(False, f"{target}'s manifest entry is missing or out of date")
+    docs = step.fields.get("docs")
+    if docs and any(_differs(installed_run(recipe, step, runs) / name, Path(docs) / name) for name in RECORD_FILES):
+        return Status(False, f"{docs} does not hold the run's records")
+    return Status(True, f"kept ({target})")
+
+
+def _differs(source: Path, copy: Path) -> bool:
+    """Whether a record file and its copy differ (a record the run lacks needs no copy)."""
+    if not source.is_file():
+        return False
+    return not copy.is_file() or source.read_bytes() != copy.read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------- running
+def describe(recipe: Recipe, step: Step, runs: Path) -> str:
+    """One line saying what a step does (the plan's line)."""
+    f = step.fields
+    if step.kind == "train":
+        words = [f["config"]]
+        if f.get("set") or recipe.defaults:
+            changes = {**recipe.defaults, **f.get("set", {})}
+            words.append("with " + ", ".join(f"{k}={json.dumps(v)}" for k, v in changes.items()))
+        if step.needs:
+            words.append("teachers " + ", ".join(step.needs))
+        return f"train {' '.join(words)} -> {output(step, runs)}"
+    if step.kind == "export":
+        extra = (f" as {f['model_name']}" if f.get("model_name") else "") + (" (+ int8)" if step.int8 else "")
+        return f"export {step.needs[0]}{extra} -> {output(step, runs)}"
+    docs = f" (records in {f['docs']})" if f.get("docs") else ""
+    return f"install {installed_source(recipe, step, runs)} -> {f['to']}{docs}"
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One step of a plan: its progress label (``fold 2/4, step 3/7 w32``), the step, its state and its line."""
+
+    label: str
+    step: Step
+    status: Status
+    line: str
+
+
+def parts(recipe: Recipe, runs: Path) -> list[tuple[str, Recipe, Path]]:
+    """What runs as one sequence of steps, with its label prefix and RUNS folder: the recipe itself, or the recipe
+    on each of its folds in ``RUNS/fold<i>``."""
+    if not recipe.folds:
+        return [("", recipe, Path(runs))]
+    n = len(recipe.folds)
+    return [(f"fold {i}/{n} (fold {fold}), ", recipe.for_fold(fold), Path(runs) / f"fold{fold}")
+            for i, fold in enumerate(recipe.folds, 1)]
+
+
+def plan(recipe: Recipe, runs: Path, only: str | None = None) -> list[Planned]:
+    """Each step with its state, in order, as a run would find them (a step after a redone one it uses is redone);
+    with ``only`` just that step (on every fold)."""
+    out = []
+    for prefix, one, folder in parts(recipe, runs):
+        redone: set[str] = set()
+        for step in one.steps:
+            state = status(one, step, folder, redone)
+            if not state.done:
+                redone.add(step.name)
+            if only is None or step.name == only:
+                out.append(Planned(_label(prefix, one, step), step, state, describe(one, step, folder)))
+    return out
+
+
+def _label(prefix: str, recipe: Recipe, step: Step) -> str:
+    return f"{prefix}step {step.number}/{len(recipe.steps)} {step.name}"
+
+
+def run_recipe(recipe: Recipe, options: Options, *, only: str | None = None,
+               say: Callable[[str], None] = print) -> list[str]:
+    """Run the recipe's unfinished steps in order, on each of its folds (only the step ``only`` when given; the steps
+    it uses must then be finished) and return the outputs made (``[fold<i>/]<name>``). Progress goes to ``say``, one
+    line per step."""
+    if only is not None:
+        recipe.step(only)  # an unknown name is refused before anything runs
+    made = []
+    for prefix, one, folder in parts(recipe, options.runs):
+        ran = _run_steps(one, dataclasses.replace(options, runs=folder), only, say, prefix)
+        made += [f"{folder.name}/{name}" if recipe.folds else name for name in ran]
+    return made
+
+
+def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable[[str], None],
+               prefix: str) -> list[str]:
+    """One sequence of steps (see :func:`run_recipe`); returns the names of the steps run."""
+    runs = Path(options.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    redone: set[str] = set()
+    ran = []
+    for step in recipe.steps:
+        head = _label(prefix, recipe, step)
+        state = status(recipe, step, runs, redone)
+        if only is not None and step.name != only:
+            if not state.done:
+                redone.add(step.name)
+            continue
+        if state.done:
+            say(f"{head}: {state.reason}")
+            continue
+        unfinished = [name for name in step.needs if name in redone]
+        if only is not None and unfinished:
+            raise SerappError(f"step {step.name!r} needs {', '.join(unfinished)}, not finished yet: run the "
+                              "recipe without --only first.")
+        say(f"{head}: {_doing(step)} ({state.reason})")
+        RUNNERS[step.kind](recipe, step, options)
+        redone.add(step.name)
+        ran.append(step.name)
+        say(f"{head}: done")
+    return ran
+
+
+def _doing(step: Step) -> str:
+    return {"train": "training", "export": "exporting", "install": "installing"}[step.kind]
+
+
+def _fresh_scratch(step: Step, runs: Path) -> Path:
+    """The step's scratch folder, emptied: what an interrupted call left there is discarded."""
+    folder = scratch(step, runs)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _move_into_place(built: Path, target: Path) -> None:
+    """Replace ``target`` by ``built`` (the old output stays until the new one is complete)."""
+    if target.exists():
+        shutil.rmtree(target)
+    built.rename(target)
+
+
+def run_train(recipe: Recipe, step: Step, options: Options) -> None:
+    from .training import train_run
+
+    runs = Path(options.runs)
+    work = _fresh_scratch(step, runs)
+    result = train_run(recipe.config(step, runs), root=options.root, runs_dir=work,
+                       export=bool(step.fields.get("export", True)), workers=options.workers,
+                       extract_workers=options.extract_workers, verbose=0 if options.quiet else 1)
+    _move_into_place(result.run_dir, output(step, runs))
+    work.rmdir()
+
+
+def run_export(recipe: Recipe, step: Step, options: Options) -> None:
+    from .exporting import export_run
+
+    runs = Path(options.runs)
+    work = _fresh_scratch(step, runs)
+    export_run(output_of(step.needs[0], runs), work / MODEL_ONNX, name=step.fields.get("model_name"),
+               int8=step.int8, root=options.root, parity_clips=int(step.fields.get("parity_clips", 8)))
+    write_json(work / EXPORT_RECORD, export_record(step, runs))  # written last: it marks the export finished
+    _move_into_place(work, output(step, runs))
+
+
+def run_install(recipe: Recipe, step: Step, options: Options) -> None:
+    from serapp.atomic import write_bytes
+
+    from .modelmanifest import record
+
+    runs = Path(options.runs)
+    run_dir = installed_run(recipe, step, runs)
+    docs = step.fields.get("docs")
+    if docs:  # the run's records beside the bundled model's card, so the manifest names a folder in every clone
+        for name in RECORD_FILES:
+            if (run_dir / name).is_file():
+                write_bytes(Path(docs) / name, (run_dir / name).read_bytes())
+    target = Path(step.fields["to"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(target, installed_source(recipe, step, runs).read_bytes())
+    record(target, Path(docs) if docs else run_dir)
+
+
+RUNNERS: dict[str, Callable[[Recipe, Step, Options], None]] = {
+    "train": run_train, "export": run_export, "install": run_install}
