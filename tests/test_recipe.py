@@ -80,11 +80,43 @@ def test_malformed_recipes_are_refused_plainly(tmp_path: Path, change: dict[str,
     (lambda b: [train("a", b, set={"mixup_alpha": -1})], "mixup_alpha must be >= 0"),
     (lambda b: [train("a", b, set={"spec": {"n_melz": 3}})], "n_melz"),
     (lambda b: [train("a", Path("no/such/config.json"))], "cannot read the training config"),
+    (lambda b: [train("a", b), {"name": "s", "kind": "evaluate", "models": ["a"], "split_of": "a", "part": "train"}],
+     "part must be one of val, test"),
+    (lambda b: [train("a", b), {"name": "s", "kind": "evaluate", "models": [], "split_of": "a", "part": "val"}],
+     "models must name at least one"),
+    (lambda b: [train("a", b), {"name": "s", "kind": "evaluate", "models": ["a"], "split_of": "a", "part": "val",
+                                "limit": 0}], "limit must be at least 1"),
+    (lambda b: [train("a", b, export=False), {"name": "s", "kind": "evaluate", "models": ["a"], "split_of": "a",
+                                              "part": "val"}], "reads the model of 'a', which is not exported"),
 ])
 def test_steps_that_cannot_run_are_refused_before_anything_runs(tmp_path: Path, steps: Any, message: str) -> None:
     with pytest.raises(SerappError) as caught:
         parse(recipe_data(base_config(tmp_path), *steps(base_config(tmp_path))), tmp_path / "r.json")
     assert message in str(caught.value)
+
+
+def test_a_recipe_takes_another_recipes_steps_and_runs_them_on_every_fold(tmp_path: Path) -> None:
+    base = base_config(tmp_path)
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps(recipe_data(base, train("a", base), defaults={"epochs": 2, "k": 3})))
+    more = tmp_path / "more.json"
+    more.write_text(json.dumps({"steps_of": str(first), "steps": [train("b", base, teachers=["a"])],
+                                "defaults": {"epochs": 1, "protocol": "corpus-kfold"}, "folds": [2, 3]}))
+    recipe = load(more)
+    assert [s.name for s in recipe.steps] == ["a", "b"] and recipe.folds == (2, 3)
+    assert recipe.defaults == {"epochs": 1, "k": 3, "protocol": "corpus-kfold"}  # its own over the other's
+    runs = tmp_path / "runs"
+    lines = [(item.label, item.line) for item in plan(recipe, runs)]
+    assert [label for label, _ in lines] == ["fold 1/2 (fold 2), step 1/2 a", "fold 1/2 (fold 2), step 2/2 b",
+                                             "fold 2/2 (fold 3), step 1/2 a", "fold 2/2 (fold 3), step 2/2 b"]
+    assert lines[3][1].endswith(f"-> {runs / 'fold3' / 'b'}")
+    config = recipe.for_fold(3).config(recipe.step("b"), runs / "fold3")
+    assert (config.fold, config.protocol, config.epochs, config.teachers) == (3, "corpus-kfold", 1,
+                                                                               (str(runs / "fold3" / "a"),))
+    looped = tmp_path / "loop.json"
+    looped.write_text(json.dumps({"steps_of": str(looped)}))
+    with pytest.raises(SerappError, match="not one naming this one back"):
+        load(looped)
 
 
 def test_overrides_merge_objects_and_replace_the_rest(tmp_path: Path) -> None:
@@ -112,8 +144,13 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     assert sorted(Path(t).name for t in student.teachers) == ["base", "cnn2d", "deltas", "mixup", "utt", "w32"]
     assert distilled.config(distilled.step("w32"), runs).model_options == {"width": 32}
     assert distilled.config(distilled.step("utt"), runs).feature_spec.normalization == "utterance"
+    scored = load(REPO / "configs/recipes/cnn2d-distilled-scored.json")
+    assert scored.steps[:7] == distilled.steps
+    teachers = scored.step("score-teachers-val")
+    assert sorted(teachers.models) == sorted(Path(t).name for t in student.teachers)
+    assert {s.fields["part"] for s in scored.steps[7:]} == {"val", "test"}
     crossval = load(REPO / "configs/recipes/cnn2d-distilled-crossval.json")
-    assert crossval.steps == distilled.steps and crossval.folds == (1, 2, 3, 4)
+    assert crossval.steps == scored.steps and crossval.folds == (1, 2, 3, 4)
     fold3 = crossval.for_fold(3).config(crossval.step("student"), runs)
     assert (fold3.protocol, fold3.k, fold3.fold) == ("corpus-kfold", 4, 3)
 
@@ -144,11 +181,14 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, capsys: pytest
 
 # ------------------------------------------------------------------------------------------------- running
 def tiny_recipe(folder: Path) -> Path:
-    """Two teachers, a student distilled from them, its export and its install into ``folder/assets``."""
+    """Two teachers, a student distilled from them, the teachers' mean scored on the student's validation speakers,
+    the student's export and its install into ``folder/assets``."""
     base = base_config(folder)
     path = folder / "tiny.json"
     steps = [train("t1", base), train("t2", base, set={"mixup_alpha": 0.2}),
              train("student", base, teachers=["t1", "t2"], set={"distill_weight": 0.5}),
+             {"name": "score", "kind": "evaluate", "models": ["t1", "t2"], "split_of": "student", "part": "val",
+              "limit": 6},
              {"name": "export", "kind": "export", "run": "student", "model_name": "tiny-student", "int8": True},
              {"name": "install", "kind": "install", "from": "export", "int8": True,
               "to": str(folder / "assets" / "tiny.onnx"), "docs": str(folder / "docs" / "tiny")}]
@@ -188,8 +228,8 @@ def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpor
     lines: list[str] = []
     options = Options(runs, corpora, quiet=True)
     recipe = load(path)
-    assert run_recipe(recipe, options, say=lines.append) == ["t1", "t2", "student", "export", "install"]
-    assert "step 1/5 t1: training (not trained yet)" in lines and "step 5/5 install: done" in lines
+    assert run_recipe(recipe, options, say=lines.append) == ["t1", "t2", "student", "score", "export", "install"]
+    assert "step 1/6 t1: training (not trained yet)" in lines and "step 6/6 install: done" in lines
     assert not (runs / ".scratch-t1").exists()  # the interrupted step's scratch was discarded and redone
     student = RunFolder(runs / "student")
     taught = {ref.run_id: ref.model_sha256 for ref in student.teacher_refs()}
@@ -203,18 +243,21 @@ def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpor
     assert entry["sha256"] == sha256_file(installed)
     assert entry["run"] == (tmp_path / "docs" / "tiny").as_posix()
     assert (tmp_path / "docs/tiny/config.json").read_bytes() == (runs / "student/config.json").read_bytes()
+    score = json.loads((runs / "score" / "metrics.json").read_text())
+    assert [Path(score["model"]).parent.name, *(Path(m).parent.name for m in score["members"])] == ["t1", "t2"]
+    assert score["part"] == "val" and set(score["speakers"]) <= student.speakers("val")
 
     before = mtimes(tmp_path)
     lines.clear()
     assert run_recipe(recipe, options, say=lines.append) == []
-    assert all(": kept (" in line for line in lines) and len(lines) == 5
+    assert all(": kept (" in line for line in lines) and len(lines) == 6
     assert mtimes(tmp_path) == before
     assert all(item.status.done for item in plan(recipe, runs))
 
     t1_files = mtimes(runs / "t1")
     shutil.rmtree(runs / "t2")
-    assert [item.status.done for item in plan(recipe, runs)] == [True, False, False, False, False]
-    assert run_recipe(recipe, options, say=lines.append) == ["t2", "student", "export", "install"]
+    assert [item.status.done for item in plan(recipe, runs)] == [True, False, False, False, False, False]
+    assert run_recipe(recipe, options, say=lines.append) == ["t2", "student", "score", "export", "install"]
     assert mtimes(runs / "t1") == t1_files  # the other teacher is kept
     taught = {ref.run_id: ref.model_sha256 for ref in RunFolder(runs / "student").teacher_refs()}
     assert taught["t2"] == RunFolder(runs / "t2").model_sha256()

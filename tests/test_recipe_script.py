@@ -1,8 +1,8 @@
-"""The distilled recipe (`configs/recipes/cnn2d-distilled.json`, run by `serapp-train recipe`, which
-`scripts/distilled-recipe.sh` wraps) on one split, end to end on real clips (one epoch each): six teachers and the
-student on the fold its defaults name, the student distilled from exactly those teachers, and a second call that
-keeps every finished run instead of training again; then `scripts/score-fold.sh` scores the base recipe, the
-teachers' mean and the student on the split's validation and test speakers."""
+"""The distilled recipe with its scores (`configs/recipes/cnn2d-distilled-scored.json`, run by `serapp-train
+recipe`; each fold of `scripts/crossval-cnn-model.sh`) on one split, end to end on real clips (one epoch each): six
+teachers and the student on the fold its defaults name, the student distilled from exactly those teachers, the base
+recipe, the teachers' mean and the student scored on the split's validation and test speakers, and a second call
+that keeps every finished step instead of running it again."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ pytestmark = [pytest.mark.corpora, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 TEACHERS = ("base", "mixup", "w32", "deltas", "utt", "cnn2d")
+SCORES = tuple(f"score-{name}-{part}" for name in ("base", "teachers", "student") for part in ("val", "test"))
 
 
 def _recipe(runs: Path, corpora: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SERAPP_CACHE": str(cache)}
     recipe = runs.parent / "fold2.json"  # the shipped steps on one fold, quick
-    recipe.write_text(json.dumps({"steps_of": "configs/recipes/cnn2d-distilled.json",
+    recipe.write_text(json.dumps({"steps_of": "configs/recipes/cnn2d-distilled-scored.json",
                                   "defaults": {"protocol": "corpus-kfold", "k": 4, "fold": 2, "limit": 24,
                                                "epochs": 1}}), encoding="utf-8")
     command = [str(REPO / ".venv/bin/serapp-train"), "recipe", str(recipe), "--runs", str(runs), "--root",
@@ -35,7 +36,7 @@ def test_recipe_trains_six_teachers_and_their_student_on_one_fold_and_resumes(co
     runs = tmp_path / "fold2"
     first = _recipe(runs, corpora, tmp_path / "cache")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert sorted(p.name for p in runs.iterdir()) == sorted((*TEACHERS, "student"))
+    assert sorted(p.name for p in runs.iterdir()) == sorted((*TEACHERS, "student", *SCORES))
     for name in (*TEACHERS, "student"):
         config = json.loads((runs / name / "config.json").read_text(encoding="utf-8"))
         assert (config["protocol"], config["k"], config["fold"]) == ("corpus-kfold", 4, 2), name
@@ -49,19 +50,16 @@ def test_recipe_trains_six_teachers_and_their_student_on_one_fold_and_resumes(co
     before = {p: p.stat().st_mtime_ns for p in runs.rglob("*")}
     again = _recipe(runs, corpora, tmp_path / "cache")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count(": kept (") == len(TEACHERS) + 1
+    assert again.stdout.count(": kept (") == len(TEACHERS) + 1 + len(SCORES)
     assert {p: p.stat().st_mtime_ns for p in runs.rglob("*")} == before
 
-    scored = subprocess.run(["bash", "scripts/score-fold.sh", str(runs), "--root", str(corpora), "--limit", "6"],
-                            cwd=REPO, env={**os.environ, "SERAPP_CACHE": str(tmp_path / "cache")},
-                            capture_output=True, text=True, timeout=900, check=False)
-    assert scored.returncode == 0, scored.stderr[-3000:]
     split = json.loads((runs / "student" / "split.json").read_text(encoding="utf-8"))
     for part in ("val", "test"):
         for name in ("base", "teachers", "student"):
-            result = json.loads((runs / "eval" / f"{name}-{part}" / "metrics.json").read_text(encoding="utf-8"))
+            result = json.loads((runs / f"score-{name}-{part}" / "metrics.json").read_text(encoding="utf-8"))
             assert set(result["speakers"]) <= set(split[f"{part}_speakers"]), (name, part)
+            assert result["part"] == part and Path(result["split"]) == runs / "student" / "split.json"
             if name != "teachers":
                 assert Path(result["model"]).parent.name == name and result["members"] == [], (name, part)
-        teachers = json.loads((runs / "eval" / f"teachers-{part}" / "metrics.json").read_text(encoding="utf-8"))
+        teachers = json.loads((runs / f"score-teachers-{part}" / "metrics.json").read_text(encoding="utf-8"))
         assert sorted(Path(p).parent.name for p in [teachers["model"], *teachers["members"]]) == sorted(TEACHERS)

@@ -21,6 +21,7 @@ from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
 from .augment import DEVICES
+from .evaluation import evaluate_into, split_speakers
 
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
@@ -72,18 +73,6 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
-def split_speakers(path: Path, part: str) -> list[str]:
-    """The speaker ids of one part (``val`` or ``test``) of a run's ``split.json``."""
-    from .runfolder import split_file
-
-    key = f"{part}_speakers"
-    split = split_file(path)
-    speakers = split.get(key) if isinstance(split, dict) else None
-    if not speakers:
-        raise SerappError(f"{path} lists no {key}; it should be the split.json of a run folder.")
-    return list(speakers)
-
-
 def select_clips(args: argparse.Namespace) -> list[Clip]:
     """The clips to score: corpus scan or manifest, then the speaker filter, then the per-corpus limit."""
     from . import corpora
@@ -111,36 +100,21 @@ def select_clips(args: argparse.Namespace) -> list[Clip]:
     return clips
 
 
-def scored_part(split: Path | None, part: str) -> dict[str, Any]:
-    """What ``metrics.json`` says about the speakers scored: the run's ``split.json`` and part, and whether the
-    figures may choose between models (a split's validation speakers) or are reported only (its test speakers,
-    or speakers named outside any run's split)."""
-    if split is None:
-        return {"split": None, "part": None, "use": "reported only (speakers outside a run's split)"}
-    use = "selection (validation speakers)" if part == "val" else "reported only (test speakers: never choose on these)"
-    return {"split": str(split), "part": part, "use": use}
-
-
 def run(args: argparse.Namespace) -> int:
     from serapp.engine.model import load_model
 
     from . import metrics
     from .jsonfile import write_json
-    from .scoring import Condition, score
+    from .scoring import Condition
 
     model, *members = [load_model(path) for path in args.model or [None]]
     condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed, args.device, args.rt60)
-    scored = score(model, select_clips(args), condition, members)
+    scored, summary, plot = evaluate_into(args.out, model, select_clips(args), condition, members, split=args.split,
+                                          part=args.part)
     together = f" and {len(members)} more (mean probability)" if members else ""
     print(f"{model.path.name} ({model.info.family or 'unknown family'}){together}, {condition.describe()}")
     print(metrics.format_report(scored.metrics))
-    summary = {**scored.summary(model), "members": [str(m.path) for m in members],
-               **scored_part(args.split, args.part)}
     print(f"scored on: {summary['use']}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "metrics.json", summary)
-    plot = metrics.plot_confusion(np.asarray(scored.metrics.confusion), model.labels, args.out / "confusion.png",
-                                  title=f"{model.path.stem} — {condition.describe()}")
     if args.product:
         if members or not condition.clean:
             raise SerappError("--product scores one model on clean audio (no --model ensemble, noise or gain).")

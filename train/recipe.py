@@ -27,6 +27,14 @@ Step kinds:
 - ``install``: an export step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a bundled model) and
   recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels, spec, split,
   metrics, history, teachers) are copied into that folder first and the manifest names it as the model's run.
+- ``evaluate``: the exported models of train steps (``models``; several are scored as an ensemble, their mean
+  probability) scored on the ``val`` or ``test`` speakers (``part``) of a train step's split (``split_of``), at
+  most ``limit`` clips per corpus (default: the recipe defaults' ``limit``, else all), into ``RUNS/<name>/``
+  (``metrics.json``, ``confusion.png``), as `serapp-train evaluate --split` scores.
+
+A recipe may take the steps of another recipe file first (``"steps_of": "configs/recipes/x.json"``, its defaults
+under this one's) and add its own; ``"folds": [1, 2, 3, 4]`` runs all the steps on each fold (the train steps'
+``fold`` set), each fold in ``RUNS/fold<i>/``.
 
 Paths in a recipe are relative to the working directory (the repository root). Steps run in order and may only
 use earlier steps. Resuming: a step whose output is complete and up to date is kept: a train step's run folder
@@ -57,21 +65,25 @@ from .config import TrainConfig
 from .jsonfile import read_json, write_json
 from .runfolder import CONFIG, HISTORY, LABELS, METRICS, MODEL_KERAS, MODEL_ONNX, SPEC, SPLIT, TEACHERS, RunFolder
 
-KINDS: tuple[str, ...] = ("train", "export", "install")
+KINDS: tuple[str, ...] = ("train", "export", "install", "evaluate")
+PARTS: tuple[str, ...] = ("val", "test")
 RECIPE_FIELDS: frozenset[str] = frozenset({"description", "defaults", "steps", "steps_of", "folds"})
 # the fields each kind takes besides name, kind and note (a free-text remark)
 STEP_FIELDS: dict[str, frozenset[str]] = {
     "train": frozenset({"config", "set", "teachers", "export"}),
     "export": frozenset({"run", "model_name", "int8", "parity_clips"}),
     "install": frozenset({"from", "to", "int8", "docs"}),
+    "evaluate": frozenset({"models", "split_of", "part", "limit"}),
 }
-REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "install": ("from", "to")}
+REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "install": ("from", "to"),
+                                        "evaluate": ("models", "split_of", "part")}
 COMMON_FIELDS: frozenset[str] = frozenset({"name", "kind", "note"})
 # TrainConfig fields holding objects: a recipe's value is merged into the base's rather than replacing it
 MERGED_FIELDS: tuple[str, ...] = ("spec", "augment", "model_options")
 # a step's name is a folder name under RUNS: no separators, no leading dot (scratch folders start with one)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 EXPORT_RECORD = "export.json"
+EVALUATE_RECORD = "evaluate.json"
 INT8_ONNX = "model-int8.onnx"
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
 
@@ -92,7 +104,15 @@ class Step:
         """The names of the steps whose outputs this one reads."""
         if self.kind == "train":
             return tuple(self.fields.get("teachers") or ())
+        if self.kind == "evaluate":
+            return tuple(dict.fromkeys([*self.fields["models"], self.fields["split_of"]]))
         return (self.fields["run"],) if self.kind == "export" else (self.fields["from"],)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The train steps whose ``model.onnx`` this step reads (teachers, or an evaluation's models)."""
+        return tuple(self.fields.get("models") or ()) if self.kind == "evaluate" else \
+            (self.needs if self.kind == "train" else ())
 
     @property
     def int8(self) -> bool:
@@ -198,21 +218,25 @@ def _defaults(data: dict[str, Any], where: str) -> dict[str, Any]:
     return defaults
 
 
-def _steps_data(data: dict[str, Any], where: str) -> tuple[list[Any], dict[str, Any]]:
-    """The step objects, from ``steps`` or from the recipe file ``steps_of`` names (whose defaults come along, under
-    this recipe's own), so a variant of a recipe (e.g. on every fold) does not copy its steps."""
-    if ("steps" in data) == ("steps_of" in data):
-        raise SerappError(f"{where}: a recipe has either steps or steps_of (another recipe file whose steps it "
-                          "runs), not both or neither.")
+def _steps_data(data: dict[str, Any], where: str, _chain: tuple[str, ...] = ()) -> tuple[list[Any], dict[str, Any]]:
+    """The step objects and inherited defaults: the steps of the recipe file ``steps_of`` names (its defaults come
+    along, under this recipe's own), then this recipe's ``steps``, so a variant of a recipe (more steps, every fold)
+    does not copy its steps."""
+    inherited: list[Any] = []
+    defaults: dict[str, Any] = {}
     if "steps_of" in data:
-        other = read_json(Path(data["steps_of"]), "recipe")
-        if not isinstance(other, dict) or "steps" not in other:
-            raise SerappError(f"{where}: steps_of names {data['steps_of']}, which is not a recipe with steps.")
-        return _steps_data(other, data["steps_of"])[0], _defaults(other, data["steps_of"])
-    raw = data["steps"]
-    if not isinstance(raw, list) or not raw:
+        other_path = data["steps_of"]
+        if not isinstance(other_path, str) or other_path in _chain:
+            raise SerappError(f"{where}: steps_of must name another recipe file (not one naming this one back).")
+        other = read_json(Path(other_path), "recipe")
+        if not isinstance(other, dict):
+            raise SerappError(f"{where}: steps_of names {other_path}, which is not a recipe.")
+        inherited, defaults = _steps_data(other, other_path, (*_chain, other_path))
+        defaults = {**defaults, **_defaults(other, other_path)}
+    raw = data.get("steps", [])
+    if not isinstance(raw, list) or not (raw or inherited):
         raise SerappError(f"{where}: steps must be a non-empty list of step objects.")
-    return raw, {}
+    return [*inherited, *raw], defaults
 
 
 def _folds(data: dict[str, Any], where: str) -> tuple[int, ...]:
@@ -258,14 +282,22 @@ def _check_types(fields: dict[str, Any], where: str) -> None:
     expected: dict[str, tuple[type, ...]] = {"config": (str,), "set": (dict,), "teachers": (list,),
                                              "export": (bool,), "run": (str,), "model_name": (str,),
                                              "int8": (bool,), "parity_clips": (int,), "from": (str,),
-                                             "to": (str,), "docs": (str,)}
+                                             "to": (str,), "docs": (str,), "models": (list,),
+                                             "split_of": (str,), "part": (str,), "limit": (int, type(None))}
     for key, value in fields.items():
         if not isinstance(value, expected[key]) or (isinstance(value, bool) and bool not in expected[key]):
             raise SerappError(f"{where}: {key} must be {expected[key][0].__name__}, got {value!r}.")
     if "set" in fields and "teachers" in fields["set"]:
         raise SerappError(f"{where}: name teachers by step in the step's teachers field, not in set.")
-    if not all(isinstance(t, str) for t in fields.get("teachers", [])):
-        raise SerappError(f"{where}: teachers must be a list of step names.")
+    for key in ("teachers", "models"):
+        if not all(isinstance(t, str) for t in fields.get(key, [])):
+            raise SerappError(f"{where}: {key} must be a list of step names.")
+    if "models" in fields and not fields["models"]:
+        raise SerappError(f"{where}: models must name at least one train step.")
+    if fields.get("part", "val") not in PARTS:
+        raise SerappError(f"{where}: part must be one of {', '.join(PARTS)}, got {fields['part']!r}.")
+    if fields.get("limit") is not None and fields["limit"] < 1:
+        raise SerappError(f"{where}: limit must be at least 1 clip per corpus, got {fields['limit']}.")
 
 
 def _check_names(steps: Sequence[Step], where: str) -> None:
@@ -277,7 +309,7 @@ def _check_names(steps: Sequence[Step], where: str) -> None:
 
 
 # which kind of step each kind may read: teachers are train runs, exports read a run, installs an export
-READS: dict[str, str] = {"train": "train", "export": "train", "install": "export"}
+READS: dict[str, str] = {"train": "train", "export": "train", "install": "export", "evaluate": "train"}
 
 
 def _check_references(steps: Sequence[Step], where: str) -> None:
@@ -301,9 +333,9 @@ def _check_references(steps: Sequence[Step], where: str) -> None:
             if other.kind != READS[step.kind]:
                 raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {READS[step.kind]} step, but it "
                                   f"is a {other.kind} step.")
-            if step.kind == "train" and other.fields.get("export") is False:
-                raise SerappError(f"{where}: step {step.name!r} distils from {name!r}, which is not exported "
-                                  "(a teacher needs its model.onnx).")
+            if name in step.models and other.fields.get("export") is False:
+                raise SerappError(f"{where}: step {step.name!r} reads the model of {name!r}, which is not exported "
+                                  "(it needs its model.onnx).")
     for step in steps:
         if step.kind == "install" and step.int8 and not by_name[step.needs[0]].int8:
             raise SerappError(f"{where}: step {step.name!r} installs the int8 copy of {step.needs[0]!r}, which "
@@ -381,9 +413,7 @@ def status(recipe: Recipe, step: Step, runs: Path, redone: set[str]) -> Status:
     changed = [name for name in step.needs if name in redone]
     if changed:
         return Status(False, f"{', '.join(changed)} {'is' if len(changed) == 1 else 'are'} redone")
-    check: dict[str, Callable[[Recipe, Step, Path], Status]] = {
-        "train": _train_status, "export": _export_status, "install": _install_status}
-    return check[step.kind](recipe, step, runs)
+    return CHECKS[step.kind](recipe, step, runs)
 
 
 def train_files(step: Step) -> tuple[str, ...]:
@@ -471,6 +501,35 @@ def _install_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     return Status(True, f"kept ({target})")
 
 
+def evaluate_record(recipe: Recipe, step: Step, runs: Path) -> dict[str, Any]:
+    """What an evaluate step records beside its scores: each model's run id and checksum, the split scored (its
+    run and the checksum of its ``split.json``), the part and the clip limit, so a retrained run redoes it."""
+    split = output_of(step.fields["split_of"], runs) / SPLIT
+    return {"models": [[name, RunFolder(output_of(name, runs)).model_sha256()] for name in step.models],
+            "split_of": step.fields["split_of"], "split_sha256": sha256_file(split) if split.is_file() else None,
+            "part": step.fields["part"], "limit": evaluate_limit(recipe, step)}
+
+
+def evaluate_limit(recipe: Recipe, step: Step) -> int | None:
+    """An evaluate step's clips per corpus: its own ``limit``, else the recipe defaults' (a quick recipe scores
+    quickly too), else all."""
+    return step.fields.get("limit", recipe.defaults.get("limit"))
+
+
+def _evaluate_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    folder = output(step, runs)
+    if not (folder / EVALUATE_RECORD).is_file() or not (folder / METRICS).is_file():
+        return Status(False, "not scored yet")
+    if read_json(folder / EVALUATE_RECORD, "evaluation record") != evaluate_record(recipe, step, runs):
+        return Status(False, "its models, split or options have changed since it was scored")
+    return Status(True, f"kept ({folder})")
+
+
+# each kind's check of its output (see status)
+CHECKS: dict[str, Callable[[Recipe, Step, Path], Status]] = {
+    "train": _train_status, "export": _export_status, "install": _install_status, "evaluate": _evaluate_status}
+
+
 def _differs(source: Path, copy: Path) -> bool:
     """Whether a record file and its copy differ (a record the run lacks needs no copy)."""
     if not source.is_file():
@@ -493,6 +552,10 @@ def describe(recipe: Recipe, step: Step, runs: Path) -> str:
     if step.kind == "export":
         extra = (f" as {f['model_name']}" if f.get("model_name") else "") + (" (+ int8)" if step.int8 else "")
         return f"export {step.needs[0]}{extra} -> {output(step, runs)}"
+    if step.kind == "evaluate":
+        limit = evaluate_limit(recipe, step)
+        return (f"evaluate {' + '.join(step.models)} on {f['split_of']}'s {f['part']} speakers"
+                f"{f' ({limit} clips per corpus)' if limit else ''} -> {output(step, runs)}")
     docs = f" (records in {f['docs']})" if f.get("docs") else ""
     return f"install {installed_source(recipe, step, runs)} -> {f['to']}{docs}"
 
@@ -580,7 +643,7 @@ def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable
 
 
 def _doing(step: Step) -> str:
-    return {"train": "training", "export": "exporting", "install": "installing"}[step.kind]
+    return {"train": "training", "export": "exporting", "install": "installing", "evaluate": "scoring"}[step.kind]
 
 
 def _fresh_scratch(step: Step, runs: Path) -> Path:
@@ -640,5 +703,21 @@ def run_install(recipe: Recipe, step: Step, options: Options) -> None:
     record(target, Path(docs) if docs else run_dir)
 
 
+def run_evaluate(recipe: Recipe, step: Step, options: Options) -> None:
+    from serapp.engine.model import load_model
+    from serapp.paths import corpora_root
+
+    from .evaluation import evaluate_into, part_clips
+
+    runs = Path(options.runs)
+    work = _fresh_scratch(step, runs)
+    split = output_of(step.fields["split_of"], runs) / SPLIT
+    model, *members = [load_model(RunFolder(output_of(name, runs)).model_path) for name in step.models]
+    clips = part_clips(options.root or corpora_root(), split, step.fields["part"], limit=evaluate_limit(recipe, step))
+    evaluate_into(work, model, clips, members=members, split=split, part=step.fields["part"])
+    write_json(work / EVALUATE_RECORD, evaluate_record(recipe, step, runs))  # written last: it marks the scores done
+    _move_into_place(work, output(step, runs))
+
+
 RUNNERS: dict[str, Callable[[Recipe, Step, Options], None]] = {
-    "train": run_train, "export": run_export, "install": run_install}
+    "train": run_train, "export": run_export, "install": run_install, "evaluate": run_evaluate}
