@@ -25,7 +25,7 @@ import numpy as np
 from serapp.atomic import write_text
 from serapp.errors import SerappError
 
-from .config import KFOLD_PROTOCOLS, TrainConfig
+from .config import KFOLD_PROTOCOLS, PROTOCOL_TABLE, TrainConfig
 from .configargs import add_config_arguments, add_runtime_arguments, config_from_args
 from .jsonfile import write_json
 from .models import CLASSICAL, ENCODER_FAMILIES, FAMILIES, IMAGENET_FAMILIES
@@ -178,16 +178,11 @@ def _epochs(entry: dict[str, Any]) -> tuple[str, str]:
 
 def protocol_text(config: TrainConfig, folds: Sequence[int]) -> str:
     """A plain sentence saying how the numbers were obtained (the epoch budget is given per row)."""
-    names = {"speaker-kfold": f"speaker-independent {config.k}-fold cross-validation",
-             "corpus-kfold": f"speaker-independent {config.k}-fold cross-validation drawn corpus by corpus",
-             "speaker-holdout": f"a speaker-independent holdout ({config.test_fraction:.0%} of each corpus's "
-                                "speakers)",
-             "loco": "leave-one-corpus-out",
-             "random": "a RANDOM clip-level split (speaker-DEPENDENT: the same voices train and test)"}
-    fold_text = "" if config.protocol == "speaker-holdout" or config.protocol == "random" else \
-        f", fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}"
+    protocol = PROTOCOL_TABLE[config.protocol]
+    fold_text = f", fold{'s' if len(folds) > 1 else ''} {', '.join(map(str, folds))}" if protocol.folds else ""
     limit = f", at most {config.limit} clips per corpus" if config.limit else ""
-    return (f"{names[config.protocol]}{fold_text}{limit}; seed {config.seed}, early stopping on validation "
+    return (f"{protocol.describe(config.k, config.test_fraction)}{fold_text}{limit}; seed {config.seed}, early "
+            "stopping on validation "
             f"speakers drawn from the training speakers, imbalance: {config.imbalance}. Test speakers are never "
             "seen in training or validation" + ("." if config.protocol != "random" else
                                                   " — except under this random split."))

@@ -15,10 +15,38 @@ from serapp.jsonconfig import JsonConfig, require
 from .augment import AugmentConfig
 from .models import CLASSICAL, CLASSICAL_SPEC, DEFAULT_FAMILY, ENCODER_FAMILIES, FAMILIES
 
-# protocol name on the command line -> name in serapp_train.splits
-PROTOCOLS: dict[str, str] = {"speaker-kfold": "kfold", "corpus-kfold": "corpus-kfold",
-                             "speaker-holdout": "holdout", "loco": "loco", "random": "random"}
-KFOLD_PROTOCOLS: tuple[str, ...] = ("speaker-kfold", "corpus-kfold")
+
+@dataclass(frozen=True)
+class Protocol:
+    """One evaluation protocol of the trainer: its name in :mod:`serapp_train.splits` (``split``), whether it is a
+    k-fold cross-validation (``kfold``: ``k`` folds, each run on one) or has folds at all (``folds``: k-fold and
+    leave-one-corpus-out), and a sentence saying how it splits (``text``; ``{k}`` and ``{test_fraction}`` are the
+    config's)."""
+
+    split: str
+    kfold: bool
+    folds: bool
+    text: str
+
+    def describe(self, k: int, test_fraction: float) -> str:
+        """:attr:`text` with the config's ``k`` and ``test_fraction``."""
+        return self.text.format(k=k, test_fraction=test_fraction)
+
+
+# the protocols by the name the command line, configs and recipes use: the one list of them
+PROTOCOL_TABLE: dict[str, Protocol] = {
+    "speaker-kfold": Protocol("kfold", True, True, "speaker-independent {k}-fold cross-validation"),
+    "corpus-kfold": Protocol("corpus-kfold", True, True,
+                             "speaker-independent {k}-fold cross-validation drawn corpus by corpus"),
+    "speaker-holdout": Protocol("holdout", False, False,
+                                "a speaker-independent holdout ({test_fraction:.0%} of each corpus's speakers)"),
+    "loco": Protocol("loco", False, True, "leave-one-corpus-out"),
+    "random": Protocol("random", False, False,
+                       "a RANDOM clip-level split (speaker-DEPENDENT: the same voices train and test)"),
+}
+# protocol name -> name in serapp_train.splits
+PROTOCOLS: dict[str, str] = {name: p.split for name, p in PROTOCOL_TABLE.items()}
+KFOLD_PROTOCOLS: tuple[str, ...] = tuple(name for name, p in PROTOCOL_TABLE.items() if p.kfold)
 SCHEDULES: tuple[str, ...] = ("cosine", "plateau", "constant")
 IMBALANCE: tuple[str, ...] = ("class_weight", "corpus_class_weight", "oversample", "none")
 # imbalance settings that weight the loss per example (the others reorder or do nothing)
@@ -137,7 +165,7 @@ class TrainConfig(JsonConfig):
         """How the run's protocol reads in file names, metadata and tables."""
         if self.all_speakers:
             return "all-speakers"
-        if self.protocol in (*KFOLD_PROTOCOLS, "loco"):
+        if PROTOCOL_TABLE[self.protocol].folds:
             return f"{self.protocol}-fold{self.fold}" + (f"of{self.k}" if self.protocol in KFOLD_PROTOCOLS else "")
         return "random-speaker-dependent" if self.protocol == "random" else self.protocol
 

@@ -21,15 +21,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from serapp.engine.audio import AUDIO_SUFFIXES
 from serapp.engine.labels import EMOTIONS
 from serapp.errors import SerappError
 
 log = logging.getLogger(__name__)
-
-# Extensions of the formats libsndfile reads (Opus lives in Ogg files, sometimes named .opus).
-AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd",
-     ".caf", ".w64", ".rf64"})
 
 MALE, FEMALE = "male", "female"
 
@@ -63,7 +59,7 @@ def _audio_files(folder: Path) -> Iterator[Path]:
     """Audio files under ``folder`` (recursively, hidden files and folders excluded), sorted by path."""
     for path in sorted(folder.rglob("*")):
         rel_parts = path.relative_to(folder).parts
-        if path.suffix.lower() in AUDIO_EXTENSIONS and not any(p.startswith(".") for p in rel_parts) \
+        if path.suffix.lower() in AUDIO_SUFFIXES and not any(p.startswith(".") for p in rel_parts) \
                 and path.is_file():
             yield path
 

@@ -25,12 +25,14 @@ from typing import Any
 import numpy as np
 
 from serapp.engine import audio
-from serapp.engine.analysis import analyze_signal, summarize
-from serapp.engine.analyzer import Analyzer, EmotionResult
+from serapp.engine.analysis import analyze_signal
+from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel
 from serapp.engine.preprocess import nonsilent_bounds
+from serapp.engine.result import EmotionResult
+from serapp.engine.summary import summarize
 from serapp.errors import SerappError
 
 from .corpora import Clip
