@@ -5,7 +5,9 @@ The app refuses a bundled model whose size or SHA-256 differs from this record (
 Each entry holds the file's identity (name, size, SHA-256), what the model says about itself (name, version,
 created, protocol, headline test metrics) and, from the run folder it was trained in, the SHA-256 of its
 ``config.json`` and of its speaker sets (``split.json``, hashed as :func:`serapp_train.provenance.speakers_sha256`
-hashes them). Other models' entries are kept.
+hashes them), and the git commit the run was trained at (``training_commit``, with ``training_changes``: whether
+that checkout had uncommitted changes to the trainer, app or configs; both null for runs that predate the record or
+were trained outside a checkout, see :mod:`serapp_train.codeversion`). Other models' entries are kept.
 """
 
 from __future__ import annotations
@@ -26,16 +28,19 @@ NOTE = ("Written by `serapp-train manifest`. The app checks each file's size_byt
 
 
 def run_hashes(run_dir: Path) -> dict[str, Any]:
-    """``{"run", "config_sha256", "speakers_sha256"}`` of a run folder (its ``config.json`` bytes and its
-    ``split.json`` speaker sets). Raises :class:`SerappError` when either file is missing or unreadable."""
+    """``{"run", "config_sha256", "speakers_sha256", "training_commit", "training_changes"}`` of a run folder (its
+    ``config.json`` bytes, its ``split.json`` speaker sets and its ``metrics.json`` code record). Raises
+    :class:`SerappError` when config.json or split.json is missing or unreadable."""
     folder = RunFolder(run_dir)
     try:
         split = folder.split()
         config_sha = sha256_file(folder.path / CONFIG)  # the bytes as written: what the run was trained with
     except (OSError, SerappError) as exc:
         raise SerappError(f"{run_dir}: not a run folder with config.json and split.json ({exc}).") from exc
+    code = folder.code() or {}
     return {"run": run_dir.as_posix(), "config_sha256": config_sha,
-            "speakers_sha256": speakers_sha256(speaker_sets(split))}
+            "speakers_sha256": speakers_sha256(speaker_sets(split)),
+            "training_commit": code.get("commit"), "training_changes": code.get("changes")}
 
 
 def model_entry(model_path: Path, run_dir: Path) -> dict[str, Any]:

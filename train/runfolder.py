@@ -10,7 +10,9 @@ Layout (JSON files indented with sorted keys, each written atomically, through :
   ``train_views`` for augmented encoder views) and each part's speakers (``train_speakers``, ``val_speakers``,
   ``test_speakers``).
 - ``metrics.json``: the evaluation (test, or validation for all-speaker runs) with ``calibration`` (temperature,
-  ECE before and after on validation), ``validation`` (what a search may select on) and ``n_params``.
+  ECE before and after on validation), ``validation`` (what a search may select on), ``n_params`` and ``code``
+  (the trainer's git commit and whether it had uncommitted changes, :mod:`serapp_train.codeversion`; None outside
+  a checkout, absent in older runs).
 - ``history.json``: Keras's per-epoch lists (``loss``, ``val_loss``, ``lr`` ...) and ``seconds_per_epoch``.
 - ``teachers.json``: a distilled run's teacher record: each teacher by run id and model SHA-256 with its speaker
   sets (:mod:`serapp_train.provenance`).
@@ -181,6 +183,12 @@ class RunFolder:
         record = self.teachers() or {}
         return tuple(TeacherRef(node.get("run_id"), node.get("model_sha256"), node.get("run"))
                      for node in record.get("teachers") or ())
+
+    def code(self) -> dict[str, Any] | None:
+        """The code the run was trained with (``metrics.json``'s ``code``: ``commit`` and ``changes``); None when
+        the run has no metrics, was trained outside a git checkout or predates the record."""
+        metrics = self.read_optional(METRICS)
+        return None if metrics is None else metrics.get("code")
 
     def selection(self) -> dict[str, Any] | None:
         """``selection.json``: how a shipped model was chosen; None when absent."""

@@ -71,6 +71,9 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
         from .export import require_tensorflow_backend
 
         require_tensorflow_backend()  # refuse before training, not after it
+    from .codeversion import code_record
+
+    code = code_record()  # the checkout as training starts: what trained the run
     data = load_data(config, root, workers=extract_workers, progress=bool(verbose))
     split = data.split
     soft = teacher_targets(config, data) if config.teachers else None  # a leaking teacher is refused here
@@ -112,7 +115,7 @@ def train_run(config: TrainConfig, *, root: Path | None = None, runs_dir: Path =
                       "split": split.name, "speaker_independent": split.speaker_independent,
                       "calibration": calibration, "n_params": n_params,
                       "validation": {k: validation[k] for k in (*HEADLINE, "per_corpus", "n")},
-                      "seconds_per_epoch": float(np.mean(seconds)) if seconds else None}
+                      "seconds_per_epoch": float(np.mean(seconds)) if seconds else None, "code": code}
     folder.write_metrics(result_metrics)
     metrics.plot_confusion(np.asarray(report["confusion"]), data.labels, run_dir / "confusion.png",
                            title=f"{config.family} — {config.protocol_label} ({result_metrics['evaluated_on']})")
