@@ -13,7 +13,7 @@ from serapp_train.runfolder import RunFolder
 from serapp.engine.spec import FeatureSpec
 
 
-def make_run(folder: Path, *, config: TrainConfig | None = None, members: Sequence[str | Path] = (),
+def make_run(folder: Path, *, config: TrainConfig | None = None, members: Sequence[RunFolder] = (),
              labels: Sequence[str] | None = None, spec: FeatureSpec | None = None, split: dict[str, Any] | None = None,
              metrics: dict[str, Any] | None = None, history: dict[str, Any] | None = None,
              teachers: dict[str, Any] | None = None) -> RunFolder:

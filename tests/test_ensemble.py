@@ -11,7 +11,10 @@ import pytest
 from serapp_train.cli import main
 from serapp_train.config import TrainConfig
 from serapp_train.ensemble import merge
+from serapp_train.jsonfile import write_json
+from serapp_train.runfolder import MemberRef, RunFolder
 
+from serapp.bundle import sha256_file
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.model import load_model
 from serapp.engine.spec import FeatureSpec
@@ -68,7 +71,11 @@ def test_ensemble_command_writes_a_calibrated_run_folder(tmp_path: Path, corpora
     assert served.info.temperature == pytest.approx(result["calibration"]["temperature"])
     assert result["n_params"] == 100 + 101 + 102
     assert json.loads((out / "split.json").read_text()) == SPLIT
-    assert json.loads((out / "config.json").read_text())["members"] == [str(r) for r in runs]
+    # members by run id and model checksum, as teachers are recorded, not by folder paths no clone has
+    assert json.loads((out / "config.json").read_text())["members"] == \
+        [{"run_id": r.name, "model_sha256": sha256_file(r / "model.onnx")} for r in runs]
+    assert RunFolder(out).member_refs() == tuple(MemberRef(r.name, sha256_file(r / "model.onnx"), None) for r in runs)
+    assert RunFolder(out).members() == ("run0", "run1", "run2")
     # an existing folder is never overwritten
     assert main(["ensemble", *map(str, runs), "--out", str(out), "--root", str(corpora)]) == 2
     # the card describes the file as an ensemble of its members
@@ -91,6 +98,17 @@ def test_ensemble_refuses_members_that_disagree(tmp_path: Path, change: dict[str
     assert main(["ensemble", str(first), str(other), "--out", str(tmp_path / "out")]) == 2
     assert match in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_ensemble_recorded_by_member_paths_still_reads(tmp_path: Path) -> None:
+    """Ensembles made before members were recorded by run id name their member folders by path."""
+    run = make_run(tmp_path / "old", 0, 1.0)
+    record = json.loads((run / "config.json").read_text())
+    write_json(run / "config.json", {**record, "members": ["runs/a/run0", "runs/b/run1"]})
+    folder = RunFolder(run)
+    assert folder.members() == ("runs/a/run0", "runs/b/run1")
+    assert folder.member_refs() == (MemberRef("run0", None, "runs/a/run0"), MemberRef("run1", None, "runs/b/run1"))
+    assert folder.config() == TrainConfig.from_dict(record)
 
 
 def test_card_names_every_way_the_cross_validated_recipe_differs() -> None:

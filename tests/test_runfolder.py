@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from serapp_train.config import TrainConfig
-from serapp_train.runfolder import RunFolder, TeacherRef
+from serapp_train.runfolder import MemberRef, RunFolder, TeacherRef
 
+from serapp.bundle import sha256_file
 from serapp.engine.labels import EMOTIONS
 from serapp.engine.spec import FeatureSpec
 from serapp.errors import SerappError
@@ -23,13 +24,18 @@ def test_what_is_written_reads_back(tmp_path: Path) -> None:
     config = TrainConfig(family="cnn1d", seed=3, teachers=("runs/t",))
     config = config.replace(spec=config.feature_spec)  # config.json holds the resolved spec
     teachers = {"format": 1, "teachers": [{"run": "runs/t", "run_id": "t", "model_sha256": "ab" * 32}]}
-    run = make_run(tmp_path / "run", config=config, members=["runs/m1", "runs/m2"], labels=EMOTIONS,
+    members = [make_run(tmp_path / name) for name in ("m1", "m2")]
+    (members[0].path / "model.onnx").write_bytes(b"onnx")
+    run = make_run(tmp_path / "run", config=config, members=members, labels=EMOTIONS,
                    spec=config.feature_spec, split=SPLIT,
                    metrics={"uar": 0.5, "calibration": {"temperature": 1.3},
                             "validation": {"uar": 0.4, "per_corpus": {}, "n": 2}},
                    history={"val_loss": [1.5, 0.9, 1.1]}, teachers=teachers)
-    assert run.config() == config and run.members() == ("runs/m1", "runs/m2")
-    assert run.config_record()["members"] == ["runs/m1", "runs/m2"]
+    assert run.config() == config and run.members() == ("m1", "m2")
+    assert run.config_record()["members"] == [{"run_id": "m1", "model_sha256": sha256_file(members[0].model_path)},
+                                              {"run_id": "m2", "model_sha256": None}]
+    assert run.member_refs() == (MemberRef("m1", sha256_file(members[0].model_path), None),
+                                 MemberRef("m2", None, None))
     assert run.labels() == EMOTIONS and run.spec() == config.feature_spec
     assert run.split() == SPLIT and run.speakers("test") == {"d"} and run.speakers("val") == {"c"}
     assert run.temperature() == 1.3

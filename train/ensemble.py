@@ -7,7 +7,8 @@ members' shared validation speakers and written to the metadata, like any run's.
 split (the same training, validation and test speakers), their labels in the same order and their feature spec.
 
 The result is a run folder (:class:`~serapp_train.runfolder.RunFolder`), like `serapp-train train` leaves:
-``model.onnx``, ``config.json`` (the first member's, with ``members``), ``split.json``, ``labels.json``, ``spec.json``
+``model.onnx``, ``config.json`` (the first member's, with ``members``: each member by run id and model checksum, as
+teachers are recorded, not by a folder path no clone has), ``split.json``, ``labels.json``, ``spec.json``
 and ``metrics.json`` (validation and test figures, scored once on the merged file, and the calibration), so
 `serapp-train card` can describe it. The engine serves the file like any model; mind that its cost is the members'
 together (whole-file analysis pays it twelve times per second of audio).
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     val_loss = metrics.nll(served["val"], raw["val"].y)
     _write(proto, dataclasses.replace(info, temperature=calibration["temperature"],
                                       metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics}), path)
-    folder.write_config(first.folder.config(), members=[m.dir for m in members])
+    folder.write_config(first.folder.config(), members=[m.folder for m in members])
     folder.write_split(first.split)
     folder.write_labels(info.labels)
     folder.write_spec(info.spec)

@@ -2,8 +2,9 @@
 
 Layout (JSON files indented with sorted keys, each written atomically, through :mod:`serapp_train.jsonfile`):
 
-- ``config.json``: the :class:`~serapp_train.config.TrainConfig`; an ensemble's adds ``members``, its member run
-  folders.
+- ``config.json``: the :class:`~serapp_train.config.TrainConfig`; an ensemble's adds ``members``, each member run
+  by run id and model SHA-256 (``{"run_id", "model_sha256"}``; ensembles made before this record name their
+  member folders by path, read as well).
 - ``labels.json``: the model's output columns, in order.
 - ``spec.json``: the input :class:`~serapp.engine.spec.FeatureSpec` (the config's resolved spec), canonical JSON.
 - ``split.json``: the split's name, ``speaker_independent``, clip counts per part (``train``, ``val``, ``test``;
@@ -55,13 +56,28 @@ MEMBERS = "members"  # the config.json key an ensemble adds
 
 
 @dataclass(frozen=True)
-class TeacherRef:
-    """A teacher as a run's ``teachers.json`` names it: by run id (its folder's name, the same in any clone) and the
-    SHA-256 of its ``model.onnx`` (None where the record lost it); ``run`` is the path the student was trained with."""
+class RunRef:
+    """Another run as a record names it: by run id (its folder's name, the same in any clone) and the SHA-256 of its
+    ``model.onnx`` (None where the record lacks it); ``run`` is the path the record also gives (a teacher's: the path
+    the student was trained with; an old ensemble's member: its only reference), None when it gives none."""
 
     run_id: str | None
     model_sha256: str | None
     run: str | None
+
+    @classmethod
+    def of(cls, folder: RunFolder) -> RunRef:
+        """The reference to a finished run: its id and current model checksum (no path)."""
+        return cls(folder.run_id, folder.model_sha256(), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As an ensemble's ``config.json`` records a member: ``{"run_id", "model_sha256"}``."""
+        return {"run_id": self.run_id, "model_sha256": self.model_sha256}
+
+
+# a distilled run's teacher and an ensemble's member are referenced alike
+TeacherRef = RunRef
+MemberRef = RunRef
 
 
 @dataclass(frozen=True)
@@ -138,9 +154,21 @@ class RunFolder:
         record = {k: v for k, v in self.config_record().items() if k != MEMBERS}
         return TrainConfig.from_dict(record)
 
+    def member_refs(self) -> tuple[MemberRef, ...]:
+        """An ensemble's members by run id and model checksum (empty for a single model); a member an older record
+        names by folder path alone has that folder's name as its id, the path as ``run`` and no checksum."""
+        refs = []
+        for item in self.config_record().get(MEMBERS) or ():
+            if isinstance(item, dict):
+                refs.append(MemberRef(item.get("run_id"), item.get("model_sha256"), item.get("run")))
+            else:
+                refs.append(MemberRef(Path(str(item)).name, None, str(item)))
+        return tuple(refs)
+
     def members(self) -> tuple[str, ...]:
-        """An ensemble's member run folders as its ``config.json`` names them (empty for a single model)."""
-        return tuple(str(m) for m in self.config_record().get(MEMBERS) or ())
+        """An ensemble's members as its ``config.json`` names them: run ids, or an older record's folder paths
+        (empty for a single model)."""
+        return tuple(ref.run or ref.run_id or "" for ref in self.member_refs())
 
     def labels(self) -> tuple[str, ...]:
         """The model's output columns, in order."""
@@ -181,7 +209,7 @@ class RunFolder:
     def teacher_refs(self) -> tuple[TeacherRef, ...]:
         """The run's direct teachers by run id and model checksum, from ``teachers.json`` (empty without one)."""
         record = self.teachers() or {}
-        return tuple(TeacherRef(node.get("run_id"), node.get("model_sha256"), node.get("run"))
+        return tuple(RunRef(node.get("run_id"), node.get("model_sha256"), node.get("run"))
                      for node in record.get("teachers") or ())
 
     def code(self) -> dict[str, Any] | None:
@@ -210,11 +238,11 @@ class RunFolder:
         return {**record, "loss": float(min(losses)) if losses else None}
 
     # ------------------------------------------------------------------------------------------ writing
-    def write_config(self, config: TrainConfig, members: Sequence[str | Path] = ()) -> None:
-        """Write ``config.json`` (with an ensemble's ``members``, when given)."""
+    def write_config(self, config: TrainConfig, members: Sequence[RunFolder] = ()) -> None:
+        """Write ``config.json`` (with an ensemble's ``members``, each by run id and model checksum, when given)."""
         record = config.to_dict()
         if members:
-            record[MEMBERS] = [str(m) for m in members]
+            record[MEMBERS] = [RunRef.of(m).to_dict() for m in members]
         write_json(self.path / CONFIG, record)
 
     def write_labels(self, labels: Sequence[str]) -> None:
