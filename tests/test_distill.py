@@ -153,7 +153,7 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
     verified claim by claim; a changed teacher model fails, a teacher folder this checkout lacks is 'not in this
     clone', and a record that lost a teacher's checksum and speakers says 'not recorded'."""
     from serapp_train import provenance as records
-    from serapp_train.modelcard import teachers_section
+    from serapp_train.cardata import teachers
 
     from tests.onnx_models import save_model
     from tests.tiny_models import tiny_spec
@@ -176,8 +176,9 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
                                                           student_config=config, student_split=split)}
 
     assert set(statuses().values()) == {records.VERIFIED}
-    text = "\n".join(teachers_section(model, student, config, split))
-    assert "## Teachers: what a clone can check" in text and "6 of 6 verified, 0 failed" in text
+    card = teachers(model, student, config, split)  # the card's Teachers data: the same checks
+    assert card is not None and card.found_in == "the model file's metadata"
+    assert [c.status for c in card.checks] == [records.VERIFIED] * 6
     save_model(teacher / "model.onnx", spec, seed=7)  # another teacher model under the same name
     assert statuses()["its model is the file the record names (SHA-256)"] == records.FAILED
     (teacher / "model.onnx").unlink()
@@ -196,3 +197,37 @@ def test_the_card_checks_a_students_teacher_record(tmp_path: Path) -> None:
     folder.write_split({**split, "test_speakers": ["f"]})
     assert records.verify(beside, found_in="teachers.json", model_path=model, student_config=config,
                           student_split={**split, "test_speakers": ["f"]})[1].status == records.FAILED
+
+
+def test_a_bundled_teacher_is_checked_against_the_bundled_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A teacher that is a bundled model has its run folder in git without its ONNX file (git holds no ONNX file but
+    the bundled ones): a clone checks the teacher's recorded checksum against the bundled file whose manifest entry
+    names that run folder, and a record naming other bytes fails."""
+    import shutil
+
+    from serapp_train import provenance as records
+    from serapp_train.runfolder import RunFolder
+
+    from serapp import bundle
+
+    repo = Path(__file__).resolve().parents[1]
+    entry = next(e for e in bundle.read_manifest(bundle.models_dir())["models"]
+                 if e["file"] == bundle.DEFAULT_MODEL_NAME)
+    clone = tmp_path / "clone"  # the run folder as a clone has it: records, no model.onnx
+    (clone / entry["run"]).mkdir(parents=True)
+    shutil.copy(repo / entry["run"] / "split.json", clone / entry["run"] / "split.json")
+    monkeypatch.chdir(clone)
+    run = Path(entry["run"])
+    assert records.bundled_model(run) == bundle.models_dir() / entry["file"]
+    assert records.bundled_model(tmp_path) is None
+    split = RunFolder(run).split()
+    teacher = records.node(run=entry["run"], family="whisper_tiny", model_sha256=entry["sha256"], split=split)
+    student_split = {"train_speakers": split["train_speakers"], "val_speakers": split["val_speakers"],
+                     "test_speakers": split["test_speakers"]}
+    checks = {c.claim: c for c in records._teacher_checks(teacher, 1, student_split, None)}
+    checksum = checks["its model is the file the record names (SHA-256)"]
+    assert checksum.status == records.VERIFIED and entry["file"] in checksum.how
+    assert checks["its split.json lists the recorded speakers"].status == records.VERIFIED
+    other = {**teacher, "model_sha256": "0" * 64}
+    checks = {c.claim: c for c in records._teacher_checks(other, 1, student_split, None)}
+    assert checks["its model is the file the record names (SHA-256)"].status == records.FAILED
