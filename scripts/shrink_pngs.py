@@ -8,7 +8,8 @@ command regenerates figures under docs/ (``serapp-train crossval``, ``compare``,
     python scripts/shrink_pngs.py PATH...         # these files
     python scripts/shrink_pngs.py --check         # exit 1 when a tracked PNG under docs/ is not quantised
 
-``scripts/screenshots.py`` writes its PNGs through :func:`quantise` (128 colours).
+The trainer writes its figures small already (``serapp_train.figures.save_figure``); this script and
+``scripts/screenshots.py`` (128 colours) use the same :func:`serapp_train.figures.quantise`.
 """
 
 from __future__ import annotations
@@ -19,21 +20,9 @@ import sys
 from pathlib import Path
 
 from PIL import Image
+from serapp_train.figures import quantise
 
 ROOT = Path(__file__).resolve().parents[1]
-COLOURS = 256
-
-
-def quantise(image: Image.Image, path: Path, colours: int = COLOURS) -> None:
-    """Write ``image`` to ``path`` as a palette PNG (median cut, no dithering, zlib optimised). An opaque image
-    (matplotlib's RGBA on a white face) drops its alpha channel; a translucent one keeps it (fast octree)."""
-    if image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[0] < 255:
-        small = image.convert("RGBA").quantize(colors=colours, method=Image.Quantize.FASTOCTREE,
-                                               dither=Image.Dither.NONE)
-    else:
-        small = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
-                                              dither=Image.Dither.NONE)
-    small.save(path, optimize=True)
 
 
 def tracked_pngs() -> list[Path]:

@@ -74,6 +74,7 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     assert "UAR" in capsys.readouterr().out
 
     # The model card of a model trained with this recipe quotes the pooled figures and links the report.
+    from serapp_train import cardata
     from serapp_train.jsonfile import write_json
     from serapp_train.runfolder import RunFolder
 
@@ -84,43 +85,30 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     card = tmp_path / "docs" / "card.md"
     assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
                  "--crossval", str(out)]) == 0
-    text = card.read_text()
-    savee = pooled["per_corpus"]["savee"]
-    assert "## Per-corpus protocols: 4-fold cross-validation of this recipe" in text
-    assert "speakers tested per fold: savee 1/1/1/1" in text and "All 4 speakers are tested once" in text
-    assert f"| savee | 480 | {100 * savee['accuracy']:.1f} % | {savee['macro_f1']:.3f} | {100 * savee['uar']:.1f} % |" \
-        in text
-    assert "](../cv/README.md)" in text and "cross-validation above measures the recipe" in text
+    cv = cardata.crossval(out, folder.config_record(), card)
+    assert cv.pooled == pooled and cv.k == 4 and cv.speakers == 4 and cv.protocol == "corpus-kfold"
+    assert cv.per_fold == {"savee": [1, 1, 1, 1]} and cv.link == "../cv/README.md"
+    assert cv.differs == "" and cv.teachers == 0  # this recipe, without teachers
     # The card quotes the command that wrote it, so that it can be re-run as it was.
-    assert (f"written by `serapp-train card {run} --model {run / 'model.onnx'} --root {corpora} --out {card} "
-            f"--crossval {out}`") in text
+    assert card.read_text().endswith(f"`serapp-train card {run} --model {run / 'model.onnx'} --root {corpora} "
+                                     f"--out {card} --crossval {out}`.\n")
 
-    # A distilled student of that recipe: the card says so, and that the folds are the recipe without teachers.
+    # A distilled student of that recipe: the folds are the recipe without teachers.
     config = folder.config()
     folder.write_config(config.replace(teachers=("runs/teacher",), distill_weight=0.5))
-    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
-                 "--crossval", str(out)]) == 0
-    text = card.read_text()
-    assert "4-fold cross-validation of a related recipe (without distillation)" in text
-    assert "cross-validation above measures a related recipe (without distillation) over every speaker" in text
-    assert "0.5 the mean calibrated probability of 1 teacher model trained on the same training speakers" in text
-    # A student of another family: both differences are named, in the heading and the limitation alike.
+    assert cardata.crossval(out, folder.config_record(), card).differs == "without distillation"
+    shipped = cardata.protocol(folder)
+    assert shipped.teachers == 1 and shipped.distill_weight == 0.5
+    # A student of another family: both differences are named.
     folder.write_config(config.replace(family="cnn2d", teachers=("runs/t",), distill_weight=0.5))
-    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
-                 "--crossval", str(out)]) == 0
-    text = card.read_text()
-    related = f"a related recipe (on `{config.family}`, not the shipped `cnn2d`; without distillation)"
-    assert f"4-fold cross-validation of {related}" in text and f"above measures {related} over every" in text
-    assert "teachers trained on that fold's" not in text
-    # Folds of the distilled recipe itself: the card says that each fold's teachers kept to that fold.
+    assert cardata.crossval(out, folder.config_record(), card).differs == \
+        f"on `{config.family}`, not the shipped `cnn2d`; without distillation"
+    # Folds of the distilled recipe itself: each fold's teachers are counted.
     folder.write_config(config.replace(teachers=("runs/t1", "runs/t2"), distill_weight=0.5))
     report = json.loads((out / "crossval.json").read_text())
     write_json(out / "crossval.json", {**report, "config": {**report["config"], "teachers": ["f1/t1", "f1/t2"]}})
-    assert main(["card", str(run), "--model", str(run / "model.onnx"), "--root", str(corpora), "--out", str(card),
-                 "--crossval", str(out)]) == 0
-    text = card.read_text()
-    assert "4-fold cross-validation of this recipe" in text
-    assert "a student distilled from 2 teachers trained on that fold's training speakers only" in text
+    cv = cardata.crossval(out, folder.config_record(), card)
+    assert cv.differs == "" and cv.teachers == 2
 
 
 @pytest.mark.parametrize("case, message", [
@@ -171,7 +159,7 @@ def test_crossval_checks_each_folds_teachers_by_recipe(tmp_path: Path, teacher_c
                                                        message: str | None) -> None:
     """A distilled recipe's folds have different teacher paths (each fold its own teachers): they are one
     cross-validation when every teacher is of the student's fold and the teachers' recipes agree."""
-    from serapp_train.crossval import check_folds, read_fold
+    from serapp_train.crossvalidation import check_folds, read_fold
 
     from serapp.errors import SerappError
 

@@ -54,6 +54,12 @@ def test_wheel_holds_every_module_of_the_app_and_the_trainer(wheel: Path) -> Non
         assert missing == [], f"{folder}/ modules missing from the wheel as {name}: {missing}"
 
 
+def test_wheel_carries_the_trainers_templates(wheel: Path) -> None:
+    """The model card is rendered from a template shipped as package data (serapp_train.cardrender)."""
+    templates = sorted(p.relative_to(REPO / "train").as_posix() for p in (REPO / "train" / "templates").iterdir())
+    assert templates and {f"serapp_train/{t}" for t in templates} <= set(_names(wheel))
+
+
 def test_wheel_carries_the_bundled_model_its_manifest_and_card(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         model = archive.read("serapp_assets/models/serapp-default.onnx")

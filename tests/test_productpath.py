@@ -1,4 +1,5 @@
-"""Scoring through the product path: per-clip file analysis, live replay of conversations, and the card's table."""
+"""Scoring through the product path: per-clip file analysis and live replay of conversations (the card's checks
+of these figures: tests/test_modelcard.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 from serapp_train import productpath
 from serapp_train.corpora import Clip
 from serapp_train.metrics import uar
-from serapp_train.modelcard import product_path_section
 
 from serapp.engine.model import OnnxModel, load_model
 from serapp.engine.result import EmotionResult
@@ -63,33 +63,3 @@ def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Pa
     assert 3.9 < score.updates_per_s < 4.1  # one update per 0.25-s hop of audio
     assert 0.5 < score.shown <= 1.0 and score.late_pause_speech <= 0.1
     assert 0.0 <= score.speech_right <= score.shown
-
-
-def test_the_card_table_says_met_or_missed_from_the_record() -> None:
-    record = {"product_path": {"clips": 10, "fixed_crop_ua": 0.70, "file_analysis_ua": 0.685,
-                               "file_analysis_no_speech": 1,
-                               "replay": {"speech_right": 0.61, "shown": 0.8, "switches_per_utterance": 1.5,
-                                          "late_pause_speech": 0.02, "utterances": 12, "conversations": 1,
-                                          "seconds": 120.0, "updates_per_s": 4.0},
-                               "replay_settings": {"pause_s": [2.0, 8.0], "clips_per_conversation": 12,
-                                                   "late_pause_s": 1.0, "block_s": 0.032}}}
-    lines = product_path_section(record, Path("docs/models/x"), {"augment": {"p_partial": 0.5}})
-    rows = {r.split(" | ")[0].lstrip("| "): r for r in lines if r.startswith("| ")}
-    assert "--out docs/models/x/product-path" in lines[-2] and "utterance beginnings" in lines[-2]
-    whole = product_path_section(record, Path("docs/models/x"), {"augment": {}})
-    assert "trained on whole clips" in whole[-2]
-    assert rows["UA, file analysis (`serapp analyze`)"].endswith("| **missed** |")  # 1.5 points below
-    assert rows["live: speech updates right"].endswith("| met |")
-    assert rows["live: top-emotion switches per utterance"].endswith("| **missed** |")
-    assert rows["live: updates ≥ 1 s into a pause called speech"].endswith("| met |")
-
-
-def test_the_card_counts_an_encoder_familys_weights_from_the_file() -> None:
-    from serapp_train.modelcard import _parameters
-
-    from serapp.bundle import default_model_path
-
-    assert _parameters("cnn2d", 1234, Path("unused.onnx")) == "1,234 parameters"
-    stated = _parameters("whisper_tiny", 1234, default_model_path())  # the bundled default has Whisper tiny inside
-    weights = int(stated.split("; ")[1].split(" ")[0].replace(",", ""))
-    assert stated.startswith("1,234 trained parameters") and 7_000_000 < weights < 9_000_000

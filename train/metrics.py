@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from serapp.atomic import replacing
 from serapp.engine.model import calibrate
 from serapp.errors import SerappError
 
@@ -277,12 +276,7 @@ def plot_history(history: dict[str, Sequence[float]], path: Path) -> Path:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    """Write the figure atomically (temp + rename) and close it."""
-    import matplotlib.pyplot as plt
+    """Write the figure as a small (palette-quantised) PNG, atomically, and close it."""
+    from .figures import save_figure
 
-    try:
-        with replacing(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return save_figure(fig, path)

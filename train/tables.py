@@ -10,7 +10,7 @@ from typing import Any
 
 from serapp.errors import SerappError
 
-# The targets of the default-model issue: (corpus or "all", metric, threshold).
+# The targets (speaker-independent): (corpus or "all", metric, threshold).
 TARGETS: tuple[tuple[str, str, float], ...] = (
     ("ravdess", "uar", 0.72), ("crema-d", "uar", 0.70), ("savee", "uar", 0.70),
     ("all", "accuracy", 0.76), ("all", "macro_f1", 0.75),
@@ -20,9 +20,11 @@ PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA",
                                    "switches per utterance", "late-pause speech")
 
 
-def markdown(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table; the first column left-aligned, the others right-aligned (figures)."""
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
+    """A Markdown table; by default the first column left-aligned, the others right-aligned (figures).
+    ``align``: one letter per column, ``l`` or ``r`` (``"lrrl"``)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "|" + "".join("---:|" if a == "r" else "---|" for a in align)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -46,22 +48,29 @@ def product_row(name: str, record: dict[str, Any]) -> list[str]:
 def corpus_table(m: dict[str, Any]) -> list[str]:
     """Markdown rows from a metrics dict (``Metrics.to_dict``): per corpus and overall, clips, accuracy,
     macro-F1 and UAR."""
-    rows = ["| corpus | test clips | accuracy | macro-F1 | UAR |", "|---|---:|---:|---:|---:|"]
-    for corpus, c in sorted(m["per_corpus"].items()):
-        rows.append(f"| {corpus} | {c['n']} | {pct(c['accuracy'])} | {c['macro_f1']:.3f} | {pct(c['uar'])} |")
-    rows.append(f"| **all** | {m['n']} | {pct(m['accuracy'])} | {m['macro_f1']:.3f} | {pct(m['uar'])} |")
-    return rows
+    rows = [[corpus, c["n"], pct(c["accuracy"]), f"{c['macro_f1']:.3f}", pct(c["uar"])]
+            for corpus, c in sorted(m["per_corpus"].items())]
+    rows.append(["**all**", m["n"], pct(m["accuracy"]), f"{m['macro_f1']:.3f}", pct(m["uar"])])
+    return markdown(("corpus", "test clips", "accuracy", "macro-F1", "UAR"), rows).splitlines()
+
+
+def target_checks(m: dict[str, Any]) -> list[tuple[str, float, float | None]]:
+    """Each target (:data:`TARGETS`) as ``(name, threshold, reached)`` from a metrics dict (``Metrics.to_dict``);
+    ``reached`` is ``None`` where the corpus has no test clips."""
+    checks: list[tuple[str, float, float | None]] = []
+    for corpus, metric, threshold in TARGETS:
+        source = m if corpus == "all" else m["per_corpus"].get(corpus)
+        checks.append((f"{corpus} {metric}", threshold, None if source is None else float(source[metric])))
+    return checks
 
 
 def target_table(m: dict[str, Any]) -> list[str]:
-    """Markdown rows from a metrics dict: each target of the default-model issue, what is reached, and the gap."""
-    rows = ["| target | threshold | reached | met |", "|---|---:|---:|---|"]
-    for corpus, metric, threshold in TARGETS:
-        source = m if corpus == "all" else m["per_corpus"].get(corpus)
-        if source is None:
-            rows.append(f"| {corpus} {metric} | {threshold:.2f} | (no test clips) | — |")
+    """Markdown rows from a metrics dict: each target (:func:`target_checks`), what is reached, and the gap."""
+    rows: list[list[str]] = []
+    for name, threshold, value in target_checks(m):
+        if value is None:
+            rows.append([name, f"{threshold:.2f}", "(no test clips)", "—"])
             continue
-        value = float(source[metric])
         verdict = "yes" if value >= threshold else f"no ({100 * (threshold - value):.1f} points short)"
-        rows.append(f"| {corpus} {metric} | {threshold:.2f} | {value:.3f} | {verdict} |")
-    return rows
+        rows.append([name, f"{threshold:.2f}", f"{value:.3f}", verdict])
+    return markdown(("target", "threshold", "reached", "met"), rows, align="lrrl").splitlines()
