@@ -88,11 +88,32 @@ def test_malformed_recipes_are_refused_plainly(tmp_path: Path, change: dict[str,
                                 "limit": 0}], "limit must be at least 1"),
     (lambda b: [train("a", b, export=False), {"name": "s", "kind": "evaluate", "models": ["a"], "split_of": "a",
                                               "part": "val"}], "reads the model of 'a', which is not exported"),
+    (lambda b: [train("a", b), {"name": "cv", "kind": "crossval", "models": ["a"]}], "pools folds, but the recipe "
+     "has none"),
+    (lambda b: [train("a", b), {"name": "cv", "kind": "crossval", "models": ["e"]}], "names 'e', which is no step"),
+    (lambda b: [train("a", b), {"name": "cv", "kind": "crossval", "models": ["a"], "validation_only": 1}],
+     "validation_only must be bool"),
 ])
 def test_steps_that_cannot_run_are_refused_before_anything_runs(tmp_path: Path, steps: Any, message: str) -> None:
     with pytest.raises(SerappError) as caught:
         parse(recipe_data(base_config(tmp_path), *steps(base_config(tmp_path))), tmp_path / "r.json")
     assert message in str(caught.value)
+
+
+def test_a_crossval_step_runs_once_after_every_fold(tmp_path: Path) -> None:
+    base = base_config(tmp_path)
+    cv = {"name": "cv", "kind": "crossval", "models": ["a", "b"], "out": str(tmp_path / "report")}
+    data = recipe_data(base, train("a", base), train("b", base), cv,
+                       defaults={"protocol": "corpus-kfold", "k": 2}, folds=[1, 2])
+    recipe = parse(data, tmp_path / "r.json")
+    runs = tmp_path / "runs"
+    lines = [(item.label, item.line, item.status.reason) for item in plan(recipe, runs)]
+    assert [label for label, _, _ in lines] == [
+        "fold 1/2 (fold 1), step 1/3 a", "fold 1/2 (fold 1), step 2/3 b", "fold 2/2 (fold 2), step 1/3 a",
+        "fold 2/2 (fold 2), step 2/3 b", "all folds, step 3/3 cv"]
+    assert lines[-1][1:] == (f"crossval a + b over folds 1, 2 -> {tmp_path / 'report'}", "a, b are redone")
+    with pytest.raises(SerappError, match="comes after the crossval step 'cv'"):
+        parse({**data, "steps": [*data["steps"], train("c", base)]}, tmp_path / "r.json")
 
 
 def test_a_recipe_takes_another_recipes_steps_and_runs_them_on_every_fold(tmp_path: Path) -> None:
@@ -150,7 +171,10 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     assert sorted(teachers.models) == sorted(Path(t).name for t in student.teachers)
     assert {s.fields["part"] for s in scored.steps[7:]} == {"val", "test"}
     crossval = load(REPO / "configs/recipes/cnn2d-distilled-crossval.json")
-    assert crossval.steps == scored.steps and crossval.folds == (1, 2, 3, 4)
+    assert crossval.steps[:-1] == scored.steps and crossval.folds == (1, 2, 3, 4)
+    pooled = crossval.steps[-1]  # what scripts/crossval-cnn-model.sh ran `serapp-train crossval` for
+    assert (pooled.kind, pooled.models) == ("crossval", ("student",))
+    assert pooled.fields["out"] == "docs/models/cnn2d-student/crossval-student"
     fold3 = crossval.for_fold(3).config(crossval.step("student"), runs)
     assert (fold3.protocol, fold3.k, fold3.fold) == ("corpus-kfold", 4, 3)
 
@@ -267,3 +291,43 @@ def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpor
     changed["steps"][0]["set"] = {"label_smoothing": 0.2}
     with pytest.raises(SerappError, match="differs in label_smoothing"):
         run_recipe(parse(changed, path), options, say=lines.append)
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_a_tiny_crossval_recipe_pools_its_folds_as_the_command_does(corpora: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """One tiny model on the four folds of SAVEE (corpus-kfold, k 4: leave one speaker out), pooled by the recipe's
+    crossval step: the report is the one `serapp-train crossval` writes from the same fold runs; it is kept on a
+    second call and planned again when a fold's run is gone, and its record names each fold's model checksum."""
+    monkeypatch.chdir(tmp_path)  # the report quotes the recipe's path as given
+    base = base_config(tmp_path)
+    steps = [train("a", base), {"name": "cv", "kind": "crossval", "models": ["a"], "out": "report"}]
+    defaults = {**TINY, "spec": TINY_SPEC, "corpora": ["savee"], "protocol": "corpus-kfold", "k": 4}
+    Path("cv.json").write_text(json.dumps(recipe_data(base, *steps, defaults=defaults, folds=[1, 2, 3, 4])))
+    runs, options = Path("runs"), Options(Path("runs"), corpora, quiet=True)
+    recipe = load(Path("cv.json"))
+    lines: list[str] = []
+    assert run_recipe(recipe, options, say=lines.append) == ["fold1/a", "fold2/a", "fold3/a", "fold4/a", "cv"]
+    assert "all folds, step 2/2 cv: pooling the folds (a is redone)" in lines
+    report = json.loads(Path("report/crossval.json").read_text())
+    assert [f["fold"] for f in report["folds"]] == [1, 2, 3, 4]
+    assert report["pooled"]["n"] == sum(f["n"] for f in report["folds"])  # every SAVEE clip once
+    assert report["runs"] == [str(runs / f"fold{i}" / "a") for i in (1, 2, 3, 4)]
+    assert "serapp-train recipe cv.json" in Path("report/README.md").read_text()
+
+    assert main(["crossval", *(str(runs / f"fold{i}" / "a") for i in (4, 3, 2, 1)), "--root", str(corpora),
+                 "--out", "by-command", "--command", "serapp-train recipe cv.json"]) == 0
+    assert json.loads(Path("by-command/crossval.json").read_text()) == report
+    assert Path("by-command/README.md").read_text() == Path("report/README.md").read_text()
+
+    before = mtimes(Path("report"))
+    lines.clear()
+    assert run_recipe(recipe, options, say=lines.append) == []
+    assert lines[-1] == "all folds, step 2/2 cv: kept (report)" and mtimes(Path("report")) == before
+    record = json.loads((runs / "cv" / "crossval-step.json").read_text())
+    assert record["folds"]["2"] == [["a", RunFolder(runs / "fold2" / "a").model_sha256()]]
+    shutil.rmtree(runs / "fold2" / "a")
+    assert [item.status.done for item in plan(recipe, runs)] == [True, False, True, True, False]
+    with pytest.raises(SerappError, match=r"needs fold2/a, not finished yet"):
+        run_recipe(recipe, options, only="cv", say=lines.append)

@@ -29,7 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ensemble": ("ensemble", "merge finished runs on one feature spec into one ONNX file serving their mean"),
     "export": ("exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
     "manifest": ("manifest", "record a bundled model's size, SHA-256 and run hashes in its folder's manifest.json"),
-    "recipe": ("recipecmd", "make a model as a recipe file says (train, export, install, evaluate steps); resumes"),
+    "recipe": ("recipecmd", "make a model as a recipe file says (train, export, install, evaluate, crossval "
+               "steps); resumes"),
 }
 # The modules that are commands (everything else in the package is library).
 COMMAND_MODULES: tuple[str, ...] = tuple(module for module, _ in COMMANDS.values())

@@ -31,6 +31,12 @@ Step kinds:
   probability) scored on the ``val`` or ``test`` speakers (``part``) of a train step's split (``split_of``), at
   most ``limit`` clips per corpus (default: the recipe defaults' ``limit``, else all), into ``RUNS/<name>/``
   (``metrics.json``, ``confusion.png``), as `serapp-train evaluate --split` scores.
+- ``crossval``: in a recipe with ``folds``, after the steps have run on every fold, the train steps ``models``
+  pooled over the folds as `serapp-train crossval` pools them (:mod:`serapp_train.crossvalidation`): the first
+  model's fold runs, the others' (if any) averaged with them as an ensemble; ``validation_only`` reports only the
+  folds' validation scores. The report (``crossval.json``, ``README.md``, confusion PNGs) goes to ``out`` (default
+  ``RUNS/<name>``); ``RUNS/<name>/crossval-step.json`` records the models pooled (by fold, step and checksum). A
+  crossval step runs once, not per fold, so crossval steps come after every other step.
 
 A recipe may take the steps of another recipe file first (``"steps_of": "configs/recipes/x.json"``, its defaults
 under this one's) and add its own; ``"folds": [1, 2, 3, 4]`` runs all the steps on each fold (the train steps'
@@ -40,7 +46,8 @@ Paths in a recipe are relative to the working directory (the repository root). S
 use earlier steps. Resuming: a step whose output is complete and up to date is kept: a train step's run folder
 with its records and a config equal to the planned one (teachers compared by run id and model checksum, as the
 run's ``teachers.json`` records them), an export whose ``export.json`` names the run's current checkpoint, an
-installed file equal to its source with a manifest entry. A step is redone when an earlier step it uses was
+installed file equal to its source with a manifest entry, an evaluation or cross-validation whose record names
+the models' current checksums. A step is redone when an earlier step it uses was
 (e.g. a teacher retrained); a step is built in a ``RUNS/.scratch-<name>`` folder and moved into place only when
 finished, so an interrupted step (Ctrl-C) leaves its scratch folder, discarded and redone on the next call.
 A run folder trained with another config than the recipe now plans is refused rather than replaced: a changed
@@ -65,7 +72,9 @@ from .config import TrainConfig
 from .jsonfile import read_json, write_json
 from .runfolder import CONFIG, HISTORY, LABELS, METRICS, MODEL_KERAS, MODEL_ONNX, SPEC, SPLIT, TEACHERS, RunFolder
 
-KINDS: tuple[str, ...] = ("train", "export", "install", "evaluate")
+KINDS: tuple[str, ...] = ("train", "export", "install", "evaluate", "crossval")
+# kinds that run once over all folds, after the per-fold steps (the others run on each fold)
+POOLED: frozenset[str] = frozenset({"crossval"})
 PARTS: tuple[str, ...] = ("val", "test")
 RECIPE_FIELDS: frozenset[str] = frozenset({"description", "defaults", "steps", "steps_of", "folds"})
 # the fields each kind takes besides name, kind and note (a free-text remark)
@@ -74,9 +83,10 @@ STEP_FIELDS: dict[str, frozenset[str]] = {
     "export": frozenset({"run", "model_name", "int8", "parity_clips"}),
     "install": frozenset({"from", "to", "int8", "docs"}),
     "evaluate": frozenset({"models", "split_of", "part", "limit"}),
+    "crossval": frozenset({"models", "out", "validation_only"}),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "install": ("from", "to"),
-                                        "evaluate": ("models", "split_of", "part")}
+                                        "evaluate": ("models", "split_of", "part"), "crossval": ("models",)}
 COMMON_FIELDS: frozenset[str] = frozenset({"name", "kind", "note"})
 # TrainConfig fields holding objects: a recipe's value is merged into the base's rather than replacing it
 MERGED_FIELDS: tuple[str, ...] = ("spec", "augment", "model_options")
@@ -84,6 +94,7 @@ MERGED_FIELDS: tuple[str, ...] = ("spec", "augment", "model_options")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 EXPORT_RECORD = "export.json"
 EVALUATE_RECORD = "evaluate.json"
+CROSSVAL_RECORD = "crossval-step.json"
 INT8_ONNX = "model-int8.onnx"
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
 
@@ -106,12 +117,14 @@ class Step:
             return tuple(self.fields.get("teachers") or ())
         if self.kind == "evaluate":
             return tuple(dict.fromkeys([*self.fields["models"], self.fields["split_of"]]))
+        if self.kind == "crossval":
+            return tuple(dict.fromkeys(self.fields["models"]))
         return (self.fields["run"],) if self.kind == "export" else (self.fields["from"],)
 
     @property
     def models(self) -> tuple[str, ...]:
         """The train steps whose ``model.onnx`` this step reads (teachers, or an evaluation's models)."""
-        return tuple(self.fields.get("models") or ()) if self.kind == "evaluate" else \
+        return tuple(self.fields.get("models") or ()) if self.kind in ("evaluate", "crossval") else \
             (self.needs if self.kind == "train" else ())
 
     @property
@@ -202,6 +215,7 @@ def parse(data: Any, path: Path) -> Recipe:
     _check_references(steps, where)
     bases = {step.name: _base_config(step, where) for step in steps if step.kind == "train"}
     recipe = Recipe(path, str(data.get("description", "")), defaults, steps, bases, _folds(data, where))
+    _check_pooled(recipe, where)
     for one in [recipe.for_fold(f) for f in recipe.folds] or [recipe]:
         for step in one.steps:
             if step.kind == "train":  # every field checked by TrainConfig now, not after hours of training
@@ -283,7 +297,8 @@ def _check_types(fields: dict[str, Any], where: str) -> None:
                                              "export": (bool,), "run": (str,), "model_name": (str,),
                                              "int8": (bool,), "parity_clips": (int,), "from": (str,),
                                              "to": (str,), "docs": (str,), "models": (list,),
-                                             "split_of": (str,), "part": (str,), "limit": (int, type(None))}
+                                             "split_of": (str,), "part": (str,), "limit": (int, type(None)),
+                                             "out": (str,), "validation_only": (bool,)}
     for key, value in fields.items():
         if not isinstance(value, expected[key]) or (isinstance(value, bool) and bool not in expected[key]):
             raise SerappError(f"{where}: {key} must be {expected[key][0].__name__}, got {value!r}.")
@@ -309,7 +324,8 @@ def _check_names(steps: Sequence[Step], where: str) -> None:
 
 
 # which kind of step each kind may read: teachers are train runs, exports read a run, installs an export
-READS: dict[str, str] = {"train": "train", "export": "train", "install": "export", "evaluate": "train"}
+READS: dict[str, str] = {"train": "train", "export": "train", "install": "export", "evaluate": "train",
+                         "crossval": "train"}
 
 
 def _check_references(steps: Sequence[Step], where: str) -> None:
@@ -340,6 +356,21 @@ def _check_references(steps: Sequence[Step], where: str) -> None:
         if step.kind == "install" and step.int8 and not by_name[step.needs[0]].int8:
             raise SerappError(f"{where}: step {step.name!r} installs the int8 copy of {step.needs[0]!r}, which "
                               "writes none (set its int8 to true).")
+
+
+def _check_pooled(recipe: Recipe, where: str) -> None:
+    """Crossval steps pool the folds: the recipe needs folds, and they come after every per-fold step."""
+    pooled = [s for s in recipe.steps if s.kind in POOLED]
+    if pooled and not recipe.folds:
+        raise SerappError(f"{where}: step {pooled[0].name!r} pools folds, but the recipe has none (set folds, e.g. "
+                          "[1, 2, 3, 4], and a k-fold protocol in defaults).")
+    seen_pooled = None
+    for step in recipe.steps:
+        if step.kind in POOLED:
+            seen_pooled = step
+        elif seen_pooled is not None:
+            raise SerappError(f"{where}: step {step.name!r} comes after the crossval step {seen_pooled.name!r}, "
+                              "which runs once after every fold; move it before.")
 
 
 def find_cycle(graph: dict[str, Sequence[str]]) -> list[str] | None:
@@ -525,9 +556,44 @@ def _evaluate_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     return Status(True, f"kept ({folder})")
 
 
+def crossval_out(step: Step, runs: Path) -> Path:
+    """Where a crossval step writes its report: ``out``, else ``RUNS/<name>`` (``runs``: the recipe's RUNS folder,
+    above the folds')."""
+    return Path(step.fields["out"]) if step.fields.get("out") else output(step, runs)
+
+
+def fold_runs(recipe: Recipe, runs: Path) -> dict[int, Path]:
+    """Each fold's RUNS folder, by fold number."""
+    return {fold: Path(runs) / f"fold{fold}" for fold in recipe.folds}
+
+
+def crossval_record(recipe: Recipe, step: Step, runs: Path) -> dict[str, Any]:
+    """What a crossval step records: on each fold, each model's step and checksum; the report folder and options;
+    so a retrained fold run redoes the pooling."""
+    return {"folds": {str(fold): [[name, RunFolder(output_of(name, folder)).model_sha256()] for name in step.models]
+                      for fold, folder in fold_runs(recipe, runs).items()},
+            "out": crossval_out(step, runs).as_posix(), "validation_only": bool(step.fields.get("validation_only")),
+            "command": crossval_command(recipe)}
+
+
+def crossval_command(recipe: Recipe) -> str:
+    """The command a crossval step's README quotes as having trained the folds."""
+    return f"serapp-train recipe {recipe.path.as_posix()}"
+
+
+def _crossval_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    record, out = output(step, runs) / CROSSVAL_RECORD, crossval_out(step, runs)
+    if not record.is_file() or any(not (out / name).is_file() for name in ("crossval.json", "README.md")):
+        return Status(False, "not pooled yet")
+    if read_json(record, "cross-validation record") != crossval_record(recipe, step, runs):
+        return Status(False, "its fold runs or options have changed since they were pooled")
+    return Status(True, f"kept ({out})")
+
+
 # each kind's check of its output (see status)
 CHECKS: dict[str, Callable[[Recipe, Step, Path], Status]] = {
-    "train": _train_status, "export": _export_status, "install": _install_status, "evaluate": _evaluate_status}
+    "train": _train_status, "export": _export_status, "install": _install_status, "evaluate": _evaluate_status,
+    "crossval": _crossval_status}
 
 
 def _differs(source: Path, copy: Path) -> bool:
@@ -556,6 +622,10 @@ def describe(recipe: Recipe, step: Step, runs: Path) -> str:
         limit = evaluate_limit(recipe, step)
         return (f"evaluate {' + '.join(step.models)} on {f['split_of']}'s {f['part']} speakers"
                 f"{f' ({limit} clips per corpus)' if limit else ''} -> {output(step, runs)}")
+    if step.kind == "crossval":
+        only = " (validation scores only)" if f.get("validation_only") else ""
+        return (f"crossval {' + '.join(step.models)} over folds {', '.join(map(str, recipe.folds))}{only} "
+                f"-> {crossval_out(step, runs)}")
     docs = f" (records in {f['docs']})" if f.get("docs") else ""
     return f"install {installed_source(recipe, step, runs)} -> {f['to']}{docs}"
 
@@ -584,15 +654,34 @@ def plan(recipe: Recipe, runs: Path, only: str | None = None) -> list[Planned]:
     """Each step with its state, in order, as a run would find them (a step after a redone one it uses is redone);
     with ``only`` just that step (on every fold)."""
     out = []
+    redone_anywhere: set[str] = set()  # steps redone on some fold: a crossval step pooling them is redone too
     for prefix, one, folder in parts(recipe, runs):
         redone: set[str] = set()
-        for step in one.steps:
+        for step in per_fold(one):
             state = status(one, step, folder, redone)
             if not state.done:
                 redone.add(step.name)
             if only is None or step.name == only:
                 out.append(Planned(_label(prefix, one, step), step, state, describe(one, step, folder)))
+        redone_anywhere |= redone
+    for step in pooled(recipe):
+        state = status(recipe, step, runs, redone_anywhere)
+        if only is None or step.name == only:
+            out.append(Planned(_label(POOLED_PREFIX, recipe, step), step, state, describe(recipe, step, runs)))
     return out
+
+
+POOLED_PREFIX = "all folds, "
+
+
+def per_fold(recipe: Recipe) -> tuple[Step, ...]:
+    """The steps that run on each fold (or once, in a recipe without folds): all but the pooled ones."""
+    return tuple(s for s in recipe.steps if s.kind not in POOLED)
+
+
+def pooled(recipe: Recipe) -> tuple[Step, ...]:
+    """The steps that run once over all folds, after them (crossval steps)."""
+    return tuple(s for s in recipe.steps if s.kind in POOLED)
 
 
 def _label(prefix: str, recipe: Recipe, step: Step) -> str:
@@ -610,7 +699,33 @@ def run_recipe(recipe: Recipe, options: Options, *, only: str | None = None,
     for prefix, one, folder in parts(recipe, options.runs):
         ran = _run_steps(one, dataclasses.replace(options, runs=folder), only, say, prefix)
         made += [f"{folder.name}/{name}" if recipe.folds else name for name in ran]
-    return made
+    return made + _run_pooled(recipe, options, only, say, redone={name.split("/")[-1] for name in made})
+
+
+def _run_pooled(recipe: Recipe, options: Options, only: str | None, say: Callable[[str], None],
+                redone: set[str]) -> list[str]:
+    """The pooled (crossval) steps, once over all folds, after the folds' steps ran (``redone``: the steps run on
+    some fold); returns the names of the steps run."""
+    ran = []
+    for step in pooled(recipe):
+        if only is not None and step.name != only:
+            continue
+        head = _label(POOLED_PREFIX, recipe, step)
+        state = status(recipe, step, options.runs, redone)
+        if state.done:
+            say(f"{head}: {state.reason}")
+            continue
+        unfinished = [f"fold{fold}/{s.name}" for fold in recipe.folds for s in per_fold(recipe.for_fold(fold))
+                      if s.name in step.needs
+                      and not status(recipe.for_fold(fold), s, fold_runs(recipe, options.runs)[fold], set()).done]
+        if unfinished:
+            raise SerappError(f"step {step.name!r} needs {', '.join(unfinished)}, not finished yet: run the "
+                              "recipe without --only first.")
+        say(f"{head}: {_doing(step)} ({state.reason})")
+        RUNNERS[step.kind](recipe, step, options)
+        ran.append(step.name)
+        say(f"{head}: done")
+    return ran
 
 
 def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable[[str], None],
@@ -620,7 +735,7 @@ def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable
     runs.mkdir(parents=True, exist_ok=True)
     redone: set[str] = set()
     ran = []
-    for step in recipe.steps:
+    for step in per_fold(recipe):
         head = _label(prefix, recipe, step)
         state = status(recipe, step, runs, redone)
         if only is not None and step.name != only:
@@ -643,7 +758,8 @@ def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable
 
 
 def _doing(step: Step) -> str:
-    return {"train": "training", "export": "exporting", "install": "installing", "evaluate": "scoring"}[step.kind]
+    return {"train": "training", "export": "exporting", "install": "installing", "evaluate": "scoring",
+            "crossval": "pooling the folds"}[step.kind]
 
 
 def _fresh_scratch(step: Step, runs: Path) -> Path:
@@ -719,5 +835,21 @@ def run_evaluate(recipe: Recipe, step: Step, options: Options) -> None:
     _move_into_place(work, output(step, runs))
 
 
+def run_crossval(recipe: Recipe, step: Step, options: Options) -> None:
+    """Pool the folds' runs of the step's models (``options.runs``: the recipe's RUNS, above the folds')."""
+    from .crossvalidation import crossval
+
+    runs = Path(options.runs)
+    folders = fold_runs(recipe, runs)
+    first, *others = step.models
+    crossval([output_of(first, folder) for folder in folders.values()], crossval_out(step, runs), root=options.root,
+             command=crossval_command(recipe), validation_only=bool(step.fields.get("validation_only")),
+             member_groups=[[output_of(name, folder) for folder in folders.values()] for name in others])
+    record = output(step, runs)
+    record.mkdir(parents=True, exist_ok=True)
+    write_json(record / CROSSVAL_RECORD, crossval_record(recipe, step, runs))  # written last: the pooling is done
+
+
 RUNNERS: dict[str, Callable[[Recipe, Step, Options], None]] = {
-    "train": run_train, "export": run_export, "install": run_install, "evaluate": run_evaluate}
+    "train": run_train, "export": run_export, "install": run_install, "evaluate": run_evaluate,
+    "crossval": run_crossval}
