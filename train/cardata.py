@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -497,7 +498,7 @@ def selection(record: dict[str, Any], split: dict[str, Any], root: Path, run_dir
 # ---------------------------------------------------------------------------------------------- the card
 def collect(run_dir: Path, model: OnnxModel, root: Path, out: Path, *, command: str = "", notes: str = "",
             crossval_dir: Path | None = None, written_by: str = "",
-            on_checks: Any = None) -> tuple[CardData, Scored]:
+            on_checks: Callable[[Teachers | None], None] | None = None) -> tuple[CardData, Scored]:
     """Measure and read everything the card of ``model`` (trained in ``run_dir``, written to ``out``) states;
     returns the data and the clean test scores (for the confusion matrix, written beside the card). Teacher
     checks are made first and passed to ``on_checks`` (a quick failed check shows before the long scoring)."""
