@@ -313,7 +313,7 @@ def render(folds: Sequence[Fold], scored: Sequence[Scored], pooled: Scored, pngs
         "on the validation speakers (" + ("the section below" if validation else "`--validation-only`")
         + "), never on these.",
         "",
-        "## Targets of the default-model issue (pooled over folds)",
+        "## Targets (pooled over folds)",
         "",
         *target_table(pooled.metrics.to_dict()),
         "",
