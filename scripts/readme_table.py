@@ -1,9 +1,10 @@
 """Render the README's results table from the bundled models' records, between its marker comments.
 
 One row per model in the bundled manifest (``assets/models/manifest.json``, written by ``serapp-train manifest``):
-its file and size from the manifest, its test-speaker figures from its run folder's ``metrics.json`` (written by
-``serapp-train train``), and its file-analysis UAR through the product path from ``product-path/metrics.json``
-(``serapp-train evaluate --product``) when the run folder has one. No figure is typed.
+its file and size from the manifest, and its test-speaker figures from its run folder's ``product-path/metrics.json``
+(``serapp-train evaluate --part test --product``: the bundled file itself, int8 weights and all, scored on fixed
+crops and through file analysis). A run folder without one falls back to its ``metrics.json`` (the training run's
+own export, written by ``serapp-train train``), with no file-analysis figure. No figure is typed.
 
     python scripts/readme_table.py            # rewrite the table in README.md
     python scripts/readme_table.py --check    # exit 1 when README.md's table is not the rendering
@@ -40,13 +41,11 @@ def card(run: str, root: Path) -> str:
 
 def row(entry: dict, root: Path) -> str:
     run = root / entry["run"]
-    metrics = json.loads((run / "metrics.json").read_text())
     product = run / "product-path" / "metrics.json"
-    file_uar = "—"
-    if product.is_file():
-        path = json.loads(product.read_text()).get("product_path", {})
-        if "file_analysis_ua" in path:
-            file_uar = pct(path["file_analysis_ua"])
+    # The bundled file's own scoring when there is one: a quantised export can differ from its training run.
+    metrics = json.loads((product if product.is_file() else run / "metrics.json").read_text())
+    path = metrics.get("product_path", {})
+    file_uar = pct(path["file_analysis_ua"]) if "file_analysis_ua" in path else "—"
     per_corpus = metrics.get("per_corpus", {})
     corpora = " / ".join(f"{100 * per_corpus[c]['uar']:.1f}" if c in per_corpus else "—" for c in CORPORA) + " %"
     name = f"`{entry['file']}`" + (" (default)" if entry["file"] == DEFAULT_FILE else "")

@@ -206,7 +206,7 @@ def test_a_bundled_teacher_is_checked_against_the_bundled_file(tmp_path: Path, m
     import shutil
 
     from serapp_train import provenance as records
-    from serapp_train.runfolder import RunFolder
+    from serapp_train.runfolder import RunFolder, bundled_model
 
     from serapp import bundle
 
@@ -218,8 +218,8 @@ def test_a_bundled_teacher_is_checked_against_the_bundled_file(tmp_path: Path, m
     shutil.copy(repo / entry["run"] / "split.json", clone / entry["run"] / "split.json")
     monkeypatch.chdir(clone)
     run = Path(entry["run"])
-    assert records.bundled_model(run) == bundle.models_dir() / entry["file"]
-    assert records.bundled_model(tmp_path) is None
+    assert bundled_model(run) == bundle.models_dir() / entry["file"]
+    assert bundled_model(tmp_path) is None
     split = RunFolder(run).split()
     teacher = records.node(run=entry["run"], family="whisper_tiny", model_sha256=entry["sha256"], split=split)
     student_split = {"train_speakers": split["train_speakers"], "val_speakers": split["val_speakers"],

@@ -56,6 +56,8 @@ def train(name: str, base: Path, **fields: Any) -> dict[str, Any]:
     ({"steps": [{"name": "a", "kind": "export", "run": "a", "int8": "yes"}]}, "int8 must be bool"),
     ({"defaults": {"teachers": ["x"]}}, "defaults cannot set teachers"),
     ({"folds": [1, 1]}, "distinct fold numbers"),
+    ({"steps": [{"name": "a", "kind": "train", "config": "x", "bundled_teachers": ["runs/nothing"]}]},
+     "no bundled model's run folder"),
 ])
 def test_malformed_recipes_are_refused_plainly(tmp_path: Path, change: dict[str, Any], message: str) -> None:
     data = {**recipe_data(base_config(tmp_path)), **change}
@@ -179,7 +181,14 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     assert (fold3.protocol, fold3.k, fold3.fold) == ("corpus-kfold", 4, 3)
 
     fast = load(REPO / "configs/recipes/cnn-fast.json")
-    assert fast.config(fast.step("crnn"), runs).family == "crnn_small"
+    crnn = fast.config(fast.step("crnn"), runs)
+    # the fast CNN distils from the bundled default model, named by its run folder (which every clone has)
+    assert crnn.family == "crnn_small" and crnn.teachers == ("docs/models/whisper-tiny",)
+    manifest = read_manifest(REPO / "assets/models")
+    default = next(e for e in manifest["models"] if e["file"] == "serapp-default.onnx")
+    assert default["run"] == "docs/models/whisper-tiny"
+    assert RunFolder(Path(default["run"])).model_sha256() == default["sha256"]
+    assert next(e for e in manifest["models"] if e["file"] == "serapp-cnn.onnx")["run"] == "docs/models/crnn-small"
     assert fast.step("export").fields["model_name"] == "serapp-cnn"
     assert fast.step("install").fields["to"] == "assets/models/serapp-cnn.onnx"
     whisper = load(REPO / "configs/recipes/whisper-default.json")

@@ -93,12 +93,19 @@ def teacher_probabilities(run_dirs: Sequence[str | Path], clips: Sequence[Clip],
 
     if not run_dirs:
         raise SerappError("Distillation needs at least one teacher run.")
+    models = []
     for run_dir in map(Path, run_dirs):
-        RunFolder(run_dir).require((MODEL_ONNX, SPLIT))
+        folder = RunFolder(run_dir)
+        folder.require((SPLIT,))
+        exported = folder.exported_model()  # model.onnx, or the bundled file of a bundled model's run folder
+        if exported is None:
+            raise SerappError(f"{run_dir} has no {MODEL_ONNX}: export the teacher first (serapp-train export "
+                              f"{run_dir}).")
+        models.append(exported)
     teacher_tree(run_dirs, val_speakers, test_speakers)
     total = np.zeros((len(clips), len(labels)), np.float64)
-    for run_dir in map(Path, run_dirs):
-        model = load_model(RunFolder(run_dir).model_path)
+    for run_dir, exported in zip(map(Path, run_dirs), models, strict=True):
+        model = load_model(exported)
         if set(model.labels) != set(labels):
             raise SerappError(f"{run_dir}: the teacher predicts {', '.join(model.labels)}, the student "
                               f"{', '.join(labels)}; they must predict the same emotions.")

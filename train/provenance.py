@@ -27,7 +27,7 @@ from serapp.bundle import sha256_file as sha256_file  # one file hash for the ap
 from serapp.errors import SerappError
 
 from .config import TrainConfig
-from .runfolder import MODEL_ONNX, SPLIT, TEACHERS, RunFolder
+from .runfolder import SPLIT, TEACHERS, RunFolder
 
 FORMAT = 1
 FILE = TEACHERS  # the record beside a run's files
@@ -167,16 +167,11 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
     if item.get("model_sha256"):
         claim = "its model is the file the record names (SHA-256)"
         teacher = RunFolder(folder)
-        bundled = bundled_model(folder)
-        if teacher.has(MODEL_ONNX):
-            same = teacher.model_sha256() == item["model_sha256"]
-            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{teacher.model_path} hashed here"))
-        elif bundled is not None:
-            # A bundled model's run folder is in git without its ONNX file (only assets/models holds ONNX files):
-            # the teacher is checked against the bundled file the manifest ties to that folder.
-            same = sha256_file(bundled) == item["model_sha256"]
-            checks.append(Check(subject, claim, VERIFIED if same else FAILED,
-                                f"the bundled {bundled.name} (its manifest entry's run is {folder}), hashed here"))
+        model = teacher.exported_model()
+        if model is not None:
+            # a bundled model's run folder is in git without its ONNX file: the bundled file is checked instead
+            same = sha256_file(model) == item["model_sha256"]
+            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{model} hashed here"))
         else:
             checks.append(Check(subject, claim, ABSENT, f"{folder} is not in this checkout (runs/ is not in git)"))
         if item.get("speakers_sha256") and teacher.has(SPLIT):
@@ -198,22 +193,6 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
                                 f"`{item['recipe']['config']}{' ' + options if options else ''}`"
                                 + (f": {', '.join(differ)} differ" if differ else ": same split settings")))
     return checks
-
-
-def bundled_model(run_dir: Path) -> Path | None:
-    """The bundled ONNX file whose manifest entry names ``run_dir`` as its run folder, or ``None``."""
-    from serapp import bundle
-
-    folder = bundle.models_dir()
-    try:
-        entries = bundle.read_manifest(folder)["models"]
-    except SerappError:
-        return None
-    for entry in entries:
-        path = folder / entry["file"]
-        if entry.get("run") and Path(entry["run"]).resolve() == run_dir.resolve() and path.is_file():
-            return path
-    return None
 
 
 def verify(record: dict[str, Any], *, found_in: str, model_path: Path, student_config: dict[str, Any],

@@ -20,7 +20,9 @@ Step kinds:
   and then ``set`` applied: the same fields as :class:`~serapp_train.config.TrainConfig` and its JSON (``spec``,
   ``augment`` and ``model_options`` are merged into the base's, other fields replace it; a new ``family`` without
   a ``spec`` takes the family's features, as ``serapp-train train --family`` does). ``teachers`` names earlier
-  train steps: the student distils from the runs they made. The run is exported (``model.onnx``) unless
+  train steps: the student distils from the runs they made; ``bundled_teachers`` names bundled models by their run
+  folders (the ``run`` of an entry of ``assets/models/manifest.json``, e.g. ``docs/models/whisper-tiny``): the
+  student distils from the bundled file itself, which every clone has. The run is exported (``model.onnx``) unless
   ``"export": false``; its folder is ``RUNS/<name>``.
 - ``export``: a train step's checkpoint exported again under a model name (``model_name``), optionally with an
   int8 copy (``int8``), into ``RUNS/<name>/model.onnx`` (and ``model-int8.onnx``).
@@ -70,7 +72,19 @@ from serapp.errors import SerappError
 
 from .config import TrainConfig
 from .jsonfile import read_json, write_json
-from .runfolder import CONFIG, HISTORY, LABELS, METRICS, MODEL_KERAS, MODEL_ONNX, SPEC, SPLIT, TEACHERS, RunFolder
+from .runfolder import (
+    CONFIG,
+    HISTORY,
+    LABELS,
+    METRICS,
+    MODEL_KERAS,
+    MODEL_ONNX,
+    SPEC,
+    SPLIT,
+    TEACHERS,
+    RunFolder,
+    bundled_model,
+)
 
 KINDS: tuple[str, ...] = ("train", "export", "install", "evaluate", "crossval")
 # kinds that run once over all folds, after the per-fold steps (the others run on each fold)
@@ -79,7 +93,7 @@ PARTS: tuple[str, ...] = ("val", "test")
 RECIPE_FIELDS: frozenset[str] = frozenset({"description", "defaults", "steps", "steps_of", "folds"})
 # the fields each kind takes besides name, kind and note (a free-text remark)
 STEP_FIELDS: dict[str, frozenset[str]] = {
-    "train": frozenset({"config", "set", "teachers", "export"}),
+    "train": frozenset({"config", "set", "teachers", "bundled_teachers", "export"}),
     "export": frozenset({"run", "model_name", "int8", "parity_clips"}),
     "install": frozenset({"from", "to", "int8", "docs"}),
     "evaluate": frozenset({"models", "split_of", "part", "limit"}),
@@ -128,6 +142,11 @@ class Step:
             (self.needs if self.kind == "train" else ())
 
     @property
+    def bundled_teachers(self) -> tuple[str, ...]:
+        """Run folders of bundled models this train step distils from (beside its teacher steps)."""
+        return tuple(self.fields.get("bundled_teachers") or ())
+
+    @property
     def int8(self) -> bool:
         return bool(self.fields.get("int8", False))
 
@@ -158,7 +177,7 @@ class Recipe:
     def config(self, step: Step, runs: Path) -> TrainConfig:
         """The TrainConfig a train step trains with, its teachers the run folders of the steps it names."""
         values = merge(merge(self.bases[step.name], self.defaults), step.fields.get("set") or {})
-        values["teachers"] = [str(runs / name) for name in step.needs]
+        values["teachers"] = [str(runs / name) for name in step.needs] + list(step.bundled_teachers)
         return _train_config(values, f"{self.path}: step {step.name!r}")
 
 
@@ -294,6 +313,7 @@ def _step(item: Any, number: int, where: str) -> Step:
 def _check_types(fields: dict[str, Any], where: str) -> None:
     """The step fields' JSON types (TrainConfig checks the values inside ``set``)."""
     expected: dict[str, tuple[type, ...]] = {"config": (str,), "set": (dict,), "teachers": (list,),
+                                             "bundled_teachers": (list,),
                                              "export": (bool,), "run": (str,), "model_name": (str,),
                                              "int8": (bool,), "parity_clips": (int,), "from": (str,),
                                              "to": (str,), "docs": (str,), "models": (list,),
@@ -307,6 +327,10 @@ def _check_types(fields: dict[str, Any], where: str) -> None:
     for key in ("teachers", "models"):
         if not all(isinstance(t, str) for t in fields.get(key, [])):
             raise SerappError(f"{where}: {key} must be a list of step names.")
+    for run in fields.get("bundled_teachers", []):
+        if not isinstance(run, str) or bundled_model(Path(run)) is None:
+            raise SerappError(f"{where}: bundled_teachers names {run!r}, which is no bundled model's run folder "
+                              "(the run of an entry of assets/models/manifest.json whose file is present).")
     if "models" in fields and not fields["models"]:
         raise SerappError(f"{where}: models must name at least one train step.")
     if fields.get("part", "val") not in PARTS:
@@ -467,13 +491,15 @@ def _train_status(recipe: Recipe, step: Step, runs: Path) -> Status:
         raise SerappError(f"{folder.path} was trained with another config than step {step.name!r} now plans "
                           f"(it differs in {', '.join(differs)}); remove the folder to retrain it, or give another "
                           "--runs folder.")
-    if step.needs and folder.teachers() is None:
+    if (step.needs or step.bundled_teachers) and folder.teachers() is None:
         # a run from before teachers.json names its teachers by path alone: their folder names must agree
-        if sorted(Path(t).name for t in folder.config().teachers) != sorted(step.needs):
+        if sorted(Path(t).name for t in folder.config().teachers) != sorted(
+                [*step.needs, *(Path(run).name for run in step.bundled_teachers)]):
             return Status(False, "it was trained with other teachers")
         return Status(True, f"kept ({folder.path}; its teachers recorded by folder name only)")
     taught = {(ref.run_id, ref.model_sha256) for ref in folder.teacher_refs()}
-    expected = {(name, RunFolder(output_of(name, runs)).model_sha256()) for name in step.needs}
+    expected = {(name, RunFolder(output_of(name, runs)).model_sha256()) for name in step.needs} | \
+        {(Path(run).name, RunFolder(Path(run)).model_sha256()) for run in step.bundled_teachers}
     if taught != expected:
         return Status(False, "its teachers have changed since it was trained")
     return Status(True, f"kept ({folder.path})")

@@ -132,9 +132,15 @@ class RunFolder:
         for name in self.missing(names):
             raise SerappError(f"{self.path}: not {what} (it lacks {name}).")
 
+    def exported_model(self) -> Path | None:
+        """The run's ONNX model: its ``model.onnx``, or for a bundled model's run folder (in git without its ONNX
+        file) the bundled file whose manifest entry names this folder as its run; None when there is neither."""
+        return self.model_path if self.has(MODEL_ONNX) else bundled_model(self.path)
+
     def model_sha256(self) -> str | None:
-        """Hex SHA-256 of ``model.onnx``; None when the folder has none."""
-        return sha256_file(self.model_path) if self.has(MODEL_ONNX) else None
+        """Hex SHA-256 of :meth:`exported_model`; None when the run has none."""
+        model = self.exported_model()
+        return sha256_file(model) if model is not None else None
 
     # ------------------------------------------------------------------------------------------ reading
     def read(self, name: str) -> Any:
@@ -267,3 +273,20 @@ class RunFolder:
 def split_file(path: Path) -> dict[str, Any]:
     """A ``split.json`` named by its own path (``serapp-train evaluate --split``), read as a run folder's is."""
     return read_json(Path(path))
+
+
+def bundled_model(run_dir: Path) -> Path | None:
+    """The bundled ONNX file whose manifest entry (``assets/models/manifest.json``) names ``run_dir`` as its run
+    folder, or None. Manifest runs are relative to the checkout's root, as the trainer's commands run there."""
+    from serapp import bundle
+
+    folder = bundle.models_dir()
+    try:
+        entries = bundle.read_manifest(folder)["models"]
+    except SerappError:
+        return None
+    for entry in entries:
+        path = folder / entry["file"]
+        if entry.get("run") and Path(entry["run"]).resolve() == Path(run_dir).resolve() and path.is_file():
+            return path
+    return None
