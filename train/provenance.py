@@ -171,7 +171,11 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
         if model is not None:
             # a bundled model's run folder is in git without its ONNX file: the bundled file is checked instead
             same = sha256_file(model) == item["model_sha256"]
-            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{model} hashed here"))
+            try:  # named from the checkout's root, where commands run, so that a card reads the same anywhere
+                shown = model.resolve().relative_to(Path.cwd().resolve()).as_posix()
+            except ValueError:
+                shown = str(model)
+            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{shown} hashed here"))
         else:
             checks.append(Check(subject, claim, ABSENT, f"{folder} is not in this checkout (runs/ is not in git)"))
         if item.get("speakers_sha256") and teacher.has(SPLIT):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .configargs import add_runtime_arguments
 from .recipe import Options, load, plan, run_recipe
 
 
@@ -17,13 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the steps and which are finished; run nothing")
     parser.add_argument("--only", metavar="STEP", default=None,
                         help="run this step alone (the steps it uses must be finished)")
-    g = parser.add_argument_group("run")
-    g.add_argument("--root", type=Path, default=None, help="corpora folder (default: $SERAPP_CORPORA or "
-                   "../shared/corpora)")
-    g.add_argument("--workers", type=int, default=1, help="threads preparing training batches (1)")
-    g.add_argument("--extract-workers", type=int, default=None, help="processes filling the feature cache "
-                   "(default: all cores)")
-    g.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    add_runtime_arguments(parser)  # the same run flags as `serapp-train train`
 
 
 def run(args: argparse.Namespace) -> int:
