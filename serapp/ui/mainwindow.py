@@ -154,7 +154,6 @@ class MainWindow(QMainWindow):
         self._refresh_export_actions()
         self._build_toolbar()
         self._build_status()
-        self._apply_spectrogram_display()
         self._apply_debounce = QTimer(self)
         self._apply_debounce.setSingleShot(True)
         self._apply_debounce.setInterval(300)
@@ -261,10 +260,10 @@ class MainWindow(QMainWindow):
                     menu.addAction(a)
             if title == "&View":
                 menu.addSeparator()
-                self.spectrogram_menu = SpectrogramMenu(self, self.settings.values.spectrogram_cmap,
-                                                        self.settings.values.spectrogram_range_db,
-                                                        self.set_spectrogram_display, self.pause_spectrogram,
-                                                        n_fft=self.settings.values.spectrogram_n_fft)
+                # Owns its settings section: saves, restores and applies colours and range to both views itself.
+                self.spectrogram_menu = SpectrogramMenu(
+                    self, self.settings, (self.live_view.spectrogram, self.file_view.spectrogram),
+                    self.pause_spectrogram)
                 menu.addMenu(self.spectrogram_menu)
             if title == "&Live":
                 menu.addSeparator()
@@ -307,30 +306,18 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
         self._show_stats(None)
 
-    def set_spectrogram_display(self, cmap: str, range_db: float, n_fft: int | None = None) -> None:
-        """View › Spectrogram: the colour map, dB range and FFT size of every spectrogram, remembered in the
-        settings (and applied by :meth:`_on_settings_changed`)."""
-        self.settings.update(spectrogram_cmap=cmap, spectrogram_range_db=range_db,
-                             spectrogram_n_fft=self.settings.values.spectrogram_n_fft if n_fft is None else n_fft)
-
     def _on_settings_changed(self, names: frozenset) -> None:
-        """Apply settings that changed, wherever they were changed (the model has saved them already). The
-        analysis controls apply once the user pauses; a new FFT size reaches the live view at once (a running
-        session restarts with it) and the file view when it next shows a file."""
+        """Apply settings that change the analysis, wherever they were changed (the model has saved them already;
+        the spectrogram menu applies the colours and range itself). The analysis controls apply once the user
+        pauses; a new FFT size reaches the live view at once (a running session restarts with it) and the file
+        view when it next shows a file."""
         if names & ANALYSIS_KEYS:
             self._apply_debounce.start()
-        if names & {"spectrogram_cmap", "spectrogram_range_db"}:
-            self._apply_spectrogram_display()
         if "spectrogram_n_fft" in names and self.model is not None:
             self._apply_controls()  # restarts a running session: the old size's last columns are drained first
             config = analyzer_config(self.settings.values)
             self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
                                               self.model.info.spec.sample_rate / 2)
-
-    def _apply_spectrogram_display(self) -> None:
-        for view in (self.live_view.spectrogram, self.file_view.spectrogram):
-            view.set_colormap(self.settings.values.spectrogram_cmap)
-            view.set_range_db(self.settings.values.spectrogram_range_db)
 
     def pause_spectrogram(self, paused: bool) -> None:
         """Freeze the live spectrogram (the analysis and the timeline go on)."""

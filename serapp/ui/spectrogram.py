@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 from serapp.engine.ringbuffer import RingBuffer
 from serapp.ui.plotstyle import add_hover_readout, make_plot
 from serapp.ui.settings import SPECTROGRAM_N_FFTS
+from serapp.ui.settingsmodel import SettingsModel
 from serapp.ui.theme import SPECTROGRAM_CMAP, SPECTROGRAM_CMAPS, SPECTROGRAM_RANGE_DB, spectrogram_lut
 from serapp.ui.timeaxis import TIME_LABEL, format_clock
 
@@ -218,40 +219,53 @@ class FileSpectrogram(_SpectrogramPlot):
         self.cursor.setValue(float(t_s))
 
 
-class SpectrogramMenu(QMenu):
-    """View › Spectrogram: the colour map, the dB range, the FFT size and (live) a pause. It tells
-    ``on_change(cmap, range_db, n_fft)`` (to apply to the views and remember) and ``on_pause(paused)``."""
+SPECTROGRAM_KEYS = frozenset({"spectrogram_cmap", "spectrogram_range_db", "spectrogram_n_fft"})  # the menu's section
+_DISPLAY_KEYS = frozenset({"spectrogram_cmap", "spectrogram_range_db"})  # applied to the views by the menu itself
 
-    def __init__(self, parent: QWidget, cmap: str, range_db: float, on_change: Callable[[str, float, int], None],
-                 on_pause: Callable[[bool], None], n_fft: int = 512) -> None:
+
+class SpectrogramMenu(QMenu):
+    """View › Spectrogram: the colour map, the dB range, the FFT size and (live) a pause. It owns that section of
+    the settings, as the toolbar's :class:`~serapp.ui.controls.AnalysisControls` own theirs: it shows the saved
+    values at start, writes a choice to the :class:`~serapp.ui.settingsmodel.SettingsModel` at once, follows the
+    model when it changes elsewhere, and applies the colour map and range to ``views``. The FFT size is only
+    saved here: it changes the analysis, which the window runs (it listens to the model for
+    ``spectrogram_n_fft``). ``on_pause(paused)`` is told of the pause, which is not remembered."""
+
+    def __init__(self, parent: QWidget, settings: SettingsModel, views: Iterable[_SpectrogramPlot],
+                 on_pause: Callable[[bool], None]) -> None:
         super().__init__("&Spectrogram", parent)
-        self.cmap, self.range_db, self.n_fft = cmap, range_db, n_fft
-        self._on_change = on_change
+        self.settings = settings
+        self.views = tuple(views)
+        values = settings.values
         self.pause_action = QAction("&Pause the live spectrogram", self, checkable=True)
         self.pause_action.setToolTip("Freeze the live picture to look at it; the analysis goes on")
         self.pause_action.toggled.connect(on_pause)
         self.addAction(self.pause_action)
-        self.cmap_actions = self._choices("Colours", SPECTROGRAM_CMAPS, cmap, lambda n: n.capitalize(),
-                                          lambda n: self._changed(cmap=n))
+        self.cmap_actions = self._choices("Colours", SPECTROGRAM_CMAPS, lambda n: n.capitalize(),
+                                          lambda n: settings.update(spectrogram_cmap=n))
+        # A saved range the menu does not offer (set by hand in the file) is offered too, so it shows as checked.
         self.range_actions = self._choices("Range (loudest to quietest colour)",
-                                           sorted({*RANGE_CHOICES_DB, float(range_db)}), range_db,
-                                           lambda db: f"{db:g} dB", lambda db: self._changed(range_db=db))
+                                           sorted({*RANGE_CHOICES_DB, float(values.spectrogram_range_db)}),
+                                           lambda db: f"{db:g} dB",
+                                           lambda db: settings.update(spectrogram_range_db=db))
         self.n_fft_actions = self._choices(
-            "FFT size (frequency detail against time detail)", SPECTROGRAM_N_FFTS, n_fft, str,
-            lambda n: self._changed(n_fft=n),
+            "FFT size (frequency detail against time detail)", SPECTROGRAM_N_FFTS, str,
+            lambda n: settings.update(spectrogram_n_fft=n),
             tooltip="Larger: finer frequencies, blurrier in time. The live view takes it at once (a running "
                     "analysis restarts); files show it when shown.")
+        self.restore()
+        self._apply_display()
+        settings.changed.connect(self._on_settings_changed)
 
-    def _choices(self, section: str, values: Iterable[T], current: T, text: Callable[[T], str],
-                 choose: Callable[[T], None], tooltip: str = "") -> dict[T, QAction]:
-        """A titled section of exclusive, checkable entries, one per value, ``current`` checked; choosing one
-        calls ``choose(value)``. Returns the entries by value."""
+    def _choices(self, section: str, values: Iterable[T], text: Callable[[T], str], choose: Callable[[T], None],
+                 tooltip: str = "") -> dict[T, QAction]:
+        """A titled section of exclusive, checkable entries, one per value; choosing one calls ``choose(value)``
+        (checked by :meth:`restore`). Returns the entries by value."""
         self.addSection(section)
         group = QActionGroup(self)
         actions: dict[T, QAction] = {}
         for value in values:
             action = QAction(text(value), self, checkable=True)
-            action.setChecked(value == current)
             if tooltip:
                 action.setToolTip(tooltip)
             action.triggered.connect(lambda _on, v=value: choose(v))
@@ -260,8 +274,35 @@ class SpectrogramMenu(QMenu):
             actions[value] = action
         return actions
 
-    def _changed(self, cmap: str | None = None, range_db: float | None = None, n_fft: int | None = None) -> None:
-        self.cmap = cmap or self.cmap
-        self.range_db = self.range_db if range_db is None else range_db
-        self.n_fft = n_fft or self.n_fft
-        self._on_change(self.cmap, self.range_db, self.n_fft)
+    @property
+    def cmap(self) -> str:
+        """The colour map in the settings (shown checked)."""
+        return self.settings.values.spectrogram_cmap
+
+    @property
+    def range_db(self) -> float:
+        """The dB range in the settings (shown checked)."""
+        return self.settings.values.spectrogram_range_db
+
+    @property
+    def n_fft(self) -> int:
+        """The FFT size in the settings (shown checked)."""
+        return self.settings.values.spectrogram_n_fft
+
+    def restore(self) -> None:
+        """Check the entries of the settings' values (``setChecked`` does not trigger: nothing is written back)."""
+        for actions, value in ((self.cmap_actions, self.cmap), (self.range_actions, self.range_db),
+                               (self.n_fft_actions, self.n_fft)):
+            if value in actions:
+                actions[value].setChecked(True)
+
+    def _apply_display(self) -> None:
+        for view in self.views:
+            view.set_colormap(self.cmap)
+            view.set_range_db(self.range_db)
+
+    def _on_settings_changed(self, names: frozenset) -> None:
+        if names & SPECTROGRAM_KEYS:
+            self.restore()  # set elsewhere: show it (a no-op for a choice made here)
+        if names & _DISPLAY_KEYS:
+            self._apply_display()
