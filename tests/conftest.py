@@ -84,16 +84,13 @@ def window(qtbot: Any, tmp_path: Path, model_path: Path) -> Any:
 
 @pytest.fixture
 def fake_audio(monkeypatch: pytest.MonkeyPatch, sample_clips: list[Path]) -> Any:
-    """Installs a fake PortAudio (tests/fake_sounddevice.py) whose devices are fed with real speech; failures are
-    noticed fast (a window retries them fast when given ``tests.ui_helpers.FAST_DEVICES``). Returns
+    """Installs a fake PortAudio (tests/fake_sounddevice.py) whose devices are fed with real speech (a window
+    notices and retries failures fast when given ``tests.ui_helpers.FAST_DEVICES``). Returns
     ``install(devices) -> FakeSoundDevice``."""
     import sys
 
-    from serapp.engine import capture
     from serapp.engine.audio import load
     from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
-
-    monkeypatch.setattr(capture, "_STALL_S", 0.4)
 
     def install(devices: list[FakeDevice]) -> FakeSoundDevice:
         fake = FakeSoundDevice(devices, load(sample_clips[4], 16000))

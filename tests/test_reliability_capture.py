@@ -54,7 +54,9 @@ def speech(sample_clips: list[Path]) -> np.ndarray:
 def fake(monkeypatch: pytest.MonkeyPatch, speech: np.ndarray) -> FakeSoundDevice:
     sd = FakeSoundDevice([FakeDevice(0, "HDMI out", channels=0), MIC], speech)
     monkeypatch.setitem(sys.modules, "sounddevice", sd)
-    monkeypatch.setattr(capture, "_STALL_S", 0.4)  # a silent device is declared gone sooner
+    # A silent device is declared gone sooner. `serapp listen` makes its source in serapp/commands.py with the
+    # engine's default, so the default itself is what a test of the command can change.
+    monkeypatch.setattr(capture, "STALL_S", 0.4)
     return sd
 
 

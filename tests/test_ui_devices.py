@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from serapp.ui.audiodevices import RESCAN_S
+from serapp.engine.capture import STALL_S
+from serapp.ui.audiodevices import RESCAN_S, AudioDevices
 from tests.fake_sounddevice import FakeDevice, FakeSoundDevice
 from tests.ui_helpers import FAST_DEVICES, open_window
 
@@ -62,3 +63,12 @@ def test_a_microphone_that_appears_is_picked_up_without_pressing_start(
     assert window.banner_text == "" and not window.device_watcher.active
     assert window.device_combo.isEnabled() and window.device_combo.currentData() == USB.name
     qtbot.waitUntil(lambda: window.live_view.results_seen > 0, timeout=15000)
+
+
+def test_the_stall_time_is_given_through_the_devices_not_a_module_global(
+        fake_audio: Callable[[list[FakeDevice]], FakeSoundDevice]) -> None:
+    """How long a silent microphone is waited for travels with AudioDevices to the source it opens; the
+    engine's default is the one in serapp.engine.capture."""
+    fake_audio([USB])
+    assert AudioDevices().open_microphone(None, rescan=False).stall_s == STALL_S == 2.0
+    assert FAST_DEVICES.open_microphone(USB.name, rescan=False).stall_s == FAST_DEVICES.stall_s == 0.4

@@ -54,8 +54,9 @@ class FakeDevices(AudioDevices):
         return super().open_microphone(device, rescan)
 
 
-# A fake PortAudio (tests/fake_sounddevice.py) answers at once: failures are retried and devices rescanned fast.
-FAST_DEVICES = FakeDevices(retry_s=0.05, rescan_s=0.1)
+# A fake PortAudio (tests/fake_sounddevice.py) answers at once: failures are retried and devices rescanned fast,
+# and a device that goes silent is declared gone sooner.
+FAST_DEVICES = FakeDevices(retry_s=0.05, rescan_s=0.1, stall_s=0.4)
 
 
 class AnsweringDialogs(Dialogs):

@@ -27,8 +27,9 @@ NO_DEVICE = ("No audio input device was found. Connect or enable a microphone (c
 # Seconds of native-rate audio the ring holds: far more than the worker's wake period, so nothing is lost
 # unless the worker stalls.
 _RING_S = 4.0
-# No callback for this long while the stream claims to run means the device went away.
-_STALL_S = 2.0
+# No callback for this long while the stream claims to run means the device went away (the default of
+# MicrophoneSource's ``stall_s``; the window's AudioDevices and tests give their own).
+STALL_S = 2.0
 # Input missing for at least this long (s), compared with the wall clock, is counted as a dropped block once the
 # shortfall has lasted this long too (so a burst of buffered audio catching up is not counted).
 _LOSS_S = 0.5
@@ -153,10 +154,13 @@ class MicrophoneSource(RingSource):
     The stream callback only copies into the preallocated ring and counts overflows. A stream error or a
     vanished device puts the source in the ``error`` state (see :meth:`check`); :meth:`restart` reopens it,
     rescanning the devices first. ``rescan``: rescan before choosing the device (a retry after no device was
-    found at all).
+    found at all). ``stall_s``: how long without audio means the device is gone (None: :data:`STALL_S`).
     """
 
-    def __init__(self, device: str | int | None = None, blocksize: int = 0, rescan: bool = False) -> None:
+    def __init__(self, device: str | int | None = None, blocksize: int = 0, rescan: bool = False,
+                 stall_s: float | None = None) -> None:
+        # None is resolved here, not in the signature, so the default is read when a source is made.
+        self.stall_s = STALL_S if stall_s is None else float(stall_s)
         self.device = resolve_device(device, rescan=rescan)
         # What to look for again after a failure: the name (an index may change when a device is re-plugged),
         # or None to follow the system default.
@@ -235,17 +239,17 @@ class MicrophoneSource(RingSource):
 
         A stalled *process* (suspended, swapped out, starved) is told from a lost device by the worker's own
         timing: when this check has not run for a while, nobody could have received audio, so the device gets a
-        fresh :data:`_STALL_S` to deliver. Audio the device could not deliver meanwhile is counted as a dropped
+        fresh :attr:`stall_s` to deliver. Audio the device could not deliver meanwhile is counted as a dropped
         block (see :meth:`_count_shortfall`).
         """
         if self._state != RunState.RUNNING or self._stream is None:
             return
         now = time.monotonic()
-        if now - self._last_check > _STALL_S / 2:  # the worker itself was not running: judge from now on
+        if now - self._last_check > self.stall_s / 2:  # the worker itself was not running: judge from now on
             self._judge_from = now
         self._last_check = now
-        if not self._stream.active or now - max(self.last_arrival, self._judge_from) > _STALL_S:
-            self.fail(f"No audio has arrived from {self.label!r} for {_STALL_S:.0f} s (device unplugged, "
+        if not self._stream.active or now - max(self.last_arrival, self._judge_from) > self.stall_s:
+            self.fail(f"No audio has arrived from {self.label!r} for {self.stall_s:.0f} s (device unplugged, "
                       "muted at system level, or taken by another program). Retry, or choose another device.")
             return
         self._count_shortfall(now)

@@ -1,6 +1,7 @@
 """The live inputs as the window sees them: list, resolve, rescan and open, plus how often a failed microphone is
-retried and a missing one looked for. The real one is PortAudio through :mod:`serapp.engine.capture`; tests give
-the window and the live session a fake or faster one instead of patching module globals."""
+retried, a missing one looked for, and how long a silent one is waited for. The real one is PortAudio through
+:mod:`serapp.engine.capture`; tests give the window and the live session a fake or faster one instead of
+patching module globals."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from serapp.engine import capture
-from serapp.engine.capture import InputDevice, MicrophoneSource
+from serapp.engine.capture import STALL_S, InputDevice, MicrophoneSource
 from serapp.engine.filesource import FileSource
 from serapp.engine.retry import RESCAN_S, RETRY_S
 from serapp.engine.source import AudioSource
@@ -27,6 +28,7 @@ class AudioDevices:
 
     retry_s: float = RETRY_S
     rescan_s: float = RESCAN_S
+    stall_s: float = STALL_S  # no audio for this long: the microphone is gone (the engine's default)
 
     def list_inputs(self) -> list[InputDevice]:
         """Every input device present (may be empty); raises when PortAudio is missing."""
@@ -49,4 +51,4 @@ class AudioDevices:
 
     def open_microphone(self, device: str | None, rescan: bool) -> AudioSource:
         """The microphone ``device`` (None = the default input)."""
-        return MicrophoneSource(device, rescan=rescan)
+        return MicrophoneSource(device, rescan=rescan, stall_s=self.stall_s)
