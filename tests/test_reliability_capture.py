@@ -16,7 +16,6 @@ import termios
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -359,14 +358,12 @@ def test_a_frozen_process_is_not_a_lost_device(onnx_model_path: Path, sample_cli
     assert "dropped 1" in lines[-1], lines[-5:]
 
 
-def test_check_tells_a_frozen_process_from_a_lost_device(monkeypatch: pytest.MonkeyPatch,
-                                                         fake: FakeSoundDevice) -> None:
+def test_check_tells_a_frozen_process_from_a_lost_device(fake: FakeSoundDevice) -> None:
     """Deterministic: the clock jumps 3 s between two checks (the whole process was suspended, the device's audio
     meanwhile lost). The source stays running, gives the device a fresh stall limit, and once audio flows again
     counts one dropped block of about 3 s; a device that then stays silent is still found out."""
     offset = [0.0]
-    monkeypatch.setattr(capture, "time", SimpleNamespace(monotonic=lambda: time.monotonic() + offset[0]))
-    source = MicrophoneSource(None)
+    source = MicrophoneSource(None, clock=lambda: time.monotonic() + offset[0])
     source.start()
     try:
         for _ in range(10):  # audio flows; the worker checks every 20 ms

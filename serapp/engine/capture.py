@@ -7,6 +7,7 @@ turned into a plain :class:`SerappError` so that everything not needing a microp
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -155,10 +156,12 @@ class MicrophoneSource(RingSource):
     vanished device puts the source in the ``error`` state (see :meth:`check`); :meth:`restart` reopens it,
     rescanning the devices first. ``rescan``: rescan before choosing the device (a retry after no device was
     found at all). ``stall_s``: how long without audio means the device is gone (None: :data:`STALL_S`).
+    ``clock``: the monotonic seconds its stall and loss detection judge by (a test makes time jump with it).
     """
 
     def __init__(self, device: str | int | None = None, blocksize: int = 0, rescan: bool = False,
-                 stall_s: float | None = None) -> None:
+                 stall_s: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         # None is resolved here, not in the signature, so the default is read when a source is made.
         self.stall_s = STALL_S if stall_s is None else float(stall_s)
         self.device = resolve_device(device, rescan=rescan)
@@ -174,7 +177,7 @@ class MicrophoneSource(RingSource):
 
     def _clock(self) -> None:
         """Forget the worker's timing references (at each start)."""
-        self._last_check = time.monotonic()
+        self._last_check = self.clock()
         self._judge_from = self._last_check  # silence before this moment says nothing about the device
         self._anchor: tuple[float, int] | None = None  # (monotonic s, delivered frames) once audio flows
         self._short_since: float | None = None  # since when the input falls short of the wall clock
@@ -195,7 +198,7 @@ class MicrophoneSource(RingSource):
             self._overflows += 1
         self.ring.write(indata[:, 0])
         self.delivered += frames
-        self.last_arrival = time.monotonic()
+        self.last_arrival = self.clock()
 
     def _finished(self) -> None:
         if self._state == RunState.RUNNING:
@@ -244,7 +247,7 @@ class MicrophoneSource(RingSource):
         """
         if self._state != RunState.RUNNING or self._stream is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         if now - self._last_check > self.stall_s / 2:  # the worker itself was not running: judge from now on
             self._judge_from = now
         self._last_check = now
