@@ -25,7 +25,7 @@ from serapp.bundle import DEFAULT_MODEL_NAME
 from serapp.errors import SerappError
 
 from .jsonfile import read_json
-from .runfolder import SPLIT, RunFolder
+from .runfolder import SPLIT, RunFolder, from_checkout
 
 if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
@@ -434,7 +434,7 @@ def product_path(record: dict[str, Any], run_dir: Path, config: dict[str, Any]) 
                      replay["updates_per_s"] >= t["updates_per_s"]),
     )
     scored = Path(record.get("model") or DEFAULT_MODEL_NAME)
-    named = "" if scored.name == DEFAULT_MODEL_NAME else f"--model {_from_cwd(scored)} "  # default: the bundled one
+    named = "" if scored.name == DEFAULT_MODEL_NAME else f"--model {from_checkout(scored)} "  # default: the bundled one
     command = (f"serapp-train evaluate {named}--split {run_dir.as_posix()}/split.json --part test --product "
                f"--out {run_dir.as_posix()}/product-path")
     return ProductPath(pp, checks, command, bool((config.get("augment") or {}).get("p_partial")))
@@ -540,11 +540,3 @@ def collect(run_dir: Path, model: OnnxModel, root: Path, out: Path, *, command: 
         teachers=teacher_checks, selection=chosen, notes=notes, command=command, run_name=run_dir.name,
         written_by=written_by)
     return data, clean
-
-
-def _from_cwd(path: Path) -> str:
-    """``path`` relative to the working directory (the checkout's root, where commands run) when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

@@ -27,7 +27,7 @@ from serapp.bundle import sha256_file as sha256_file  # one file hash for the ap
 from serapp.errors import SerappError
 
 from .config import TrainConfig
-from .runfolder import SPLIT, TEACHERS, RunFolder
+from .runfolder import SPLIT, TEACHERS, RunFolder, from_checkout
 
 FORMAT = 1
 FILE = TEACHERS  # the record beside a run's files
@@ -171,11 +171,7 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
         if model is not None:
             # a bundled model's run folder is in git without its ONNX file: the bundled file is checked instead
             same = sha256_file(model) == item["model_sha256"]
-            try:  # named from the checkout's root, where commands run, so that a card reads the same anywhere
-                shown = model.resolve().relative_to(Path.cwd().resolve()).as_posix()
-            except ValueError:
-                shown = str(model)
-            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{shown} hashed here"))
+            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{from_checkout(model)} hashed here"))
         else:
             checks.append(Check(subject, claim, ABSENT, f"{folder} is not in this checkout (runs/ is not in git)"))
         if item.get("speakers_sha256") and teacher.has(SPLIT):

@@ -290,3 +290,12 @@ def bundled_model(run_dir: Path) -> Path | None:
         if entry.get("run") and Path(entry["run"]).resolve() == Path(run_dir).resolve() and path.is_file():
             return path
     return None
+
+
+def from_checkout(path: Path) -> str:
+    """``path`` relative to the working directory (the checkout's root, where the trainer's commands run) when it
+    lies inside it, else as given: what a generated document names, so that it reads the same on every machine."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
