@@ -98,6 +98,14 @@ class TrainConfig(JsonConfig):
     # Encoder families: augmented copies of each training clip (``augment``'s audio augmentations, drawn once per
     # copy), encoded once and cached beside the clean clips (:func:`serapp_train.whisper.embeddings.embed_views`).
     views: int = 0
+    # The views' augmentations are drawn from ``views_seed`` (None: ``seed``): fixed while ``seed`` changes, heads of
+    # a seed ensemble reuse one cache of views instead of encoding new ones (10+ minutes each on a CPU).
+    views_seed: int | None = None
+
+    @property
+    def view_seed(self) -> int:
+        """The seed that draws the augmented views: ``views_seed``, else ``seed``."""
+        return self.seed if self.views_seed is None else self.views_seed
 
     @property
     def speaker_seed(self) -> int:

@@ -139,7 +139,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
         from .whisper.embeddings import embed_views
 
         train = split.train
-        views = embed_views([kept[i] for i in train], config.augment, views=config.views, seed=config.seed,
+        views = embed_views([kept[i] for i in train], config.augment, views=config.views, seed=config.view_seed,
                             spec=spec, workers=workers or 1, progress=progress)
         x = np.concatenate([x, views.reshape(-1, *x.shape[1:])])
         added = np.arange(len(kept), len(kept) + views.shape[0] * views.shape[1])

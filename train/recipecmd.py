@@ -5,6 +5,7 @@ step, keeping every step already finished; the recipe format and the resuming ru
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from .configargs import add_runtime_arguments
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         ran = run_recipe(recipe, options, only=args.only)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while unwinding would print a traceback
         print(f"\ninterrupted: finished steps are kept in {runs}; run the same command again to resume.")
         raise
     print(f"{recipe.path}: {len(ran)} step(s) run ({', '.join(ran) or 'none'}), the others kept; outputs in {runs}")
