@@ -53,6 +53,29 @@ def test_merged_file_serves_the_mean_of_its_calibrated_members(tmp_path: Path, s
         singles.append(load_model(tmp_path / f"m{i}.onnx").predict(x))
     np.testing.assert_allclose(load_model(path).predict(x), np.mean(singles, axis=0), atol=1e-5)
     assert not np.allclose(singles[0], singles[2], atol=1e-3)  # the members really differ
+    ops = [node.op_type for node in merged.graph.node]
+    # the pooling every member does on the one input runs once; each member's own projection stays
+    assert (ops.count("ReduceMean"), ops.count("Flatten"), ops.count("MatMul")) == (1, 1, 3)
+
+
+def test_members_sharing_weights_store_and_run_them_once(tmp_path: Path, sample_clips: list[Path]) -> None:
+    """Two members with the same weights (a frozen encoder, in miniature) and other temperatures: the file holds
+    the weights once and computes the member once; each temperature still applies to it."""
+    members = [build_model(SPEC, seed=3, temperature=t) for t in (0.7, 1.6)]
+    merged = merge(members, (0.7, 1.6))
+    weights = [t for t in merged.graph.initializer if t.dims == members[0].graph.initializer[0].dims]
+    assert len(weights) == 1
+    # the member, its floor and its log once; each temperature's scaling and softmax; the mean
+    assert len(merged.graph.node) == len(members[0].graph.node) + 2 + 2 * 2 + 1
+    path = tmp_path / "merged.onnx"
+    onnx.helper.set_model_props(merged, {p.key: p.value for p in members[0].metadata_props} |
+                                {"serapp.temperature": "1.0"})
+    onnx.save_model(merged, str(path))
+    save_model(tmp_path / "m.onnx", SPEC, seed=3, temperature=1.0)
+    x = clip_features(tuple(sample_clips[:4]), SPEC)
+    log = np.log(np.maximum(load_model(tmp_path / "m.onnx").predict(x), 1e-12))
+    expected = np.mean([np.exp(log / t) / np.exp(log / t).sum(-1, keepdims=True) for t in (0.7, 1.6)], axis=0)
+    np.testing.assert_allclose(load_model(path).predict(x), expected, atol=1e-5)
 
 
 def test_merge_refuses_a_single_member() -> None:

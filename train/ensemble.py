@@ -17,6 +17,7 @@ together (whole-file analysis pays it twelve times per second of audio).
 from __future__ import annotations
 
 import argparse
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,8 +90,59 @@ def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> 
     graph = helper.make_graph(nodes, "serapp-ensemble", [shared_in], [shared_out], initializers,
                               value_info=value_info)
     model = helper.make_model(graph, opset_imports=list(first.opset_import), ir_version=first.ir_version)
+    share_common_parts(model)
     onnx.checker.check_model(model)
     return model
+
+
+def _tensor_key(tensor: onnx.TensorProto) -> tuple[Any, ...]:
+    from onnx import numpy_helper
+
+    value = numpy_helper.to_array(tensor)
+    return tensor.data_type, tuple(tensor.dims), hashlib.sha256(value.tobytes()).hexdigest()
+
+
+def share_common_parts(model: onnx.ModelProto) -> int:
+    """Compute what members share once, in place: initializers with equal values become one, then every node
+    doing the same operation on the same inputs (with equal attributes) is replaced by the first such node, in
+    the graph's topological order. Members on one frozen encoder (Whisper heads of a seed ensemble) thus run the
+    encoder once and their heads side by side, and the file holds its weights once. Random operators and graphs
+    with subgraphs (If, Loop) are left as they are. Returns the number of nodes removed."""
+    from onnx import AttributeProto
+
+    graph = model.graph
+    if any(a.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        return 0  # a subgraph may read outer names; renaming them is not worth it for our exports
+    rename: dict[str, str] = {}
+    kept_tensors: dict[tuple[Any, ...], str] = {}
+    initializers = []
+    for tensor in graph.initializer:
+        first_name = kept_tensors.setdefault(_tensor_key(tensor), tensor.name)
+        if first_name == tensor.name:
+            initializers.append(tensor)
+        else:
+            rename[tensor.name] = first_name
+    outputs = {o.name for o in graph.output}
+    kept_nodes: dict[tuple[Any, ...], list[str]] = {}
+    nodes = []
+    for node in graph.node:
+        node.input[:] = [rename.get(name, name) for name in node.input]
+        key = (node.domain, node.op_type, tuple(node.input), len(node.output),
+               tuple(a.SerializeToString(deterministic=True) for a in sorted(node.attribute, key=lambda a: a.name)))
+        same = kept_nodes.get(key)
+        if same is None or node.op_type.startswith("Random") or outputs.intersection(node.output):
+            kept_nodes.setdefault(key, list(node.output))
+            nodes.append(node)
+            continue
+        rename.update((mine, theirs) for mine, theirs in zip(node.output, same, strict=True) if mine)
+    removed = len(graph.node) - len(nodes)
+    produced = {name for node in nodes for name in node.output} | {t.name for t in initializers}
+    value_info = [v for v in graph.value_info if v.name in produced]
+    del graph.node[:], graph.initializer[:], graph.value_info[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(initializers)
+    graph.value_info.extend(value_info)
+    return removed
 
 
 @dataclass(frozen=True)
