@@ -11,7 +11,7 @@ import pytest
 from serapp_train import cardata
 from serapp_train.cli import main
 from serapp_train.config import TrainConfig
-from serapp_train.ensemble import merge
+from serapp_train.ensembling import merge
 from serapp_train.jsonfile import write_json
 from serapp_train.runfolder import MemberRef, RunFolder
 
@@ -86,14 +86,20 @@ def test_merge_refuses_a_single_member() -> None:
 def test_ensemble_command_writes_a_calibrated_run_folder(tmp_path: Path, corpora: Path) -> None:
     runs = [make_run(tmp_path / f"run{i}", i, t) for i, t in enumerate(TEMPERATURES)]
     out = tmp_path / "ensemble"
-    assert main(["ensemble", *map(str, runs), "--out", str(out), "--name", "mix", "--root", str(corpora)]) == 0
+    assert main(["ensemble", *map(str, runs), "--out", str(out), "--name", "mix", "--root", str(corpora),
+                 "--int8"]) == 0
     served = load_model(out / "model.onnx")
     assert served.info.name == "mix" and served.info.family == "ensemble of 3 test"
     assert served.info.spec == SPEC and served.labels == EMOTIONS
     result = json.loads((out / "metrics.json").read_text())
     assert result["n"] == 120 and result["validation"]["n"] == 120  # SAVEE DC tests, JE validates
     assert served.info.temperature == pytest.approx(result["calibration"]["temperature"])
-    assert result["n_params"] == 100 + 101 + 102
+    member_weights = int(np.prod(onnx.load(str(runs[0] / "model.onnx")).graph.initializer[0].dims))
+    assert result["n_params"] == 3 * member_weights + 1 + 3  # the weights stored, the floor and 3 temperatures
+    small = load_model(out / "model-int8.onnx")  # the int8 copy serves the same model
+    assert (small.info.name, small.info.temperature, small.labels) == ("mix", served.info.temperature, EMOTIONS)
+    x = clip_features(tuple(sorted(corpora.glob("savee/**/*.ogg"))[:4]), SPEC)
+    np.testing.assert_allclose(small.predict(x), served.predict(x), atol=0.05)
     assert json.loads((out / "split.json").read_text()) == SPLIT
     # members by run id and model checksum, as teachers are recorded, not by folder paths no clone has
     assert json.loads((out / "config.json").read_text())["members"] == \
@@ -109,7 +115,7 @@ def test_ensemble_command_writes_a_calibrated_run_folder(tmp_path: Path, corpora
     facts = cardata.protocol(RunFolder(out))
     assert facts.members == ("run0", "run1", "run2") and facts.teachers == 0
     model = cardata.model_facts(served, result["n_params"])
-    assert model.family == "ensemble of 3 test" and model.parameters == 303 and model.file_weights is None
+    assert model.family == "ensemble of 3 test" and model.parameters == result["n_params"] and model.file_weights is None
 
 
 @pytest.mark.parametrize(("change", "match"), [
