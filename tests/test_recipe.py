@@ -76,6 +76,14 @@ def test_malformed_recipes_are_refused_plainly(tmp_path: Path, change: dict[str,
     (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
                 {"name": "f", "kind": "export", "run": "e"}], "reads 'e' as a train step, but it is a export"),
     (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
+                {"name": "m", "kind": "ensemble", "models": ["a", "e"]}], "reads 'e' as a train step"),
+    (lambda b: [train("a", b), {"name": "i", "kind": "install", "from": "a", "to": "x.onnx"}],
+     "reads 'a' as a export or ensemble step"),
+    (lambda b: [train("a", b, export=False), train("b", b), {"name": "m", "kind": "ensemble", "models": ["a", "b"]}],
+     "reads the model of 'a', which is not exported"),
+    (lambda b: [train("a", b), train("b", b), {"name": "m", "kind": "ensemble", "models": ["a", "b"]},
+                {"name": "i", "kind": "install", "from": "m", "to": "x.onnx", "int8": True}], "writes none"),
+    (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
                 {"name": "i", "kind": "install", "from": "e", "to": "x.onnx", "int8": True}], "writes none"),
     (lambda b: [train("a", b, set={"teachers": ["x"]})], "not in set"),
     (lambda b: [train("a", b, set={"mixup": 0.2})], "unknown settings mixup"),
@@ -215,16 +223,20 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, capsys: pytest
 # ------------------------------------------------------------------------------------------------- running
 def tiny_recipe(folder: Path) -> Path:
     """Two teachers, a student distilled from them, the teachers' mean scored on the student's validation speakers,
-    the student's export and its install into ``folder/assets``."""
+    the teachers merged into one file (an ensemble with an int8 copy), the student's export and the installs of
+    both into ``folder/assets``."""
     base = base_config(folder)
     path = folder / "tiny.json"
     steps = [train("t1", base), train("t2", base, set={"mixup_alpha": 0.2}),
              train("student", base, teachers=["t1", "t2"], set={"distill_weight": 0.5}),
              {"name": "score", "kind": "evaluate", "models": ["t1", "t2"], "split_of": "student", "part": "val",
               "limit": 6},
+             {"name": "mix", "kind": "ensemble", "models": ["t1", "t2"], "model_name": "tiny-mix", "int8": True},
              {"name": "export", "kind": "export", "run": "student", "model_name": "tiny-student", "int8": True},
              {"name": "install", "kind": "install", "from": "export", "int8": True,
-              "to": str(folder / "assets" / "tiny.onnx"), "docs": str(folder / "docs" / "tiny")}]
+              "to": str(folder / "assets" / "tiny.onnx"), "docs": str(folder / "docs" / "tiny")},
+             {"name": "install-mix", "kind": "install", "from": "mix", "int8": True,
+              "to": str(folder / "assets" / "mix.onnx"), "docs": str(folder / "docs" / "mix")}]
     defaults = {**TINY, "spec": TINY_SPEC}
     path.write_text(json.dumps(recipe_data(base, *steps, defaults=defaults)), encoding="utf-8")
     return path
@@ -271,8 +283,9 @@ def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpor
     lines: list[str] = []
     options = Options(runs, corpora, quiet=True)
     recipe = load(path)
-    assert run_recipe(recipe, options, say=lines.append) == ["t1", "t2", "student", "score", "export", "install"]
-    assert "step 1/6 t1: training (not trained yet)" in lines and "step 6/6 install: done" in lines
+    everything = ["t1", "t2", "student", "score", "mix", "export", "install", "install-mix"]
+    assert run_recipe(recipe, options, say=lines.append) == everything
+    assert "step 1/8 t1: training (not trained yet)" in lines and "step 8/8 install-mix: done" in lines
     assert not (runs / ".scratch-t1").exists()  # the interrupted step's scratch was discarded and redone
     student = RunFolder(runs / "student")
     taught = {ref.run_id: ref.model_sha256 for ref in student.teacher_refs()}
@@ -281,7 +294,8 @@ def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpor
     assert RunFolder(runs / "t2").config().mixup_alpha == 0.2
     installed = tmp_path / "assets" / "tiny.onnx"
     assert sha256_file(installed) == sha256_file(runs / "export" / "model-int8.onnx")
-    entry = read_manifest(installed.parent)["models"][0]
+    entries = {e["file"]: e for e in read_manifest(installed.parent)["models"]}
+    entry = entries["tiny.onnx"]
     assert (entry["file"], entry["name"]) == ("tiny.onnx", "tiny-student")
     assert entry["sha256"] == sha256_file(installed)
     assert entry["run"] == (tmp_path / "docs" / "tiny").as_posix()
@@ -289,18 +303,24 @@ def test_a_tiny_recipe_resumes_keeps_finished_steps_and_redoes_dependents(corpor
     score = json.loads((runs / "score" / "metrics.json").read_text())
     assert [Path(score["model"]).parent.name, *(Path(m).parent.name for m in score["members"])] == ["t1", "t2"]
     assert score["part"] == "val" and set(score["speakers"]) <= student.speakers("val")
+    mixed = tmp_path / "assets" / "mix.onnx"  # the ensemble's int8 copy, shipped with its own run folder's records
+    assert sha256_file(mixed) == sha256_file(runs / "mix" / "model-int8.onnx")
+    mix_entry = entries["mix.onnx"]
+    assert (mix_entry["file"], mix_entry["name"], mix_entry["run"]) == \
+        ("mix.onnx", "tiny-mix", (tmp_path / "docs" / "mix").as_posix())
+    assert [ref.run_id for ref in RunFolder(tmp_path / "docs" / "mix").member_refs()] == ["t1", "t2"]
 
     before = mtimes(tmp_path)
     lines.clear()
     assert run_recipe(recipe, options, say=lines.append) == []
-    assert all(": kept (" in line for line in lines) and len(lines) == 6
+    assert all(": kept (" in line for line in lines) and len(lines) == 8
     assert mtimes(tmp_path) == before
     assert all(item.status.done for item in plan(recipe, runs))
 
     t1_files = mtimes(runs / "t1")
     shutil.rmtree(runs / "t2")
-    assert [item.status.done for item in plan(recipe, runs)] == [True, False, False, False, False, False]
-    assert run_recipe(recipe, options, say=lines.append) == ["t2", "student", "score", "export", "install"]
+    assert [item.status.done for item in plan(recipe, runs)] == [True, *[False] * 7]
+    assert run_recipe(recipe, options, say=lines.append) == everything[1:]
     assert mtimes(runs / "t1") == t1_files  # the other teacher is kept
     taught = {ref.run_id: ref.model_sha256 for ref in RunFolder(runs / "student").teacher_refs()}
     assert taught["t2"] == RunFolder(runs / "t2").model_sha256()

@@ -60,7 +60,7 @@ def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> 
         if len(member.graph.input) != 1 or len(member.graph.output) != 1:
             raise SerappError(f"Member {i} has {len(member.graph.input)} inputs and {len(member.graph.output)} "
                               "outputs; an ensemble member needs one of each.")
-        if member.graph.input[0].type != first.graph.input[0].type:
+        if _input_signature(member) != _input_signature(first):
             raise SerappError(f"Member {i} takes another input shape than member 1.")
     shared_in, shared_out = first.graph.input[0], first.graph.output[0]
     eps = helper.make_tensor("ensemble/eps", onnx.TensorProto.FLOAT, [], [PROBABILITY_FLOOR])
@@ -91,6 +91,13 @@ def merge(members: Sequence[onnx.ModelProto], temperatures: Sequence[float]) -> 
     share_common_parts(model)
     onnx.checker.check_model(model)
     return model
+
+
+def _input_signature(model: onnx.ModelProto) -> tuple[Any, ...]:
+    """The first input's element type and shape, a free dimension as None whatever its symbolic name (exporters
+    name the batch dimension differently in each file)."""
+    tensor = model.graph.input[0].type.tensor_type
+    return tensor.elem_type, tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
 
 
 def _tensor_key(tensor: onnx.TensorProto) -> tuple[Any, ...]:

@@ -26,9 +26,14 @@ Step kinds:
   ``"export": false``; its folder is ``RUNS/<name>``.
 - ``export``: a train step's checkpoint exported again under a model name (``model_name``), optionally with an
   int8 copy (``int8``), into ``RUNS/<name>/model.onnx`` (and ``model-int8.onnx``).
-- ``install``: an export step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a bundled model) and
-  recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels, spec, split,
-  metrics, history, teachers) are copied into that folder first and the manifest names it as the model's run.
+- ``ensemble``: the exported models of train steps (``models``) merged into one file serving their mean
+  (:func:`serapp_train.ensembling.build_ensemble`: what they share, a frozen encoder, runs once), named
+  ``model_name``, optionally with an int8 copy (``int8``), scored and calibrated on the members' split; its folder
+  ``RUNS/<name>`` is a run folder (members by run id and checksum) that an install step can ship.
+- ``install``: an export or ensemble step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a bundled
+  model) and recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels,
+  spec, split, metrics, history, teachers) are copied into that folder first and the manifest names it as the
+  model's run.
 - ``evaluate``: the exported models of train steps (``models``; several are scored as an ensemble, their mean
   probability) scored on the ``val`` or ``test`` speakers (``part``) of a train step's split (``split_of``), at
   most ``limit`` clips per corpus (default: the recipe defaults' ``limit``, else all), into ``RUNS/<name>/``
@@ -86,7 +91,7 @@ from .runfolder import (
     bundled_model,
 )
 
-KINDS: tuple[str, ...] = ("train", "export", "install", "evaluate", "crossval")
+KINDS: tuple[str, ...] = ("train", "export", "ensemble", "install", "evaluate", "crossval")
 # kinds that run once over all folds, after the per-fold steps (the others run on each fold)
 POOLED: frozenset[str] = frozenset({"crossval"})
 PARTS: tuple[str, ...] = ("val", "test")
@@ -95,11 +100,13 @@ RECIPE_FIELDS: frozenset[str] = frozenset({"description", "defaults", "steps", "
 STEP_FIELDS: dict[str, frozenset[str]] = {
     "train": frozenset({"config", "set", "teachers", "bundled_teachers", "export"}),
     "export": frozenset({"run", "model_name", "int8", "parity_clips"}),
+    "ensemble": frozenset({"models", "model_name", "int8"}),
     "install": frozenset({"from", "to", "int8", "docs"}),
     "evaluate": frozenset({"models", "split_of", "part", "limit"}),
     "crossval": frozenset({"models", "out", "validation_only"}),
 }
-REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "install": ("from", "to"),
+REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "ensemble": ("models",),
+                                        "install": ("from", "to"),
                                         "evaluate": ("models", "split_of", "part"), "crossval": ("models",)}
 COMMON_FIELDS: frozenset[str] = frozenset({"name", "kind", "note"})
 # TrainConfig fields holding objects: a recipe's value is merged into the base's rather than replacing it
@@ -108,6 +115,7 @@ MERGED_FIELDS: tuple[str, ...] = ("spec", "augment", "model_options")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 EXPORT_RECORD = "export.json"
 EVALUATE_RECORD = "evaluate.json"
+ENSEMBLE_RECORD = "ensemble.json"
 CROSSVAL_RECORD = "crossval-step.json"
 INT8_ONNX = "model-int8.onnx"
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
@@ -131,14 +139,14 @@ class Step:
             return tuple(self.fields.get("teachers") or ())
         if self.kind == "evaluate":
             return tuple(dict.fromkeys([*self.fields["models"], self.fields["split_of"]]))
-        if self.kind == "crossval":
+        if self.kind in ("crossval", "ensemble"):
             return tuple(dict.fromkeys(self.fields["models"]))
         return (self.fields["run"],) if self.kind == "export" else (self.fields["from"],)
 
     @property
     def models(self) -> tuple[str, ...]:
         """The train steps whose ``model.onnx`` this step reads (teachers, or an evaluation's models)."""
-        return tuple(self.fields.get("models") or ()) if self.kind in ("evaluate", "crossval") else \
+        return tuple(self.fields.get("models") or ()) if self.kind in ("evaluate", "crossval", "ensemble") else \
             (self.needs if self.kind == "train" else ())
 
     @property
@@ -347,9 +355,11 @@ def _check_names(steps: Sequence[Step], where: str) -> None:
         seen.add(step.name)
 
 
-# which kind of step each kind may read: teachers are train runs, exports read a run, installs an export
-READS: dict[str, str] = {"train": "train", "export": "train", "install": "export", "evaluate": "train",
-                         "crossval": "train"}
+# which kinds of step each kind may read: teachers are train runs, exports and ensembles read runs, installs an
+# export or an ensemble
+READS: dict[str, tuple[str, ...]] = {"train": ("train",), "export": ("train",), "ensemble": ("train",),
+                                     "install": ("export", "ensemble"), "evaluate": ("train",),
+                                     "crossval": ("train",)}
 
 
 def _check_references(steps: Sequence[Step], where: str) -> None:
@@ -370,9 +380,9 @@ def _check_references(steps: Sequence[Step], where: str) -> None:
             if other.number >= step.number:
                 raise SerappError(f"{where}: step {step.name!r} uses {name!r}, which comes after it; steps run in "
                                   "order, so move it earlier.")
-            if other.kind != READS[step.kind]:
-                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {READS[step.kind]} step, but it "
-                                  f"is a {other.kind} step.")
+            if other.kind not in READS[step.kind]:
+                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {' or '.join(READS[step.kind])} "
+                                  f"step, but it is a {other.kind} step.")
             if name in step.models and other.fields.get("export") is False:
                 raise SerappError(f"{where}: step {step.name!r} reads the model of {name!r}, which is not exported "
                                   "(it needs its model.onnx).")
@@ -536,8 +546,9 @@ def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
 
 
 def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:
-    """The train run behind an install step's file (its export step's run)."""
-    return output_of(recipe.step(step.needs[0]).fields["run"], runs)
+    """The run folder behind an install step's file: its export step's run, or the ensemble step's own folder."""
+    source = recipe.step(step.needs[0])
+    return output(source, runs) if source.kind == "ensemble" else output_of(source.fields["run"], runs)
 
 
 def _install_status(recipe: Recipe, step: Step, runs: Path) -> Status:
@@ -556,6 +567,25 @@ def _install_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     if docs and any(_differs(installed_run(recipe, step, runs) / name, Path(docs) / name) for name in RECORD_FILES):
         return Status(False, f"{docs} does not hold the run's records")
     return Status(True, f"kept ({target})")
+
+
+def ensemble_record(step: Step, runs: Path) -> dict[str, Any]:
+    """What an ensemble step records beside its run folder: each member's step and model checksum and the options,
+    so a retrained member redoes the ensemble."""
+    return {"models": [[name, RunFolder(output_of(name, runs)).model_sha256()] for name in step.models],
+            "model_name": step.fields.get("model_name"), "int8": step.int8}
+
+
+def _ensemble_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    folder = output(step, runs)
+    if not (folder / ENSEMBLE_RECORD).is_file():
+        return Status(False, "not merged yet")
+    if read_json(folder / ENSEMBLE_RECORD, "ensemble record") != ensemble_record(step, runs):
+        return Status(False, "its members or options have changed since it was merged")
+    missing = [name for name in (*export_files(step), CONFIG, SPLIT, METRICS) if not (folder / name).is_file()]
+    if missing:
+        return Status(False, f"its folder lacks {', '.join(missing)}")
+    return Status(True, f"kept ({folder})")
 
 
 def evaluate_record(recipe: Recipe, step: Step, runs: Path) -> dict[str, Any]:
@@ -618,7 +648,8 @@ def _crossval_status(recipe: Recipe, step: Step, runs: Path) -> Status:
 
 # each kind's check of its output (see status)
 CHECKS: dict[str, Callable[[Recipe, Step, Path], Status]] = {
-    "train": _train_status, "export": _export_status, "install": _install_status, "evaluate": _evaluate_status,
+    "train": _train_status, "export": _export_status, "ensemble": _ensemble_status, "install": _install_status,
+    "evaluate": _evaluate_status,
     "crossval": _crossval_status}
 
 
@@ -644,6 +675,9 @@ def describe(recipe: Recipe, step: Step, runs: Path) -> str:
     if step.kind == "export":
         extra = (f" as {f['model_name']}" if f.get("model_name") else "") + (" (+ int8)" if step.int8 else "")
         return f"export {step.needs[0]}{extra} -> {output(step, runs)}"
+    if step.kind == "ensemble":
+        extra = (f" as {f['model_name']}" if f.get("model_name") else "") + (" (+ int8)" if step.int8 else "")
+        return f"ensemble {' + '.join(step.models)}{extra} -> {output(step, runs)}"
     if step.kind == "evaluate":
         limit = evaluate_limit(recipe, step)
         return (f"evaluate {' + '.join(step.models)} on {f['split_of']}'s {f['part']} speakers"
@@ -784,7 +818,8 @@ def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable
 
 
 def _doing(step: Step) -> str:
-    return {"train": "training", "export": "exporting", "install": "installing", "evaluate": "scoring",
+    return {"train": "training", "export": "exporting", "ensemble": "merging", "install": "installing",
+            "evaluate": "scoring",
             "crossval": "pooling the folds"}[step.kind]
 
 
@@ -824,6 +859,18 @@ def run_export(recipe: Recipe, step: Step, options: Options) -> None:
     export_run(output_of(step.needs[0], runs), work / MODEL_ONNX, name=step.fields.get("model_name"),
                int8=step.int8, root=options.root, parity_clips=int(step.fields.get("parity_clips", 8)))
     write_json(work / EXPORT_RECORD, export_record(step, runs))  # written last: it marks the export finished
+    _move_into_place(work, output(step, runs))
+
+
+def run_ensemble(recipe: Recipe, step: Step, options: Options) -> None:
+    from .ensembling import build_ensemble
+
+    runs = Path(options.runs)
+    work = _fresh_scratch(step, runs)
+    work.rmdir()  # the ensemble writes a new folder
+    build_ensemble([output_of(name, runs) for name in step.models], work, name=step.fields.get("model_name"),
+                   root=options.root, int8=step.int8, say=(lambda _: None) if options.quiet else print)
+    write_json(work / ENSEMBLE_RECORD, ensemble_record(step, runs))  # written last: it marks the merge finished
     _move_into_place(work, output(step, runs))
 
 
@@ -877,5 +924,5 @@ def run_crossval(recipe: Recipe, step: Step, options: Options) -> None:
 
 
 RUNNERS: dict[str, Callable[[Recipe, Step, Options], None]] = {
-    "train": run_train, "export": run_export, "install": run_install, "evaluate": run_evaluate,
-    "crossval": run_crossval}
+    "train": run_train, "export": run_export, "ensemble": run_ensemble, "install": run_install,
+    "evaluate": run_evaluate, "crossval": run_crossval}
