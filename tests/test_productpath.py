@@ -3,6 +3,7 @@ of these figures: tests/test_modelcard.py)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,40 @@ def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Pa
     assert 3.9 < score.updates_per_s < 4.1  # one update per 0.25-s hop of audio
     assert 0.5 < score.shown <= 1.0 and score.late_pause_speech <= 0.1
     assert 0.0 <= score.speech_right <= score.shown
+
+
+def test_evaluate_scores_the_product_path_with_other_engine_settings(onnx_model_path: Path, sample_clips: list[Path],
+                                                                     tmp_path: Path) -> None:
+    """`serapp-train evaluate --product --analyzer FILE` runs file analysis and the live replay with those engine
+    settings and records what differed from the defaults; the figures move with the setting."""
+    from serapp_train.cli import main
+
+    model: OnnxModel = load_model(onnx_model_path)
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("path,label,speaker\n" + "".join(
+        f"{p},{model.labels[i % 3]},s{i % 2}\n" for i, p in enumerate(sample_clips[:6])), encoding="utf-8")
+    records = {}
+    for name, settings in (("defaults", None), ("late", {"min_speech_s": 1.5})):
+        args = ["evaluate", "--model", str(onnx_model_path), "--manifest", str(manifest), "--product",
+                "--replay-clips", "6", "--out", str(tmp_path / name)]
+        if settings is not None:
+            (tmp_path / f"{name}.json").write_text(json.dumps(settings), encoding="utf-8")
+            args += ["--analyzer", str(tmp_path / f"{name}.json")]
+        assert main(args) == 0
+        records[name] = json.loads((tmp_path / name / "metrics.json").read_text())["product_path"]
+    assert records["defaults"]["engine_changes"] == {} and records["late"]["engine_changes"] == {"min_speech_s": 1.5}
+    # an utterance must hold 1.5 s of speech before it begins: later onsets, fewer updates showing an emotion
+    assert records["late"]["replay"]["shown"] < records["defaults"]["replay"]["shown"]
+
+
+def test_evaluate_refuses_engine_settings_it_cannot_use(onnx_model_path: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from serapp_train.cli import main
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"min_speech_s": 99}', encoding="utf-8")
+    base = ["evaluate", "--model", str(onnx_model_path), "--manifest", str(tmp_path / "none.csv")]
+    assert main([*base, "--analyzer", str(bad)]) == 2
+    assert "give --product too" in capsys.readouterr().err
+    assert main([*base, "--product", "--analyzer", str(bad)]) == 2  # refused before the clips are looked for
+    assert "min_speech_s must be 0.03-5 s, got 99" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from serapp.engine.config import AnalyzerConfig
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
@@ -64,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--product", action="store_true",
                         help="also score through the product path: each clip through file analysis (UA of "
                         "summary.probabilities) and a live replay of conversations through the real-time engine")
+    parser.add_argument("--analyzer", type=Path, default=None, metavar="FILE.json",
+                        help="with --product: engine settings (AnalyzerConfig fields, e.g. {\"min_speech_s\": 0.1}) "
+                        "instead of the defaults, to score a settings candidate on validation speakers")
     parser.add_argument("--replay-clips", type=int, default=REPLAY_CLIPS,
                         help="clips joined into the live replay's conversations (a seeded subset; default "
                         "%(default)s)")
@@ -107,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     from .jsonfile import write_json
     from .scoring import Condition
 
+    if args.analyzer is not None and not args.product:
+        raise SerappError("--analyzer sets the engine of the product path: give --product too.")
+    engine = analyzer_settings(args.analyzer)  # checked before anything is scored
     model, *members = [load_model(path) for path in args.model or [None]]
     condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed, args.device, args.rt60)
     scored, summary, plot = evaluate_into(args.out, model, select_clips(args), condition, members, split=args.split,
@@ -118,24 +125,35 @@ def run(args: argparse.Namespace) -> int:
     if args.product:
         if members or not condition.clean:
             raise SerappError("--product scores one model on clean audio (no --model ensemble, noise or gain).")
-        summary["product_path"] = product_path(model, scored, args.replay_clips, args.seed)
+        summary["product_path"] = product_path(model, scored, args.replay_clips, args.seed, engine)
         write_json(args.out / "metrics.json", summary)
     print(f"log-loss {summary['log_loss']:.3f}, ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
     return 0
 
 
-def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int) -> dict[str, Any]:
+def analyzer_settings(path: Path | None) -> AnalyzerConfig:
+    """The engine settings of ``--analyzer`` (a JSON object of :class:`AnalyzerConfig` fields), else the defaults."""
+    from .jsonfile import read_json
+
+    return AnalyzerConfig() if path is None else AnalyzerConfig.from_dict(read_json(path, "analyzer settings"))
+
+
+def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
+                 config: AnalyzerConfig | None = None) -> dict[str, Any]:
     """File analysis and live replay figures (see :mod:`serapp_train.productpath`) on the clips ``scored`` used, printed
-    beside their fixed-crop UA, as a ``metrics.json`` entry."""
+    beside their fixed-crop UA, as a ``metrics.json`` entry; ``config``: the engine's settings (default: its
+    defaults), recorded where they differ from the defaults."""
     from . import productpath
+
+    config = config or AnalyzerConfig()
 
     clips = scored.clips
     fixed_ua = scored.metrics.uar  # the fixed crops were scored already: their UAR is the UA to compare with
     bar = _progress("file analysis")
-    analysed = productpath.score_file_analysis(model, clips, progress=bar)
+    analysed = productpath.score_file_analysis(model, clips, config, progress=bar)
     rng = np.random.default_rng(seed)
     subset = [clips[i] for i in sorted(rng.choice(len(clips), min(replay_clips, len(clips)), replace=False))]
-    replay = productpath.live_replay(model, subset, seed=seed, progress=_progress("live replay"))
+    replay = productpath.live_replay(model, subset, config, seed=seed, progress=_progress("live replay"))
     print(f"fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} ({analysed.ua - fixed_ua:+.1%}, "
           f"{analysed.no_speech} of {analysed.clips} clips without speech found)")
     print(f"live replay ({replay.conversations} conversations, {replay.utterances} utterances, "
@@ -147,7 +165,8 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int)
             "file_analysis_no_speech": analysed.no_speech, "replay": replay.to_dict(),
             "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":
                                 productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
-                                "block_s": productpath.REPLAY_BLOCK_S}}
+                                "block_s": productpath.REPLAY_BLOCK_S},
+            "engine_changes": {k: v for k, v in config.to_dict().items() if v != AnalyzerConfig().to_dict()[k]}}
 
 
 def _progress(what: str) -> Any:
