@@ -130,7 +130,7 @@ def named_cases(speech: np.ndarray, folder: Path) -> dict[str, Path]:
         "silence": encode(np.zeros(2 * SR, np.float32), SR, "WAV", "PCM_16"),
         "clipping": encode(np.clip(speech * 50, -1, 1), SR, "WAV", "PCM_16"),
         "nan": encode(nan, SR, "WAV", "FLOAT"), "inf": encode(inf, SR, "WAV", "FLOAT"),
-        "0.2s": encode(speech[int(0.5 * SR):int(0.7 * SR)], SR, "WAV", "PCM_16"),
+        "0.05s": encode(speech[int(0.5 * SR):int(0.55 * SR)], SR, "WAV", "PCM_16"),
     }
     paths = {}
     for name, data in contents.items():

@@ -12,6 +12,7 @@ from serapp_train import productpath
 from serapp_train.corpora import Clip
 from serapp_train.metrics import uar
 
+from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel, load_model
 from serapp.engine.result import EmotionResult
 
@@ -69,7 +70,7 @@ def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Pa
 def test_evaluate_scores_the_product_path_with_other_engine_settings(onnx_model_path: Path, sample_clips: list[Path],
                                                                      tmp_path: Path) -> None:
     """`serapp-train evaluate --product --analyzer FILE` runs file analysis and the live replay with those engine
-    settings and records what differed from the defaults; the figures move with the setting."""
+    settings and records the settings it used; the figures move with the setting."""
     from serapp_train.cli import main
 
     model: OnnxModel = load_model(onnx_model_path)
@@ -85,7 +86,8 @@ def test_evaluate_scores_the_product_path_with_other_engine_settings(onnx_model_
             args += ["--analyzer", str(tmp_path / f"{name}.json")]
         assert main(args) == 0
         records[name] = json.loads((tmp_path / name / "metrics.json").read_text())["product_path"]
-    assert records["defaults"]["engine_changes"] == {} and records["late"]["engine_changes"] == {"min_speech_s": 1.5}
+    assert records["defaults"]["engine"] == AnalyzerConfig().to_dict()
+    assert records["late"]["engine"] == {**AnalyzerConfig().to_dict(), "min_speech_s": 1.5}
     # an utterance must hold 1.5 s of speech before it begins: later onsets, fewer updates showing an emotion
     assert records["late"]["replay"]["shown"] < records["defaults"]["replay"]["shown"]
 

@@ -98,6 +98,10 @@ def check_file(path: Path, model: OnnxModel) -> None:
         speech = [w.probs for w in fa.timeline if w.probs is not None]
         if speech:
             assert_probabilities(np.stack(speech))
+            assert fa.utterances  # a window scored as speech lies in an utterance
+        # the summary comes from the utterances (an utterance shorter than the 1-s hop may fall between windows)
+        if fa.utterances:
+            assert_probabilities(np.stack([u.probs for u in fa.utterances]))
         else:
             assert fa.summary.dominant == SILENCE
 
@@ -179,9 +183,9 @@ def test_any_bytes_fail_plainly(tmp_path: Path, model: OnnxModel, magic: bytes, 
 
 
 # ------------------------------------------------------------------------------------------- named cases
-# Files that hold no utterance: digital silence, and 0.2 s of speech, shorter than the speech an utterance needs
-# before it begins (AnalyzerConfig.min_speech_s): too little to judge, so reported as no speech.
-SHORTER_THAN_AN_UTTERANCE = ("silence", "0.2s")
+# Files that hold no utterance: digital silence, and 0.05 s of speech, shorter than the speech an utterance needs
+# before it begins (AnalyzerConfig.min_speech_s, two 32-ms chunks): too little to judge, so reported as no speech.
+SHORTER_THAN_AN_UTTERANCE = ("silence", "0.05s")
 
 
 def test_analyze_json_on_odd_files(tmp_path: Path, onnx_model_path: Path, speech: np.ndarray,
@@ -205,8 +209,8 @@ def test_analyze_json_on_odd_files(tmp_path: Path, onnx_model_path: Path, speech
         else:  # real speech at any rate, channel count, level or header size lie is heard as speech
             assert s["dominant"] != SILENCE and s["speech_ratio"] > 0, name
             assert abs(sum(s["probabilities"].values()) - 1) < 1e-3, name
-            assert abs(s["duration_s"] - (0.2 if name == "0.2s" else speech.size / SR)) < 0.01, name
-    assert entries["0.2s"]["summary"]["windows"] == 1
+            assert abs(s["duration_s"] - (0.05 if name == "0.05s" else speech.size / SR)) < 0.01, name
+    assert entries["0.05s"]["summary"]["windows"] == 1
 
 
 def test_analyze_plain_output_prints_one_line_per_bad_file(tmp_path: Path, onnx_model_path: Path,

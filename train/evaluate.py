@@ -142,7 +142,7 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
                  config: AnalyzerConfig | None = None) -> dict[str, Any]:
     """File analysis and live replay figures (see :mod:`serapp_train.productpath`) on the clips ``scored`` used, printed
     beside their fixed-crop UA, as a ``metrics.json`` entry; ``config``: the engine's settings (default: its
-    defaults), recorded where they differ from the defaults."""
+    defaults), recorded whole (defaults change; a record must say what it was measured with)."""
     from . import productpath
 
     config = config or AnalyzerConfig()
@@ -166,7 +166,7 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
             "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":
                                 productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
                                 "block_s": productpath.REPLAY_BLOCK_S},
-            "engine_changes": {k: v for k, v in config.to_dict().items() if v != AnalyzerConfig().to_dict()[k]}}
+            "engine": config.to_dict()}
 
 
 def _progress(what: str) -> Any:

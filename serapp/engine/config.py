@@ -60,10 +60,13 @@ class AnalyzerConfig(JsonConfig):
 
     hop_s: float = TUNABLES["hop_s"].default
     smoothing_s: float = TUNABLES["smoothing_s"].default
-    vad_onset: float = 0.5
-    vad_offset: float = 0.35
+    # Chosen on the shipped model's validation speakers (docs/engine-settings/table.md, decision 0012): utterances
+    # that begin after two 32-ms chunks at the lower thresholds show an emotion sooner, so more speech updates are
+    # right live (issue 28), while the non-speech set and corpus speech are detected as before.
+    vad_onset: float = 0.35
+    vad_offset: float = 0.25
     gate_db: float = TUNABLES["gate_db"].default
-    min_speech_s: float = 0.25
+    min_speech_s: float = 0.064
     # Chosen on the shipped model's validation speakers: with 0.5 s on each side an utterance keeps the soft
     # onsets and endings that training's 30 dB trim keeps, and file analysis matches the fixed crops.
     hangover_s: float = 0.5
