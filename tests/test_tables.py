@@ -27,6 +27,8 @@ def test_records_become_one_table(tmp_path: Path) -> None:
     assert lines[0].startswith("| model | fixed-crop UA |") and len(lines) == 4
     assert lines[2] == "| whisper | 61.3 % | 57.9 % | 28.7 % | 0.92 | 0.0 % |"
     assert lines[3].startswith("| cnn | 56.8 % |")
+    assert main(["table", f"onsets 2 chunks={a}", "--rows", "engine settings", "--out", str(out)]) == 0
+    assert out.read_text().splitlines()[0].startswith("| engine settings | fixed-crop UA |")
 
 
 def test_different_speakers_or_records_are_refused(tmp_path: Path) -> None:

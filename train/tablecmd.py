@@ -20,6 +20,8 @@ from .tables import PRODUCT_HEADER, markdown, product_row
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("records", nargs="+", metavar="NAME=METRICS.json", help="evaluate --product records")
     parser.add_argument("--out", type=Path, default=None, help="write the table here (default: print it)")
+    parser.add_argument("--rows", default=PRODUCT_HEADER[0],
+                        help="what the rows are: the first column's header (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         scored.add((record.get("part"), json.dumps(sorted(record.get("speakers") or []))))
     if len(scored) > 1:
         raise SerappError("These records score different speakers; a table of them would compare different people.")
-    table = markdown(PRODUCT_HEADER, rows)
+    table = markdown([args.rows, *PRODUCT_HEADER[1:]], rows)
     if args.out is None:
         print(table, end="")
     else:
