@@ -161,9 +161,11 @@ class Scored:
     def summary(self, model: OnnxModel) -> dict[str, Any]:
         """The ``metrics.json`` content: metrics, ECE, model, condition and speakers."""
         from . import metrics
+        from .runfolder import from_checkout
 
+        # the model named from the checkout's root: a record in docs/ reads the same in every clone
         return {**self.metrics.to_dict(), "ece": metrics.ece(self.probs, self.y),
-                "log_loss": metrics.nll(self.probs, self.y), "model": str(model.path),
+                "log_loss": metrics.nll(self.probs, self.y), "model": from_checkout(model.path),
                 "condition": self.condition.describe(), "speakers": sorted({c.speaker for c in self.clips})}
 
 
