@@ -515,16 +515,23 @@ def _train_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     return Status(True, f"kept ({folder.path})")
 
 
-def _export_status(recipe: Recipe, step: Step, runs: Path) -> Status:
-    folder = output(step, runs)
-    if not (folder / EXPORT_RECORD).is_file():
-        return Status(False, "not exported yet")
-    if read_json(folder / EXPORT_RECORD, "export record") != export_record(step, runs):
-        return Status(False, "its run or options have changed since it was exported")
-    missing = [name for name in export_files(step) if not (folder / name).is_file()]
+def _recorded_status(folder: Path, record: str, expected: dict[str, Any], files: Sequence[str], *, absent: str,
+                     changed: str) -> Status:
+    """The state of a step whose folder keeps a record of what it was made from (``record``, written last): kept
+    when the record equals ``expected`` and ``files`` are there; ``absent`` and ``changed`` say why not."""
+    if not (folder / record).is_file():
+        return Status(False, absent)
+    if read_json(folder / record, "step record") != expected:
+        return Status(False, changed)
+    missing = [name for name in files if not (folder / name).is_file()]
     if missing:
         return Status(False, f"its folder lacks {', '.join(missing)}")
     return Status(True, f"kept ({folder})")
+
+
+def _export_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    return _recorded_status(output(step, runs), EXPORT_RECORD, export_record(step, runs), export_files(step),
+                            absent="not exported yet", changed="its run or options have changed since it was exported")
 
 
 def export_files(step: Step) -> tuple[str, ...]:
@@ -577,15 +584,9 @@ def ensemble_record(step: Step, runs: Path) -> dict[str, Any]:
 
 
 def _ensemble_status(recipe: Recipe, step: Step, runs: Path) -> Status:
-    folder = output(step, runs)
-    if not (folder / ENSEMBLE_RECORD).is_file():
-        return Status(False, "not merged yet")
-    if read_json(folder / ENSEMBLE_RECORD, "ensemble record") != ensemble_record(step, runs):
-        return Status(False, "its members or options have changed since it was merged")
-    missing = [name for name in (*export_files(step), CONFIG, SPLIT, METRICS) if not (folder / name).is_file()]
-    if missing:
-        return Status(False, f"its folder lacks {', '.join(missing)}")
-    return Status(True, f"kept ({folder})")
+    return _recorded_status(output(step, runs), ENSEMBLE_RECORD, ensemble_record(step, runs),
+                            (*export_files(step), CONFIG, SPLIT, METRICS), absent="not merged yet",
+                            changed="its members or options have changed since it was merged")
 
 
 def evaluate_record(recipe: Recipe, step: Step, runs: Path) -> dict[str, Any]:
@@ -604,12 +605,9 @@ def evaluate_limit(recipe: Recipe, step: Step) -> int | None:
 
 
 def _evaluate_status(recipe: Recipe, step: Step, runs: Path) -> Status:
-    folder = output(step, runs)
-    if not (folder / EVALUATE_RECORD).is_file() or not (folder / METRICS).is_file():
-        return Status(False, "not scored yet")
-    if read_json(folder / EVALUATE_RECORD, "evaluation record") != evaluate_record(recipe, step, runs):
-        return Status(False, "its models, split or options have changed since it was scored")
-    return Status(True, f"kept ({folder})")
+    return _recorded_status(output(step, runs), EVALUATE_RECORD, evaluate_record(recipe, step, runs), (METRICS,),
+                            absent="not scored yet",
+                            changed="its models, split or options have changed since it was scored")
 
 
 def crossval_out(step: Step, runs: Path) -> Path:
