@@ -28,10 +28,7 @@ import numpy as np
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
-from .runfolder import CONFIG, METRICS, MODEL_ONNX, SPLIT, RunFolder
-
-# the int8 copy beside an ensemble's model.onnx (the name export steps give theirs)
-INT8_ONNX = "model-int8.onnx"
+from .runfolder import CONFIG, METRICS, MODEL_INT8_ONNX, MODEL_ONNX, SPLIT, RunFolder
 
 if TYPE_CHECKING:
     import onnx
@@ -259,8 +256,9 @@ def build_ensemble(run_dirs: Sequence[Path], out: Path, *, name: str | None = No
         metrics.evaluate(raw[part].y, served[part], info.labels, corpora=[c.corpus for c in raw[part].clips]).to_dict()
         for part in ("val", "test"))
     val_loss = metrics.nll(served["val"], raw["val"].y)
-    _write(proto, dataclasses.replace(info, temperature=calibration["temperature"],
-                                      metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics}), path)
+    info = dataclasses.replace(info, temperature=calibration["temperature"],
+                               metrics={k: test_metrics[k] for k in HEADLINE if k in test_metrics})
+    _write(proto, info, path)
     folder.write_config(first.folder.config(), members=[m.folder for m in members])
     folder.write_split(first.split)
     folder.write_labels(info.labels)
@@ -270,17 +268,15 @@ def build_ensemble(run_dirs: Sequence[Path], out: Path, *, name: str | None = No
         "validation": {**val_metrics, "log_loss": val_loss},
         "n_params": _n_weights(proto)})
     say(f"validation: log-loss {val_loss:.3f}, accuracy {val_metrics['accuracy']:.3f}, UAR "
-          f"{val_metrics['uar']:.3f}; T = {calibration['temperature']:.3f}")
+        f"{val_metrics['uar']:.3f}; T = {calibration['temperature']:.3f}")
     say(f"test: accuracy {test_metrics['accuracy']:.3f}, macro-F1 {test_metrics['macro_f1']:.3f}, UAR "
-          f"{test_metrics['uar']:.3f}; saved in {out}")
+        f"{test_metrics['uar']:.3f}; saved in {out}")
     if int8:
         from .export import quantize_int8
         from .exporting import parity_features
 
         inputs, _ = parity_features(folder, root, 8)
-        served_info = load_model(path).info
-        diff = quantize_int8(path, path.with_name(INT8_ONNX), dataclasses.replace(
-            served_info, notes=f"{served_info.notes}; weights quantised to int8 (dynamic)"), inputs)
-        say(f"int8 copy: {path.with_name(INT8_ONNX)} (largest probability difference {diff:.4f} on "
-            f"{len(inputs)} clips)")
+        small = folder.path / MODEL_INT8_ONNX
+        diff = quantize_int8(path, small, info, inputs)
+        say(f"int8 copy: {small} (largest probability difference {diff:.4f} on {len(inputs)} clips)")
     return folder

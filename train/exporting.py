@@ -96,10 +96,7 @@ def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = Non
                        atol=atol, extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it
     if not int8:
         return Exported(path, info, len(inputs))
-    import dataclasses
-
     from .export import quantize_int8
 
     small = path.with_name(f"{path.stem}-int8.onnx")
-    info8 = dataclasses.replace(info, notes=f"{info.notes}; weights quantised to int8 (dynamic)")
-    return Exported(path, info, len(inputs), small, quantize_int8(path, small, info8, inputs))
+    return Exported(path, info, len(inputs), small, quantize_int8(path, small, info, inputs))

@@ -82,6 +82,7 @@ from .runfolder import (
     HISTORY,
     LABELS,
     METRICS,
+    MODEL_INT8_ONNX,
     MODEL_KERAS,
     MODEL_ONNX,
     SPEC,
@@ -117,7 +118,6 @@ EXPORT_RECORD = "export.json"
 EVALUATE_RECORD = "evaluate.json"
 ENSEMBLE_RECORD = "ensemble.json"
 CROSSVAL_RECORD = "crossval-step.json"
-INT8_ONNX = "model-int8.onnx"
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
 
 
@@ -535,7 +535,7 @@ def _export_status(recipe: Recipe, step: Step, runs: Path) -> Status:
 
 
 def export_files(step: Step) -> tuple[str, ...]:
-    return (MODEL_ONNX, INT8_ONNX) if step.int8 else (MODEL_ONNX,)
+    return (MODEL_ONNX, MODEL_INT8_ONNX) if step.int8 else (MODEL_ONNX,)
 
 
 def export_record(step: Step, runs: Path) -> dict[str, Any]:
@@ -549,7 +549,7 @@ def export_record(step: Step, runs: Path) -> dict[str, Any]:
 
 def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
     """The exported file an install step copies (its export step's model, or its int8 copy)."""
-    return output_of(step.needs[0], runs) / (INT8_ONNX if step.int8 else MODEL_ONNX)
+    return output_of(step.needs[0], runs) / (MODEL_INT8_ONNX if step.int8 else MODEL_ONNX)
 
 
 def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:

@@ -51,6 +51,7 @@ SELECTION = "selection.json"
 PRODUCT_PATH = "product-path/metrics.json"
 MODEL_KERAS = "model.keras"
 MODEL_ONNX = "model.onnx"
+MODEL_INT8_ONNX = "model-int8.onnx"  # its int8 copy, beside it (export and ensemble steps)
 PARTS: tuple[str, ...] = ("train", "val", "test")
 MEMBERS = "members"  # the config.json key an ensemble adds
 
