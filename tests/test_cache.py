@@ -77,6 +77,26 @@ def test_changed_spec_or_file_is_recomputed(clips: list[Clip], tmp_path: Path,
     np.testing.assert_array_equal(again.features[0], features.compute(audio.load(clips[1].path), SPEC))
 
 
+def test_a_corpus_copied_again_keeps_its_entries(clips: list[Clip], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared corpora are copied afresh for each session (new paths or modification times): entries are found
+    by the files' contents, so the copy is warm; the same bytes edited are not."""
+    first, second = tmp_path / "a" / "clip.ogg", tmp_path / "b" / "clip.ogg"
+    for path in (first, second):
+        path.parent.mkdir()
+    shutil.copyfile(clips[0].path, first)
+    cache.features([clip_of(first)], SPEC, cache=tmp_path / "c", progress=False)
+    shutil.copyfile(clips[0].path, second)  # another folder, a newer mtime
+    calls = count_loads(monkeypatch)
+    warm = cache.features([clip_of(second)], SPEC, cache=tmp_path / "c", progress=False)
+    assert calls == [] and cache.file_key(first, SPEC.hash) == cache.file_key(second, SPEC.hash)
+    np.testing.assert_array_equal(warm.features[0], features.compute(audio.load(first), SPEC))
+    data = bytearray(second.read_bytes())
+    data[-1] ^= 0xFF  # one byte of the last Ogg page changed: the same size, other contents
+    second.write_bytes(bytes(data))
+    assert cache.file_key(first, SPEC.hash) != cache.file_key(second, SPEC.hash)
+
+
 def test_bad_files_are_reported_skipped_and_remembered(clips: list[Clip], tmp_path: Path,
                                                        caplog: pytest.LogCaptureFixture,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,8 @@
 """The trainer's feature cache: features and prepared 3-s waveforms per clip, computed once, in parallel.
 
-Entries are keyed by the feature spec's hash and the file's identity (resolved path, size, mtime_ns), so an
-edited or replaced file and a changed spec are recomputed, and nothing else is. Each entry is one ``.npy``
+Entries are keyed by the feature spec's hash and the file's identity (:func:`file_identity`: its size and the
+SHA-256 of its contents), so an edited or replaced file and a changed spec are recomputed, and nothing else is: a
+corpus copied again (new modification times) or moved keeps its entries. Each entry is one ``.npy``
 file (read with ``allow_pickle=False``) written atomically (temp file + rename), under::
 
     <cache dir>/<spec.hash>/{features,audio}/<key[:2]>/<key>.npy     (and errors/<key>.txt for bad files)
@@ -15,6 +16,7 @@ run decodes no audio at all. Audio is decoded by :func:`serapp.engine.audio.load
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -82,12 +84,34 @@ class _Entry:
     error: str
 
 
-def _file_key(path: Path, spec_hash: str) -> str:
-    """Cache key of a file's identity under a spec; stat fails (OSError) for a missing file."""
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's contents (16 hex digits), read in 1-MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _digest_of(resolved: str, size: int, mtime_ns: int) -> str:
+    """:func:`file_digest`, read once per process for a file that has not changed (size and mtime in the key)."""
+    del size, mtime_ns  # only part of the memo's key
+    return file_digest(Path(resolved))
+
+
+def file_identity(path: Path) -> str:
+    """A clip file's identity for the caches: its size and contents' digest, not its path or modification time
+    (the shared corpora are copied afresh for each session: keyed by mtime, every cached entry was lost each time).
+    OSError for a missing or unreadable file."""
     resolved = path.resolve()
     st = resolved.stat()
-    identity = f"{spec_hash}\0{resolved}\0{st.st_size}\0{st.st_mtime_ns}"
-    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+    return f"{st.st_size}:{_digest_of(str(resolved), st.st_size, st.st_mtime_ns)}"
+
+
+def file_key(path: Path, namespace: str) -> str:
+    """Cache key (32 hex digits) of a file's identity within ``namespace`` (a spec's or a store's hash)."""
+    return hashlib.sha256(f"{namespace}\0{file_identity(path)}".encode()).hexdigest()[:32]
 
 
 def _entry(root: Path, key: str, kinds: Sequence[str], source: Path) -> _Entry:
@@ -184,7 +208,7 @@ def extract(clips: Sequence[Clip], spec: FeatureSpec, *, features: bool = True, 
     pending: list[tuple[int, _Entry]] = []
     for i, clip in enumerate(clips):
         try:
-            entry = _entry(root, _file_key(Path(clip.path), spec.hash), kinds, Path(clip.path))
+            entry = _entry(root, file_key(Path(clip.path), spec.hash), kinds, Path(clip.path))
         except OSError as exc:
             errors[i] = f"{clip.path}: cannot read the file ({exc.strerror or exc})."
             continue

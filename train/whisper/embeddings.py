@@ -14,9 +14,10 @@ an exported model sees it. Entries live under::
 
 where ``<cache dir>`` is :func:`serapp_train.cache.cache_dir` (``$SERAPP_CACHE`` or ``~/.cache/serapp``), ``<key>``
 hashes the encoder's ``model.bin`` contents, the feature spec, the pooling and :data:`EMBEDDINGS_VERSION`, and
-``<k>`` the clip file's identity (resolved path, size, mtime_ns). Each entry is written atomically as soon as its
-batch is encoded: an interrupted run (Ctrl+C) keeps what it finished and the next run does only the rest. Clips that
-cannot be decoded are skipped and reported, as :func:`serapp_train.cache.extract` does.
+``<k>`` the clip file's identity (:func:`serapp_train.cache.file_identity`: size and contents). Each entry is
+written atomically as soon as its batch is encoded: an interrupted run (Ctrl+C) keeps what it finished and the next
+run does only the rest. Clips that cannot be decoded are skipped and reported, as :func:`serapp_train.cache.extract`
+does.
 
 ``python -m serapp_train.whisper.embeddings [--corpora ravdess crema-d ...]`` fills the cache for the corpora.
 """
@@ -71,26 +72,10 @@ class Embedded:
     root: Path
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's contents (16 hex digits), read in 1-MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def pool_mean_std(hidden: np.ndarray) -> np.ndarray:
     """``(..., frames, width)`` -> ``(..., 2 * width)``: mean then standard deviation over the frames."""
     hidden = np.asarray(hidden, dtype=np.float32)
     return np.concatenate([hidden.mean(axis=-2), hidden.std(axis=-2)], axis=-1)
-
-
-def _identity_key(path: Path, namespace: str) -> str:
-    """Cache key of a file's identity (as :mod:`serapp_train.cache` keys its entries); OSError for a missing file."""
-    resolved = path.resolve()
-    st = resolved.stat()
-    return hashlib.sha256(f"{namespace}\0{resolved}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:32]
 
 
 def _save(path: Path, value: np.ndarray) -> None:
@@ -130,7 +115,7 @@ def _open_store(spec: FeatureSpec, source: str | Path | None, pooling: str, cach
     if spec.kind != "whisper_logmel":
         raise SerappError(f"The Whisper encoder takes whisper_logmel features, not {spec.kind!r}.")
     model_dir = find_model_dir(source)
-    digest = file_digest(model_dir / MODEL_FILE)
+    digest = cache.file_digest(model_dir / MODEL_FILE)
     key = hashlib.sha256(f"v{EMBEDDINGS_VERSION}:{digest}:{pooling}:{spec.hash}{extra}".encode()).hexdigest()[:16]
     root = (Path(cache_root) if cache_root is not None else cache.cache_dir()) / "whisper" / key
 
@@ -211,7 +196,7 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
     entries: list[tuple[int, Path]] = []
     for i, clip in enumerate(clips):
         try:
-            k = _identity_key(Path(clip.path), store.key)
+            k = cache.file_key(Path(clip.path), store.key)
         except OSError as exc:
             errors[i] = f"{clip.path}: cannot read the file ({exc.strerror or exc})."
             continue
@@ -263,7 +248,7 @@ def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, se
     ids: list[str] = []  # each clip's identity key: it names the cache entries and seeds the views' draws
     for clip in clips:
         try:
-            ids.append(_identity_key(Path(clip.path), store.key))
+            ids.append(cache.file_key(Path(clip.path), store.key))
         except OSError as exc:
             raise SerappError(f"{clip.path}: cannot read the file ({exc.strerror or exc}).") from exc
     entries = [((i, v), store.root / k[:2] / f"{k}-v{v}.npy") for i, k in enumerate(ids) for v in range(views)]
