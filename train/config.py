@@ -101,6 +101,16 @@ class TrainConfig(JsonConfig):
     # The views' augmentations are drawn from ``views_seed`` (None: ``seed``): fixed while ``seed`` changes, heads of
     # a seed ensemble reuse one cache of views instead of encoding new ones (10+ minutes each on a CPU).
     views_seed: int | None = None
+    # Encoder families: views of only the first ``prefix_s`` seconds (drawn uniformly) of each training clip's
+    # prepared audio, cached like ``views``. The live display scores an utterance from its first fraction of a
+    # second on; these teach the head what a beginning sounds like, apart from the other augmentations.
+    prefix_views: int = 0
+    prefix_s: tuple[float, float] = (0.5, 1.75)
+
+    @property
+    def prefix_augment(self) -> AugmentConfig:
+        """The augmentation that makes a prefix view: the beginning kept, nothing else changed."""
+        return AugmentConfig(p_partial=1.0, partial_s=self.prefix_s)
 
     @property
     def view_seed(self) -> int:
@@ -116,6 +126,7 @@ class TrainConfig(JsonConfig):
         if self.corpora is not None:
             object.__setattr__(self, "corpora", tuple(self.corpora))
         object.__setattr__(self, "teachers", tuple(str(t) for t in self.teachers))
+        object.__setattr__(self, "prefix_s", tuple(float(v) for v in self.prefix_s))
         self.validate()
 
     def validate(self) -> None:
@@ -146,6 +157,11 @@ class TrainConfig(JsonConfig):
              f"{self.family} trains on cached encoder outputs: it takes no feature augmentation or mixup"),
             (self.views >= 0, f"views must be >= 0, got {self.views}"),
             (not self.views or self.family in ENCODER_FAMILIES, "views are for encoder families (whisper_tiny)"),
+            (self.prefix_views >= 0, f"prefix_views must be >= 0, got {self.prefix_views}"),
+            (not self.prefix_views or self.family in ENCODER_FAMILIES,
+             "prefix_views are for encoder families (whisper_tiny)"),
+            (len(self.prefix_s) == 2 and 0.1 <= self.prefix_s[0] <= self.prefix_s[1] <= 30.0,
+             f"prefix_s must be two lengths within 0.1-30 s, shortest first, got {list(self.prefix_s)}"),
             (self.family not in ENCODER_FAMILIES or bool(self.views) == self.augment.audio_enabled,
              "an encoder family takes audio augmentation through views: set both views and the augmentation"),
         ]

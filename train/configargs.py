@@ -72,6 +72,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, family: bool = True
                    help="augmentation: none (default), spec, light, strong, or an AugmentConfig JSON file")
     g.add_argument("--views", type=int, default=s,
                    help="encoder families: augmented copies of each training clip, encoded once and cached (0)")
+    g.add_argument("--prefix-views", type=int, default=s,
+                   help="encoder families: copies of each training clip's beginning (its first prefix_s seconds), "
+                        "encoded once and cached (0)")
     g.add_argument("--views-seed", type=int, default=s,
                    help="seed of the views' augmentations (default: --seed); fix it to vary --seed on cached views")
     g.add_argument("--label-smoothing", type=float, default=s)

@@ -135,16 +135,22 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index[c.label] for c in kept], dtype=np.int64)
     split = choose_split(kept, config)
-    if config.views:  # the training speakers' augmented views join the training rows, after the clean clips
+    # The training speakers' augmented views, then their prefix views, join the training rows after the clean clips.
+    groups = [(config.views, config.augment), (config.prefix_views, config.prefix_augment)]
+    if any(n for n, _ in groups):
         from .whisper.embeddings import embed_views
 
         train = split.train
-        views = embed_views([kept[i] for i in train], config.augment, views=config.views, seed=config.view_seed,
-                            spec=spec, workers=workers or 1, progress=progress)
-        x = np.concatenate([x, views.reshape(-1, *x.shape[1:])])
-        added = np.arange(len(kept), len(kept) + views.shape[0] * views.shape[1])
-        kept = [*kept, *(kept[i] for i in train for _ in range(config.views))]
-        y = np.concatenate([y, np.repeat(y[train], config.views)])
-        split = dataclasses.replace(split, train=np.concatenate([train, added]))
+        added = []
+        for n_views, augment in groups:
+            if not n_views:
+                continue
+            views = embed_views([kept[i] for i in train], augment, views=n_views, seed=config.view_seed, spec=spec,
+                                workers=workers or 1, progress=progress)
+            added.append(np.arange(len(kept), len(kept) + views.shape[0] * views.shape[1]))
+            x = np.concatenate([x, views.reshape(-1, *x.shape[1:])])
+            kept = [*kept, *(kept[i] for i in train for _ in range(n_views))]
+            y = np.concatenate([y, np.repeat(y[train], n_views)])
+        split = dataclasses.replace(split, train=np.concatenate([train, *added]))
     return Data(kept, labels, y, x, audio, split)
 

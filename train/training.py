@@ -47,9 +47,10 @@ def split_records(config: TrainConfig, data: Data) -> tuple[dict[str, Any], dict
     views counted apart, as ``train_views``), and each part's speakers."""
     split = data.split
     sizes = split.sizes()
-    if config.views:
-        sizes["train"] //= 1 + config.views
-        sizes["train_views"] = sizes["train"] * config.views
+    copies = config.views + config.prefix_views
+    if copies:
+        sizes["train"] //= 1 + copies
+        sizes["train_views"] = sizes["train"] * copies
     record = {"name": split.name, "speaker_independent": split.speaker_independent, **sizes}
     speakers = {f"{part}_speakers": sorted({data.clips[i].speaker for i in getattr(split, part)})
                 for part in ("train", "val", "test")}
