@@ -88,6 +88,11 @@ def test_an_encoder_family_takes_audio_augmentation_through_views_only() -> None
         TrainConfig(family="whisper_tiny", views=2)
     with pytest.raises(SerappError, match="encoder families"):
         TrainConfig(family="cnn2d", augment=audio_only, views=2)
+    TrainConfig(family="whisper_tiny", prefix_views=1)  # beginnings alone: no other augmentation needed
+    with pytest.raises(SerappError, match="prefix_views are for encoder families"):
+        TrainConfig(family="cnn2d", prefix_views=1)
+    with pytest.raises(SerappError, match="shortest first"):
+        TrainConfig(family="whisper_tiny", prefix_views=1, prefix_s=(2.0, 1.0))
 
 
 @pytest.mark.corpora
@@ -126,6 +131,13 @@ def test_the_family_trains_its_head_on_the_cache_and_exports_the_encoder_with_it
                                                                                    *range(n, len(data.y))}
     np.testing.assert_array_equal(data.split.test, clean.split.test)
     np.testing.assert_array_equal(data.y[n:], clean.y[clean.split.train])
+    prefixed = load_data(config.replace(prefix_views=1, prefix_s=(0.5, 0.5)), corpora, progress=False)
+    m = len(data.y)  # prefix views follow the augmented ones, for training rows only
+    assert len(prefixed.y) == m + len(clean.split.train) and len(prefixed.split.train) == len(data.split.train) + (
+        len(clean.split.train))
+    np.testing.assert_array_equal(prefixed.features[:m], data.features)
+    np.testing.assert_array_equal(prefixed.y[m:], clean.y[clean.split.train])
+    assert not np.allclose(prefixed.features[m:], clean.features[clean.split.train], atol=1e-2)  # half a second
     rows = data.split.test[:6]
     head = keras.saving.load_model(run / "model.keras", safe_mode=True)
     raw = keras.ops.convert_to_numpy(head(data.features[rows], training=False))
