@@ -57,6 +57,27 @@ def test_conversations_hold_each_clip_once_with_pauses(sample_clips: list[Path])
         assert conv.audio.shape[0] / 16000 >= ends[-1] + productpath.PAUSE_S[1] - 0.01
 
 
+def test_the_replay_truth_is_speech_not_the_room_before_it(sample_clips: list[Path]) -> None:
+    """A clip recorded over room tone within 30 dB of its speech (as CREMA-D's are) is trimmed to the room's start,
+    but its truth span starts and ends with the speech; a clip recorded in silence keeps its trimmed span."""
+    from serapp.engine import audio
+    from serapp.engine.preprocess import nonsilent_bounds
+
+    y = audio.load(sample_clips[0], 16000)  # RAVDESS: speech in a quiet room
+    lo, hi = productpath.speech_bounds(y)
+    trim_lo, trim_hi = nonsilent_bounds(y, 30.0, 512, 160)
+    assert abs(lo - trim_lo) <= 160 and abs(hi - trim_hi) <= 160 and hi - lo > 8000
+    speech = y[lo:hi]
+    peak_rms = np.max(np.sqrt(np.convolve(speech ** 2, np.ones(512) / 512, mode="valid")))
+    room = np.random.default_rng(0).normal(0.0, peak_rms * 10 ** (-24 / 20), 10_000).astype(np.float32)  # -24 dB
+    noisy = np.concatenate([room, speech + np.resize(room, speech.shape[0]), room])
+    assert nonsilent_bounds(noisy, 30.0, 512, 160)[0] == 0  # the trim keeps the room
+    start, end = productpath.speech_bounds(noisy)
+    # within 0.15 s of the speech (its softest edges drown in the room), not 0.6 s before or after it
+    assert abs(start - room.shape[0]) <= 2400 and abs(end - (room.shape[0] + speech.shape[0])) <= 2400
+    assert productpath.speech_bounds(np.zeros(100, np.float32)) == (0, 100)
+
+
 def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Path, sample_clips: list[Path]) -> None:
     model: OnnxModel = load_model(onnx_model_path)
     clips = [Clip(p, "x", model.labels[i % 3], f"x:{i}", None, "a") for i, p in enumerate(sample_clips[:4])]
@@ -65,6 +86,28 @@ def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Pa
     assert 3.9 < score.updates_per_s < 4.1  # one update per 0.25-s hop of audio
     assert 0.5 < score.shown <= 1.0 and score.late_pause_speech <= 0.1
     assert 0.0 <= score.speech_right <= score.shown
+
+
+def test_a_switch_margin_names_fewer_emotions_per_utterance(sample_clips: list[Path]) -> None:
+    """The real-time engine holds the named emotion against near ties: the display's label (``emotion``, what the
+    window and exports show) is the one held, not always the largest probability, and it switches less. The
+    bundled model: its probabilities have near ties (the tests' tiny model's are all but one-hot)."""
+    from serapp.bundle import default_model_path
+
+    model: OnnxModel = load_model(default_model_path())
+    clips = [Clip(p, "x", model.labels[i % 3], f"x:{i}", None, "a") for i, p in enumerate(sample_clips)]
+    conv = productpath.conversations(clips, model.labels, 16000, seed=3)[0]
+    plain = productpath.replay(model, conv, AnalyzerConfig())
+    held = productpath.replay(model, conv, AnalyzerConfig(switch_margin=0.3))
+    assert [r.t for r in plain] == [r.t for r in held]
+    for a, b in zip(plain, held, strict=True):  # the same scores; only the name differs
+        assert (a.probs is None) == (b.probs is None)
+        if a.probs is not None:
+            np.testing.assert_array_equal(a.probs, b.probs)
+            assert a.emotion == a.labels[int(np.argmax(a.probs))]
+            assert b.emotion == b.labels[b.shown] and b.probs[b.shown] >= b.probs.max() - 0.3
+    switches = [productpath.score_replay(r, conv.truth)[3] for r in (plain, held)]
+    assert switches[1] < switches[0]  # near ties swap the top emotion without the margin
 
 
 def test_evaluate_scores_the_product_path_with_other_engine_settings(onnx_model_path: Path, sample_clips: list[Path],

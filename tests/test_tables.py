@@ -11,22 +11,23 @@ from serapp_train.cli import main
 from serapp.errors import SerappError
 
 
-def _record(path: Path, fixed: float, speakers: list[str]) -> Path:
+def _record(path: Path, fixed: float, speakers: list[str], truth: str | None = "speech") -> Path:
     replay = {"speech_right": 0.287, "switches_per_utterance": 0.9167, "late_pause_speech": 0.0}
+    settings = {"pause_s": [2.0, 8.0], **({} if truth is None else {"truth": truth})}
     path.write_text(json.dumps({"part": "val", "speakers": speakers, "product_path": {
-        "fixed_crop_ua": fixed, "file_analysis_ua": 0.5794, "replay": replay}}))
+        "fixed_crop_ua": fixed, "file_analysis_ua": 0.5794, "replay": replay, "replay_settings": settings}}))
     return path
 
 
 def test_records_become_one_table(tmp_path: Path) -> None:
     a = _record(tmp_path / "a.json", 0.613, ["c:1", "c:2"])
-    b = _record(tmp_path / "b.json", 0.568, ["c:2", "c:1"])
+    b = _record(tmp_path / "b.json", 0.568, ["c:2", "c:1"], truth=None)  # recorded before the truth rule was
     out = tmp_path / "table.md"
     assert main(["table", f"whisper={a}", f"cnn={b}", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0].startswith("| model | fixed-crop UA |") and len(lines) == 4
-    assert lines[2] == "| whisper | 61.3 % | 57.9 % | 28.7 % | 0.92 | 0.0 % |"
-    assert lines[3].startswith("| cnn | 56.8 % |")
+    assert lines[2] == "| whisper | 61.3 % | 57.9 % | 28.7 % | 0.92 | 0.0 % | speech over the room |"
+    assert lines[3].startswith("| cnn | 56.8 % |") and lines[3].endswith("| trimmed clip |")
     assert main(["table", f"onsets 2 chunks={a}", "--rows", "engine settings", "--out", str(out)]) == 0
     assert out.read_text().splitlines()[0].startswith("| engine settings | fixed-crop UA |")
 

@@ -15,7 +15,7 @@ from string import Template
 
 from .cardata import Candidate, CardData, ConditionScore, CorpusFacts, Crossval, ProductPath, Selection, Teachers
 from .provenance import ABSENT, FAILED, UNRECORDED, VERIFIED
-from .tables import corpus_table, markdown, pct, target_table
+from .tables import TRUTH_RULES, corpus_table, markdown, pct, target_table
 
 TEMPLATE = "model-card.md"
 _MARKER = re.compile(r"^<!-- section: (\w+) -->\n", re.MULTILINE)
@@ -123,7 +123,8 @@ def product_path_section(pp: ProductPath) -> str:
         trained_on=("also trained on utterance beginnings (`p_partial` in its augmentation), yet early in an "
                     "utterance it is still often wrong" if pp.partial_training else
                     "trained on whole clips: early in an utterance it is often wrong"),
-        no_speech=record["file_analysis_no_speech"], command=pp.command)
+        no_speech=record["file_analysis_no_speech"], command=pp.command,
+        truth=TRUTH_RULES[settings.get("truth", "trim")][1])
 
 
 def teachers_section(t: Teachers) -> str:

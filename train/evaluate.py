@@ -165,7 +165,7 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
             "file_analysis_no_speech": analysed.no_speech, "replay": replay.to_dict(),
             "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":
                                 productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
-                                "block_s": productpath.REPLAY_BLOCK_S},
+                                "block_s": productpath.REPLAY_BLOCK_S, "truth": productpath.TRUTH_RULE},
             "engine": config.to_dict()}
 
 

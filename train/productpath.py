@@ -30,7 +30,6 @@ from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel
-from serapp.engine.preprocess import nonsilent_bounds
 from serapp.engine.result import EmotionResult
 from serapp.engine.summary import summarize
 from serapp.errors import SerappError
@@ -44,8 +43,16 @@ PAUSE_S = (2.0, 8.0)
 CONVERSATION_CLIPS = 12
 # Pause updates this far after an utterance ends must say "no speech" (the hold and hangover are shorter).
 LATE_PAUSE_S = 1.0
-# A clip's speech, for the replay's truth: within this many dB of its loudest frame (training's trim rule).
+# A clip's speech, for the replay's truth: frames within TRUTH_TOP_DB of its loudest (training's trim rule) and at
+# least TRUTH_OVER_FLOOR_DB above its noise floor (the TRUTH_FLOOR_PERCENTILE of its frame levels). The trim rule
+# alone keeps a noisy recording's room tone: CREMA-D's background lies within 30 dB of its speech, so its trimmed
+# clip begins well before the actor speaks (docs/engine-settings/replay-truth.md, decision 0014), and the replay
+# counted the room as speech the display should name. A clip recorded in silence (RAVDESS) keeps its span.
 TRUTH_TOP_DB = 30.0
+TRUTH_OVER_FLOOR_DB = 10.0
+TRUTH_FLOOR_PERCENTILE = 10.0
+# The truth rule a record was scored with, written beside its figures (records without it used "trim").
+TRUTH_RULE = "speech"
 # Blocks the replay's file source delivers: a microphone's typical period.
 REPLAY_BLOCK_S = 0.032
 
@@ -96,6 +103,28 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
                              preds, truths)
 
 
+def speech_bounds(y: np.ndarray, *, top_db: float = TRUTH_TOP_DB, over_floor_db: float = TRUTH_OVER_FLOOR_DB,
+                  floor_percentile: float = TRUTH_FLOOR_PERCENTILE, frame_length: int = 512,
+                  hop_length: int = 160) -> tuple[int, int]:
+    """Samples ``[start, end)`` of a clip's speech ``y`` ``(n,)``: from the first to the last centred RMS frame
+    both within ``top_db`` of the loudest frame and ``over_floor_db`` above the clip's noise floor (its frames'
+    ``floor_percentile``-th level), the floor rule capped at 6 dB under the loudest frame. ``(0, n)`` for a clip
+    shorter than a frame or without any level."""
+    import librosa
+
+    if y.shape[-1] < frame_length:
+        return 0, y.shape[-1]
+    pad = frame_length // 2
+    frames = librosa.util.frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
+    db = 10.0 * np.log10(np.maximum(1e-10, np.mean(np.square(frames, dtype=np.float64), axis=-2)))
+    peak = float(db.max())
+    threshold = max(peak - top_db, min(peak - 6.0, float(np.percentile(db, floor_percentile)) + over_floor_db))
+    loud = np.flatnonzero(db > threshold)
+    if loud.size == 0:
+        return 0, y.shape[-1]
+    return int(loud[0]) * hop_length, min(y.shape[-1], (int(loud[-1]) + 1) * hop_length)
+
+
 @dataclass(frozen=True)
 class Conversation:
     """Clips joined with pauses: the audio (float32, 16 kHz) and each utterance's ``(start, end, label)`` in s."""
@@ -108,9 +137,8 @@ def conversations(clips: Sequence[Clip], labels: Sequence[str], sample_rate: int
                   per_conversation: int = CONVERSATION_CLIPS, pause_s: tuple[float, float] = PAUSE_S
                   ) -> list[Conversation]:
     """Shuffle ``clips`` (seeded) into conversations of ``per_conversation`` clips with random pauses between
-    them (and one before the first). A clip's truth span is its speech: the clip without the leading and
-    trailing silence that training trims (:func:`serapp.engine.preprocess.nonsilent_bounds`, at the model's
-    ``trim_top_db``)."""
+    them (and one before the first). A clip's truth span is its speech (:func:`speech_bounds`): the clip without
+    the leading and trailing silence or room tone."""
     rng = np.random.default_rng(seed)
     usable = [c for c in clips if c.label in labels]
     order = rng.permutation(len(usable))
@@ -126,9 +154,7 @@ def conversations(clips: Sequence[Clip], labels: Sequence[str], sample_rate: int
             pause = np.zeros(round(rng.uniform(*pause_s) * sample_rate), np.float32)
             parts += [pause, y]
             t += pause.shape[0]
-            lo, hi = nonsilent_bounds(y, TRUTH_TOP_DB, 512, 160)
-            if hi <= lo:
-                lo, hi = 0, y.shape[0]
+            lo, hi = speech_bounds(y)
             truth.append(((t + lo) / sample_rate, (t + hi) / sample_rate, usable[idx].label))
             t += y.shape[0]
         if truth:

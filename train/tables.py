@@ -17,7 +17,14 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 )
 # The columns of `serapp-train table`: one `evaluate --product` record per row.
 PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA", "live: speech updates right",
-                                   "switches per utterance", "late-pause speech")
+                                   "switches per utterance", "late-pause speech", "live truth")
+# What a record's live truth rule (``replay_settings.truth``, see serapp_train.productpath) means, in a table and in a
+# sentence; records from before the rule was recorded used the clip's trimmed span (decision 0014).
+TRUTH_RULES: dict[str, tuple[str, str]] = {
+    "trim": ("trimmed clip", "the clip as training trims it: frames within 30 dB of its loudest"),
+    "speech": ("speech over the room", "the clip's speech: from the first to the last frame within 30 dB of its "
+               "loudest and 10 dB above its room tone"),
+}
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
@@ -39,8 +46,10 @@ def product_row(name: str, record: dict[str, Any]) -> list[str]:
     try:
         pp = record["product_path"]
         replay = pp["replay"]
+        truth = pp["replay_settings"].get("truth", "trim")
         return [name, pct(pp["fixed_crop_ua"]), pct(pp["file_analysis_ua"]), pct(replay["speech_right"]),
-                f"{replay['switches_per_utterance']:.2f}", pct(replay["late_pause_speech"])]
+                f"{replay['switches_per_utterance']:.2f}", pct(replay["late_pause_speech"]),
+                TRUTH_RULES[truth][0] if truth in TRUTH_RULES else truth]
     except (KeyError, TypeError) as exc:
         raise SerappError(f"{name}: not an `evaluate --product` record (no {exc}).") from exc
 
