@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from serapp.engine.analyzer import BoundedQueue
 from serapp.engine.config import TUNABLES, AnalyzerConfig
 from serapp.engine.ringbuffer import RingBuffer
-from serapp.engine.smoothing import EmaSmoother
+from serapp.engine.smoothing import EmaSmoother, StickyTop
 from serapp.engine.spectrum import SpectrumTracker
 from serapp.engine.utterances import Segmenter, window_starts
 from serapp.engine.vad import CHUNK, SEGMENT_CHUNKS, DcBlocker, SileroVad, level_db
@@ -149,6 +149,18 @@ def test_ema_follows_with_the_time_constant() -> None:
     ema.reset()
     np.testing.assert_allclose(ema.update(b), b)
     np.testing.assert_allclose(EmaSmoother(0.25, 0.0).update(b), b)
+
+
+def test_the_named_emotion_holds_against_near_ties() -> None:
+    sticky = StickyTop(margin=0.1)
+    assert sticky.choose(np.array([0.5, 0.4, 0.1])) == 0
+    assert sticky.choose(np.array([0.42, 0.48, 0.1])) == 0  # 6 points ahead: not enough
+    assert sticky.choose(np.array([0.35, 0.5, 0.15])) == 1  # 15 points ahead: named
+    assert sticky.choose(np.array([0.45, 0.4, 0.15])) == 1
+    sticky.reset()
+    assert sticky.choose(np.array([0.45, 0.4, 0.15])) == 0  # a new utterance starts from its top
+    assert StickyTop(0.0).choose(np.array([0.2, 0.3, 0.5])) == 2
+    assert StickyTop(0.0).choose(np.array([0.5, 0.5])) == 0  # a tie names the first, as argmax does
 
 
 def test_spectrum_columns_are_seamless_and_in_dbfs() -> None:

@@ -27,7 +27,7 @@ from serapp.engine.model import OnnxModel
 from serapp.engine.rate import RateCounter
 from serapp.engine.resample import StreamResampler
 from serapp.engine.result import EmotionResult
-from serapp.engine.smoothing import EmaSmoother
+from serapp.engine.smoothing import EmaSmoother, StickyTop
 from serapp.engine.source import AudioSource
 from serapp.engine.spectrum import SpectrumTracker
 from serapp.engine.state import Lifecycle, RunState
@@ -222,6 +222,7 @@ class Analyzer(Lifecycle):
         self._tracker = SpeechTracker(self.config)
         self._scorer = UtteranceScorer(self.model)
         self._smoother = EmaSmoother(self.config.hop_s, self.config.smoothing_s)
+        self._sticky = StickyTop(self.config.switch_margin)
         self._utterances = 0
         self._held: np.ndarray | None = None  # the last ended utterance's score, shown until _held_until
         self._held_until = 0
@@ -327,6 +328,7 @@ class Analyzer(Lifecycle):
                 self._utterances += 1
                 self._scorer.reset()
                 self._smoother.reset()
+                self._sticky.reset()
             elif clip is not None and clip.shape[0] >= max(1, round(self.config.min_score_s * SAMPLE_RATE)):
                 self._held = self._scorer.score(clip)
                 self._held_until = span.end + round(self.config.hold_s * SAMPLE_RATE)
@@ -346,6 +348,7 @@ class Analyzer(Lifecycle):
         tracker, sr = self._tracker, SAMPLE_RATE
         raw: np.ndarray | None = None
         probs: np.ndarray | None = None
+        shown: int | None = None
         length = 0.0
         if tracker.in_speech:
             phase = "speech"
@@ -358,6 +361,9 @@ class Analyzer(Lifecycle):
             phase, probs = "held", self._held
         else:
             phase, self._held = "silence", None
+            self._sticky.reset()
+        if probs is not None:  # the ended utterance's final score is held against near ties as its growth was
+            shown = self._sticky.choose(probs)
         hop_audio = np.concatenate(self._hop_audio) if self._hop_audio else np.zeros(0, np.float32)
         self._hop_audio = []
         now = time.perf_counter()
@@ -367,7 +373,7 @@ class Analyzer(Lifecycle):
             is_speech=phase == "speech", level_db=level_db(hop_audio),
             compute_ms=(self._compute_s + now - t0) * 1000.0, latency_ms=(time.monotonic() - arrival) * 1000.0,
             dropped_blocks=self.source.overflows + c.lost_events, phase=phase,
-            utterance=self._utterances if phase == "speech" else 0, utterance_s=length)
+            utterance=self._utterances if phase == "speech" else 0, utterance_s=length, shown=shown)
         c.results += 1
         c.rate.tick()
         self.results.put(result)

@@ -49,6 +49,8 @@ class AnalyzerConfig(JsonConfig):
     - ``max_utterance_s``: a longer utterance is closed and the next one begins (bounded memory).
     - ``min_score_s``: utterance length before its first live emotion (a shorter start is too little to judge).
     - ``hold_s``: how long the live display keeps an ended utterance's emotion before "no speech".
+    - ``switch_margin``: the live display names another emotion within an utterance only when its probability
+      exceeds the named one's by more than this (0: always the top one).
     - ``wake_s``: worker wake-up period (spectrogram columns and the level meter update this often).
     - ``spectrum_n_fft`` / ``spectrum_hop_s``: STFT size (samples at 16 kHz) and column step of the live
       spectrogram.
@@ -74,6 +76,7 @@ class AnalyzerConfig(JsonConfig):
     max_utterance_s: float = 20.0
     min_score_s: float = 0.5
     hold_s: float = 1.0
+    switch_margin: float = 0.0
     wake_s: float = 0.03
     spectrum_n_fft: int = 512
     spectrum_hop_s: float = 0.01
@@ -97,6 +100,7 @@ class AnalyzerConfig(JsonConfig):
             (3.0 <= self.max_utterance_s <= 120.0, f"max_utterance_s must be 3-120 s, got {self.max_utterance_s}"),
             (0.0 <= self.min_score_s <= 5.0, f"min_score_s must be 0-5 s, got {self.min_score_s}"),
             (0.0 <= self.hold_s <= 30.0, f"hold_s must be 0-30 s, got {self.hold_s}"),
+            (0.0 <= self.switch_margin <= 0.5, f"switch_margin must be 0-0.5, got {self.switch_margin}"),
             (0.005 <= self.wake_s <= 0.5, f"wake_s must be 0.005-0.5 s, got {self.wake_s}"),
             (64 <= self.spectrum_n_fft <= 8192, f"spectrum_n_fft must be 64-8192, got {self.spectrum_n_fft}"),
             (0.002 <= self.spectrum_hop_s <= 0.1, f"spectrum_hop_s must be 0.002-0.1 s, got {self.spectrum_hop_s}"),

@@ -28,7 +28,7 @@ class EmotionResult:
     (from 1; 0 outside speech) and ``utterance_s`` its length so far (s); ``level_db``: level of the window
     (dBFS, DC removed); live only: ``compute_ms`` detector + features + inference time of this update,
     ``latency_ms`` from the arrival of the newest audio to this result, ``dropped_blocks`` input lost so far
-    (device overflows plus ring overruns).
+    (device overflows plus ring overruns), ``shown`` the index of the emotion the display names (see :attr:`top`).
     """
 
     t: float
@@ -43,11 +43,21 @@ class EmotionResult:
     phase: str = "silence"
     utterance: int = 0
     utterance_s: float = 0.0
+    shown: int | None = None
+
+    @property
+    def top(self) -> int | None:
+        """Index of the emotion named: ``shown`` (live: the top emotion held against near ties, see
+        :class:`serapp.engine.smoothing.StickyTop`), else the top of ``probs``; ``None`` without probabilities."""
+        if self.probs is None:
+            return None
+        return self.shown if self.shown is not None else int(np.argmax(self.probs))
 
     @property
     def emotion(self) -> str:
-        """Top label of the shown probabilities, or ``"silence"``."""
-        return top_label(self.probs, self.labels)
+        """The emotion named (:attr:`top`), or ``"silence"``."""
+        top = self.top
+        return top_label(None, self.labels) if top is None else self.labels[top]
 
     def to_dict(self) -> dict[str, Any]:
         """The live update as JSON-ready data (:func:`serapp.engine.serialize.live_dict`)."""

@@ -30,3 +30,25 @@ class EmaSmoother:
 
     def reset(self) -> None:
         self._state = None
+
+
+class StickyTop:
+    """The emotion a live display names, held against near ties: it changes only when another emotion's probability
+    exceeds the named one's by more than ``margin`` (hysteresis). Two emotions within a few points of each other
+    otherwise swap the big label on every update while neither is clearly ahead."""
+
+    def __init__(self, margin: float) -> None:
+        self.margin = margin
+        self._index: int | None = None
+
+    def choose(self, probs: np.ndarray) -> int:
+        """Index of the emotion to name for ``probs`` ``(n_labels,)``: the top one, unless the one named before is
+        within ``margin`` of it."""
+        top = int(np.argmax(probs))
+        if self._index is None or self._index >= probs.shape[0] or probs[top] - probs[self._index] > self.margin:
+            self._index = top
+        return self._index
+
+    def reset(self) -> None:
+        """Forget the named emotion (a new utterance, or silence)."""
+        self._index = None

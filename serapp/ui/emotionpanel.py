@@ -21,21 +21,25 @@ class ProbabilityBars(QWidget):
         super().__init__(parent)
         self._labels: tuple[str, ...] = ()
         self._probs = np.zeros(0, dtype=np.float32)
+        self._top = -1  # the bar in bold: the emotion named
         self._active = False
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
     def set_labels(self, labels: Sequence[str]) -> None:
         self._labels = tuple(labels)
         self._probs = np.zeros(len(self._labels), dtype=np.float32)
+        self._top = -1
         self.updateGeometry()
         self.update()
 
-    def set_probabilities(self, probs: np.ndarray, active: bool = True) -> None:
-        """Show ``probs`` (shape ``(n_labels,)``, in [0, 1]); ``active`` false greys the bars (gate closed)."""
+    def set_probabilities(self, probs: np.ndarray, active: bool = True, top: int | None = None) -> None:
+        """Show ``probs`` (shape ``(n_labels,)``, in [0, 1]); ``active`` false greys the bars (gate closed);
+        ``top``: the emotion named in bold (default: the largest; live, the engine's named one)."""
         p = np.asarray(probs, dtype=np.float32).reshape(-1)
         if p.shape[0] != len(self._labels):
             return
         self._probs = np.clip(p, 0.0, 1.0)
+        self._top = top if top is not None and 0 <= top < p.shape[0] else int(np.argmax(p)) if p.size else -1
         self._active = active
         self.update()
 
@@ -91,7 +95,7 @@ class ProbabilityBars(QWidget):
         name_w = max(fm.horizontalAdvance(emotion_style(lb).name) for lb in self._labels) + fm.height() // 2
         pct_w = fm.horizontalAdvance("100%") + fm.height() // 2
         bar_w = max(10.0, self.width() - name_w - pct_w)
-        top = int(np.argmax(self._probs)) if self._probs.size else -1
+        top = self._top
         for i, label in enumerate(self._labels):
             y = i * row_h
             style = emotion_style(label)

@@ -95,10 +95,11 @@ class LiveRecord:
             probs = np.array(r.probs, dtype=np.float32) if r.probs is not None and r.is_speech else None
             self.rows.append(EmotionResult(t=t, labels=self.labels, probs=probs, is_speech=probs is not None,
                                            level_db=r.level_db, phase=r.phase if probs is not None else "silence",
-                                           utterance=r.utterance if probs is not None else 0))
+                                           utterance=r.utterance if probs is not None else 0,
+                                           shown=r.shown if probs is not None else None))
             if probs is not None and probs.shape == self._prob_sum.shape:
                 self._prob_sum += probs
-                self._top_counts[int(np.argmax(probs))] += 1
+                self._top_counts[self.rows[-1].top] += 1  # the emotion the display named
                 self._n_speech += 1
             self._follow_utterance(r, t)
             out.append(dataclasses.replace(r, t=t))
@@ -140,11 +141,11 @@ class LiveRecord:
         """The last ``window_s`` seconds of the session."""
         # Hops ending after end - window: exactly window_s seconds of hops (each row is the end of its hop).
         first = bisect.bisect_right(self.rows, self.end_s - window_s, key=lambda w: w.t)
-        speech = [w.probs for w in self.rows[first:] if w.probs is not None]
-        probs = np.array(speech, np.float64).reshape(len(speech), len(self.labels))
-        counts = np.bincount(np.argmax(probs, axis=1), minlength=len(self.labels)) if speech else \
+        rows = [w for w in self.rows[first:] if w.probs is not None]
+        probs = np.array([w.probs for w in rows], np.float64).reshape(len(rows), len(self.labels))
+        counts = np.bincount([w.top for w in rows], minlength=len(self.labels)).astype(np.int64) if rows else \
             np.zeros(len(self.labels), np.int64)
-        return tally(probs.sum(axis=0), counts, len(speech), hop_s, min(window_s, self.end_s), self.labels)
+        return tally(probs.sum(axis=0), counts, len(rows), hop_s, min(window_s, self.end_s), self.labels)
 
     def analysis(self, hop_s: float) -> FileAnalysis:
         """The session as a :class:`FileAnalysis` (file ``live``), for the same exports as a file's."""

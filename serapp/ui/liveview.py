@@ -39,9 +39,10 @@ def present_results(results: Sequence[EmotionResult], emotion: EmotionDisplay, b
             emotion.show_silence("No speech", "pause: nothing is scored" if detail else "")
         bars.set_probabilities(bars.probabilities(), active=False)
     else:
-        top = int(np.argmax(last.probs))
+        top = last.top  # the engine's named emotion (held against near ties), not always the largest bar
+        assert top is not None  # probabilities are there
         emotion.show_emotion(last.labels[top], float(last.probs[top]))
-        bars.set_probabilities(last.probs, active=last.phase == "speech")
+        bars.set_probabilities(last.probs, active=last.phase == "speech", top=top)
 
 
 def tally_text(caption: str, t: Tally) -> str:
