@@ -241,7 +241,7 @@ def _result_line(result: Any, labels: tuple[str, ...], *, t: float | None = None
         # Speech too short to judge yet, or a pause (never scored).
         what = f"{'speech…' if result.is_speech else 'silence':<9} {'':<15}"
     else:
-        p = float(result.probs.max())
+        p = float(result.probs[result.top])  # the named emotion's probability (held against near ties)
         # An ended utterance's score, held for a moment: light shade, so a watcher sees nobody is speaking.
         bar = ("█" if result.phase == "speech" else "░") * round(p * 10)
         what = f"{terminal_text(result.emotion)[:9]:<9} {bar:<10} {p:4.0%}"
