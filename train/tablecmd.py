@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         scored.add((record.get("part"), json.dumps(sorted(record.get("speakers") or []))))
     if len(scored) > 1:
         raise SerappError("These records score different speakers; a table of them would compare different people.")
-    table = markdown([args.rows, *PRODUCT_HEADER[1:]], rows)
+    table = markdown([args.rows, *PRODUCT_HEADER[1:]], rows, align="l" + "r" * (len(PRODUCT_HEADER) - 2) + "l")
     if args.out is None:
         print(table, end="")
     else:
