@@ -269,8 +269,8 @@ def build_ensemble(run_dirs: Sequence[Path], out: Path, *, name: str | None = No
         "n_params": _n_weights(proto)})
     say(f"validation: log-loss {val_loss:.3f}, accuracy {val_metrics['accuracy']:.3f}, UAR "
         f"{val_metrics['uar']:.3f}; T = {calibration['temperature']:.3f}")
-    say(f"test: accuracy {test_metrics['accuracy']:.3f}, macro-F1 {test_metrics['macro_f1']:.3f}, UAR "
-        f"{test_metrics['uar']:.3f}; saved in {out}")
+    # The test figures go to metrics.json only, as `serapp-train train` keeps them: what is printed gets read
+    say(f"saved in {out} (test figures in its metrics.json, for reports only)")
     if int8:
         from .export import quantize_int8
         from .exporting import parity_features
