@@ -87,13 +87,18 @@ def test_tiny_training_run_end_to_end(corpora: Path, tmp_path: Path) -> None:
 @pytest.mark.corpora
 @pytest.mark.parametrize("family, imbalance", [("knn", "class_weight"), ("svm", "corpus_class_weight")])
 def test_classical_baseline_runs_in_the_same_protocol(corpora: Path, tmp_path: Path, family: str,
-                                                      imbalance: str) -> None:
+                                                      imbalance: str, capsys: pytest.CaptureFixture[str]) -> None:
     runs = tmp_path / "runs"
-    assert main(["train", "--family", family, "--imbalance", imbalance, *TINY, *QUICK, "--root", str(corpora),
+    quick = [a for a in QUICK if a != "--quiet"]  # its printout: what a person reads before choosing
+    assert main(["train", "--family", family, "--imbalance", imbalance, *TINY, *quick, "--root", str(corpora),
                  "--runs-dir", str(runs)]) == 0
     run = only_run(runs)
     metrics = json.loads((run / "metrics.json").read_text())
     assert all(0.0 <= metrics[k] <= 1.0 for k in SCORES)
+    printed = capsys.readouterr().out
+    # the validation figures are printed, the test ones only written
+    assert f"validation: accuracy {metrics['validation']['accuracy']:.3f}" in printed
+    assert "test figures in its metrics.json" in printed and "test:" not in printed
     assert (run / "confusion.png").is_file() and not (run / "model.keras").exists()
     assert json.loads((run / "config.json").read_text())["spec"]["kind"] == "stats"
 
