@@ -35,9 +35,9 @@ def test_invalid_settings_are_refused_with_a_plain_message(bad: dict) -> None:
         AppSettings.from_dict({"volume": 11})
 
 
-def test_analyzer_config_takes_hop_smoothing_and_gate() -> None:
-    config = analyzer_config(AppSettings(hop_s=0.5, smoothing_s=2.0, gate_db=-35.0))
-    assert (config.hop_s, config.smoothing_s, config.gate_db) == (0.5, 2.0, -35.0)
+def test_analyzer_config_takes_hop_smoothing_gate_and_hold() -> None:
+    config = analyzer_config(AppSettings(hop_s=0.5, smoothing_s=2.0, gate_db=-35.0, switch_margin=0.15))
+    assert (config.hop_s, config.smoothing_s, config.gate_db, config.switch_margin) == (0.5, 2.0, -35.0, 0.15)
 
 
 def test_controls_persist_across_windows(qtbot: QtBot, tmp_path: Path) -> None:
@@ -45,11 +45,13 @@ def test_controls_persist_across_windows(qtbot: QtBot, tmp_path: Path) -> None:
     window = open_window(qtbot, tmp_path, model=str(model))
     window.hop_spin.setValue(0.5)
     window.gate_spin.setValue(-42.0)
+    window.hold_spin.setValue(0.1)
     window.apply_theme("light")
     qtbot.waitUntil(lambda: load_settings(settings_store(tmp_path)).hop_s == 0.5, timeout=3000)
     window.close()
     again = open_window(qtbot, tmp_path, model=str(model))
-    assert again.hop_spin.value() == 0.5 and again.gate_spin.value() == -42.0
+    assert again.hop_spin.value() == 0.5 and again.gate_spin.value() == -42.0 and again.hold_spin.value() == 0.1
+    assert analyzer_config(again.settings.values).switch_margin == 0.1  # what a live session starts with
     assert not again.dark_action.isChecked() and again.settings.values.theme == "light"
     assert again.file_view.config.hop_s == 0.5
 

@@ -1,4 +1,5 @@
-"""The toolbar's analysis controls (hop, smoothing, gate): three spin boxes that own their section of the settings.
+"""The toolbar's analysis controls (hop, smoothing, gate, label hold): spin boxes that own their section of the
+settings.
 
 They show the saved values at start, write a change to the :class:`~serapp.ui.settingsmodel.SettingsModel` at
 once (a crash right after keeps it), and follow the model when it changes elsewhere. Applying the new values to
@@ -12,18 +13,22 @@ from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 from serapp.ui.settings import RANGES
 from serapp.ui.settingsmodel import SettingsModel
 
-ANALYSIS_KEYS = frozenset({"hop_s", "smoothing_s", "gate_db"})  # the settings these controls own
+ANALYSIS_KEYS = frozenset({"hop_s", "smoothing_s", "gate_db", "switch_margin"})  # the settings these controls own
 
 
 class AnalysisControls:
-    """``hop``, ``smoothing`` and ``gate`` spin boxes (children of ``parent``) bound to ``settings``."""
+    """``hop``, ``smoothing``, ``gate`` and ``hold`` spin boxes (children of ``parent``) bound to ``settings``."""
 
     def __init__(self, parent: QWidget, settings: SettingsModel) -> None:
         self.settings = settings
         self.hop = self._spin(parent, "hop_s", " s", 0.05, 2, "Time between emotion updates")
         self.smoothing = self._spin(parent, "smoothing_s", " s", 0.1, 1, "Smoothing time constant (0 = off)")
         self.gate = self._spin(parent, "gate_db", " dBFS", 1.0, 0, "Voice gate: quieter input counts as silence")
-        self._spins = {"hop_s": self.hop, "smoothing_s": self.smoothing, "gate_db": self.gate}
+        self.hold = self._spin(parent, "switch_margin", "", 0.05, 2,
+                               "Label hold: another emotion is named only when it leads the shown one by this much "
+                               "(0 = always the top one; more = a steadier label, a little less often right)")
+        self._spins = {"hop_s": self.hop, "smoothing_s": self.smoothing, "gate_db": self.gate,
+                       "switch_margin": self.hold}
         self.restore()
         for spin in self._spins.values():
             spin.valueChanged.connect(self._save)

@@ -292,8 +292,10 @@ class MainWindow(QMainWindow):
         self.analysis_controls = AnalysisControls(self, self.settings)  # saves and restores its own settings
         controls = self.analysis_controls
         self.hop_spin, self.smoothing_spin, self.gate_spin = controls.hop, controls.smoothing, controls.gate
+        self.hold_spin = controls.hold
         for caption, widget in (("", self.start_button), ("Input", self.device_combo), ("", self.model_button),
-                                ("Hop", self.hop_spin), ("Smoothing", self.smoothing_spin), ("Gate", self.gate_spin)):
+                                ("Hop", self.hop_spin), ("Smoothing", self.smoothing_spin), ("Gate", self.gate_spin),
+                                ("Hold", self.hold_spin)):
             if caption:
                 bar.addWidget(QLabel(f"  {caption} ", self))
             bar.addWidget(widget)

@@ -42,6 +42,7 @@ class AppSettings(JsonConfig):
     hop_s: float = TUNABLES["hop_s"].default
     smoothing_s: float = TUNABLES["smoothing_s"].default
     gate_db: float = TUNABLES["gate_db"].default
+    switch_margin: float = TUNABLES["switch_margin"].default
     theme: str = "dark"
     last_dir: str = ""
     window_geometry: str = ""  # base64 of QWidget.saveGeometry(): size, place and maximised state of the window
@@ -127,8 +128,8 @@ LIVE_WAKE_S = 0.02
 
 
 def analyzer_config(settings: AppSettings, base: AnalyzerConfig | None = None) -> AnalyzerConfig:
-    """The engine config for ``settings`` (hop, smoothing, gate and the spectrogram's FFT size from the window; the
-    rest from ``base``)."""
+    """The engine config for ``settings`` (hop, smoothing, gate, switch margin and the spectrogram's FFT size from the
+    window; the rest from ``base``)."""
     return (base or AnalyzerConfig(wake_s=LIVE_WAKE_S)).replace(hop_s=settings.hop_s, smoothing_s=settings.smoothing_s,
-                                              gate_db=settings.gate_db,
+                                              gate_db=settings.gate_db, switch_margin=settings.switch_margin,
                                               spectrum_n_fft=settings.spectrogram_n_fft)
