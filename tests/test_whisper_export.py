@@ -146,3 +146,31 @@ def test_the_family_trains_its_head_on_the_cache_and_exports_the_encoder_with_it
     assert np.abs(served.predict(logmel) - want).max() <= ATOL
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["n"] == len(data.split.test) and 0.0 <= metrics["uar"] <= 1.0
+
+
+@pytest.mark.slow
+def test_an_attention_head_on_cached_frames_exports_behind_the_encoder(weights: CT2Model, sample_clips: list[Path],
+                                                                       clip_features: np.ndarray,
+                                                                       tmp_path: Path) -> None:
+    """A head that pools the frames itself (``pooling="attention"``) trains on the ``frames`` cache; behind the
+    encoder (:func:`with_encoder`) and exported, it gives the head's probabilities on those frames."""
+    from serapp_train.whisper.classifier import build_whisper_head, with_encoder
+
+    from serapp.errors import SerappError
+
+    clips = [Clip(path=p, corpus="test", label="neutral", speaker="test:0", sex=None, raw_label="n")
+             for p in sample_clips[:4]]
+    frames = embed(clips, pooling="frames", cache_root=tmp_path, progress=False).values  # (4, 5, 150, 384) f16
+    head = build_whisper_head(frames.shape[1:], len(EMOTIONS), pooling="attention", hidden=32)
+    head.get_layer("layer_weights").set_weights([np.array([0.5, -1.0, 0.0, 1.0, 2.0], np.float32)])
+    want = keras.ops.convert_to_numpy(head(frames.astype(np.float32), training=False))
+    model = with_encoder(head, weights, n_frames=DEFAULT_SPEC.shape[0], pooling="attention", hidden=32)
+    assert not model.trainable_weights  # a served model: nothing left to fit
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(clip_features[:4], training=False)), want,
+                               atol=2e-3)  # the cache holds the frames as float16
+    info = ModelInfo(labels=EMOTIONS, spec=DEFAULT_SPEC, name="whisper-attention-test", family="whisper_tiny")
+    served = load_model(export_onnx(model, info, tmp_path / "attention.onnx", clip_features[:4], atol=ATOL))
+    assert np.abs(served.predict(clip_features[:4]) - want).max() <= 2e-3
+    assert np.ptp(want, axis=0).max() > 1e-3  # the clips get different probabilities: a real comparison
+    with pytest.raises(SerappError, match="rank 3"):
+        build_whisper_head((5, 768), len(EMOTIONS), pooling="attention")

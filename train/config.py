@@ -158,6 +158,9 @@ class TrainConfig(JsonConfig):
             (self.views >= 0, f"views must be >= 0, got {self.views}"),
             (not self.views or self.family in ENCODER_FAMILIES, "views are for encoder families (whisper_tiny)"),
             (self.prefix_views >= 0, f"prefix_views must be >= 0, got {self.prefix_views}"),
+            # views are cached pooled: a head pooling the frames itself has none to train on
+            (self.model_options.get("pooling") != "attention" or not (self.views or self.prefix_views),
+             "an attention-pooling head trains on cached frames of the clean clips: no views or prefix_views"),
             (not self.prefix_views or self.family in ENCODER_FAMILIES,
              "prefix_views are for encoder families (whisper_tiny)"),
             (len(self.prefix_s) == 2 and 0.1 <= self.prefix_s[0] <= self.prefix_s[1] <= 30.0,

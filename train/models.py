@@ -111,7 +111,8 @@ def build_model(family: str, input_shape: tuple[int, ...], n_classes: int, *, se
     """
     fam = get_family(family)
     input_shape = tuple(int(v) for v in input_shape)
-    expected_rank = len(fam.spec.shape)
+    # an encoder family's head takes the encoder's cached outputs: pooled layers (rank 2) or frames (rank 3)
+    expected_rank = len(input_shape) if fam.encoder and len(input_shape) in (2, 3) else len(fam.spec.shape)
     if len(input_shape) != expected_rank or min(input_shape, default=0) < 1:
         raise SerappError(f"Family {family} takes {fam.spec.kind!r} features of rank {expected_rank} "
                           f"(e.g. {fam.spec.shape}); got input shape {input_shape}.")

@@ -19,6 +19,8 @@ from typing import Any
 import keras
 from keras import layers, ops
 
+from serapp.errors import SerappError
+
 from .ctranslate2_reader import CT2Model
 from .encoder import encoder_shape, gelu_erf, set_encoder_weights, whisper_encoder
 
@@ -54,7 +56,38 @@ class LayerWeighting(layers.Layer):
         return (input_shape[0], *input_shape[2:])
 
 
+@keras.saving.register_keras_serializable(package="serapp")
+class AttentiveStatsPooling(layers.Layer):
+    """``(batch, frames, width) -> (batch, 2 * width)``: a mean and a standard deviation over the frames weighted by
+    a learned attention (a small tanh layer scores each frame; softmax over the frames), so frames that carry the
+    emotion count more than silence padding or neutral stretches (attentive statistics pooling)."""
+
+    def __init__(self, units: int = 64, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        width = int(input_shape[-1])
+        self.w = self.add_weight(name="w", shape=(width, self.units), initializer="glorot_uniform")
+        self.b = self.add_weight(name="b", shape=(self.units,), initializer="zeros")
+        self.v = self.add_weight(name="v", shape=(self.units, 1), initializer="glorot_uniform")
+
+    def call(self, x: Any) -> Any:
+        scores = ops.matmul(ops.tanh(ops.matmul(x, self.w) + self.b), self.v)  # (batch, frames, 1)
+        weights = ops.softmax(scores, axis=-2)
+        mean = ops.sum(weights * x, axis=-2)
+        var = ops.sum(weights * ops.square(x - ops.expand_dims(mean, -2)), axis=-2)
+        return ops.concatenate([mean, ops.sqrt(var + STD_EPSILON)], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], 2 * input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units}
+
+
 HEAD_LAYERS: tuple[str, ...] = ("head_norm", "layer_weights", "head_hidden", "probs")  # what a head carries over
+POOLINGS: tuple[str, ...] = ("meanstd", "attention")  # a head's pooling: of the cached statistics, or of the frames
 
 
 def _head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: int, dropout: float) -> Any:
@@ -74,13 +107,35 @@ def _head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: int, dropout
     return layers.Dense(n_classes, activation="softmax", name="probs")(x)
 
 
+def _attention_head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: int, dropout: float) -> Any:
+    """Frames of every layer ``(batch, n_layers + 1, frames, width)`` -> probabilities: each frame normalised over
+    its width (the layers' scales differ by orders of magnitude), the layers weighted (or the last alone), then
+    :class:`AttentiveStatsPooling` and the same dense top as :func:`_head`."""
+    x = layers.LayerNormalization(axis=-1, name="head_norm")(x)
+    x = LayerWeighting(name="layer_weights")(x) if layer_weighting else x[:, -1]
+    x = AttentiveStatsPooling(name="attention_pool")(x)
+    if hidden:
+        x = layers.Dropout(dropout)(layers.Dense(hidden, activation=gelu_erf, name="head_hidden")(x))
+    return layers.Dense(n_classes, activation="softmax", name="probs")(x)
+
+
 def build_whisper_head(input_shape: tuple[int, ...], n_classes: int, *, layer_weighting: bool = True,
-                       hidden: int = 256, dropout: float = 0.2) -> keras.Model:
-    """The classifier's head alone, on cached pooled layers ``input_shape = (n_layers + 1, 2 * width)``
-    (:mod:`serapp_train.whisper.embeddings`, ``meanstd``): what the trainer fits while the encoder is frozen.
-    :func:`with_encoder` puts the encoder in front of it for export."""
+                       hidden: int = 256, dropout: float = 0.2, pooling: str = "meanstd") -> keras.Model:
+    """The classifier's head alone, on the encoder's cached outputs (:mod:`serapp_train.whisper.embeddings`): what
+    the trainer fits while the encoder is frozen; :func:`with_encoder` puts the encoder in front of it for export.
+
+    ``pooling``: ``"meanstd"`` on pooled layers ``input_shape = (n_layers + 1, 2 * width)`` (cache ``meanstd``),
+    or ``"attention"`` on frames ``(n_layers + 1, frames, width)`` (cache ``frames``), pooled by a learned
+    attention."""
+    if pooling not in POOLINGS:
+        raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
+    want = 3 if pooling == "attention" else 2
+    if len(input_shape) != want:
+        raise SerappError(f"A {pooling} head takes inputs of rank {want} (the cache of "
+                          f"{'frames' if want == 3 else 'pooled layers'}), got {tuple(input_shape)}.")
     inputs = keras.Input(input_shape, name="features")
-    return keras.Model(inputs, _head(inputs, n_classes, layer_weighting=layer_weighting, hidden=hidden,
+    build = _attention_head if pooling == "attention" else _head
+    return keras.Model(inputs, build(inputs, n_classes, layer_weighting=layer_weighting, hidden=hidden,
                                      dropout=dropout), name="whisper_head")
 
 
@@ -109,7 +164,17 @@ def with_encoder(head: keras.Model, weights: CT2Model, *, n_frames: int, name: s
                  **options: Any) -> keras.Model:
     """``head`` (:func:`build_whisper_head`, trained) behind the pretrained encoder: a model on ``n_frames``
     whisper_logmel frames whose output equals the head's on the cached embeddings of the same features.
-    ``options`` are the head's own (``layer_weighting``, ``hidden``, ``dropout``)."""
+    ``options`` are the head's own (``layer_weighting``, ``hidden``, ``dropout``, ``pooling``)."""
+    if options.pop("pooling", "meanstd") == "attention":
+        # The head takes the encoder's frames as they are: it goes in whole, after the encoder.
+        shape = encoder_shape(weights)
+        inputs = keras.Input((n_frames, shape.n_mels), name="features")
+        frames = whisper_encoder(inputs, shape, all_layers=True)
+        model = keras.Model(inputs, layers.Identity(name="probs")(head(frames)), name=name)
+        set_encoder_weights(model, weights)
+        for layer in model.layers:
+            layer.trainable = False
+        return model
     n_classes = int(head.output.shape[-1])
     model = build_whisper_classifier(weights, n_frames=n_frames, n_classes=n_classes, name=name, **options)
     for layer_name in HEAD_LAYERS:
