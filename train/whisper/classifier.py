@@ -108,10 +108,17 @@ def _head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: int, dropout
 
 
 def _attention_head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: int, dropout: float) -> Any:
-    """Frames of every layer ``(batch, n_layers + 1, frames, width)`` -> probabilities: each frame normalised over
-    its width (the layers' scales differ by orders of magnitude), the layers weighted (or the last alone), then
-    :class:`AttentiveStatsPooling` and the same dense top as :func:`_head`."""
-    x = layers.LayerNormalization(axis=-1, name="head_norm")(x)
+    """Frames of every layer ``(batch, n_layers + 1, frames, width)`` -> probabilities: each (layer, feature)
+    standardised by batch normalisation over the batch and the frames, as :func:`_head` standardises the pooled
+    statistics (the layers' scales differ by orders of magnitude; normalising each frame on its own lost the
+    level a frame has), the layers weighted (or the last alone), then :class:`AttentiveStatsPooling` and the same
+    dense top as :func:`_head`."""
+    n_layers, frames, width = (int(v) for v in x.shape[1:])
+    x = layers.Permute((2, 1, 3), name="head_frames_first")(x)  # (batch, frames, layers, width)
+    x = layers.Reshape((frames, n_layers * width), name="head_flat")(x)
+    x = layers.BatchNormalization(name="head_norm")(x)  # statistics per (layer, feature), over batch and frames
+    x = layers.Reshape((frames, n_layers, width), name="head_unflat")(x)
+    x = layers.Permute((2, 1, 3), name="head_layers_first")(x)
     x = LayerWeighting(name="layer_weights")(x) if layer_weighting else x[:, -1]
     x = AttentiveStatsPooling(name="attention_pool")(x)
     if hidden:
