@@ -93,6 +93,10 @@ def test_an_encoder_family_takes_audio_augmentation_through_views_only() -> None
         TrainConfig(family="cnn2d", prefix_views=1)
     with pytest.raises(SerappError, match="shortest first"):
         TrainConfig(family="whisper_tiny", prefix_views=1, prefix_s=(2.0, 1.0))
+    attention = {"pooling": "attention"}
+    TrainConfig(family="whisper_tiny", model_options=attention)  # on the frames cache of the clean clips
+    with pytest.raises(SerappError, match="attention-pooling head"):
+        TrainConfig(family="whisper_tiny", model_options=attention, augment=audio_only, views=2)
 
 
 @pytest.mark.corpora
