@@ -63,3 +63,5 @@ def test_a_bad_search_file_is_refused_before_any_fit(tmp_path: Path) -> None:
         read_search(_search(tmp_path, [{"dropout": 0.5}, {"no_such_field": 1}]))
     with pytest.raises(SerappError, match="dropout"):  # out of range: the config's own check
         read_search(_search(tmp_path, [{"dropout": 2.0}]))
+    with pytest.raises(SerappError, match="changes the head's pooling"):  # its data would come from another cache
+        read_search(_search(tmp_path, [{}, {"model_options": {"pooling": "attention"}}]))

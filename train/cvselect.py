@@ -61,6 +61,10 @@ def read_search(path: Path) -> tuple[Any, int, list[dict[str, Any]], list[Any]]:
         except TypeError as exc:  # a field the config does not have
             raise SerappError(f"{path}: variant {json.dumps(variant)} is not a training config change ({exc}).") \
                 from exc
+        # The data is loaded once, for the base config: a variant may not change what is loaded.
+        if configs[-1].model_options.get("pooling") != base.model_options.get("pooling"):
+            raise SerappError(f"{path}: variant {json.dumps(variant)} changes the head's pooling, hence the cache "
+                              "its data comes from; every variant shares the base's data: set pooling in the base.")
     return base, k, variants, configs
 
 

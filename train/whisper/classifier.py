@@ -138,7 +138,7 @@ def build_whisper_head(input_shape: tuple[int, ...], n_classes: int, *, layer_we
         raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
     want = 3 if pooling == "attention" else 2
     if len(input_shape) != want:
-        raise SerappError(f"A {pooling} head takes inputs of rank {want} (the cache of "
+        raise SerappError(f"A head with {pooling} pooling takes inputs of rank {want} (the cache of "
                           f"{'frames' if want == 3 else 'pooled layers'}), got {tuple(input_shape)}.")
     inputs = keras.Input(input_shape, name="features")
     build = _attention_head if pooling == "attention" else _head
