@@ -26,7 +26,7 @@ SPLIT = ROOT / "docs" / "models" / "whisper-tiny" / "split.json"
 def main(argv: list[str] | None = None) -> int:
     from serapp_train import corpora
     from serapp_train.evaluation import split_speakers
-    from serapp_train.productpath import TRUTH_TOP_DB, speech_bounds
+    from serapp_train.productpath import TRUTH_FRAME_LENGTH, TRUTH_HOP_LENGTH, TRUTH_TOP_DB, speech_bounds
     from serapp_train.tables import TRUTH_RULES, markdown
 
     from serapp.engine import audio
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for clip in sample:
             y = audio.load(clip.path, SAMPLE_RATE)
-            lo, hi = nonsilent_bounds(y, TRUTH_TOP_DB, 512, 160)
+            lo, hi = nonsilent_bounds(y, TRUTH_TOP_DB, TRUTH_FRAME_LENGTH, TRUTH_HOP_LENGTH)
             spans["trim"].append((lo / SAMPLE_RATE, hi / SAMPLE_RATE))
             lo, hi = speech_bounds(y)
             spans["speech"].append((lo / SAMPLE_RATE, hi / SAMPLE_RATE))

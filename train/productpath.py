@@ -30,6 +30,7 @@ from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
 from serapp.engine.model import OnnxModel
+from serapp.engine.preprocess import frame_levels_db, frames_span
 from serapp.engine.result import EmotionResult
 from serapp.engine.summary import summarize
 from serapp.errors import SerappError
@@ -51,6 +52,7 @@ LATE_PAUSE_S = 1.0
 TRUTH_TOP_DB = 30.0
 TRUTH_OVER_FLOOR_DB = 10.0
 TRUTH_FLOOR_PERCENTILE = 10.0
+TRUTH_FRAME_LENGTH, TRUTH_HOP_LENGTH = 512, 160  # samples at 16 kHz: the frames both rules judge
 # The truth rule a record was scored with, written beside its figures (records without it used "trim").
 TRUTH_RULE = "speech"
 # Blocks the replay's file source delivers: a microphone's typical period.
@@ -104,25 +106,22 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
 
 
 def speech_bounds(y: np.ndarray, *, top_db: float = TRUTH_TOP_DB, over_floor_db: float = TRUTH_OVER_FLOOR_DB,
-                  floor_percentile: float = TRUTH_FLOOR_PERCENTILE, frame_length: int = 512,
-                  hop_length: int = 160) -> tuple[int, int]:
+                  floor_percentile: float = TRUTH_FLOOR_PERCENTILE, frame_length: int = TRUTH_FRAME_LENGTH,
+                  hop_length: int = TRUTH_HOP_LENGTH) -> tuple[int, int]:
     """Samples ``[start, end)`` of a clip's speech ``y`` ``(n,)``: from the first to the last centred RMS frame
-    both within ``top_db`` of the loudest frame and ``over_floor_db`` above the clip's noise floor (its frames'
-    ``floor_percentile``-th level), the floor rule capped at 6 dB under the loudest frame. ``(0, n)`` for a clip
-    shorter than a frame or without any level."""
-    import librosa
-
+    (:func:`serapp.engine.preprocess.frame_levels_db`, the trim rule's frames) both within ``top_db`` of the
+    loudest frame and ``over_floor_db`` above the clip's noise floor (its frames' ``floor_percentile``-th level),
+    the floor rule capped at 6 dB under the loudest frame. ``(0, n)`` for a clip shorter than a frame or without
+    any level."""
     if y.shape[-1] < frame_length:
         return 0, y.shape[-1]
-    pad = frame_length // 2
-    frames = librosa.util.frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
-    db = 10.0 * np.log10(np.maximum(1e-10, np.mean(np.square(frames, dtype=np.float64), axis=-2)))
+    db = frame_levels_db(np.asarray(y, dtype=np.float64), frame_length, hop_length)
     peak = float(db.max())
     threshold = max(peak - top_db, min(peak - 6.0, float(np.percentile(db, floor_percentile)) + over_floor_db))
     loud = np.flatnonzero(db > threshold)
     if loud.size == 0:
         return 0, y.shape[-1]
-    return int(loud[0]) * hop_length, min(y.shape[-1], (int(loud[-1]) + 1) * hop_length)
+    return frames_span(loud, hop_length, y.shape[-1])
 
 
 @dataclass(frozen=True)

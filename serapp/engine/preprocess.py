@@ -10,20 +10,30 @@ from serapp.engine.spec import FeatureSpec
 _AMIN_POWER = 1e-10  # librosa.amplitude_to_db's amin (1e-5), squared
 
 
+def frame_levels_db(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Levels ``(n_frames,)`` in dB (re 1.0 RMS, floored at -100 dB) of the centred RMS frames of ``y`` ``(n,)``
+    that :func:`nonsilent_bounds` judges."""
+    pad = frame_length // 2
+    frames = librosa.util.frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
+    rms = np.sqrt(np.mean(np.square(frames), axis=-2))
+    return 10.0 * np.log10(np.maximum(_AMIN_POWER, np.square(rms)))
+
+
+def frames_span(loud: np.ndarray, hop_length: int, n: int) -> tuple[int, int]:
+    """Samples ``[start, end)`` of ``n`` spanning the frames whose indices are ``loud`` (sorted, non-empty)."""
+    return int(loud[0]) * hop_length, min(n, (int(loud[-1]) + 1) * hop_length)
+
+
 def nonsilent_bounds(y: np.ndarray, top_db: float, frame_length: int, hop_length: int) -> tuple[int, int]:
     """Samples ``[start, end)`` spanning the centred RMS frames within ``top_db`` dB of the loudest frame;
     ``(0, 0)`` when none is. The rule and the arithmetic of ``librosa.effects.trim`` (tested against it),
     without importing ``librosa.effects``, which costs the app about 0.6 s of start-up.
     """
-    pad = frame_length // 2
-    frames = librosa.util.frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
-    rms = np.sqrt(np.mean(np.square(frames), axis=-2))
-    db = 10.0 * np.log10(np.maximum(_AMIN_POWER, np.square(rms)))
-    db -= 10.0 * np.log10(np.maximum(_AMIN_POWER, np.max(rms) ** 2))
-    loud = np.flatnonzero(db > -top_db)
+    db = frame_levels_db(y, frame_length, hop_length)
+    loud = np.flatnonzero(db - db.max() > -top_db)
     if loud.size == 0:
         return 0, 0
-    return int(loud[0]) * hop_length, min(y.shape[-1], (int(loud[-1]) + 1) * hop_length)
+    return frames_span(loud, hop_length, y.shape[-1])
 
 
 def trim_bounds(y: np.ndarray, spec: FeatureSpec) -> tuple[int, int]:
