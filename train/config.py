@@ -108,6 +108,12 @@ class TrainConfig(JsonConfig):
     prefix_s: tuple[float, float] = (0.5, 1.75)
 
     @property
+    def encoder_cache(self) -> str:
+        """Which cache of the encoder's outputs an encoder family's head trains on: ``"frames"`` for a head pooling
+        the frames itself (``model_options`` ``pooling: attention``), else the pooled layers, ``"meanstd"``."""
+        return "frames" if self.model_options.get("pooling") == "attention" else "meanstd"
+
+    @property
     def prefix_augment(self) -> AugmentConfig:
         """The augmentation that makes a prefix view: the beginning kept, nothing else changed."""
         return AugmentConfig(p_partial=1.0, partial_s=self.prefix_s)
@@ -159,7 +165,7 @@ class TrainConfig(JsonConfig):
             (not self.views or self.family in ENCODER_FAMILIES, "views are for encoder families (whisper_tiny)"),
             (self.prefix_views >= 0, f"prefix_views must be >= 0, got {self.prefix_views}"),
             # views are cached pooled: a head pooling the frames itself has none to train on
-            (self.model_options.get("pooling") != "attention" or not (self.views or self.prefix_views),
+            (self.encoder_cache != "frames" or not (self.views or self.prefix_views),
              "an attention-pooling head trains on cached frames of the clean clips: no views or prefix_views"),
             (not self.prefix_views or self.family in ENCODER_FAMILIES,
              "prefix_views are for encoder families (whisper_tiny)"),

@@ -62,7 +62,7 @@ def read_search(path: Path) -> tuple[Any, int, list[dict[str, Any]], list[Any]]:
             raise SerappError(f"{path}: variant {json.dumps(variant)} is not a training config change ({exc}).") \
                 from exc
         # The data is loaded once, for the base config: a variant may not change what is loaded.
-        if configs[-1].model_options.get("pooling") != base.model_options.get("pooling"):
+        if configs[-1].encoder_cache != base.encoder_cache:
             raise SerappError(f"{path}: variant {json.dumps(variant)} changes the head's pooling, hence the cache "
                               "its data comes from; every variant shares the base's data: set pooling in the base.")
     return base, k, variants, configs

@@ -119,8 +119,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
     if config.encoder:  # the frozen encoder's pooled layers, cached once: the head trains on them
         from .whisper.embeddings import embed
 
-        pooling = "frames" if config.model_options.get("pooling") == "attention" else "meanstd"
-        embedded = embed(clips, spec=spec, pooling=pooling, workers=workers, progress=progress)
+        embedded = embed(clips, spec=spec, pooling=config.encoder_cache, workers=workers, progress=progress)
         kept, x, audio = embedded.clips, embedded.values, None
     else:
         want_audio = config.augment.audio_enabled and not config.classical
