@@ -1,4 +1,5 @@
-"""Speaker adaptation variants: what each one subtracts, and which clips a user of it would get answers for."""
+"""Speaker adaptation variants: sessions in a seeded random order, what each variant subtracts, and which clips a
+user of it would get answers for; the cross-validated part pools held-out speakers only."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from serapp_train.corpora import Clip
-from serapp_train.whisper.adaptation import adapt, evaluate_variants
+from serapp_train.whisper.adaptation import adapt, crossvalidate_variants, evaluate_variants, render, session_order
 
 from serapp.errors import SerappError
 
 
 def _clips() -> list[Clip]:
-    # two speakers, clips named so that file order is known; speaker b's second clip is its first neutral one
+    # two speakers; values below are 10 * speaker + position in file order, so the expected means can be read off
     spec = [("a", "0", "neutral"), ("a", "1", "angry"), ("a", "2", "neutral"), ("a", "3", "sad"),
             ("b", "0", "happy"), ("b", "1", "neutral"), ("b", "2", "sad")]
     return [Clip(path=Path(f"/c/{s}/{n}.ogg"), corpus="c", label=label, speaker=f"c:{s}", sex=None, raw_label=label)
@@ -23,18 +24,34 @@ def _clips() -> list[Clip]:
 X = np.array([[1.0], [5.0], [3.0], [7.0], [10.0], [20.0], [30.0]])
 
 
-def test_enrolment_subtracts_the_first_neutral_clips_and_never_scores_them() -> None:
-    rows = np.arange(7)
-    out, scored = adapt(X, _clips(), rows, "enrol-2")
-    np.testing.assert_allclose(out[:4, 0], [-1.0, 3.0, 1.0, 5.0])  # speaker a: mean of clips 0 and 2 is 2
-    np.testing.assert_allclose(out[4:, 0], [-10.0, 0.0, 10.0])  # speaker b has one neutral clip: 20
-    assert scored.tolist() == [False, True, False, True, True, False, True]
+def test_a_session_is_each_speakers_clips_in_a_seeded_random_order() -> None:
+    clips = [Clip(path=Path(f"/c/{s}/{i:02d}.ogg"), corpus="c", label="x", speaker=f"c:{s}", sex=None, raw_label="x")
+             for s in "ab" for i in range(20)]
+    rows = np.arange(40)
+    one = session_order(clips, rows, seed=0)
+    assert sorted(one) == ["c:a", "c:b"]
+    assert sorted(one["c:a"]) == list(range(20)) and sorted(one["c:b"]) == list(range(20, 40))
+    assert one["c:a"] != list(range(20))  # not file order: corpora that file clips by emotion would bias it
+    assert session_order(clips, rows[::-1], seed=0) == one  # the order rows come in does not matter
+    assert session_order(clips, rows, seed=1) != one
 
 
-def test_running_uses_the_first_clips_whatever_their_emotion() -> None:
-    out, scored = adapt(X, _clips(), np.arange(7), "running-1")
-    np.testing.assert_allclose(out[:, 0], [0.0, 4.0, 2.0, 6.0, 0.0, 10.0, 20.0])
-    assert scored.tolist() == [False, True, True, True, False, True, True]
+def test_enrolment_subtracts_the_sessions_first_neutral_clips_and_never_scores_them() -> None:
+    clips, rows = _clips(), np.arange(7)
+    out, scored = adapt(X, clips, rows, "enrol-1")
+    for speaker, order in session_order(clips, rows).items():
+        first_neutral = next(i for i in order if clips[i].label == "neutral")
+        own = [i for i in rows if clips[i].speaker == speaker]
+        np.testing.assert_allclose(out[own, 0], X[own, 0] - X[first_neutral, 0])
+        assert [i for i in own if not scored[i]] == [first_neutral]
+
+
+def test_running_uses_the_sessions_first_clips_whatever_their_emotion() -> None:
+    clips, rows = _clips(), np.arange(7)
+    out, scored = adapt(X, clips, rows, "running-2")
+    for order in session_order(clips, rows).values():
+        np.testing.assert_allclose(out[order, 0], X[order, 0] - X[order[:2], 0].mean())
+        assert scored[order].tolist() == [False, False] + [True] * (len(order) - 2)
 
 
 def test_transductive_standardises_with_every_clip_and_none_changes_nothing() -> None:
@@ -45,16 +62,38 @@ def test_transductive_standardises_with_every_clip_and_none_changes_nothing() ->
     same, scored = adapt(X, _clips(), np.arange(7), "none")
     np.testing.assert_array_equal(same, X)
     assert scored.all()
-    with pytest.raises(SerappError, match="Unknown adaptation"):
-        adapt(X, _clips(), np.arange(7), "magic-3")
+    for bad in ("magic-3", "enrol", "running-x"):
+        with pytest.raises(SerappError, match="Unknown adaptation"):
+            adapt(X, _clips(), np.arange(7), bad)
+
+
+def _separable(speakers: str, per_speaker: int = 12) -> tuple[list[Clip], np.ndarray, np.ndarray]:
+    """Clips of ``speakers`` ("corpus:speaker ..."): two classes 2 apart on every feature, and a speaker offset
+    (spread 5) that only adaptation removes."""
+    rng = np.random.default_rng(0)
+    pairs = [name.split(":") for name in speakers.split()]
+    clips = [Clip(path=Path(f"/{c}/{s}/{i:02d}.ogg"), corpus=c, label=("neutral", "angry")[i % 2],
+                  speaker=f"{c}:{s}", sex=None, raw_label="x") for c, s in pairs for i in range(per_speaker)]
+    y = np.array([i % 2 for _ in pairs for i in range(per_speaker)])
+    offsets = np.repeat(rng.normal(scale=5.0, size=(len(pairs), 3)), per_speaker, axis=0)
+    return clips, y, rng.normal(size=(len(clips), 3)) + y[:, None] * 2.0 + offsets
 
 
 def test_every_variant_is_scored_on_the_same_clips() -> None:
-    rng = np.random.default_rng(0)
-    clips = [Clip(path=Path(f"/c/{s}/{i:02d}.ogg"), corpus="c", label=("neutral", "angry")[i % 2],
-                  speaker=f"c:{s}", sex=None, raw_label="x") for s in "abcd" for i in range(12)]
-    y = np.array([i % 2 for _ in "abcd" for i in range(12)])
-    x = rng.normal(size=(48, 3)) + y[:, None] * 2.0
+    clips, y, x = _separable("c:a c:b c:c c:d")
     results = evaluate_variants(x, y, clips, np.arange(24), np.arange(24, 48), ["none", "enrol-2", "running-3"])
-    assert {r["n"] for r in results.values()} == {24 - 2 * 3}  # per test speaker: running-3's warm-up clips, a
-    assert all(0.5 < r["all"] <= 1.0 for r in results.values())  # superset of enrol-2's (clips 0 and 2)
+    # per test speaker: running-3's three warm-up clips and enrol-2's two neutral clips, overlapping or not
+    assert {r["n"] for r in results.values()} == {results["none"]["n"]}
+    assert 24 - 2 * 5 <= results["none"]["n"] <= 24 - 2 * 3
+    assert results["running-3"]["all"] > results["none"]["all"]  # the speaker offset is what running removes
+
+
+def test_crossvalidation_scores_each_held_out_speaker_once_and_renders() -> None:
+    clips, y, x = _separable("c:a c:b c:c c:d d:e d:f d:g d:h")
+    rows = np.arange(len(clips))
+    results = crossvalidate_variants(x, y, clips, rows, ["none", "transductive"], k=4)
+    assert set(results) == {"none", "transductive"}
+    assert results["none"]["n"] == len(clips)  # every speaker held out once, nothing warmed up
+    assert set(results["none"]) == {"all", "n", "c", "d"}
+    table = render({"command": "cmd", "seed": 0, "uar": {"cv": results}})
+    assert "| transductive |" in table and "| variant | all | c | d |" in table

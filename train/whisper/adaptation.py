@@ -2,28 +2,36 @@
 
 Standardising each speaker's embeddings with statistics of *all* their clips lifts speaker-independent UAR by
 several points, but it is transductive: it needs every recording of a speaker, emotions included, before the
-first answer. What a user could give, and what this measures on unseen (test) speakers:
+first answer. What a user could give, and what this measures on speakers the classifier never heard:
 
   - ``none``: the embeddings as they are;
-  - ``enrol-N``: the speaker's first ``N`` neutral clips (in file order) as an enrolment ("read this calmly"):
+  - ``enrol-N``: the speaker's first ``N`` neutral clips of the session as an enrolment ("read this calmly"):
     their mean is subtracted from every later clip; the enrolment clips themselves are never scored;
   - ``running-N``: no enrolment; the first ``N`` clips of the session, whatever their emotion, give the mean,
     and scoring starts after them;
   - ``transductive``: mean and spread of all the speaker's clips: the upper bound, not a product option.
 
-Training speakers get the same treatment as test speakers (their own enrolment or first clips), so train and
+A *session* is a speaker's clips in a seeded random order (:func:`session_order`). Not file order: TESS and SAVEE
+file their clips by emotion, so "the first ten clips" of a TESS speaker are ten angry ones, and a running mean
+over them subtracts anger rather than the speaker.
+
+Training speakers get the same treatment as scored speakers (their own enrolment or first clips), so train and
 test match. The classifier is the probe's (standardised logistic regression on every layer's mean+std,
-:mod:`serapp_train.whisper.probe`), fitted on the split's training and validation speakers and scored on its test
-speakers; every variant is scored on the same clips (those after every variant's enrolment or warm-up), so the
-figures compare. ``python -m serapp_train.whisper.adaptation --config CONFIG`` writes a JSON record under
-``runs/whisper-adaptation/`` and prints the table; figures are quoted from such records.
+:mod:`serapp_train.whisper.probe`); every variant is scored on the same clips (those after every variant's
+enrolment or warm-up), so the figures compare. Two parts, as for any choice in this project:
+
+  - ``cv``: speaker folds over the split's non-test speakers (:func:`serapp_train.splits.speaker_kfold_by_corpus`,
+    the folds ``serapp-train select`` uses), held-out predictions pooled: what a choice may look at;
+  - ``test``: fitted on the training and validation speakers, scored on the test speakers: reported, not chosen on.
+
+``python -m serapp_train.whisper.adaptation --config CONFIG --out DIR`` writes ``DIR/adaptation.json`` and the
+table ``DIR/adaptation.md`` rendered from it, and prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,33 +39,48 @@ from typing import Any
 
 import numpy as np
 
-from serapp.atomic import replacing
+from serapp.atomic import write_text
 from serapp.errors import SerappError, run_command
 from serapp.paths import REPO_ROOT
 
 from ..corpora import Clip
+from ..jsonfile import write_json
 from ..metrics import uar
 
 NEUTRAL = "neutral"
 SPREAD_FLOOR = 1e-3  # a speaker's per-feature spread below this is treated as this (constant features)
+VARIANTS: tuple[str, ...] = ("none", "enrol-3", "enrol-5", "running-10", "running-20", "transductive")
+PARTS: dict[str, str] = {
+    "cv": "speaker folds over the non-test speakers, held-out predictions pooled (what a choice may look at)",
+    "test": "fitted on the training and validation speakers, scored on the test speakers (reported only)",
+}
 
 
-def session_order(clips: Sequence[Clip], rows: np.ndarray) -> dict[str, list[int]]:
-    """``rows`` grouped by speaker, each speaker's in file-path order (the order a session would play them)."""
+def session_order(clips: Sequence[Clip], rows: np.ndarray, *, seed: int = 0) -> dict[str, list[int]]:
+    """``rows`` grouped by speaker, each speaker's in a random order seeded by ``seed`` and the speaker: the order
+    a session would play them in. (File order would not do: some corpora file their clips by emotion.)"""
     out: dict[str, list[int]] = {}
     for i in sorted(rows, key=lambda i: str(clips[i].path)):
         out.setdefault(clips[i].speaker, []).append(int(i))
+    for speaker, order in out.items():
+        rng = np.random.default_rng([seed, *speaker.encode("utf-8")])
+        out[speaker] = [order[k] for k in rng.permutation(len(order))]
     return out
 
 
-def adapt(x: np.ndarray, clips: Sequence[Clip], rows: np.ndarray, variant: str) -> tuple[np.ndarray, np.ndarray]:
-    """``variant`` applied to ``x[rows]`` ``(n, d)`` speaker by speaker; returns the adapted rows and a mask of
-    those a user of that variant would get an answer for (False: enrolment or warm-up clips)."""
+def adapt(x: np.ndarray, clips: Sequence[Clip], rows: np.ndarray, variant: str, *, seed: int = 0
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """``variant`` applied to ``x[rows]`` ``(n, d)`` speaker by speaker, sessions in :func:`session_order`;
+    returns the adapted rows and a mask of those a user of that variant would get an answer for (False:
+    enrolment or warm-up clips)."""
     kind, _, n_text = variant.partition("-")
+    if kind not in ("none", "transductive", "enrol", "running") or (kind in ("enrol", "running")
+                                                                    and not n_text.isdigit()):
+        raise SerappError(f"Unknown adaptation {variant!r}: none, enrol-N, running-N or transductive.")
     out = np.array(x[rows], dtype=np.float64)
     scored = np.ones(len(rows), dtype=bool)
     where = {int(r): j for j, r in enumerate(rows)}
-    for order in session_order(clips, rows).values():
+    for order in session_order(clips, rows, seed=seed).values():
         j = np.array([where[i] for i in order])
         if kind == "none":
             continue
@@ -68,10 +91,8 @@ def adapt(x: np.ndarray, clips: Sequence[Clip], rows: np.ndarray, variant: str) 
         n = int(n_text)
         if kind == "enrol":
             used = np.array([k for k, i in zip(j, order, strict=True) if clips[i].label == NEUTRAL][:n], dtype=int)
-        elif kind == "running":
-            used = j[:n]
         else:
-            raise SerappError(f"Unknown adaptation {variant!r}: none, enrol-N, running-N or transductive.")
+            used = j[:n]
         if len(used) == 0:  # a speaker with no neutral clip: no enrolment, no answers either
             scored[j] = False
             continue
@@ -80,26 +101,76 @@ def adapt(x: np.ndarray, clips: Sequence[Clip], rows: np.ndarray, variant: str) 
     return out, scored
 
 
-def evaluate_variants(x: np.ndarray, y: np.ndarray, clips: Sequence[Clip], train: np.ndarray, test: np.ndarray,
-                      variants: Sequence[str], *, c: float = 1.0) -> dict[str, dict[str, float]]:
-    """UAR (overall and per corpus) on ``test`` for each variant, every variant scored on the test clips that all
-    of them answer. ``x`` ``(N, d)``; ``train``/``test`` index arrays (disjoint speakers)."""
+def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    adapted = {v: (adapt(x, clips, train, v), adapt(x, clips, test, v)) for v in variants}
-    common = np.logical_and.reduce([scored for _, (_, scored) in adapted.values()])
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
+    return np.asarray(model.fit(x_train, y_train).predict(x_test))
+
+
+def _predict_variants(x: np.ndarray, y: np.ndarray, clips: Sequence[Clip], train: np.ndarray, test: np.ndarray,
+                      variants: Sequence[str], *, c: float, seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each variant's predictions for ``test`` and the mask of the test clips every variant answers."""
+    preds, masks = {}, []
+    for v in variants:
+        (x_train, _), (x_test, scored) = adapt(x, clips, train, v, seed=seed), adapt(x, clips, test, v, seed=seed)
+        preds[v] = _fit_predict(x_train, y[train], x_test, c)
+        masks.append(scored)
+    return preds, np.logical_and.reduce(masks)
+
+
+def _figures(y: np.ndarray, pred: np.ndarray, corpora: np.ndarray) -> dict[str, float]:
+    return {"all": uar(y, pred), "n": len(y),
+            **{k: uar(y[corpora == k], pred[corpora == k]) for k in sorted(set(corpora))}}
+
+
+def evaluate_variants(x: np.ndarray, y: np.ndarray, clips: Sequence[Clip], train: np.ndarray, test: np.ndarray,
+                      variants: Sequence[str], *, c: float = 1.0, seed: int = 0) -> dict[str, dict[str, float]]:
+    """UAR (overall and per corpus) on ``test`` for each variant, every variant scored on the test clips that all
+    of them answer. ``x`` ``(N, d)``; ``train``/``test`` index arrays (disjoint speakers)."""
+    preds, common = _predict_variants(x, y, clips, train, test, variants, c=c, seed=seed)
     corpora = np.array([clips[i].corpus for i in test])
-    results: dict[str, dict[str, float]] = {}
-    for v, ((x_train, _), (x_test, _)) in adapted.items():
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
-        pred = model.fit(x_train, y[train]).predict(x_test)
-        yt = y[test]
-        results[v] = {"all": uar(yt[common], pred[common]), "n": int(common.sum()),
-                      **{k: uar(yt[common & (corpora == k)], pred[common & (corpora == k)])
-                         for k in sorted(set(corpora[common]))}}
-    return results
+    return {v: _figures(y[test][common], p[common], corpora[common]) for v, p in preds.items()}
+
+
+def crossvalidate_variants(x: np.ndarray, y: np.ndarray, clips: Sequence[Clip], rows: np.ndarray,
+                           variants: Sequence[str], *, k: int = 4, c: float = 1.0, seed: int = 0
+                           ) -> dict[str, dict[str, float]]:
+    """UAR per variant over ``k`` speaker folds of ``rows`` (:func:`serapp_train.splits.speaker_kfold_by_corpus`),
+    each fold's held-out clips that every variant answers, pooled. A corpus with one speaker in ``rows`` always
+    trains, so is never scored."""
+    from .. import splits
+
+    sub = [clips[i] for i in rows]
+    pooled: dict[str, list[np.ndarray]] = {v: [] for v in variants}
+    truth: list[np.ndarray] = []
+    corpora: list[np.ndarray] = []
+    for fold in splits.speaker_kfold_by_corpus(sub, k, seed=seed, val_fraction=0.1):
+        train, test = rows[np.sort(np.concatenate([fold.train, fold.val]))], rows[fold.test]
+        preds, common = _predict_variants(x, y, clips, train, test, variants, c=c, seed=seed)
+        for v, p in preds.items():
+            pooled[v].append(p[common])
+        truth.append(y[test][common])
+        corpora.append(np.array([clips[i].corpus for i in test])[common])
+    yt, ct = np.concatenate(truth), np.concatenate(corpora)
+    return {v: _figures(yt, np.concatenate(p), ct) for v, p in pooled.items()}
+
+
+def render(record: dict[str, Any]) -> str:
+    """The record's figures as Markdown tables, one per part (UAR in %, clips scored)."""
+    lines = [f"Speaker adaptation of the frozen Whisper embeddings (`{record['command']}`; sessions in a random "
+             f"order, seed {record['seed']}). UAR over the clips every variant answers.", ""]
+    for part, results in record["uar"].items():
+        corpora = sorted({key for r in results.values() for key in r if key not in ("all", "n")})
+        lines += [f"**{part}**: {PARTS[part]}; {next(iter(results.values()))['n']} clips scored.", "",
+                  "| variant | all | " + " | ".join(corpora) + " |",
+                  "|---|" + "---:|" * (len(corpora) + 1)]
+        lines += [f"| {v} | {100 * r['all']:.1f} % | " + " | ".join(f"{100 * r[c]:.1f} %" for c in corpora) + " |"
+                  for v, r in results.items()]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
@@ -111,31 +182,38 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "configs" / "whisper-tiny.json",
                         help="training config whose split is used (default configs/whisper-tiny.json)")
     parser.add_argument("--root", type=Path, default=None, help="corpora folder (default: SERAPP_CORPORA)")
-    parser.add_argument("--variants", nargs="+",
-                        default=["none", "enrol-3", "enrol-5", "running-5", "running-10", "transductive"])
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "whisper-adaptation")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
+    parser.add_argument("--k", type=int, default=4, help="speaker folds of the cv part (default 4)")
+    parser.add_argument("--seed", type=int, default=0, help="session order and folds (default 0)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "whisper-adaptation",
+                        help="folder for adaptation.json and adaptation.md (default runs/whisper-adaptation)")
     args = parser.parse_args(argv)
     config = TrainConfig.from_json(args.config.read_text(encoding="utf-8"))
     if not config.encoder:
         raise SerappError(f"{args.config}: family {config.family} has no cached encoder to adapt.")
     data = load_data(config, args.root)
     x = data.features.reshape(len(data.features), -1)
-    train = np.sort(np.concatenate([data.split.train, data.split.val]))
-    results = evaluate_variants(x, data.y, data.clips, train, data.split.test, args.variants)
+    known = np.sort(np.concatenate([data.split.train, data.split.val]))
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for part in args.parts:
+        print(f"{part}: {PARTS[part]} ...", flush=True)
+        results[part] = (crossvalidate_variants(x, data.y, data.clips, known, args.variants, k=args.k,
+                                                seed=args.seed) if part == "cv" else
+                         evaluate_variants(x, data.y, data.clips, known, data.split.test, args.variants,
+                                           seed=args.seed))
     record: dict[str, Any] = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                               "command": " ".join(["python -m serapp_train.whisper.adaptation",
-                                                   *(argv or sys.argv[1:])]),
-                              "config": config.to_dict(), "split": data.split.name,
-                              "metric": "UAR on the split's test speakers, clips every variant answers",
+                                                   *(argv if argv is not None else sys.argv[1:])]),
+                              "config": config.to_dict(), "split": data.split.name, "seed": args.seed,
+                              "metric": "UAR over the clips every variant answers", "parts": PARTS,
                               "uar": results}
-    path = args.out / f"adaptation-{record['created'].replace(':', '')}.json"
-    with replacing(path) as tmp:
-        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    corpora = sorted({k for r in results.values() for k in r if k not in ("all", "n")})
-    print(f"{'variant':>14}  {'all':>6}  " + "  ".join(f"{k:>8}" for k in corpora))
-    for v, r in results.items():
-        print(f"{v:>14}  {100 * r['all']:5.1f}%  " + "  ".join(f"{100 * r[k]:7.1f}%" for k in corpora))
-    print(f"scored clips: {next(iter(results.values()))['n']}; record: {path}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = render(record)
+    write_json(args.out / "adaptation.json", record)
+    write_text(args.out / "adaptation.md", table)
+    print(table)
+    print(f"record: {args.out / 'adaptation.json'}")
     return 0
 
 
