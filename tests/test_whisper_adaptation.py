@@ -97,3 +97,44 @@ def test_crossvalidation_scores_each_held_out_speaker_once_and_renders() -> None
     assert set(results["none"]) == {"all", "n", "c", "d"}
     table = render({"command": "cmd", "seed": 0, "uar": {"cv": results}})
     assert "| transductive |" in table and "| variant | all | c | d |" in table
+
+
+def test_training_subtracts_each_speakers_session_mean_and_scores_no_warm_up_clip() -> None:
+    from serapp_train.data import adapt_speakers
+    from serapp_train.splits import Split
+
+    clips = _clips()
+    kept = [*clips, clips[1], clips[4]]  # two augmented views after the clean clips: of a:1 and of b:0
+    x = np.concatenate([X, [[50.0], [60.0]]])[:, None, :]  # (N, 1, 1), as pooled layers are (N, layers, width)
+    split = Split("s", train=np.array([0, 1, 2, 3, 7, 8]), test=np.array([4, 5, 6]), val=np.array([0, 2]))
+    out, new = adapt_speakers(kept, x, split, n_clean=7, clips=2, seed=0)
+    order = session_order(clips, np.arange(7))
+    for speaker, views in (("c:a", [7]), ("c:b", [8])):
+        mean = X[order[speaker][:2], 0].mean()
+        rows = [*order[speaker], *views]
+        np.testing.assert_allclose(out[rows, 0, 0], x[rows, 0, 0] - mean)
+    warm = set(order["c:a"][:2]) | set(order["c:b"][:2])
+    assert not warm & set(new.test) and not warm & set(new.val)
+    assert set(new.test) | set(new.val) == ({4, 5, 6} | {0, 2}) - warm
+    np.testing.assert_array_equal(new.train, split.train)  # warm-up clips still train
+
+
+def test_a_head_trained_on_adapted_embeddings_is_refused_for_export(tmp_path: Path) -> None:
+    import json
+
+    from serapp_train.config import TrainConfig
+    from serapp_train.exporting import export_run
+    from serapp_train.runfolder import MODEL_KERAS
+
+    from tests.run_folders import make_run
+
+    config = TrainConfig.from_json(json.dumps({"family": "whisper_tiny", "speaker_adaptation": 20}))
+    run = make_run(tmp_path / "run", config=config, labels=["angry", "sad"], spec=config.feature_spec,
+                   split={"test_speakers": ["c:a"]}, metrics={})
+    (run.path / MODEL_KERAS).write_bytes(b"not reached")
+    with pytest.raises(SerappError, match="speaker-adapted"):
+        export_run(run.path)
+    with pytest.raises(SerappError, match="speaker_adaptation must be >= 0"):
+        TrainConfig.from_json(json.dumps({"family": "whisper_tiny", "speaker_adaptation": -1}))
+    with pytest.raises(SerappError, match="speaker_adaptation is for encoder families"):
+        TrainConfig.from_json(json.dumps({"family": "cnn2d", "speaker_adaptation": 5}))

@@ -106,6 +106,11 @@ class TrainConfig(JsonConfig):
     # second on; these teach the head what a beginning sounds like, apart from the other augmentations.
     prefix_views: int = 0
     prefix_s: tuple[float, float] = (0.5, 1.75)
+    # Encoder families: speaker adaptation by a running mean (0: none). Each speaker's embeddings, views included,
+    # less the mean of the first ``speaker_adaptation`` clean clips of their session (a seeded random order,
+    # :func:`serapp_train.whisper.adaptation.session_order`): what a session that has heard that many utterances
+    # of its speaker can subtract. Those warm-up clips train but are never scored (validation, test).
+    speaker_adaptation: int = 0
 
     @property
     def encoder_cache(self) -> str:
@@ -171,6 +176,9 @@ class TrainConfig(JsonConfig):
              "prefix_views are for encoder families (whisper_tiny)"),
             (len(self.prefix_s) == 2 and 0.1 <= self.prefix_s[0] <= self.prefix_s[1] <= 30.0,
              f"prefix_s must be two lengths within 0.1-30 s, shortest first, got {list(self.prefix_s)}"),
+            (self.speaker_adaptation >= 0, f"speaker_adaptation must be >= 0 clips, got {self.speaker_adaptation}"),
+            (not self.speaker_adaptation or (self.family in ENCODER_FAMILIES and self.encoder_cache == "meanstd"),
+             "speaker_adaptation is for encoder families with pooled layers (whisper_tiny, meanstd pooling)"),
             (self.family not in ENCODER_FAMILIES or bool(self.views) == self.augment.audio_enabled,
              "an encoder family takes audio augmentation through views: set both views and the augmentation"),
         ]

@@ -135,6 +135,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
     index = {label: i for i, label in enumerate(labels)}
     y = np.array([index[c.label] for c in kept], dtype=np.int64)
     split = choose_split(kept, config)
+    n_clean = len(kept)
     # The training speakers' augmented views, then their prefix views, join the training rows after the clean clips.
     groups = [(config.views, config.augment), (config.prefix_views, config.prefix_augment)]
     if any(n for n, _ in groups):
@@ -152,5 +153,27 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
             kept = [*kept, *(kept[i] for i in train for _ in range(n_views))]
             y = np.concatenate([y, np.repeat(y[train], n_views)])
         split = dataclasses.replace(split, train=np.concatenate([train, *added]))
+    if config.speaker_adaptation:
+        x, split = adapt_speakers(kept, x, split, n_clean=n_clean, clips=config.speaker_adaptation,
+                                  seed=config.speaker_seed)
     return Data(kept, labels, y, x, audio, split)
+
+
+def adapt_speakers(kept: Sequence[Clip], x: np.ndarray, split: split_lib.Split, *, n_clean: int, clips: int,
+                   seed: int) -> tuple[np.ndarray, split_lib.Split]:
+    """Speaker adaptation by a running mean: each speaker's rows of ``x`` ``(N, ...)`` (views too) less the mean
+    of the first ``clips`` of their clean rows (``< n_clean``) in session order; those warm-up rows leave the
+    split's validation and test parts (a session has no answer for them yet). Returns the new ``x`` (float32) and
+    split."""
+    from .whisper.adaptation import session_order
+
+    out = np.array(x, dtype=np.float32)
+    speakers = np.array([c.speaker for c in kept])
+    warm_up: list[int] = []
+    for speaker, order in session_order(kept, np.arange(n_clean), seed=seed).items():
+        first = np.array(order[:clips])
+        out[speakers == speaker] -= x[first].mean(axis=0, dtype=np.float64).astype(np.float32)
+        warm_up += order[:clips]
+    drop = np.array(warm_up, dtype=np.int64)
+    return out, dataclasses.replace(split, val=np.setdiff1d(split.val, drop), test=np.setdiff1d(split.test, drop))
 

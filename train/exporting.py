@@ -84,6 +84,9 @@ def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = Non
     if parity_clips < 1:
         raise SerappError(f"--parity-clips must be at least 1, got {parity_clips}.")
     folder = read_run(run_dir)
+    if folder.config().speaker_adaptation:
+        raise SerappError(f"{run_dir}: its head was trained on speaker-adapted embeddings (speaker_adaptation), which "
+                          "the app cannot give a model yet; exported alone it would answer nonsense.")
     inputs, corpora = parity_features(folder, root or corpora_root(), parity_clips)
     try:
         model = keras.saving.load_model(folder.keras_path, safe_mode=True)
