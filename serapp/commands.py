@@ -59,6 +59,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     hop = TUNABLES["hop_s"]
     p.add_argument("--hop", type=float, default=hop.default, metavar="S",
                    help=f"seconds between updates, {hop.low:g}-{hop.high:g} (default {hop.default:g})")
+    p.add_argument("--adapt", action="store_true",
+                   help="adapt to the speaker (a model that can, see docs/cli.md): after its first utterances, "
+                        "scores are relative to the speaker's own voice; one speaker throughout, all files included")
 
 
 def _model_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -67,6 +70,19 @@ def _model_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
 
     config = AnalyzerConfig(hop_s=args.hop)  # validates before the model loads
     return load_model(_opt(args, "model")), config
+
+
+def _speaker(args: argparse.Namespace, model: Any) -> Any:
+    """The running speaker mean for ``--adapt`` (None without it); a model that cannot adapt is a plain error."""
+    from serapp.engine.adaptation import SpeakerMean
+    from serapp.errors import SerappError
+
+    if not args.adapt:
+        return None
+    if not model.adaptable:
+        raise SerappError(f"--adapt: the model {model.info.name!r} cannot adapt to its speaker (it was exported "
+                          "without an adapted head).")
+    return SpeakerMean(model.info.adapt_clips)
 
 
 def _opt(args: argparse.Namespace, name: str) -> Any:
@@ -84,6 +100,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from serapp.progress import ProgressLine
 
     model, config = _model_and_config(args)
+    speaker = _speaker(args, model)  # one speaker across every file given
     analyses: list[FileAnalysis] = []
     entries: list[dict[str, Any]] = []
     failed = 0
@@ -92,7 +109,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     for i, name in enumerate(args.files):
         try:
             analyses.append(analyze_file(name, model, config,
-                                         progress=line.for_file(name, i, len(args.files)) if line else None))
+                                         progress=line.for_file(name, i, len(args.files)) if line else None,
+                                         speaker=speaker))
             entries.append(analysis_dict(analyses[-1]))
         except SerappError as exc:
             entries.append({"file": name, "error": str(exc)})
@@ -114,16 +132,19 @@ def run_analyze(args: argparse.Namespace) -> int:
     else:
         for entry in entries:
             if "error" not in entry:
-                print(_describe(entry))
+                print(_describe(entry, adapting=speaker is not None))
     return 1 if failed else 0
 
 
-def _describe(entry: dict[str, Any]) -> str:
+def _describe(entry: dict[str, Any], adapting: bool = False) -> str:
     s = entry["summary"]
     top = sorted(s["probabilities"].items(), key=lambda kv: -kv[1])[:3]
     probs = ", ".join(f"{k} {v:.0%}" for k, v in top) if s["speech_ratio"] > 0 else "no speech"
     line = (f"{entry['file']}: {s['dominant']} ({probs}); {s.get('utterances', 0)} utterance"
             f"{'' if s.get('utterances', 0) == 1 else 's'}, speech {s['speech_ratio']:.0%} of {s['duration_s']:.1f} s")
+    if adapting and entry.get("utterances"):  # --adapt: say which answers were judged against the speaker's voice
+        adapted = sum(u["adapted"] for u in entry["utterances"])
+        line += f"; {adapted} of them adapted to the speaker" if adapted else "; not adapted yet (too few heard)"
     return terminal_text(line)  # file names and model labels may hold ESC, CR or bytes that are not UTF-8
 
 
@@ -137,7 +158,7 @@ def run_listen(args: argparse.Namespace) -> int:
 
     source = _make_source(args)  # first: a missing PortAudio or device is the news, not the model
     model, config = _model_and_config(args)
-    analyzer = Analyzer(source, model, config)
+    analyzer = Analyzer(source, model, config, speaker=_speaker(args, model))
     tty = sys.stdout.isatty()
     line = StatusLine(sys.stdout, sys.stderr, tty)
     # On a terminal, PortAudio's and ALSA's own messages take lines of their own instead of gluing onto ours.

@@ -55,6 +55,38 @@ def build_model(spec: FeatureSpec, labels: Sequence[str] = EMOTIONS, *, seed: in
     return model
 
 
+def build_adaptable_model(spec: FeatureSpec, labels: Sequence[str] = EMOTIONS, *, adapt_clips: int = 2,
+                          outputs: Sequence[str] = ("probs", "adapted_probs", "embedding")) -> onnx.ModelProto:
+    """An adaptable model as ``serapp-train export --adapted`` writes one: :func:`build_model`'s plain head on the
+    time-averaged features (the ``embedding``, ``(batch, prod(spec.shape[1:]))``), and a second head (another
+    fixed matrix) on the embedding less the optional ``speaker_mean`` input (zeros unless given). ``outputs`` may
+    leave some out (a damaged file)."""
+    n_mels = int(np.prod(spec.shape[1:]))
+    rng = np.random.default_rng(1)
+    w, w2 = (rng.standard_normal((n_mels, len(labels))).astype(np.float32) for _ in range(2))
+    nodes = [helper.make_node("ReduceMean", ["x"], ["avg"], axes=[1], keepdims=0),
+             helper.make_node("Flatten", ["avg"], ["embedding"], axis=1),
+             helper.make_node("MatMul", ["embedding", "w"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+             helper.make_node("Sub", ["embedding", "speaker_mean"], ["centred"]),
+             helper.make_node("MatMul", ["centred", "w2"], ["logits2"]),
+             helper.make_node("Softmax", ["logits2"], ["adapted_probs"], axis=-1)]
+    shapes = {"probs": ["batch", len(labels)], "adapted_probs": ["batch", len(labels)], "embedding": ["batch", n_mels]}
+    graph = helper.make_graph(
+        nodes, "serapp_adaptable_test",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", *spec.shape]),
+         helper.make_tensor_value_info("speaker_mean", TensorProto.FLOAT, ["one", n_mels])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shapes[name]) for name in outputs],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(w2, "w2"),
+                     numpy_helper.from_array(np.zeros((1, n_mels), np.float32), "speaker_mean")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="serapp-tests")
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, ModelInfo(labels=tuple(labels), spec=spec, name="adaptable", family="test",
+                                            adapt_clips=adapt_clips, adapt_temperature=1.5).to_metadata())
+    onnx.checker.check_model(model)
+    return model
+
+
 def save_model(path: Path, spec: FeatureSpec, labels: Sequence[str] = EMOTIONS, **kwargs: object) -> Path:
     """Build (see :func:`build_model`) and write to ``path``; returns ``path``."""
     onnx.save_model(build_model(spec, labels, **kwargs), str(path))  # type: ignore[arg-type]

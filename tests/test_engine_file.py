@@ -226,7 +226,8 @@ def test_analyze_json_reports_every_file_and_fails_for_the_bad_ones(
         assert s["dominant"] in s["probabilities"] and abs(sum(s["probabilities"].values()) - 1) < 1e-3
         assert e["timeline"] and set(e["timeline"][0]) == {"t", "emotion", "speech", "level_db", "probabilities"}
         assert e["utterances"] and set(e["utterances"][0]) == {"start", "end", "emotion", "confidence",
-                                                                "probabilities"}
+                                                                "probabilities", "adapted"}
+        assert e["utterances"][0]["adapted"] is False  # no --adapt
 
 
 def test_analyze_csv_has_a_row_per_window_of_each_readable_file(

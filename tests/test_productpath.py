@@ -15,6 +15,7 @@ from serapp_train.metrics import uar
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel, load_model
 from serapp.engine.result import EmotionResult
+from serapp.errors import SerappError
 
 LABELS = ("angry", "sad")
 
@@ -143,6 +144,46 @@ def test_evaluate_refuses_engine_settings_it_cannot_use(onnx_model_path: Path, t
     bad.write_text('{"min_speech_s": 99}', encoding="utf-8")
     base = ["evaluate", "--model", str(onnx_model_path), "--manifest", str(tmp_path / "none.csv")]
     assert main([*base, "--analyzer", str(bad)]) == 2
-    assert "give --product too" in capsys.readouterr().err
+    assert "give --product or --adapt too" in capsys.readouterr().err
     assert main([*base, "--product", "--analyzer", str(bad)]) == 2  # refused before the clips are looked for
     assert "min_speech_s must be 0.03-5 s, got 99" in capsys.readouterr().err
+
+
+def test_evaluate_adapt_scores_speaker_sessions_without_and_with_adapting(sample_clips: list[Path],
+                                                                           tmp_path: Path) -> None:
+    """`serapp-train evaluate --adapt`: each speaker's session (a seeded random order) through file analysis, where
+    the speaker mean carries from clip to clip, and through the live replay, the speaker alone; the same sessions
+    not adapting and adapting, rendered as a table. A model that cannot adapt is refused."""
+    import onnx
+    from serapp_train.cli import main
+
+    from serapp.engine.spec import FeatureSpec
+    from tests.onnx_models import build_adaptable_model, save_model
+
+    path = tmp_path / "adaptable.onnx"
+    onnx.save_model(build_adaptable_model(FeatureSpec(), adapt_clips=2), str(path))
+    model = load_model(path)
+    save_model(tmp_path / "plain.onnx", FeatureSpec())
+    clips = [Clip(p, "x", model.labels[i % 3], f"x:{i % 2}", None, "a") for i, p in enumerate(sample_clips[:8])]
+    ordered = productpath.sessions(clips, seed=0, per_speaker=3)
+    assert [c.speaker for c in ordered] == ["x:0"] * 3 + ["x:1"] * 3
+    assert {c.path for c in ordered} < {c.path for c in clips}
+    done = productpath.score_file_analysis(model, ordered, adapt=True)
+    assert done.adapted == [False, False, True] * 2  # per speaker: two utterances heard, then adapting
+    assert not any(productpath.score_file_analysis(model, ordered).adapted)
+    replay = productpath.live_replay(model, ordered, seed=0, by_speaker=True, adapt=True)
+    assert replay.conversations == 2 and replay.utterances == 6
+    with pytest.raises(SerappError, match="one speaker each"):
+        productpath.live_replay(model, ordered, adapt=True)
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("path,label,speaker\n" + "".join(f"{c.path},{c.label},{c.speaker}\n" for c in clips),
+                        encoding="utf-8")
+    assert main(["evaluate", "--model", str(path), "--manifest", str(manifest), "--adapt", "--session-clips", "3",
+                 "--out", str(tmp_path / "out")]) == 0
+    record = json.loads((tmp_path / "out" / "metrics.json").read_text())["adaptation"]
+    assert record["clips"] == 6 and record["speakers"] == 2 and record["warm_up"] == 2
+    assert record["plain"]["replay"]["utterances"] == record["adapted"]["replay"]["utterances"] == 6
+    table = (tmp_path / "out" / "adaptation.md").read_text()
+    assert "| not adapting |" in table and "| adapting |" in table
+    with pytest.raises(SerappError, match="cannot adapt"):
+        productpath.score_file_analysis(load_model(tmp_path / "plain.onnx"), ordered, adapt=True)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from serapp_train.cli import main
 from serapp_train.config import TrainConfig
-from serapp_train.recipe import Options, load, parse, plan, run_recipe
+from serapp_train.recipe import Options, attach_base, installed_run, load, parse, plan, run_recipe
 from serapp_train.runfolder import RunFolder
 
 from serapp.bundle import read_manifest, sha256_file
@@ -85,6 +85,13 @@ def test_malformed_recipes_are_refused_plainly(tmp_path: Path, change: dict[str,
                 {"name": "i", "kind": "install", "from": "m", "to": "x.onnx", "int8": True}], "writes none"),
     (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
                 {"name": "i", "kind": "install", "from": "e", "to": "x.onnx", "int8": True}], "writes none"),
+    (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
+                {"name": "x", "kind": "export", "run": "a", "onto": "e", "onto_int8": True}], "writes none"),
+    (lambda b: [train("a", b), {"name": "e", "kind": "export", "run": "a"},
+                {"name": "x", "kind": "export", "run": "a", "onto": "e", "int8": True}], "no int8 or model_name"),
+    (lambda b: [train("a", b), {"name": "x", "kind": "export", "run": "a", "onto": "a"}],
+     "reads 'a' as a export step, but it is a train step"),
+    (lambda b: [train("a", b), {"name": "x", "kind": "export", "run": "a", "onto_int8": False}], "give onto"),
     (lambda b: [train("a", b, set={"teachers": ["x"]})], "not in set"),
     (lambda b: [train("a", b, set={"mixup": 0.2})], "unknown settings mixup"),
     (lambda b: [train("a", b, set={"mixup_alpha": -1})], "mixup_alpha must be >= 0"),
@@ -201,7 +208,13 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     assert fast.step("install").fields["to"] == "assets/models/serapp-cnn.onnx"
     whisper = load(REPO / "configs/recipes/whisper-default.json")
     assert whisper.config(whisper.step("whisper"), runs).family == "whisper_tiny"
-    assert whisper.step("install").int8 and whisper.step("install").fields["to"] == "assets/models/serapp-default.onnx"
+    assert whisper.config(whisper.step("whisper-adapted"), runs).speaker_adaptation == 20
+    # the bundled file: the int8 export with the adapted head attached; its records are the plain run's
+    adaptable = whisper.step("adaptable")
+    assert adaptable.needs == ("whisper-adapted", "export") and adaptable.fields["onto_int8"]
+    assert attach_base(adaptable, runs) == runs / "export" / "model-int8.onnx"
+    assert whisper.step("install").fields["to"] == "assets/models/serapp-default.onnx"
+    assert installed_run(whisper, whisper.step("install"), runs) == runs / "whisper"
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from serapp_train.corpora import Clip
-from serapp_train.whisper.adaptation import adapt, crossvalidate_variants, evaluate_variants, render, session_order
+from serapp_train.splits import session_order
+from serapp_train.whisper.adaptation import adapt, crossvalidate_variants, evaluate_variants, render
 
 from serapp.errors import SerappError
 

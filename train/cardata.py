@@ -166,6 +166,25 @@ class ProductPath:
 
 
 @dataclass(frozen=True)
+class Adaptation:
+    """An ``evaluate --adapt`` record of the test speakers (``record`` is its ``adaptation``), the link to its
+    table (relative to the card) and the command that wrote it."""
+
+    record: dict[str, Any]
+    table_link: str
+    command: str
+
+
+def adaptation(record: dict[str, Any], run_dir: Path, out: Path) -> Adaptation:
+    """The card's view of ``run_dir``'s ``adaptation/test/metrics.json`` (``record``)."""
+    scored = Path(record.get("model") or DEFAULT_MODEL_NAME)
+    named = "" if scored.name == DEFAULT_MODEL_NAME else f"--model {from_checkout(scored)} "
+    return Adaptation(record["adaptation"], relative(run_dir / "adaptation" / "test" / "adaptation.md", out),
+                      f"serapp-train evaluate {named}--split {run_dir.as_posix()}/split.json --part test --adapt "
+                      f"--out {run_dir.as_posix()}/adaptation/test")
+
+
+@dataclass(frozen=True)
 class TeacherCheck:
     """One claim about a teacher and whether it was checked here (:class:`serapp_train.provenance.Check`)."""
 
@@ -240,6 +259,7 @@ class CardData:
     curves_link: str | None = None
     crossval: Crossval | None = None
     product_path: ProductPath | None = None
+    adaptation: Adaptation | None = None
     teachers: Teachers | None = None
     selection: Selection | None = None
     notes: str = ""
@@ -519,6 +539,7 @@ def collect(run_dir: Path, model: OnnxModel, root: Path, out: Path, *, command: 
     record = folder.selection()
     chosen = selection(record, split, root, run_dir, out) if record is not None else None
     product = folder.product_path()
+    adapting = folder.adaptation() if model.adaptable else None
     if on_checks is not None:
         on_checks(teacher_checks)
     every = corpora.scan(root)
@@ -537,6 +558,7 @@ def collect(run_dir: Path, model: OnnxModel, root: Path, out: Path, *, command: 
         curves_link=relative(curves, out) if curves.exists() else None,
         crossval=crossval(crossval_dir, config, out) if crossval_dir else None,
         product_path=product_path(product, run_dir, config) if product is not None else None,
+        adaptation=adaptation(adapting, run_dir, out) if adapting is not None else None,
         teachers=teacher_checks, selection=chosen, notes=notes, command=command, run_name=run_dir.name,
         written_by=written_by)
     return data, clean

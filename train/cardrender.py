@@ -13,7 +13,17 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from .cardata import Candidate, CardData, ConditionScore, CorpusFacts, Crossval, ProductPath, Selection, Teachers
+from .cardata import (
+    Adaptation,
+    Candidate,
+    CardData,
+    ConditionScore,
+    CorpusFacts,
+    Crossval,
+    ProductPath,
+    Selection,
+    Teachers,
+)
 from .provenance import ABSENT, FAILED, UNRECORDED, VERIFIED
 from .tables import TRUTH_RULES, corpus_table, markdown, pct, target_table
 
@@ -127,6 +137,19 @@ def product_path_section(pp: ProductPath) -> str:
         truth=TRUTH_RULES[settings.get("truth", "trim")][1])
 
 
+def adaptation_section(a: Adaptation) -> str:
+    """Adapting to the speaker: the test speakers' sessions without and with adapting (the full table is linked)."""
+    r = a.record
+    after = [r[name]["file_analysis_ua_after_warm_up"] for name in ("plain", "adapted")]
+    return fill("adaptation", warm_up=r["warm_up"], speakers=r["speakers"], session_clips=r["session_clips"],
+                clips=r["clips"], plain_file=pct(r["plain"]["file_analysis_ua"]),
+                adapted_file=pct(r["adapted"]["file_analysis_ua"]),
+                plain_after="—" if after[0] is None else pct(after[0]),
+                adapted_after="—" if after[1] is None else pct(after[1]),
+                plain_live=pct(r["plain"]["replay"]["speech_right"]),
+                adapted_live=pct(r["adapted"]["replay"]["speech_right"]), link=a.table_link, command=a.command)
+
+
 def teachers_section(t: Teachers) -> str:
     """Each claim about the teachers and whether it was checked when the card was written."""
     if t.found_in is None:
@@ -192,6 +215,7 @@ def render(card: CardData) -> str:
     optional = "".join([
         crossval_section(cv) if cv else "",
         product_path_section(card.product_path) if card.product_path else "",
+        adaptation_section(card.adaptation) if card.adaptation else "",
         teachers_section(card.teachers) if card.teachers else "",
         selection_section(card.selection) if card.selection else "",
     ])

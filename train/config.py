@@ -108,7 +108,7 @@ class TrainConfig(JsonConfig):
     prefix_s: tuple[float, float] = (0.5, 1.75)
     # Encoder families: speaker adaptation by a running mean (0: none). Each speaker's embeddings, views included,
     # less the mean of the first ``speaker_adaptation`` clean clips of their session (a seeded random order,
-    # :func:`serapp_train.whisper.adaptation.session_order`): what a session that has heard that many utterances
+    # :func:`serapp_train.splits.session_order`): what a session that has heard that many utterances
     # of its speaker can subtract. Those warm-up clips train but are never scored (validation, test).
     speaker_adaptation: int = 0
 

@@ -162,15 +162,14 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
 def adapt_speakers(kept: Sequence[Clip], x: np.ndarray, split: split_lib.Split, *, n_clean: int, clips: int,
                    seed: int) -> tuple[np.ndarray, split_lib.Split]:
     """Speaker adaptation by a running mean: each speaker's rows of ``x`` ``(N, ...)`` (views too) less the mean
-    of the first ``clips`` of their clean rows (``< n_clean``) in session order; those warm-up rows leave the
+    of the first ``clips`` of their clean rows (``< n_clean``) in session order
+    (:func:`serapp_train.splits.session_order`); those warm-up rows leave the
     split's validation and test parts (a session has no answer for them yet). Returns the new ``x`` (float32) and
     split."""
-    from .whisper.adaptation import session_order
-
     out = np.array(x, dtype=np.float32)
     speakers = np.array([c.speaker for c in kept])
     warm_up: list[int] = []
-    for speaker, order in session_order(kept, np.arange(n_clean), seed=seed).items():
+    for speaker, order in split_lib.session_order(kept, np.arange(n_clean), seed=seed).items():
         first = np.array(order[:clips])
         out[speakers == speaker] -= x[first].mean(axis=0, dtype=np.float64).astype(np.float32)
         warm_up += order[:clips]

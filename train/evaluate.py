@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .scoring import Scored
 
 # The live replay's default size: 20 conversations of 12 clips, about 35 minutes of audio.
+SESSION_CLIPS = 40  # per speaker with --adapt: a warm-up of 20 utterances and as many after it
 REPLAY_CLIPS = 240
 
 
@@ -68,6 +69,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--analyzer", type=Path, default=None, metavar="FILE.json",
                         help="with --product: engine settings (AnalyzerConfig fields, e.g. {\"min_speech_s\": 0.1}) "
                         "instead of the defaults, to score a settings candidate on validation speakers")
+    parser.add_argument("--adapt", action="store_true",
+                        help="an adaptable model: score speaker adaptation through the product path, each speaker's "
+                        "session (--session-clips of their clips, a seeded random order) through file analysis and "
+                        "the live replay, without and with adapting to them (beside --product's figures, or alone)")
+    parser.add_argument("--session-clips", type=int, default=SESSION_CLIPS,
+                        help="with --adapt: clips of each speaker's session (default %(default)s)")
     parser.add_argument("--replay-clips", type=int, default=REPLAY_CLIPS,
                         help="clips joined into the live replay's conversations (a seeded subset; default "
                         "%(default)s)")
@@ -111,8 +118,10 @@ def run(args: argparse.Namespace) -> int:
     from .jsonfile import write_json
     from .scoring import Condition
 
-    if args.analyzer is not None and not args.product:
-        raise SerappError("--analyzer sets the engine of the product path: give --product too.")
+    if args.analyzer is not None and not (args.product or args.adapt):
+        raise SerappError("--analyzer sets the engine of the product path: give --product or --adapt too.")
+    if args.session_clips < 1:
+        raise SerappError(f"--session-clips must be at least 1, got {args.session_clips}.")
     engine = analyzer_settings(args.analyzer)  # checked before anything is scored
     model, *members = [load_model(path) for path in args.model or [None]]
     condition = Condition(args.noise_snr, args.noise, args.gain_db, args.seed, args.device, args.rt60)
@@ -126,7 +135,16 @@ def run(args: argparse.Namespace) -> int:
         if members or not condition.clean:
             raise SerappError("--product scores one model on clean audio (no --model ensemble, noise or gain).")
         summary["product_path"] = product_path(model, scored, args.replay_clips, args.seed, engine)
+    if args.adapt:
+        if members or not condition.clean:
+            raise SerappError("--adapt scores one model on clean audio (no --model ensemble, noise or gain).")
+        summary["adaptation"] = adaptation(model, scored, args.session_clips, args.seed, engine)
+    if args.product or args.adapt:
         write_json(args.out / "metrics.json", summary)
+    if args.adapt:
+        from serapp.atomic import write_text
+
+        write_text(args.out / "adaptation.md", render_adaptation(summary["adaptation"], args.part))
     print(f"log-loss {summary['log_loss']:.3f}, ECE {summary['ece']:.3f}; wrote {args.out / 'metrics.json'} and {plot}")
     return 0
 
@@ -167,6 +185,54 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
                                 productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
                                 "block_s": productpath.REPLAY_BLOCK_S, "truth": productpath.TRUTH_RULE},
             "engine": config.to_dict()}
+
+
+def adaptation(model: OnnxModel, scored: Scored, session_clips: int, seed: int,
+               config: AnalyzerConfig | None = None) -> dict[str, Any]:
+    """Speaker adaptation through the product path: each speaker's session (at most ``session_clips`` clips of
+    the clips ``scored`` used, in a seeded random order) through file analysis (one speaker's recordings one
+    after another) and the live replay (the speaker alone), without and with adapting to the speaker. File
+    analysis UA is also given over the clips the adapted run answered adapted (after each speaker's warm-up)."""
+    from . import metrics, productpath
+
+    config = config or AnalyzerConfig()
+    clips = productpath.sessions(scored.clips, seed=seed, per_speaker=session_clips)
+    out: dict[str, Any] = {"session_clips": session_clips, "clips": len(clips), "warm_up": model.info.adapt_clips,
+                           "speakers": len({c.speaker for c in clips})}
+    files = {name: productpath.score_file_analysis(model, clips, config, progress=_progress(f"file analysis, {name}"),
+                                                   adapt=name == "adapted") for name in ("plain", "adapted")}
+    after = np.array(files["adapted"].adapted)
+    truths = np.array(files["plain"].truths)
+    for name, done in files.items():
+        preds = np.array(done.predictions)
+        out[name] = {"file_analysis_ua": round(done.ua, 6),
+                     "file_analysis_ua_after_warm_up": round(metrics.uar(truths[after], preds[after]), 6)
+                     if after.any() else None,
+                     "replay": productpath.live_replay(model, clips, config, seed=seed, by_speaker=True,
+                                                       adapt=name == "adapted",
+                                                       progress=_progress(f"live replay, {name}")).to_dict()}
+        r = out[name]["replay"]
+        print(f"speaker sessions, {name}: file analysis UA {done.ua:.1%} (after warm-up "
+              f"{out[name]['file_analysis_ua_after_warm_up'] or float('nan'):.1%}); live speech updates right "
+              f"{r['speech_right']:.1%}, {r['switches_per_utterance']:.2f} switches per utterance")
+    return out
+
+
+def render_adaptation(record: dict[str, Any], part: str) -> str:
+    """The :func:`adaptation` record as a Markdown table: without and with adapting, the same sessions."""
+    who = "validation" if part == "val" else part
+    lines = [f"Speaker adaptation through the product path, {who} speakers: {record['speakers']} speakers' sessions "
+             f"of up to {record['session_clips']} clips ({record['clips']} in all, a seeded random order); the "
+             f"model adapts after {record['warm_up']} utterances. Written by `serapp-train evaluate --adapt`.", "",
+             "| | file analysis UA | after the warm-up | live speech updates right | switches per utterance | "
+             "late pause called speech |", "|---|---:|---:|---:|---:|---:|"]
+    for name in ("plain", "adapted"):
+        r, replay = record[name], record[name]["replay"]
+        after = r["file_analysis_ua_after_warm_up"]
+        lines.append(f"| {'not adapting' if name == 'plain' else 'adapting'} | {100 * r['file_analysis_ua']:.1f} % | "
+                     f"{'—' if after is None else f'{100 * after:.1f} %'} | {100 * replay['speech_right']:.1f} % | "
+                     f"{replay['switches_per_utterance']:.2f} | {100 * replay['late_pause_speech']:.1f} % |")
+    return "\n".join(lines) + "\n"
 
 
 def _progress(what: str) -> Any:

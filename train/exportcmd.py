@@ -23,9 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8", action="store_true",
                         help="also write OUT's stem + '-int8.onnx' with int8 weights (check it on validation "
                              "speakers with `serapp-train evaluate` before using it)")
+    parser.add_argument("--onto", type=Path, default=None, metavar="MODEL.onnx",
+                        help="for a run trained with speaker_adaptation: attach its head to this exported model (same "
+                             "features and labels; its own answers stay as they are), writing an adaptable model to "
+                             "--out (required)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.onto is not None:
+        return _attach(args)
     done = export_run(args.run_dir, args.out, name=args.name, int8=args.int8, root=args.root,
                       parity_clips=args.parity_clips, atol=args.atol)
     info, out = done.info, done.path
@@ -35,4 +41,21 @@ def run(args: argparse.Namespace) -> int:
         small = done.int8_path
         print(f"wrote {small} ({small.stat().st_size / 1e6:.1f} MB against {out.stat().st_size / 1e6:.1f} MB); "
               f"largest probability change on {done.parity_clips} held-out clips {done.int8_diff:.3f}")
+    return 0
+
+
+def _attach(args: argparse.Namespace) -> int:
+    from serapp.errors import SerappError
+
+    from .adaptable import attach_run
+
+    if args.out is None or args.int8 or args.name is not None:
+        raise SerappError("--onto writes one adaptable model: give --out, and no --int8 or --name (the base model's "
+                          "weights and name are kept).")
+    done = attach_run(args.run_dir, args.onto, args.out, root=args.root, parity_clips=args.parity_clips,
+                      atol=args.atol)
+    print(f"wrote {done.path} ({done.path.stat().st_size / 1e6:.1f} MB): {args.onto.name} adapting to its speaker "
+          f"after {done.info.adapt_clips} utterances (T = {done.info.adapt_temperature:.2f}); on {done.parity_clips} "
+          f"held-out clips its own answers differ from the base's by {done.plain_diff:.1e} and the adapted head's "
+          f"from Keras by {done.adapted_diff:.1e}")
     return 0

@@ -67,12 +67,21 @@ def parity_features(run: RunFolder, root: Path, n: int) -> tuple[Any, tuple[str,
     return extracted.features, tuple(sorted({c.corpus for c in clips}))
 
 
+def load_checkpoint(folder: RunFolder) -> Any:
+    """The run's ``model.keras``, loaded in Keras safe mode (no code runs); :class:`SerappError` when it cannot be."""
+    import keras
+
+    try:
+        return keras.saving.load_model(folder.keras_path, safe_mode=True)
+    except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
+        raise SerappError(f"{folder.keras_path}: cannot load the checkpoint ({exc}).") from exc
+
+
 def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = None, int8: bool = False,
                root: Path | None = None, parity_clips: int = 8, atol: float = 1e-4) -> Exported:
     """Export ``run_dir``'s ``model.keras`` to ``out`` (default: the run's ``model.onnx``), named ``name`` in its
     metadata (default: the run id); with ``int8`` also ``<out stem>-int8.onnx`` with int8 weights. ``root``: the
     corpora for the parity clips (default: :func:`serapp.paths.corpora_root`)."""
-    import keras
     import serapp_train.nets
     import serapp_train.whisper.classifier  # noqa: F401  (and the Whisper head's)
 
@@ -85,13 +94,11 @@ def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = Non
         raise SerappError(f"--parity-clips must be at least 1, got {parity_clips}.")
     folder = read_run(run_dir)
     if folder.config().speaker_adaptation:
-        raise SerappError(f"{run_dir}: its head was trained on speaker-adapted embeddings (speaker_adaptation), which "
-                          "the app cannot give a model yet; exported alone it would answer nonsense.")
+        raise SerappError(f"{run_dir}: its head was trained on speaker-adapted embeddings (speaker_adaptation); "
+                          "alone it would answer nonsense. Attach it to an exported model of the same features and "
+                          f"labels: serapp-train export {run_dir} --onto MODEL.onnx --out ADAPTABLE.onnx")
     inputs, corpora = parity_features(folder, root or corpora_root(), parity_clips)
-    try:
-        model = keras.saving.load_model(folder.keras_path, safe_mode=True)
-    except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
-        raise SerappError(f"{folder.keras_path}: cannot load the checkpoint ({exc}).") from exc
+    model = load_checkpoint(folder)
     config = folder.config()
     info = model_info(config, folder.labels(), corpora, folder.split(), folder.metrics(), folder.temperature(),
                       name or folder.run_id, "exported from the run's checkpoint")

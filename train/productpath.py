@@ -15,6 +15,7 @@ Two measurements on the same clips:
 
 from __future__ import annotations
 
+import collections
 import itertools
 import tempfile
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from serapp.engine import audio
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.analysis import analyze_signal
 from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
@@ -69,29 +71,44 @@ def _load(clip: Clip, sample_rate: int) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class FileAnalysisScore:
-    """Per-clip file analysis: UA, how many clips, and how many had no speech found."""
+    """Per-clip file analysis: UA, how many clips, and how many had no speech found; per clip, the prediction,
+    the truth and whether it was adapted to its speaker (every utterance scored by the adapted head)."""
 
     ua: float
     clips: int
     no_speech: int
     predictions: list[int]
     truths: list[int]
+    adapted: list[bool]
+
+
+def speaker_means(model: OnnxModel) -> dict[str, SpeakerMean]:
+    """One running speaker mean per speaker id, made on first use (an adaptable model's)."""
+    if not model.adaptable:
+        raise SerappError(f"{model.path.name} cannot adapt to its speaker (it was exported without an adapted head).")
+    return collections.defaultdict(lambda: SpeakerMean(model.info.adapt_clips))
 
 
 def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None,
-                        progress: Callable[[int, int], None] | None = None) -> FileAnalysisScore:
-    """Each clip through whole-file analysis; predicted label = argmax of ``summary.probabilities``."""
+                        progress: Callable[[int, int], None] | None = None, *, adapt: bool = False
+                        ) -> FileAnalysisScore:
+    """Each clip through whole-file analysis; predicted label = argmax of ``summary.probabilities``. With
+    ``adapt``, each speaker's clips share one running speaker mean, in the order given (a user analysing their
+    recordings one after another): give clips in session order (:func:`sessions`)."""
     labels = model.labels
     sr = model.info.spec.sample_rate
-    truths, preds, silent = [], [], 0
+    means = speaker_means(model) if adapt else None
+    truths, preds, silent, adapted = [], [], 0, []
     for i, clip in enumerate(clips):
         if clip.label not in labels:
             continue
         y = _load(clip, sr)
         if y is None:
             continue
-        timeline, utterances, duration = analyze_signal([y], model, config)
+        timeline, utterances, duration = analyze_signal([y], model, config,
+                                                        speaker=None if means is None else means[clip.speaker])
         summary = summarize(timeline, labels, duration, utterances)
+        adapted.append(bool(utterances) and all(u.adapted for u in utterances))
         truths.append(labels.index(clip.label))
         if summary.utterances == 0:
             silent += 1
@@ -102,7 +119,17 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
             progress(i + 1, len(clips))
     # UA is the trainer's UAR; a clip without speech (-1) is simply wrong.
     return FileAnalysisScore(uar(np.array(truths), np.array(preds)) if truths else float("nan"), len(truths), silent,
-                             preds, truths)
+                             preds, truths, adapted)
+
+
+def sessions(clips: Sequence[Clip], *, seed: int = 0, per_speaker: int | None = None) -> list[Clip]:
+    """``clips`` as speakers' sessions: each speaker's clips in a seeded random order (the trainer's session
+    order, :func:`serapp_train.splits.session_order`), at most ``per_speaker`` of each, speakers one after
+    another."""
+    from .splits import session_order
+
+    return [clips[i] for order in session_order(clips, np.arange(len(clips)), seed=seed).values()
+            for i in order[:per_speaker]]
 
 
 def speech_bounds(y: np.ndarray, *, top_db: float = TRUTH_TOP_DB, over_floor_db: float = TRUTH_OVER_FLOOR_DB,
@@ -133,14 +160,14 @@ class Conversation:
 
 
 def conversations(clips: Sequence[Clip], labels: Sequence[str], sample_rate: int, *, seed: int = 0,
-                  per_conversation: int = CONVERSATION_CLIPS, pause_s: tuple[float, float] = PAUSE_S
-                  ) -> list[Conversation]:
-    """Shuffle ``clips`` (seeded) into conversations of ``per_conversation`` clips with random pauses between
-    them (and one before the first). A clip's truth span is its speech (:func:`speech_bounds`): the clip without
-    the leading and trailing silence or room tone."""
+                  per_conversation: int = CONVERSATION_CLIPS, pause_s: tuple[float, float] = PAUSE_S,
+                  shuffle: bool = True) -> list[Conversation]:
+    """Shuffle ``clips`` (seeded; with ``shuffle`` False, keep their order) into conversations of
+    ``per_conversation`` clips with random pauses between them (and one before the first). A clip's truth span
+    is its speech (:func:`speech_bounds`): the clip without the leading and trailing silence or room tone."""
     rng = np.random.default_rng(seed)
     usable = [c for c in clips if c.label in labels]
-    order = rng.permutation(len(usable))
+    order = rng.permutation(len(usable)) if shuffle else np.arange(len(usable))
     out = []
     for first in range(0, len(order), per_conversation):
         parts: list[np.ndarray] = []
@@ -162,9 +189,10 @@ def conversations(clips: Sequence[Clip], labels: Sequence[str], sample_rate: int
     return out
 
 
-def replay(model: OnnxModel, conversation: Conversation, config: AnalyzerConfig | None = None) -> list[EmotionResult]:
+def replay(model: OnnxModel, conversation: Conversation, config: AnalyzerConfig | None = None,
+           speaker: SpeakerMean | None = None) -> list[EmotionResult]:
     """Run a conversation through the real-time engine (a WAV file source in 32 ms blocks, not paced by the
-    clock) and return every update."""
+    clock) and return every update; ``speaker``: the engine adapts to the speaker with this running mean."""
     import soundfile as sf
 
     results: list[EmotionResult] = []
@@ -172,7 +200,7 @@ def replay(model: OnnxModel, conversation: Conversation, config: AnalyzerConfig 
         path = Path(tmp) / "conversation.wav"
         sf.write(path, conversation.audio, model.info.spec.sample_rate, subtype="FLOAT")
         source = FileSource(path, model.info.spec.sample_rate, realtime=False, chunk_s=REPLAY_BLOCK_S)
-        analyzer = Analyzer(source, model, config or AnalyzerConfig(), on_result=results.append)
+        analyzer = Analyzer(source, model, config or AnalyzerConfig(), on_result=results.append, speaker=speaker)
         analyzer.start()
         analyzer.wait()
         analyzer.stop()
@@ -223,16 +251,33 @@ def score_replay(results: Sequence[EmotionResult], truth: Sequence[tuple[float, 
 
 
 def live_replay(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None, *, seed: int = 0,
-                progress: Callable[[int, int], None] | None = None) -> ReplayScore:
-    """Conversations of ``clips`` through the real-time engine, scored update by update (see :class:`ReplayScore`)."""
-    convs = conversations(clips, model.labels, model.info.spec.sample_rate, seed=seed)
+                progress: Callable[[int, int], None] | None = None, by_speaker: bool = False,
+                adapt: bool = False) -> ReplayScore:
+    """Conversations of ``clips`` through the real-time engine, scored update by update (see :class:`ReplayScore`).
+
+    With ``by_speaker`` each speaker talks alone: their clips, in the order given (:func:`sessions`), make their
+    own conversations; with ``adapt`` too, the engine adapts with one running mean per speaker that lasts across
+    their conversations."""
+    sr = model.info.spec.sample_rate
+    if adapt and not by_speaker:
+        raise SerappError("Adapting to the speaker needs conversations of one speaker each (by_speaker).")
+    if by_speaker:
+        means = speaker_means(model) if adapt else None
+        own: dict[str, list[Clip]] = {}
+        for clip in clips:
+            own.setdefault(clip.speaker, []).append(clip)
+        talks = [(conv, None if means is None else means[speaker]) for speaker, theirs in own.items()
+                 for conv in conversations(theirs, model.labels, sr, seed=seed, shuffle=False)]
+    else:
+        talks = [(conv, None) for conv in conversations(clips, model.labels, sr, seed=seed)]
+    convs = [conv for conv, _ in talks]
     if not convs:
         raise SerappError("No clips to replay.")
     totals = np.zeros(6, np.int64)
     seconds = updates = 0.0
     n_utt = 0
-    for i, conv in enumerate(convs):
-        results = replay(model, conv, config)
+    for i, (conv, speaker) in enumerate(talks):
+        results = replay(model, conv, config, speaker)
         totals += score_replay(results, conv.truth)
         seconds += conv.audio.shape[0] / model.info.spec.sample_rate
         updates += len(results)

@@ -32,6 +32,9 @@ from .runfolder import SPLIT, TEACHERS, RunFolder, from_checkout
 FORMAT = 1
 FILE = TEACHERS  # the record beside a run's files
 METADATA_KEY = "serapp.teachers"
+# An adaptable model made by attaching a head onto an exported file (serapp_train.adaptable) names that file here:
+# its plain answers are that file's, bit for bit (checked when it was made), so it stands for it as a teacher.
+ADAPTED_FROM_KEY = "serapp.adapted_from"
 PARTS: tuple[str, ...] = ("train", "val", "test")
 # TrainConfig fields that, with the corpora on disk, decide which speakers a run trains, validates and tests on.
 SPLIT_FIELDS: tuple[str, ...] = ("protocol", "k", "fold", "test_fraction", "val_fraction", "all_speakers", "corpora",
@@ -103,6 +106,18 @@ def from_model(model_path: Path) -> dict[str, Any] | None:
         raise SerappError(f"{model_path}: its teacher record ({METADATA_KEY}) is damaged ({exc.msg}).") from exc
 
 
+def adapted_from(model_path: Path) -> str | None:
+    """The SHA-256 of the file an adaptable model was attached onto (:data:`ADAPTED_FROM_KEY`); None otherwise."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
+    try:
+        value = json.loads(props[ADAPTED_FROM_KEY])["sha256"] if ADAPTED_FROM_KEY in props else None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SerappError(f"{model_path}: its record of the file it adapts ({ADAPTED_FROM_KEY}) is damaged.") from exc
+    return value if isinstance(value, str) else None
+
+
 def find(model_path: Path, run_dir: Path) -> tuple[dict[str, Any] | None, str]:
     """The teacher record of a model and where it was found: the model's own metadata first (it cannot be
     separated from the file), else ``run_dir/teachers.json``; ``(None, "")`` when neither exists."""
@@ -170,8 +185,13 @@ def _teacher_checks(item: dict[str, Any], depth: int, student_split: dict[str, A
         model = teacher.exported_model()
         if model is not None:
             # a bundled model's run folder is in git without its ONNX file: the bundled file is checked instead
-            same = sha256_file(model) == item["model_sha256"]
-            checks.append(Check(subject, claim, VERIFIED if same else FAILED, f"{from_checkout(model)} hashed here"))
+            if sha256_file(model) == item["model_sha256"]:
+                checks.append(Check(subject, claim, VERIFIED, f"{from_checkout(model)} hashed here"))
+            elif adapted_from(model) == item["model_sha256"]:
+                checks.append(Check(subject, claim, VERIFIED, f"{from_checkout(model)} adapts that file (recorded "
+                                                              "inside it; its own answers are that file's)"))
+            else:
+                checks.append(Check(subject, claim, FAILED, f"{from_checkout(model)} hashed here"))
         else:
             checks.append(Check(subject, claim, ABSENT, f"{folder} is not in this checkout (runs/ is not in git)"))
         if item.get("speakers_sha256") and teacher.has(SPLIT):

@@ -100,7 +100,9 @@ RECIPE_FIELDS: frozenset[str] = frozenset({"description", "defaults", "steps", "
 # the fields each kind takes besides name, kind and note (a free-text remark)
 STEP_FIELDS: dict[str, frozenset[str]] = {
     "train": frozenset({"config", "set", "teachers", "bundled_teachers", "export"}),
-    "export": frozenset({"run", "model_name", "int8", "parity_clips"}),
+    # with "onto" (an export step): the run's head (trained with speaker_adaptation) attached onto that step's model
+    # ("onto_int8": its int8 copy), as `serapp-train export RUN --onto` does
+    "export": frozenset({"run", "model_name", "int8", "parity_clips", "onto", "onto_int8"}),
     "ensemble": frozenset({"models", "model_name", "int8"}),
     "install": frozenset({"from", "to", "int8", "docs"}),
     "evaluate": frozenset({"models", "split_of", "part", "limit"}),
@@ -141,7 +143,9 @@ class Step:
             return tuple(dict.fromkeys([*self.fields["models"], self.fields["split_of"]]))
         if self.kind in ("crossval", "ensemble"):
             return tuple(dict.fromkeys(self.fields["models"]))
-        return (self.fields["run"],) if self.kind == "export" else (self.fields["from"],)
+        if self.kind == "export":
+            return (self.fields["run"], *([self.fields["onto"]] if "onto" in self.fields else []))
+        return (self.fields["from"],)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -326,7 +330,8 @@ def _check_types(fields: dict[str, Any], where: str) -> None:
                                              "int8": (bool,), "parity_clips": (int,), "from": (str,),
                                              "to": (str,), "docs": (str,), "models": (list,),
                                              "split_of": (str,), "part": (str,), "limit": (int, type(None)),
-                                             "out": (str,), "validation_only": (bool,)}
+                                             "out": (str,), "validation_only": (bool,), "onto": (str,),
+                                             "onto_int8": (bool,)}
     for key, value in fields.items():
         if not isinstance(value, expected[key]) or (isinstance(value, bool) and bool not in expected[key]):
             raise SerappError(f"{where}: {key} must be {expected[key][0].__name__}, got {value!r}.")
@@ -345,6 +350,11 @@ def _check_types(fields: dict[str, Any], where: str) -> None:
         raise SerappError(f"{where}: part must be one of {', '.join(PARTS)}, got {fields['part']!r}.")
     if fields.get("limit") is not None and fields["limit"] < 1:
         raise SerappError(f"{where}: limit must be at least 1 clip per corpus, got {fields['limit']}.")
+    if "onto" in fields and ({"int8", "model_name"} & set(fields)):
+        raise SerappError(f"{where}: an export onto another model keeps that model's weights and name: no int8 or "
+                          "model_name.")
+    if "onto_int8" in fields and "onto" not in fields:
+        raise SerappError(f"{where}: onto_int8 says which copy of the onto step's model to attach to: give onto.")
 
 
 def _check_names(steps: Sequence[Step], where: str) -> None:
@@ -380,13 +390,18 @@ def _check_references(steps: Sequence[Step], where: str) -> None:
             if other.number >= step.number:
                 raise SerappError(f"{where}: step {step.name!r} uses {name!r}, which comes after it; steps run in "
                                   "order, so move it earlier.")
-            if other.kind not in READS[step.kind]:
-                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {' or '.join(READS[step.kind])} "
+            reads = ("export",) if step.kind == "export" and name == step.fields.get("onto") else READS[step.kind]
+            if other.kind not in reads:
+                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {' or '.join(reads)} "
                                   f"step, but it is a {other.kind} step.")
             if name in step.models and other.fields.get("export") is False:
                 raise SerappError(f"{where}: step {step.name!r} reads the model of {name!r}, which is not exported "
                                   "(it needs its model.onnx).")
     for step in steps:
+        onto = by_name.get(step.fields.get("onto", "")) if step.kind == "export" else None
+        if onto is not None and step.fields.get("onto_int8") and not onto.int8:
+            raise SerappError(f"{where}: step {step.name!r} attaches onto the int8 copy of {onto.name!r}, which "
+                              "writes none (set its int8 to true).")
         if step.kind == "install" and step.int8 and not by_name[step.needs[0]].int8:
             raise SerappError(f"{where}: step {step.name!r} installs the int8 copy of {step.needs[0]!r}, which "
                               "writes none (set its int8 to true).")
@@ -539,12 +554,21 @@ def export_files(step: Step) -> tuple[str, ...]:
 
 
 def export_record(step: Step, runs: Path) -> dict[str, Any]:
-    """What an export step records beside its files: the run (id and checkpoint checksum) and the options, so a
-    retrained run or changed options redo the export."""
+    """What an export step records beside its files: the run (id and checkpoint checksum) and the options (and
+    the checksum of the model it attaches onto), so a retrained run, a new base or changed options redo it."""
     run = RunFolder(output_of(step.fields["run"], runs))
     keras = run.path / MODEL_KERAS
-    return {"run": run.run_id, "keras_sha256": sha256_file(keras) if keras.is_file() else None,
-            "model_name": step.fields.get("model_name"), "int8": step.int8}
+    record = {"run": run.run_id, "keras_sha256": sha256_file(keras) if keras.is_file() else None,
+              "model_name": step.fields.get("model_name"), "int8": step.int8}
+    if "onto" in step.fields:
+        base = attach_base(step, runs)
+        record["onto_sha256"] = sha256_file(base) if base.is_file() else None
+    return record
+
+
+def attach_base(step: Step, runs: Path) -> Path:
+    """The model an export step with ``onto`` attaches its run's head to: the onto step's model or int8 copy."""
+    return output_of(step.fields["onto"], runs) / (MODEL_INT8_ONNX if step.fields.get("onto_int8") else MODEL_ONNX)
 
 
 def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
@@ -553,8 +577,11 @@ def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
 
 
 def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:
-    """The run folder behind an install step's file: its export step's run, or the ensemble step's own folder."""
+    """The run folder behind an install step's file: its export step's run (for an export onto another model, that
+    model's run: the file answers as it does), or the ensemble step's own folder."""
     source = recipe.step(step.needs[0])
+    while source.kind == "export" and "onto" in source.fields:
+        source = recipe.step(source.fields["onto"])
     return output(source, runs) if source.kind == "ensemble" else output_of(source.fields["run"], runs)
 
 
@@ -670,6 +697,8 @@ def describe(recipe: Recipe, step: Step, runs: Path) -> str:
         if step.needs:
             words.append("teachers " + ", ".join(step.needs))
         return f"train {' '.join(words)} -> {output(step, runs)}"
+    if step.kind == "export" and "onto" in f:
+        return f"attach the head of {f['run']} onto {attach_base(step, runs)} -> {output(step, runs)}"
     if step.kind == "export":
         extra = (f" as {f['model_name']}" if f.get("model_name") else "") + (" (+ int8)" if step.int8 else "")
         return f"export {step.needs[0]}{extra} -> {output(step, runs)}"
@@ -854,8 +883,15 @@ def run_export(recipe: Recipe, step: Step, options: Options) -> None:
 
     runs = Path(options.runs)
     work = _fresh_scratch(step, runs)
-    export_run(output_of(step.needs[0], runs), work / MODEL_ONNX, name=step.fields.get("model_name"),
-               int8=step.int8, root=options.root, parity_clips=int(step.fields.get("parity_clips", 8)))
+    clips = int(step.fields.get("parity_clips", 8))
+    if "onto" in step.fields:
+        from .adaptable import attach_run
+
+        attach_run(output_of(step.fields["run"], runs), attach_base(step, runs), work / MODEL_ONNX, root=options.root,
+                   parity_clips=clips)
+    else:
+        export_run(output_of(step.needs[0], runs), work / MODEL_ONNX, name=step.fields.get("model_name"),
+                   int8=step.int8, root=options.root, parity_clips=clips)
     write_json(work / EXPORT_RECORD, export_record(step, runs))  # written last: it marks the export finished
     _move_into_place(work, output(step, runs))
 

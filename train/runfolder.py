@@ -49,6 +49,7 @@ HISTORY = "history.json"
 TEACHERS = "teachers.json"
 SELECTION = "selection.json"
 PRODUCT_PATH = "product-path/metrics.json"
+ADAPTATION = "adaptation/test/metrics.json"  # `serapp-train evaluate --part test --adapt`: adapting to the speaker
 MODEL_KERAS = "model.keras"
 MODEL_ONNX = "model.onnx"
 MODEL_INT8_ONNX = "model-int8.onnx"  # its int8 copy, beside it (export and ensemble steps)
@@ -232,6 +233,11 @@ class RunFolder:
     def product_path(self) -> dict[str, Any] | None:
         """The ``serapp-train evaluate --product`` record in ``product-path/``; None when absent."""
         return self.read_optional(PRODUCT_PATH)
+
+    def adaptation(self) -> dict[str, Any] | None:
+        """The ``serapp-train evaluate --adapt`` record of the test speakers in ``adaptation/test/``; None when
+        absent."""
+        return self.read_optional(ADAPTATION)
 
     def validation(self) -> dict[str, Any] | None:
         """The run's validation scores (``metrics.json``'s ``validation``: accuracy, macro_f1, uar, per_corpus, n)

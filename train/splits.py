@@ -237,3 +237,15 @@ def make_splits(protocol: str, clips: Sequence[Clip], *, k: int = 5, test_fracti
     if protocol == "random":
         return [random_split_speaker_dependent(clips, test_fraction, seed=seed, val_fraction=val_fraction)]
     raise SerappError(f"Unknown split protocol {protocol!r} (known: {', '.join(PROTOCOLS)}).")
+
+
+def session_order(clips: Sequence[Clip], rows: np.ndarray, *, seed: int = 0) -> dict[str, list[int]]:
+    """``rows`` grouped by speaker, each speaker's in a random order seeded by ``seed`` and the speaker: the order
+    a session would play them in. (File order would not do: some corpora file their clips by emotion.)"""
+    out: dict[str, list[int]] = {}
+    for i in sorted(rows, key=lambda i: str(clips[i].path)):
+        out.setdefault(clips[i].speaker, []).append(int(i))
+    for speaker, order in out.items():
+        rng = np.random.default_rng([seed, *speaker.encode("utf-8")])
+        out[speaker] = [order[k] for k in rng.permutation(len(order))]
+    return out

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from serapp.engine import audio
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
 from serapp.engine.result import EmotionResult
 from serapp.engine.summary import FileAnalysis, UtteranceResult, summarize
-from serapp.engine.utterances import Span, SpeechTracker, score_utterance
+from serapp.engine.utterances import Span, SpeechTracker, UtteranceScorer
 from serapp.engine.vad import CHUNK_S, SAMPLE_RATE, SEGMENT_CHUNKS, chunk_levels_db, level_db
 from serapp.errors import SerappError
 
@@ -36,12 +37,14 @@ def _hop_owner(ends: np.ndarray, hop: int, spans: Sequence[Span]) -> np.ndarray:
 
 
 def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: AnalyzerConfig | None = None,
-                   progress: Callable[[float], None] | None = None
+                   progress: Callable[[float], None] | None = None, speaker: SpeakerMean | None = None
                    ) -> tuple[list[EmotionResult], list[UtteranceResult], float]:
     """The analysis of :func:`analyze_file` on blocks of mono float32 audio at the model's rate (16 kHz).
 
     Returns the timeline, the utterances and the duration (s). ``progress`` receives seconds analysed, several
-    times a second of work (an exception it raises, e.g. a cancel, stops the analysis).
+    times a second of work (an exception it raises, e.g. a cancel, stops the analysis). ``speaker``: adapt to
+    the speaker (an adaptable model only): each utterance joins this running mean, which may carry over from
+    earlier files of the same speaker.
     """
     config = config or AnalyzerConfig()
     sr = model.info.spec.sample_rate
@@ -55,11 +58,16 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
     levels: list[float] = []
     carry = np.zeros(0, np.float32)  # DC-free audio since the last hop end
 
+    scorer = UtteranceScorer(model, speaker)
+
     def close(events: list[tuple[str, Span, np.ndarray | None]]) -> None:
         for kind, span, clip in events:
             if kind == "offset" and clip is not None and clip.size:
                 spans.append(span)
-                utterances.append(UtteranceResult(span.start / sr, span.end / sr, score_utterance(clip, model)))
+                scorer.reset()
+                probs = scorer.score(clip)
+                utterances.append(UtteranceResult(span.start / sr, span.end / sr, probs, adapted=scorer.adapted))
+                scorer.finish()
 
     def step(done: int, block_len: int) -> Callable[[float], None] | None:
         # Within a block: the detector's share of the work (most of it), in seconds of audio.
@@ -94,19 +102,21 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
 
 def analyze_file(path: str | Path, model: OnnxModel, config: AnalyzerConfig | None = None,
                  progress: Callable[[float], None] | None = None,
-                 tap: Callable[[np.ndarray], None] | None = None) -> FileAnalysis:
+                 tap: Callable[[np.ndarray], None] | None = None, speaker: SpeakerMean | None = None
+                 ) -> FileAnalysis:
     """Analyse a whole file: find its utterances (speech detector + segmenter), score each as the model was
     trained (:func:`serapp.engine.utterances.score_utterance`), and lay a timeline every ``config.hop_s``
     seconds (plus a last, shorter hop at the end) showing the utterance each hop falls in. The file is streamed
     from disk in bounded blocks. ``progress`` receives seconds analysed; ``tap`` receives every decoded block
     (mono float32 at the model's rate, in order, before it is analysed), so a caller that also wants, say, a
-    spectrogram does not decode the file a second time. Raises :class:`SerappError` for unreadable files.
+    spectrogram does not decode the file a second time. ``speaker``: see :func:`analyze_signal`. Raises
+    :class:`SerappError` for unreadable files.
     """
     config = config or AnalyzerConfig()
     sr = model.info.spec.sample_rate
     blocks = audio.stream(path, sr, _DECODE_BLOCK_S)
     timeline, utterances, duration = analyze_signal(blocks if tap is None else _tapped(blocks, tap), model, config,
-                                                    progress)
+                                                    progress, speaker)
     return FileAnalysis(Path(path), model.info.labels, config.hop_s, timeline,
                         summarize(timeline, model.info.labels, duration, utterances), utterances)
 

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from serapp.engine import features
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
 from serapp.engine.rate import RateCounter
@@ -141,10 +142,13 @@ class Analyzer(Lifecycle):
                  on_result: Callable[[EmotionResult], None] | None = None,
                  on_spectrum: Callable[[SpectrumUpdate], None] | None = None,
                  on_error: Callable[[str], None] | None = None,
-                 on_state: Callable[[RunState], None] | None = None) -> None:
+                 on_state: Callable[[RunState], None] | None = None, speaker: SpeakerMean | None = None) -> None:
         self.source = source
         self.model = model
         self.config = config or AnalyzerConfig()
+        # Adapt to the speaker (an adaptable model only): every ended utterance joins this running mean, and once
+        # it is ready utterances are scored by the adapted head. It outlives restarts; the caller resets it.
+        self.speaker = speaker
         self.callbacks = _Callbacks(on_result, on_spectrum, on_error, on_state)
         self.results: BoundedQueue[EmotionResult] = BoundedQueue(self.config.queue_size)
         self._state = RunState.STOPPED
@@ -220,7 +224,7 @@ class Analyzer(Lifecycle):
         self._next_hop = self._hop
         self._spectrum = SpectrumTracker(sr, self.config.spectrum_n_fft, max(1, round(self.config.spectrum_hop_s * sr)))
         self._tracker = SpeechTracker(self.config)
-        self._scorer = UtteranceScorer(self.model)
+        self._scorer = UtteranceScorer(self.model, self.speaker)
         self._smoother = EmaSmoother(self.config.hop_s, self.config.smoothing_s)
         self._sticky = StickyTop(self.config.switch_margin)
         self._utterances = 0
@@ -331,6 +335,7 @@ class Analyzer(Lifecycle):
                 self._sticky.reset()
             elif clip is not None and clip.shape[0] >= max(1, round(self.config.min_score_s * SAMPLE_RATE)):
                 self._held = self._scorer.score(clip)
+                self._scorer.finish()
                 self._held_until = span.end + round(self.config.hold_s * SAMPLE_RATE)
 
     def _emit_spectrum(self, y: np.ndarray) -> None:

@@ -99,36 +99,64 @@ class OnnxModel:
         self.output_name: str = self._session.get_outputs()[0].name
 
     @property
+    def adaptable(self) -> bool:
+        """Whether the model can adapt to its speaker (see :mod:`serapp.engine.adaptation`)."""
+        return self.info.adapt_clips > 0
+
+    @property
     def labels(self) -> tuple[str, ...]:
         return self.info.labels
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for a batch of features. ``(batch, *spec.shape)`` -> ``(batch, n_labels)``."""
+        return self.scores(x)[0]
+
+    def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated probabilities ``(batch, n_labels)`` for a batch of features ``(batch, *spec.shape)`` and, for
+        an adaptable model, the windows' embeddings ``(batch, *embedding shape)`` (else None). With
+        ``speaker_mean`` (an adaptable model's :attr:`SpeakerMean.mean <serapp.engine.adaptation.SpeakerMean.mean>`)
+        the probabilities are the adapted head's."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         shape = self.info.spec.shape
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise SerappError(f"Model {self.path} expects features of shape (batch, "
                               f"{', '.join(map(str, shape))}), got {x.shape}.")
+        if speaker_mean is not None and not self.adaptable:
+            raise SerappError(f"Model {shown_path(self.path)} cannot adapt to its speaker.")
         if x.shape[0] == 0:
-            return np.zeros((0, len(self.info.labels)), dtype=np.float32)
+            return np.zeros((0, len(self.info.labels)), dtype=np.float32), None
+        names = [ADAPTED_PROBS if speaker_mean is not None else self.output_name]
+        names += [EMBEDDING] if self.adaptable else []
+        feeds = {self.input_name: x}
+        if speaker_mean is not None:
+            feeds[SPEAKER_MEAN] = np.ascontiguousarray(speaker_mean, dtype=np.float32)[None]
         try:
-            (out,) = self._session.run([self.output_name], {self.input_name: x})
+            out, *embedding = self._session.run(names, feeds)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SerappError(f"Model {self.path} failed to run ({exc}).") from exc
-        out = np.asarray(out)
-        if out.size != x.shape[0] * len(self.info.labels):
-            raise SerappError(f"Model {shown_path(self.path)} gave {out.size} outputs for {x.shape[0]} windows "
+        temperature = self.info.adapt_temperature if speaker_mean is not None else self.info.temperature
+        return self._probabilities(np.asarray(out), x.shape[0], temperature), \
+            (np.asarray(embedding[0], dtype=np.float32) if embedding else None)
+
+    def _probabilities(self, out: np.ndarray, batch: int, temperature: float) -> np.ndarray:
+        """Checked, calibrated probabilities ``(batch, n_labels)`` from a head's raw output."""
+        if out.size != batch * len(self.info.labels):
+            raise SerappError(f"Model {shown_path(self.path)} gave {out.size} outputs for {batch} windows "
                               f"and {len(self.info.labels)} labels. Re-export the model.")
-        out = out.reshape(x.shape[0], -1)
+        out = out.reshape(batch, -1)
         # Never serve NaN, logits or any other non-probability as an emotion (calibrate() would hide them).
         problem = probability_problem(out)
         if problem:
             raise SerappError(f"Model {shown_path(self.path)}: {problem} for this audio. Re-export the model; if it "
                               "persists, please report it.")
-        return calibrate(out.astype(np.float32), self.info.temperature)
+        return calibrate(out.astype(np.float32), temperature)
 
     def __repr__(self) -> str:
         return f"OnnxModel({str(self.path)!r}, labels={list(self.info.labels)}, kind={self.info.spec.kind!r})"
+
+
+# An adaptable model's optional input and extra outputs (written by serapp-train export --adapted).
+SPEAKER_MEAN, ADAPTED_PROBS, EMBEDDING = "speaker_mean", "adapted_probs", "embedding"
 
 
 def _open(path: Path) -> tuple[ModelInfo, Any]:
@@ -179,6 +207,12 @@ def _open(path: Path) -> tuple[ModelInfo, Any]:
     if outputs[0].type not in ("tensor(float)", "tensor(double)", "tensor(float16)"):
         raise SerappError(f"{shown}: the model gives {outputs[0].type} outputs, not probabilities. Re-export the "
                           "model.")
+    if info.adapt_clips:
+        have = {o.name for o in outputs} | {i.name for i in session.get_overridable_initializers()}
+        lacking = sorted({SPEAKER_MEAN, ADAPTED_PROBS, EMBEDDING} - have)
+        if lacking:
+            raise SerappError(f"{shown}: says it adapts to its speaker but lacks {', '.join(lacking)}. Re-export "
+                              "the model.")
     return info, session
 
 

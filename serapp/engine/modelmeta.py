@@ -25,6 +25,11 @@ class ModelInfo:
 
     ``labels`` name the model's output columns in order; ``spec`` gives the input features; ``temperature``
     is the calibration temperature T (probabilities are served as softmax(log p / T)).
+
+    ``adapt_clips`` > 0 marks a model that can adapt to its speaker (:mod:`serapp.engine.adaptation`): besides
+    ``features`` it takes an optional ``speaker_mean`` input and gives ``adapted_probs`` (a second head, on the
+    embedding less that mean, calibrated by ``adapt_temperature``) and the ``embedding`` itself; the head was
+    trained with means over ``adapt_clips`` utterances of each speaker.
     """
 
     labels: tuple[str, ...]
@@ -39,6 +44,8 @@ class ModelInfo:
     temperature: float = 1.0
     license: str = ""
     notes: str = ""
+    adapt_clips: int = 0
+    adapt_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         labels = tuple(self.labels)
@@ -52,6 +59,9 @@ class ModelInfo:
                               f"emotion ({', '.join(RESERVED_WORDS)}); rename that label and export it again.")
         if not (0.05 <= float(self.temperature) <= 20.0):
             raise SerappError(f"Model temperature must be within 0.05-20, got {self.temperature}.")
+        if not (0.05 <= float(self.adapt_temperature) <= 20.0) or not (0 <= int(self.adapt_clips) <= 10_000):
+            raise SerappError(f"Model adaptation settings are out of range: {self.adapt_clips} utterances (0-10000), "
+                              f"temperature {self.adapt_temperature} (0.05-20).")
 
     def to_metadata(self) -> dict[str, str]:
         """String key/value pairs for ONNX ``metadata_props`` (all keys prefixed ``serapp.``)."""
@@ -70,6 +80,9 @@ class ModelInfo:
             "license": self.license,
             "notes": self.notes,
         }
+        if self.adapt_clips:  # only an adaptable model says so: older files and readers stay as they were
+            values |= {"adapt_clips": str(int(self.adapt_clips)),
+                       "adapt_temperature": repr(float(self.adapt_temperature))}
         return {PREFIX + k: v for k, v in values.items()}
 
     @classmethod
@@ -94,6 +107,8 @@ class ModelInfo:
             corpora = json.loads(get(PREFIX + "corpora", "[]"))
             metrics = json.loads(get(PREFIX + "metrics", "{}"))
             temperature = float(get(PREFIX + "temperature", "1.0"))
+            adapt_clips = int(get(PREFIX + "adapt_clips", "0"))
+            adapt_temperature = float(get(PREFIX + "adapt_temperature", "1.0"))
         except (ValueError, TypeError) as exc:
             raise SerappError(f"{source} has damaged metadata ({exc}).") from exc
         if not isinstance(labels, list):
@@ -103,4 +118,5 @@ class ModelInfo:
                    family=get(PREFIX + "family", ""), version=get(PREFIX + "version", ""),
                    created=get(PREFIX + "created", ""), corpora=tuple(corpora),
                    protocol=get(PREFIX + "protocol", ""), metrics=metrics if isinstance(metrics, dict) else {},
-                   temperature=temperature, license=get(PREFIX + "license", ""), notes=get(PREFIX + "notes", ""))
+                   temperature=temperature, license=get(PREFIX + "license", ""), notes=get(PREFIX + "notes", ""),
+                   adapt_clips=adapt_clips, adapt_temperature=adapt_temperature)

@@ -52,7 +52,8 @@ def window_dict(w: EmotionResult, labels: Sequence[str]) -> dict[str, Any]:
 
 def utterance_dict(u: UtteranceResult, labels: Sequence[str]) -> dict[str, Any]:
     return {"start": round(u.start, 3), "end": round(u.end, 3), "emotion": top_label(u.probs, labels),
-            "confidence": round(u.confidence, 6), "probabilities": probabilities_dict(labels, u.probs)}
+            "confidence": round(u.confidence, 6), "probabilities": probabilities_dict(labels, u.probs),
+            "adapted": u.adapted}
 
 
 def summary_dict(s: Summary) -> dict[str, Any]:

@@ -23,11 +23,13 @@ from serapp.engine.result import EmotionResult
 @dataclass(frozen=True)
 class UtteranceResult:
     """One utterance: ``start``/``end`` (s, pads included) and its calibrated probabilities ``(n_labels,)``, from
-    :func:`serapp.engine.utterances.score_utterance`."""
+    :func:`serapp.engine.utterances.score_utterance`; ``adapted``: scored by an adaptable model's adapted head
+    (:mod:`serapp.engine.adaptation`)."""
 
     start: float
     end: float
     probs: np.ndarray
+    adapted: bool = False
 
     @property
     def duration_s(self) -> float:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from serapp.engine import features
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
 from serapp.engine.preprocess import trim_bounds
@@ -206,22 +207,48 @@ def window_starts(n: int, window: int) -> list[int]:
     return starts
 
 
-def score_utterance(y: np.ndarray, model: OnnxModel) -> np.ndarray:
+def score_utterance(y: np.ndarray, model: OnnxModel, speaker: SpeakerMean | None = None) -> np.ndarray:
     """Calibrated probabilities ``(n_labels,)`` of one utterance (mono float32 at the model's rate), the mean
-    over :func:`window_starts`'s windows, each prepared as in training."""
-    return UtteranceScorer(model).score(y)
+    over :func:`window_starts`'s windows, each prepared as in training. With ``speaker`` (an adaptable model's),
+    scored as :class:`UtteranceScorer` does, and the utterance then joins the speaker's mean."""
+    scorer = UtteranceScorer(model, speaker)
+    probs = scorer.score(y)
+    scorer.finish()
+    return probs
 
 
 class UtteranceScorer:
-    """Scores an utterance as it grows: windows that are complete and stride-aligned are computed once."""
+    """Scores an utterance as it grows: windows that are complete and stride-aligned are computed once.
 
-    def __init__(self, model: OnnxModel) -> None:
+    With ``speaker`` (a :class:`~serapp.engine.adaptation.SpeakerMean`; ignored unless the model is adaptable),
+    an utterance is scored by the adapted head when the speaker's mean was ready at its start (the mean is taken
+    once per utterance, at :meth:`reset`, so its growing score never mixes two means), and :meth:`finish` adds
+    the ended utterance to the speaker's mean.
+    """
+
+    def __init__(self, model: OnnxModel, speaker: SpeakerMean | None = None) -> None:
         self.model = model
         self.window = model.info.spec.n_samples
-        self._cache: dict[int, np.ndarray] = {}
+        self.speaker = speaker if model.adaptable else None
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        self.reset()
 
     def reset(self) -> None:
+        """A new utterance begins."""
         self._cache.clear()
+        self._mean = None if self.speaker is None else self.speaker.mean
+        self._embedding: np.ndarray | None = None
+
+    @property
+    def adapted(self) -> bool:
+        """Whether this utterance is scored by the adapted head."""
+        return self._mean is not None
+
+    def finish(self) -> None:
+        """The utterance ended (its last :meth:`score` saw all of it): it joins the speaker's mean."""
+        if self.speaker is not None and self._embedding is not None:
+            self.speaker.add(self._embedding)
+        self._embedding = None
 
     def score(self, y: np.ndarray) -> np.ndarray:
         """Probabilities ``(n_labels,)`` of utterance audio ``y`` (the whole utterance so far)."""
@@ -236,12 +263,15 @@ class UtteranceScorer:
         stride = max(1, round(self.window * STRIDE_FRACTION))
         # keyed by where a window starts in ``y``: the same samples give the same score whatever the trim
         todo = [s for s in starts if offset + s not in self._cache]
-        probs = dict(zip(todo, self.model.predict(features.compute_batch(
-            [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec)), strict=True))
+        probs, embeddings = self.model.scores(features.compute_batch(
+            [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec), self._mean)
+        new = {s: (probs[i], None if embeddings is None else embeddings[i]) for i, s in enumerate(todo)}
         if n > self.window:
             # A whole, stride-aligned window never changes as the utterance grows: keep its score.
-            self._cache.update({offset + s: p for s, p in probs.items() if s % stride == 0})
-        return np.mean([probs[s] if s in probs else self._cache[offset + s] for s in starts],
-                       axis=0).astype(np.float32)
+            self._cache.update({offset + s: v for s, v in new.items() if s % stride == 0})
+        scored = [new[s] if s in new else self._cache[offset + s] for s in starts]
+        if self.speaker is not None:
+            self._embedding = np.mean([e for _, e in scored], axis=0)
+        return np.mean([p for p, _ in scored], axis=0).astype(np.float32)
 
 

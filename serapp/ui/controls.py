@@ -1,5 +1,5 @@
-"""The toolbar's analysis controls (hop, smoothing, gate, label hold): spin boxes that own their section of the
-settings.
+"""The toolbar's analysis controls (hop, smoothing, gate, label hold, adapting to the speaker): spin boxes and a
+check box that own their section of the settings, and the button that starts a new speaker.
 
 They show the saved values at start, write a change to the :class:`~serapp.ui.settingsmodel.SettingsModel` at
 once (a crash right after keeps it), and follow the model when it changes elsewhere. Applying the new values to
@@ -8,16 +8,22 @@ the analysis is the window's business: it listens to the model, not to the spin 
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDoubleSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QPushButton, QWidget
 
 from serapp.ui.settings import RANGES
 from serapp.ui.settingsmodel import SettingsModel
 
-ANALYSIS_KEYS = frozenset({"hop_s", "smoothing_s", "gate_db", "switch_margin"})  # the settings these controls own
+# the settings these controls own
+ANALYSIS_KEYS = frozenset({"hop_s", "smoothing_s", "gate_db", "switch_margin", "adapt_speaker"})
+ADAPT_TIP = ("Adapt to the speaker: after the first utterances, emotions are judged against this speaker's own "
+             "voice (one person at a time; on validation speakers it helped file analysis, not the live label). "
+             "File analysis adapts within each file.")
+NO_ADAPT_TIP = "This model cannot adapt to its speaker (it was exported without an adapted head)."
 
 
 class AnalysisControls:
-    """``hop``, ``smoothing``, ``gate`` and ``hold`` spin boxes (children of ``parent``) bound to ``settings``."""
+    """``hop``, ``smoothing``, ``gate`` and ``hold`` spin boxes and the ``adapt`` check box (children of ``parent``)
+    bound to ``settings``; ``new_speaker``, a button the window connects (it acts on the live session)."""
 
     def __init__(self, parent: QWidget, settings: SettingsModel) -> None:
         self.settings = settings
@@ -29,10 +35,24 @@ class AnalysisControls:
                                "(0 = always the top one; more = a steadier label, a little less often right)")
         self._spins = {"hop_s": self.hop, "smoothing_s": self.smoothing, "gate_db": self.gate,
                        "switch_margin": self.hold}
+        self.adapt = QCheckBox("Adapt", parent)
+        self.adapt.setToolTip(ADAPT_TIP)
+        self.new_speaker = QPushButton("New speaker", parent)
+        self.new_speaker.setToolTip("Someone else speaks now: start adapting again")
         self.restore()
         for spin in self._spins.values():
             spin.valueChanged.connect(self._save)
+        self.adapt.toggled.connect(self._save)
         settings.changed.connect(self._on_settings_changed)
+
+    def set_adaptable(self, adaptable: bool) -> None:
+        """Whether the model in use can adapt: the check box keeps the user's choice but is off while it cannot."""
+        self.adapt.setEnabled(adaptable)
+        self.adapt.setToolTip(ADAPT_TIP if adaptable else NO_ADAPT_TIP)
+        self._refresh_new_speaker()
+
+    def _refresh_new_speaker(self) -> None:
+        self.new_speaker.setEnabled(self.adapt.isEnabled() and self.adapt.isChecked())
 
     def _spin(self, parent: QWidget, key: str, suffix: str, step: float, decimals: int,
               tip: str) -> QDoubleSpinBox:
@@ -52,9 +72,15 @@ class AnalysisControls:
             spin.blockSignals(True)
             spin.setValue(getattr(values, key))
             spin.blockSignals(False)
+        self.adapt.blockSignals(True)
+        self.adapt.setChecked(values.adapt_speaker)
+        self.adapt.blockSignals(False)
+        self._refresh_new_speaker()
 
     def _save(self) -> None:
-        self.settings.update(**{key: spin.value() for key, spin in self._spins.items()})
+        self._refresh_new_speaker()
+        self.settings.update(**{key: spin.value() for key, spin in self._spins.items()},
+                             adapt_speaker=self.adapt.isChecked())
 
     def _on_settings_changed(self, names: frozenset) -> None:
         if names & ANALYSIS_KEYS:

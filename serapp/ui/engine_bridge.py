@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.analyzer import Analyzer, SpectrumUpdate
 from serapp.engine.capture import InputDevice
 from serapp.engine.config import AnalyzerConfig
@@ -114,6 +115,7 @@ class LiveStats:
     dropped_blocks: int
     dropped_results: int
     skipped_updates: int = 0  # updates the analyzer skipped to keep up with real time (a model too slow)
+    adapt: tuple[int, int] | None = None  # adapting to the speaker: (utterances heard, utterances needed); None: off
 
 
 class LiveSession(QObject):
@@ -139,6 +141,8 @@ class LiveSession(QObject):
         self.auto_retry = True
         self.recording: tuple[str, str] | None = None  # (folder, format) while the user records the live input
         self.recorder: LiveRecorder | None = None  # this run's recording
+        # Adapting to the speaker (set_adaptation): one running mean that outlives restarts until new_speaker().
+        self.speaker: SpeakerMean | None = None
         self._spectra: collections.deque[SpectrumUpdate] = collections.deque(maxlen=_SPECTRUM_BACKLOG)
         self._wanted = False  # the user asked for running; errors then trigger retries
         self._state = RunState.STOPPED.value
@@ -187,11 +191,29 @@ class LiveSession(QObject):
         self._set_problem("")
 
     def reconfigure(self, model: OnnxModel | None = None, config: AnalyzerConfig | None = None) -> None:
-        """Use another model and/or config; a running session restarts with them."""
+        """Use another model and/or config; a running session restarts with them. Another model starts a new
+        speaker mean (its embeddings are its own), or none if it cannot adapt."""
+        if model is not None and model is not self.model and self.speaker is not None:
+            self.speaker = SpeakerMean(model.info.adapt_clips) if model.adaptable else None
         self.model = model or self.model
         self.config = config or self.config
         if self._wanted:
             self.start()
+
+    def set_adaptation(self, on: bool) -> None:
+        """Adapt to the speaker (a model that can, else nothing changes): a running session restarts with a speaker
+        mean that lasts until :meth:`new_speaker`; off drops it."""
+        want = bool(on) and self.model.adaptable
+        if want == (self.speaker is not None):
+            return
+        self.speaker = SpeakerMean(self.model.info.adapt_clips) if want else None
+        if self._wanted:
+            self.start()
+
+    def new_speaker(self) -> None:
+        """Someone else speaks now: forget the speaker mean (adapting starts over)."""
+        if self.speaker is not None:
+            self.speaker.reset()
 
     def set_recording(self, folder: str | None, fmt: str = "flac") -> None:
         """Record each run's input to a new file in ``folder`` (None: stop recording); a running session
@@ -224,7 +246,8 @@ class LiveSession(QObject):
             if self.recording is not None:
                 self.recorder = LiveRecorder(*self.recording, sample_rate=self.source.sample_rate)
                 source = RecordingTee(self.source, self.recorder)
-            analyzer = Analyzer(source, self.model, self.config, on_spectrum=self._spectra.append)
+            analyzer = Analyzer(source, self.model, self.config, on_spectrum=self._spectra.append,
+                                speaker=self.speaker)
             analyzer.start()
         except SerappError as exc:
             self._failed(str(exc))
@@ -300,7 +323,8 @@ class LiveSession(QObject):
             compute_ms=last.compute_ms if last else 0.0, latency_ms=last.latency_ms if last else 0.0,
             dropped_blocks=last.dropped_blocks if last else 0,
             dropped_results=analyzer.results.dropped if analyzer else 0,
-            skipped_updates=analyzer.stats().skipped_updates if analyzer else 0))
+            skipped_updates=analyzer.stats().skipped_updates if analyzer else 0,
+            adapt=None if self.speaker is None else (self.speaker.count, self.speaker.needed)))
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from serapp import atomic
 from serapp.engine import serialize
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.audio import AUDIO_SUFFIXES
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.labels import SILENCE
@@ -125,6 +126,7 @@ class FileAnalysisView(QWidget):
         self.dialogs = dialogs or Dialogs()
         self.model: OnnxModel | None = None
         self.config = AnalyzerConfig()
+        self.adapt = False  # adapt to the speaker within each file (set_adaptation)
         self.results: dict[str, FileResult] = {}
         self.errors: dict[str, str] = {}
         self.order: list[str] = []
@@ -294,6 +296,11 @@ class FileAnalysisView(QWidget):
         self.model = model
         self.config = config
 
+    def set_adaptation(self, on: bool) -> None:
+        """Adapt to the speaker within each file analysed from now on (a model that can): its first utterances
+        warm the speaker mean up, the later ones are judged against it."""
+        self.adapt = bool(on)
+
     def analyse_paths(self, paths: Iterable[str | Path]) -> None:
         """Queue files for analysis (one at a time, in order)."""
         if self.model is None:
@@ -318,10 +325,11 @@ class FileAnalysisView(QWidget):
         assert model is not None
         self._cancel = threading.Event()
         report = progress_reporter(path, carrier, self._cancel)
+        speaker = SpeakerMean(model.info.adapt_clips) if self.adapt and model.adaptable else None  # this file's
 
         def work() -> None:
             try:
-                outcome: object = analyse(path, model, config, progress=report)
+                outcome: object = analyse(path, model, config, progress=report, speaker=speaker)
             except Cancelled as exc:
                 outcome = exc
             except SerappError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from serapp.engine import audio
+from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.analysis import analyze_file
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
@@ -69,12 +70,13 @@ def file_spectrogram(path: str | Path, sample_rate: int,
 
 
 def analyse(path: str | Path, model: OnnxModel, config: AnalyzerConfig,
-            progress: Callable[[float], None] | None = None) -> FileResult:
+            progress: Callable[[float], None] | None = None, speaker: SpeakerMean | None = None) -> FileResult:
     """The engine's whole-file analysis plus the display spectrogram (``config.spectrum_n_fft``, View ›
     Spectrogram's FFT size), both from one decoding of the file. Raises :class:`SerappError` for bad files.
 
     ``progress`` receives the share of the work done (0..1) now and then; to cancel, it raises
-    :class:`~serapp.errors.Cancelled`, which this raises in turn.
+    :class:`~serapp.errors.Cancelled`, which this raises in turn. ``speaker``: adapt to the speaker
+    (:func:`serapp.engine.analysis.analyze_file`).
     """
     sr = model.info.spec.sample_rate
     total_s = audio.probe(path).duration_s
@@ -85,5 +87,6 @@ def analyse(path: str | Path, model: OnnxModel, config: AnalyzerConfig,
         if progress is not None:
             progress(min(1.0, done_s / total_s if total_s > 0 else 0.0))
 
-    analysis = analyze_file(path, model, config, progress=report, tap=lambda block: columns.append(tracker.push(block)))
+    analysis = analyze_file(path, model, config, progress=report, tap=lambda block: columns.append(tracker.push(block)),
+                            speaker=speaker)
     return FileResult(analysis, _stack(columns, tracker), tracker.freqs, max(total_s, analysis.summary.duration_s), sr)

@@ -63,6 +63,8 @@ STATUS_TIPS = {  # what each status-bar item tells
     "fps": "Spectrogram frames drawn per second",
     "compute": "Time to compute one update, and the delay from the sound to its result on screen",
     "dropped": "Audio blocks lost because the computer fell behind (0 is right)",
+    "adapt": "Adapting to the speaker: utterances heard of those needed before emotions are judged against this "
+             "speaker's own voice",
 }
 START_TIP = "Start or stop live analysis (Space)"
 SUMMARY_EVERY_S = 1.0  # the live rolling summary is recomputed once per second of session
@@ -293,16 +295,18 @@ class MainWindow(QMainWindow):
         controls = self.analysis_controls
         self.hop_spin, self.smoothing_spin, self.gate_spin = controls.hop, controls.smoothing, controls.gate
         self.hold_spin = controls.hold
+        self.adapt_check, self.new_speaker_button = controls.adapt, controls.new_speaker
+        self.new_speaker_button.clicked.connect(self.new_speaker)
         for caption, widget in (("", self.start_button), ("Input", self.device_combo), ("", self.model_button),
                                 ("Hop", self.hop_spin), ("Smoothing", self.smoothing_spin), ("Gate", self.gate_spin),
-                                ("Hold", self.hold_spin)):
+                                ("Hold", self.hold_spin), (" ", self.adapt_check), ("", self.new_speaker_button)):
             if caption:
                 bar.addWidget(QLabel(f"  {caption} ", self))
             bar.addWidget(widget)
 
     def _build_status(self) -> None:
-        self.status_labels = {k: QLabel(self) for k in ("recording", "source", "model", "rate", "fps", "compute",
-                                                        "dropped")}
+        self.status_labels = {k: QLabel(self) for k in ("recording", "source", "model", "adapt", "rate", "fps",
+                                                        "compute", "dropped")}
         for key, label in self.status_labels.items():
             label.setToolTip(STATUS_TIPS[key])
             self.statusBar().addPermanentWidget(label)
@@ -406,6 +410,8 @@ class MainWindow(QMainWindow):
         self.live_view.configure_spectrum(config.spectrum_n_fft // 2 + 1, config.spectrum_hop_s,
                                           model.info.spec.sample_rate / 2)
         self.file_view.set_model(model, config)
+        self.file_view.set_adaptation(self.settings.values.adapt_speaker)
+        self.analysis_controls.set_adaptable(model.adaptable)
         if self.session is None:
             self.session = LiveSession(model, config, self, self.devices)
             self.session.results_ready.connect(self._on_results)
@@ -416,6 +422,7 @@ class MainWindow(QMainWindow):
             self.session.recording_done.connect(self._on_recording_done)
         else:
             self.session.reconfigure(model=model, config=config)
+        self.session.set_adaptation(self.settings.values.adapt_speaker)
         self.model_button.setText(f"Model: {model.info.name}")
         self.status_labels["model"].setText(f"Model: {model.info.name} ({model.path.name})")
         return True
@@ -544,8 +551,15 @@ class MainWindow(QMainWindow):
         config = analyzer_config(self.settings.values)
         self.live_view.set_gate(self.settings.values.gate_db)
         self.file_view.set_model(self.model, config)
+        self.file_view.set_adaptation(self.settings.values.adapt_speaker)
         if self.session is not None:
+            self.session.set_adaptation(self.settings.values.adapt_speaker)
             self.session.reconfigure(config=config)
+
+    def new_speaker(self) -> None:
+        """Someone else speaks now: the live session starts adapting again."""
+        if self.session is not None:
+            self.session.new_speaker()
 
     # ------------------------------------------------------------------ recording
     def set_recording(self, on: bool) -> None:
@@ -651,9 +665,12 @@ class MainWindow(QMainWindow):
         if stats is None:
             labels["source"].setText("Input: —")
             labels["model"].setText("Model: none")
-            for k in ("rate", "fps", "compute", "dropped"):
+            for k in ("adapt", "rate", "fps", "compute", "dropped"):
                 labels[k].setText("")
             return
+        heard, needed = stats.adapt or (0, 0)
+        labels["adapt"].setText("" if stats.adapt is None else f"Adapted to the speaker ({heard} utterances)"
+                                if heard >= needed else f"Adapting: {heard}/{needed} utterances")
         labels["source"].setText(f"Input: {stats.source}")
         labels["rate"].setText(f"{stats.results_per_s:.1f} updates/s")
         labels["fps"].setText(f"{stats.draws_per_s:.0f} fps")

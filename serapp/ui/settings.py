@@ -43,6 +43,9 @@ class AppSettings(JsonConfig):
     smoothing_s: float = TUNABLES["smoothing_s"].default
     gate_db: float = TUNABLES["gate_db"].default
     switch_margin: float = TUNABLES["switch_margin"].default
+    # Scores relative to the speaker's own voice once enough utterances were heard (a model that can adapt; live and
+    # file analysis). Off by default: one person at a time, which a demo at an event is not.
+    adapt_speaker: bool = False
     theme: str = "dark"
     last_dir: str = ""
     window_geometry: str = ""  # base64 of QWidget.saveGeometry(): size, place and maximised state of the window
@@ -58,6 +61,8 @@ class AppSettings(JsonConfig):
             if not isinstance(value, int | float) or not lo <= float(value) <= hi:
                 raise SerappError(f"Setting {name} must be a number in {lo}-{hi}, got {value!r}.")
             object.__setattr__(self, name, float(value))
+        if not isinstance(self.adapt_speaker, bool):
+            raise SerappError(f"Setting adapt_speaker must be true or false, got {self.adapt_speaker!r}.")
         if self.theme not in THEMES:
             raise SerappError(f"Setting theme must be one of {', '.join(THEMES)}, got {self.theme!r}.")
         if self.record_format not in RECORD_FORMATS:
@@ -76,6 +81,11 @@ class AppSettings(JsonConfig):
 
 def _coerce(raw: object, default: Any) -> Any:
     """QSettings returns strings from INI files; convert ``raw`` to the type of ``default``."""
+    if isinstance(default, bool):  # before int: a bool is an int too; the INI file says "true" or "false"
+        text = str(raw).strip().lower()
+        if text not in ("true", "false"):
+            raise ValueError(f"not a truth value: {raw!r}")
+        return text == "true"
     if isinstance(default, float):
         return float(raw)  # type: ignore[arg-type]
     if isinstance(default, int):

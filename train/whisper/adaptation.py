@@ -11,9 +11,9 @@ first answer. What a user could give, and what this measures on speakers the cla
     and scoring starts after them;
   - ``transductive``: mean and spread of all the speaker's clips: the upper bound, not a product option.
 
-A *session* is a speaker's clips in a seeded random order (:func:`session_order`). Not file order: TESS and SAVEE
-file their clips by emotion, so "the first ten clips" of a TESS speaker are ten angry ones, and a running mean
-over them subtracts anger rather than the speaker.
+A *session* is a speaker's clips in a seeded random order (:func:`serapp_train.splits.session_order`). Not file
+order: TESS and SAVEE file their clips by emotion, so "the first ten clips" of a TESS speaker are ten angry ones,
+and a running mean over them subtracts anger rather than the speaker.
 
 Training speakers get the same treatment as scored speakers (their own enrolment or first clips), so train and
 test match. The classifier is the probe's (standardised logistic regression on every layer's mean+std,
@@ -46,6 +46,7 @@ from serapp.paths import REPO_ROOT
 from ..corpora import Clip
 from ..jsonfile import write_json
 from ..metrics import uar
+from ..splits import session_order
 
 NEUTRAL = "neutral"
 SPREAD_FLOOR = 1e-3  # a speaker's per-feature spread below this is treated as this (constant features)
@@ -54,18 +55,6 @@ PARTS: dict[str, str] = {
     "cv": "speaker folds over the non-test speakers, held-out predictions pooled (what a choice may look at)",
     "test": "fitted on the training and validation speakers, scored on the test speakers (reported only)",
 }
-
-
-def session_order(clips: Sequence[Clip], rows: np.ndarray, *, seed: int = 0) -> dict[str, list[int]]:
-    """``rows`` grouped by speaker, each speaker's in a random order seeded by ``seed`` and the speaker: the order
-    a session would play them in. (File order would not do: some corpora file their clips by emotion.)"""
-    out: dict[str, list[int]] = {}
-    for i in sorted(rows, key=lambda i: str(clips[i].path)):
-        out.setdefault(clips[i].speaker, []).append(int(i))
-    for speaker, order in out.items():
-        rng = np.random.default_rng([seed, *speaker.encode("utf-8")])
-        out[speaker] = [order[k] for k in rng.permutation(len(order))]
-    return out
 
 
 def adapt(x: np.ndarray, clips: Sequence[Clip], rows: np.ndarray, variant: str, *, seed: int = 0
