@@ -183,7 +183,8 @@ def test_evaluate_adapt_scores_speaker_sessions_without_and_with_adapting(sample
     record = json.loads((tmp_path / "out" / "metrics.json").read_text())["adaptation"]
     assert record["clips"] == 6 and record["speakers"] == 2 and record["warm_up"] == 2
     assert record["plain"]["replay"]["utterances"] == record["adapted"]["replay"]["utterances"] == 6
+    assert set(record["adapted"]["per_corpus_after_warm_up"]) == {"manifest"}  # a manifest without a corpus column
     table = (tmp_path / "out" / "adaptation.md").read_text()
-    assert "| not adapting |" in table and "| adapting |" in table
+    assert "| not adapting |" in table and "| adapting |" in table and "per corpus" in table
     with pytest.raises(SerappError, match="cannot adapt"):
         productpath.score_file_analysis(load_model(tmp_path / "plain.onnx"), ordered, adapt=True)

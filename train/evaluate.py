@@ -202,12 +202,15 @@ def adaptation(model: OnnxModel, scored: Scored, session_clips: int, seed: int,
     files = {name: productpath.score_file_analysis(model, clips, config, progress=_progress(f"file analysis, {name}"),
                                                    adapt=name == "adapted") for name in ("plain", "adapted")}
     after = np.array(files["adapted"].adapted)
-    truths = np.array(files["plain"].truths)
+    truths, corpora = np.array(files["plain"].truths), np.array(files["plain"].corpora)
+
+    def ua(preds: np.ndarray, rows: np.ndarray) -> float | None:
+        return round(metrics.uar(truths[rows], preds[rows]), 6) if rows.any() else None
+
     for name, done in files.items():
         preds = np.array(done.predictions)
-        out[name] = {"file_analysis_ua": round(done.ua, 6),
-                     "file_analysis_ua_after_warm_up": round(metrics.uar(truths[after], preds[after]), 6)
-                     if after.any() else None,
+        out[name] = {"file_analysis_ua": round(done.ua, 6), "file_analysis_ua_after_warm_up": ua(preds, after),
+                     "per_corpus_after_warm_up": {c: ua(preds, after & (corpora == c)) for c in sorted(set(corpora))},
                      "replay": productpath.live_replay(model, clips, config, seed=seed, by_speaker=True,
                                                        adapt=name == "adapted",
                                                        progress=_progress(f"live replay, {name}")).to_dict()}
@@ -226,12 +229,21 @@ def render_adaptation(record: dict[str, Any], part: str) -> str:
              f"model adapts after {record['warm_up']} utterances. Written by `serapp-train evaluate --adapt`.", "",
              "| | file analysis UA | after the warm-up | live speech updates right | switches per utterance | "
              "late pause called speech |", "|---|---:|---:|---:|---:|---:|"]
-    for name in ("plain", "adapted"):
+    def cell(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f} %"
+
+    names = {"plain": "not adapting", "adapted": "adapting"}
+    for name, shown in names.items():
         r, replay = record[name], record[name]["replay"]
-        after = r["file_analysis_ua_after_warm_up"]
-        lines.append(f"| {'not adapting' if name == 'plain' else 'adapting'} | {100 * r['file_analysis_ua']:.1f} % | "
-                     f"{'—' if after is None else f'{100 * after:.1f} %'} | {100 * replay['speech_right']:.1f} % | "
-                     f"{replay['switches_per_utterance']:.2f} | {100 * replay['late_pause_speech']:.1f} % |")
+        lines.append(f"| {shown} | {cell(r['file_analysis_ua'])} | {cell(r['file_analysis_ua_after_warm_up'])} | "
+                     f"{cell(replay['speech_right'])} | {replay['switches_per_utterance']:.2f} | "
+                     f"{cell(replay['late_pause_speech'])} |")
+    corpora = sorted(record["plain"].get("per_corpus_after_warm_up") or {})
+    if corpora:  # records before per-corpus figures lack them
+        lines += ["", "File analysis UA per corpus, over the clips after the warm-up:", "",
+                  "| | " + " | ".join(corpora) + " |", "|---|" + "---:|" * len(corpora)]
+        lines += [f"| {shown} | " + " | ".join(cell(record[name]["per_corpus_after_warm_up"][c]) for c in corpora)
+                  + " |" for name, shown in names.items()]
     return "\n".join(lines) + "\n"
 
 

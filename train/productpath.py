@@ -72,7 +72,7 @@ def _load(clip: Clip, sample_rate: int) -> np.ndarray | None:
 @dataclass(frozen=True)
 class FileAnalysisScore:
     """Per-clip file analysis: UA, how many clips, and how many had no speech found; per clip, the prediction,
-    the truth and whether it was adapted to its speaker (every utterance scored by the adapted head)."""
+    the truth, whether it was adapted to its speaker (every utterance scored by the adapted head) and its corpus."""
 
     ua: float
     clips: int
@@ -80,6 +80,7 @@ class FileAnalysisScore:
     predictions: list[int]
     truths: list[int]
     adapted: list[bool]
+    corpora: list[str]
 
 
 def speaker_means(model: OnnxModel) -> dict[str, SpeakerMean]:
@@ -98,7 +99,7 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
     labels = model.labels
     sr = model.info.spec.sample_rate
     means = speaker_means(model) if adapt else None
-    truths, preds, silent, adapted = [], [], 0, []
+    truths, preds, silent, adapted, corpora = [], [], 0, [], []
     for i, clip in enumerate(clips):
         if clip.label not in labels:
             continue
@@ -109,6 +110,7 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
                                                         speaker=None if means is None else means[clip.speaker])
         summary = summarize(timeline, labels, duration, utterances)
         adapted.append(bool(utterances) and all(u.adapted for u in utterances))
+        corpora.append(clip.corpus)
         truths.append(labels.index(clip.label))
         if summary.utterances == 0:
             silent += 1
@@ -119,7 +121,7 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
             progress(i + 1, len(clips))
     # UA is the trainer's UAR; a clip without speech (-1) is simply wrong.
     return FileAnalysisScore(uar(np.array(truths), np.array(preds)) if truths else float("nan"), len(truths), silent,
-                             preds, truths, adapted)
+                             preds, truths, adapted, corpora)
 
 
 def sessions(clips: Sequence[Clip], *, seed: int = 0, per_speaker: int | None = None) -> list[Clip]:
