@@ -1,5 +1,5 @@
 """Adapting to the speaker in the window (issue 29, item 4): the toolbar's Adapt check box (saved with the
-settings, off while the model cannot adapt), the New speaker button, the live session's speaker mean and its
+settings, off while the model cannot adapt), Live › New speaker, the live session's speaker mean and its
 count in the status bar, and file analysis adapting within each file."""
 
 from __future__ import annotations
@@ -38,22 +38,22 @@ def test_the_setting_is_a_truth_value_that_survives_the_ini_file(tmp_path: Path)
 def test_adapt_is_off_for_a_model_that_cannot_and_drives_the_session_and_file_view_for_one_that_can(
         qtbot: QtBot, tmp_path: Path, adaptable: Path) -> None:
     window = open_window(qtbot, tmp_path, model=str(build_model(tmp_path)))
-    assert not window.adapt_check.isEnabled() and not window.new_speaker_button.isEnabled()
+    assert not window.adapt_check.isEnabled() and not window.new_speaker_action.isEnabled()
     assert "cannot adapt" in window.adapt_check.toolTip()
     window.load_model_file(str(adaptable))
     assert window.adapt_check.isEnabled() and not window.adapt_check.isChecked()
     assert window.session is not None and window.session.speaker is None
     window.adapt_check.setChecked(True)
     qtbot.waitUntil(lambda: window.session is not None and window.session.speaker is not None, timeout=3000)
-    assert window.new_speaker_button.isEnabled() and window.file_view.adapt
+    assert window.new_speaker_action.isEnabled() and window.file_view.adapt
     assert load_settings(settings_store(tmp_path)).adapt_speaker is True
     speaker = window.session.speaker
     speaker.add(np.ones(int(np.prod(UI_SPEC.shape[1:]))))
-    window.new_speaker_button.click()
+    window.new_speaker_action.trigger()
     assert speaker.count == 0 and window.session.speaker is speaker
     window.adapt_check.setChecked(False)
     qtbot.waitUntil(lambda: window.session is not None and window.session.speaker is None, timeout=3000)
-    assert not window.file_view.adapt
+    assert not window.file_view.adapt and not window.new_speaker_action.isEnabled()
 
 
 @pytest.mark.corpora

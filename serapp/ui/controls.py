@@ -1,5 +1,5 @@
 """The toolbar's analysis controls (hop, smoothing, gate, label hold, adapting to the speaker): spin boxes and a
-check box that own their section of the settings, and the button that starts a new speaker.
+check box that own their section of the settings.
 
 They show the saved values at start, write a change to the :class:`~serapp.ui.settingsmodel.SettingsModel` at
 once (a crash right after keeps it), and follow the model when it changes elsewhere. Applying the new values to
@@ -8,7 +8,7 @@ the analysis is the window's business: it listens to the model, not to the spin 
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QWidget
 
 from serapp.ui.settings import RANGES
 from serapp.ui.settingsmodel import SettingsModel
@@ -23,7 +23,7 @@ NO_ADAPT_TIP = "This model cannot adapt to its speaker (it was exported without 
 
 class AnalysisControls:
     """``hop``, ``smoothing``, ``gate`` and ``hold`` spin boxes and the ``adapt`` check box (children of ``parent``)
-    bound to ``settings``; ``new_speaker``, a button the window connects (it acts on the live session)."""
+    bound to ``settings``."""
 
     def __init__(self, parent: QWidget, settings: SettingsModel) -> None:
         self.settings = settings
@@ -37,8 +37,6 @@ class AnalysisControls:
                        "switch_margin": self.hold}
         self.adapt = QCheckBox("Adapt", parent)
         self.adapt.setToolTip(ADAPT_TIP)
-        self.new_speaker = QPushButton("New speaker", parent)
-        self.new_speaker.setToolTip("Someone else speaks now: start adapting again")
         self.restore()
         for spin in self._spins.values():
             spin.valueChanged.connect(self._save)
@@ -49,10 +47,11 @@ class AnalysisControls:
         """Whether the model in use can adapt: the check box keeps the user's choice but is off while it cannot."""
         self.adapt.setEnabled(adaptable)
         self.adapt.setToolTip(ADAPT_TIP if adaptable else NO_ADAPT_TIP)
-        self._refresh_new_speaker()
 
-    def _refresh_new_speaker(self) -> None:
-        self.new_speaker.setEnabled(self.adapt.isEnabled() and self.adapt.isChecked())
+    @property
+    def adapting(self) -> bool:
+        """Adapting is asked for and the model can."""
+        return self.adapt.isEnabled() and self.adapt.isChecked()
 
     def _spin(self, parent: QWidget, key: str, suffix: str, step: float, decimals: int,
               tip: str) -> QDoubleSpinBox:
@@ -75,10 +74,8 @@ class AnalysisControls:
         self.adapt.blockSignals(True)
         self.adapt.setChecked(values.adapt_speaker)
         self.adapt.blockSignals(False)
-        self._refresh_new_speaker()
 
     def _save(self) -> None:
-        self._refresh_new_speaker()
         self.settings.update(**{key: spin.value() for key, spin in self._spins.items()},
                              adapt_speaker=self.adapt.isChecked())
 

@@ -228,6 +228,8 @@ class MainWindow(QMainWindow):
         self.model_action = self._action("Choose &model…", self.choose_model, "Ctrl+M")
         self.clear_action = self._action("&Clear the live timeline", self.clear_live, "Ctrl+L")
         self.clear_action.setToolTip("Start the live session afresh (stops, restarts and setting changes keep it)")
+        self.new_speaker_action = self._action("&New speaker", self.new_speaker, "Ctrl+Shift+N")
+        self.new_speaker_action.setToolTip("Someone else speaks now: adapting to the speaker starts over (Adapt on)")
         self.record_action = self._action("&Record the live input", self.set_recording, "Ctrl+R", checkable=True)
         self.record_action.setToolTip("Save what the microphone hears to a file per run, in a folder you choose")
         self.record_folder_action = self._action("Recording &folder…", self.choose_record_folder)
@@ -249,7 +251,7 @@ class MainWindow(QMainWindow):
                                          QKeySequence.StandardKey.HelpContents)
         menus = {"&File": [self.open_action, None, self.export_csv_action, self.export_json_action,
                            self.export_png_action, None, self.quit_action],
-                 "&Live": [self.start_action, self.clear_action, self.model_action],
+                 "&Live": [self.start_action, self.clear_action, self.new_speaker_action, self.model_action],
                  "&View": [self.live_tab_action, self.file_tab_action, None, self.demo_action, self.dark_action],
                  "&Help": [self.about_action]}
         for title, actions in menus.items():
@@ -295,11 +297,12 @@ class MainWindow(QMainWindow):
         controls = self.analysis_controls
         self.hop_spin, self.smoothing_spin, self.gate_spin = controls.hop, controls.smoothing, controls.gate
         self.hold_spin = controls.hold
-        self.adapt_check, self.new_speaker_button = controls.adapt, controls.new_speaker
-        self.new_speaker_button.clicked.connect(self.new_speaker)
+        self.adapt_check = controls.adapt
+        controls.set_adaptable(False)  # until a model that can adapt is loaded
+        self.new_speaker_action.setEnabled(False)
         for caption, widget in (("", self.start_button), ("Input", self.device_combo), ("", self.model_button),
                                 ("Hop", self.hop_spin), ("Smoothing", self.smoothing_spin), ("Gate", self.gate_spin),
-                                ("Hold", self.hold_spin), (" ", self.adapt_check), ("", self.new_speaker_button)):
+                                ("Hold", self.hold_spin), (" ", self.adapt_check)):
             if caption:
                 bar.addWidget(QLabel(f"  {caption} ", self))
             bar.addWidget(widget)
@@ -412,6 +415,7 @@ class MainWindow(QMainWindow):
         self.file_view.set_model(model, config)
         self.file_view.set_adaptation(self.settings.values.adapt_speaker)
         self.analysis_controls.set_adaptable(model.adaptable)
+        self.new_speaker_action.setEnabled(self.analysis_controls.adapting)
         if self.session is None:
             self.session = LiveSession(model, config, self, self.devices)
             self.session.results_ready.connect(self._on_results)
@@ -552,6 +556,7 @@ class MainWindow(QMainWindow):
         self.live_view.set_gate(self.settings.values.gate_db)
         self.file_view.set_model(self.model, config)
         self.file_view.set_adaptation(self.settings.values.adapt_speaker)
+        self.new_speaker_action.setEnabled(self.analysis_controls.adapting)
         if self.session is not None:
             self.session.set_adaptation(self.settings.values.adapt_speaker)
             self.session.reconfigure(config=config)
