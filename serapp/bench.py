@@ -49,7 +49,10 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "cold_start_s": ("cold start, process start to first live result", "<=", 3.0, "s"),
     "model_mb": ("model file", "<=", 40.0, "MB"),
     "rss_mb": ("resident memory", "", 0.0, "MB"),
+    # an adaptable model (decision 0018): a window's inference adapting to the speaker against not adapting
+    "adapting_cost_ratio": ("inference adapting to the speaker / not adapting (same windows)", "", 0.0, "x"),
 }
+ADAPT_RUNS = 20  # timed batches each way for adapting_cost_ratio (medians are compared)
 
 
 def markdown(figures: dict[str, Any]) -> str:
@@ -120,6 +123,26 @@ def realtime_run(model: OnnxModel, path: Path, seconds: float) -> dict[str, floa
             "rss_mb": round(proc.memory_info().rss / 2**20, 1)}
 
 
+def adapting_cost(model: OnnxModel, clip: Path) -> float:
+    """Median inference time of the clip's windows adapting to the speaker (the adapted head, a speaker mean
+    given) over the median not adapting; NaN for a model that cannot adapt. One thread, the engine's session."""
+    if not model.adaptable:
+        return float("nan")
+    from serapp.engine import audio, features
+
+    x = features.compute_batch([audio.load(clip, model.info.spec.sample_rate)], model.info.spec)
+    _, embedding = model.scores(x)
+    assert embedding is not None  # an adaptable model gives it
+    mean = embedding.mean(axis=0)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(ADAPT_RUNS):
+        for adapting in (False, True):
+            t0 = time.perf_counter()
+            model.scores(x, mean if adapting else None)
+            times[adapting].append(time.perf_counter() - t0)
+    return round(float(np.median(times[True]) / np.median(times[False])), 3)
+
+
 def cold_start(model: OnnxModel, clip: Path) -> float:
     """Seconds from spawning `serapp listen --input CLIP` to its first result line: imports, model load, the
     analyzer worker's warm-up (before it reads the input) and the first hop. One spawn (see
@@ -158,9 +181,10 @@ def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool 
         analysis = analyze_file(long_file, model)
         figures["file_speed_x_realtime"] = round(LONG_FILE_S / (time.perf_counter() - t0), 1)
         figures["file_speech_ratio"] = analysis.summary.speech_ratio
+        figures["adapting_cost_ratio"] = adapting_cost(model, clip)
         say(f"cold start (new process to first live result, median of {COLD_STARTS}) ...")
         figures["cold_start_s"] = float(np.median([cold_start(model, clip) for _ in range(COLD_STARTS)]))
     for key in ("compute_ms_p95", "updates_per_s", "engine_cpu_pct", "file_speed_x_realtime", "cold_start_s",
-                "latency_ms_p95", "rss_mb"):
+                "latency_ms_p95", "rss_mb", "adapting_cost_ratio"):
         say(f"  {key:<22} {figures[key]}")
     return figures

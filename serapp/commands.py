@@ -196,6 +196,8 @@ def _listen_loop(args: argparse.Namespace, analyzer: Any, labels: tuple[str, ...
     failing: str | None = None  # the reason last said while the input is failing
     next_retry = 0.0
     heard = False  # audio arrived since the last (re)start
+    speaker = analyzer.speaker  # --adapt: its running mean (said once, when the answers start to use it)
+    adapting_said = False
     while args.max_results is None or count < args.max_results:
         now = time.monotonic()
         if args.seconds is not None and now - started >= args.seconds:
@@ -223,6 +225,10 @@ def _listen_loop(args: argparse.Namespace, analyzer: Any, labels: tuple[str, ...
             failing = None
         count += 1
         last_t = offset + result.t
+        if speaker is not None and speaker.ready and not adapting_said:
+            line.say(f"serapp: {speaker.count} utterances heard: from the next one on, emotions are judged against "
+                     "this speaker's own voice.")
+            adapting_said = True
         line.show(_result_line(result, labels, t=last_t, skipped=analyzer.stats().skipped_updates))
     if analyzer.state == RunState.ERROR:
         return analyzer.error or "The input failed."
