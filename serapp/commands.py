@@ -75,14 +75,8 @@ def _model_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
 def _speaker(args: argparse.Namespace, model: Any) -> Any:
     """The running speaker mean for ``--adapt`` (None without it); a model that cannot adapt is a plain error."""
     from serapp.engine.adaptation import SpeakerMean
-    from serapp.errors import SerappError
 
-    if not args.adapt:
-        return None
-    if not model.adaptable:
-        raise SerappError(f"--adapt: the model {model.info.name!r} cannot adapt to its speaker (it was exported "
-                          "without an adapted head).")
-    return SpeakerMean(model.info.adapt_clips)
+    return SpeakerMean.for_model(model) if args.adapt else None
 
 
 def _opt(args: argparse.Namespace, name: str) -> Any:

@@ -119,7 +119,7 @@ def test_export_onto_a_whisper_model_makes_a_model_the_app_adapts_with(corpora: 
     clips = sorted((corpora / "ravdess").rglob("*.ogg"))[:4]
     x = features.compute_batch([audio.load(p, 16000) for p in clips], served.info.spec)
     np.testing.assert_array_equal(served.predict(x), base.predict(x))
-    _, embedding = served.scores(x)
+    _, embedding = served.scores(x, embeddings=True)
     assert embedding is not None and embedding.shape == (4, 5, 768)
     mean = embedding.mean(axis=0)
     head = keras.saving.load_model(adapted / "model.keras", safe_mode=True)

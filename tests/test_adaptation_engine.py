@@ -52,12 +52,13 @@ def test_the_speaker_mean_is_ready_after_enough_utterances_and_forgets_on_reset(
 def test_an_adaptable_model_gives_embeddings_and_its_adapted_head_on_the_embedding_less_the_mean(
         adaptable: OnnxModel, onnx_model_path: Path) -> None:
     x = np.random.default_rng(0).standard_normal((3, *SPEC.shape)).astype(np.float32)
-    plain, embedding = adaptable.scores(x)
+    plain, embedding = adaptable.scores(x, embeddings=True)
+    assert adaptable.scores(x)[1] is None  # embeddings only when asked (the plain path does not copy them)
     assert embedding is not None and embedding.shape == (3, int(np.prod(SPEC.shape[1:])))
     np.testing.assert_allclose(embedding, x.mean(axis=1).reshape(3, -1), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(adaptable.predict(x), plain)
     mean = embedding.mean(axis=0)
-    adapted, again = adaptable.scores(x, mean)
+    adapted, again = adaptable.scores(x, mean, embeddings=True)
     np.testing.assert_array_equal(again, embedding)
     # the second head on the centred embedding, calibrated with the adapted head's own temperature (1.5)
     w2 = onnx.numpy_helper.to_array(next(i for i in onnx.load(str(adaptable.path)).graph.initializer if i.name == "w2"))
@@ -69,6 +70,8 @@ def test_an_adaptable_model_gives_embeddings_and_its_adapted_head_on_the_embeddi
     assert not plain_model.adaptable and plain_model.scores(x)[1] is None
     with pytest.raises(SerappError, match="cannot adapt"):
         plain_model.scores(x, mean)
+    with pytest.raises(SerappError, match="cannot adapt"):
+        plain_model.scores(x, embeddings=True)
 
 
 def test_a_model_that_says_it_adapts_but_lacks_the_parts_is_refused(tmp_path: Path) -> None:

@@ -54,9 +54,10 @@ class SlowModel(OnnxModel):
     """The real model, scoring 0.6 s late: more than two hops (0.25 s), so the analyzer serves the newest update
     and skips the rest."""
 
-    def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None, *, embeddings: bool = False
+               ) -> tuple[np.ndarray, np.ndarray | None]:
         time.sleep(0.6)
-        return super().scores(x, speaker_mean)
+        return super().scores(x, speaker_mean, embeddings=embeddings)
 
 
 def test_updates_skipped_by_a_slow_model_show_in_the_status_bar(

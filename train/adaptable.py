@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from serapp.atomic import replacing
-from serapp.engine.model import ADAPTED_PROBS, EMBEDDING, SPEAKER_MEAN, OnnxModel
+from serapp.engine.model import ADAPTED_PROBS, EMBEDDING, SPEAKER_MEAN, OnnxModel, calibrate
 from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 
@@ -98,9 +98,8 @@ def attach_run(adapted_dir: Path, base_path: Path, out: Path, *, root: Path | No
     """Attach the head of ``adapted_dir`` (a run trained with ``speaker_adaptation``) onto the exported model
     ``base_path`` (same family, features and labels) and write the adaptable model to ``out`` (atomic; only
     after the parity check on held-out clips passes: plain probabilities as the base's, adapted ones as the
-    Keras head's on the ONNX embeddings less their mean, within ``atol``)."""
+    Keras head's on the ONNX embeddings less their mean, within ``atol``; both as the app serves them)."""
     import onnx
-    import onnxruntime as ort
     import serapp_train.whisper.classifier  # noqa: F401  (the head's registered layers)
 
     from serapp.paths import corpora_root
@@ -133,18 +132,15 @@ def attach_run(adapted_dir: Path, base_path: Path, out: Path, *, root: Path | No
     del merged.metadata_props[:]
     onnx.helper.set_model_props(merged, props)
     inputs, _ = parity_features(folder, root or corpora_root(), parity_clips)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3  # the overridable initializer's notice
     with replacing(Path(out)) as tmp:
         tmp.write_bytes(merged.SerializeToString())
-        session = ort.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
-        plain, embedding = session.run(["probs", EMBEDDING], {"features": inputs})
-        mean = embedding.mean(axis=0, keepdims=True).astype(np.float32)
-        (adapted,) = session.run([ADAPTED_PROBS], {"features": inputs, SPEAKER_MEAN: mean})
-        base_session = ort.InferenceSession(str(base_path), options, providers=["CPUExecutionProvider"])
-        plain_diff = float(np.max(np.abs(plain - base_session.run(None, {"features": inputs})[0])))
-        expected = np.asarray(head(embedding - mean, training=False))
+        served = OnnxModel(tmp)  # the app's own loader, which also checks the adaptable parts are there
+        plain, embedding = served.scores(inputs, embeddings=True)
+        assert embedding is not None  # asked for
+        mean = embedding.mean(axis=0)
+        adapted, _ = served.scores(inputs, mean)
+        plain_diff = float(np.max(np.abs(plain - base.predict(inputs))))
+        expected = calibrate(np.asarray(head(embedding - mean, training=False)), served.info.adapt_temperature)
         adapted_diff = float(np.max(np.abs(adapted - expected)))
         if not (plain_diff <= atol and adapted_diff <= atol):  # also catches NaN
             raise SerappError(f"The adaptable model disagrees with its parts: plain {plain_diff:.2e}, adapted "

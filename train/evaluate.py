@@ -229,6 +229,7 @@ def render_adaptation(record: dict[str, Any], part: str) -> str:
              f"model adapts after {record['warm_up']} utterances. Written by `serapp-train evaluate --adapt`.", "",
              "| | file analysis UA | after the warm-up | live speech updates right | switches per utterance | "
              "late pause called speech |", "|---|---:|---:|---:|---:|---:|"]
+
     def cell(value: float | None) -> str:
         return "—" if value is None else f"{100 * value:.1f} %"
 

@@ -85,9 +85,8 @@ class FileAnalysisScore:
 
 def speaker_means(model: OnnxModel) -> dict[str, SpeakerMean]:
     """One running speaker mean per speaker id, made on first use (an adaptable model's)."""
-    if not model.adaptable:
-        raise SerappError(f"{model.path.name} cannot adapt to its speaker (it was exported without an adapted head).")
-    return collections.defaultdict(lambda: SpeakerMean(model.info.adapt_clips))
+    SpeakerMean.for_model(model)  # refused now, before any clip is scored, for a model that cannot adapt
+    return collections.defaultdict(lambda: SpeakerMean.for_model(model))
 
 
 def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None,

@@ -14,10 +14,14 @@ utterances while the window reads the count and may reset it.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from serapp.errors import SerappError
+
+if TYPE_CHECKING:
+    from serapp.engine.model import OnnxModel
 
 
 class SpeakerMean:
@@ -30,6 +34,15 @@ class SpeakerMean:
         self.needed = int(needed)
         self._lock = threading.Lock()
         self.reset()
+
+    @classmethod
+    def for_model(cls, model: OnnxModel) -> SpeakerMean:
+        """A new speaker mean for ``model``, ready after the utterances it was trained to need
+        (``adapt_clips``); :class:`SerappError` for a model that cannot adapt."""
+        if not model.adaptable:
+            raise SerappError(f"The model {model.info.name!r} cannot adapt to its speaker (it was exported without "
+                              "an adapted head).")
+        return cls(model.info.adapt_clips)
 
     def reset(self) -> None:
         """Forget the speaker (a new one is about to speak)."""

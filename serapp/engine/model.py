@@ -111,22 +111,24 @@ class OnnxModel:
         """Calibrated probabilities for a batch of features. ``(batch, *spec.shape)`` -> ``(batch, n_labels)``."""
         return self.scores(x)[0]
 
-    def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Calibrated probabilities ``(batch, n_labels)`` for a batch of features ``(batch, *spec.shape)`` and, for
-        an adaptable model, the windows' embeddings ``(batch, *embedding shape)`` (else None). With
-        ``speaker_mean`` (an adaptable model's :attr:`SpeakerMean.mean <serapp.engine.adaptation.SpeakerMean.mean>`)
-        the probabilities are the adapted head's."""
+    def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None, *, embeddings: bool = False
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Calibrated probabilities ``(batch, n_labels)`` for a batch of features ``(batch, *spec.shape)`` and, with
+        ``embeddings`` (an adaptable model), the windows' embeddings ``(batch, *embedding shape)`` (else None).
+        With ``speaker_mean`` (an adaptable model's
+        :attr:`SpeakerMean.mean <serapp.engine.adaptation.SpeakerMean.mean>`) the probabilities are the adapted
+        head's."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         shape = self.info.spec.shape
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise SerappError(f"Model {self.path} expects features of shape (batch, "
                               f"{', '.join(map(str, shape))}), got {x.shape}.")
-        if speaker_mean is not None and not self.adaptable:
+        if (speaker_mean is not None or embeddings) and not self.adaptable:
             raise SerappError(f"Model {shown_path(self.path)} cannot adapt to its speaker.")
         if x.shape[0] == 0:
             return np.zeros((0, len(self.info.labels)), dtype=np.float32), None
         names = [ADAPTED_PROBS if speaker_mean is not None else self.output_name]
-        names += [EMBEDDING] if self.adaptable else []
+        names += [EMBEDDING] if embeddings else []
         feeds = {self.input_name: x}
         if speaker_mean is not None:
             feeds[SPEAKER_MEAN] = np.ascontiguousarray(speaker_mean, dtype=np.float32)[None]
@@ -155,7 +157,7 @@ class OnnxModel:
         return f"OnnxModel({str(self.path)!r}, labels={list(self.info.labels)}, kind={self.info.spec.kind!r})"
 
 
-# An adaptable model's optional input and extra outputs (written by serapp-train export --adapted).
+# An adaptable model's optional input and extra outputs (written by serapp-train export RUN --onto MODEL).
 SPEAKER_MEAN, ADAPTED_PROBS, EMBEDDING = "speaker_mean", "adapted_probs", "embedding"
 
 

@@ -207,14 +207,10 @@ def window_starts(n: int, window: int) -> list[int]:
     return starts
 
 
-def score_utterance(y: np.ndarray, model: OnnxModel, speaker: SpeakerMean | None = None) -> np.ndarray:
+def score_utterance(y: np.ndarray, model: OnnxModel) -> np.ndarray:
     """Calibrated probabilities ``(n_labels,)`` of one utterance (mono float32 at the model's rate), the mean
-    over :func:`window_starts`'s windows, each prepared as in training. With ``speaker`` (an adaptable model's),
-    scored as :class:`UtteranceScorer` does, and the utterance then joins the speaker's mean."""
-    scorer = UtteranceScorer(model, speaker)
-    probs = scorer.score(y)
-    scorer.finish()
-    return probs
+    over :func:`window_starts`'s windows, each prepared as in training."""
+    return UtteranceScorer(model).score(y)
 
 
 class UtteranceScorer:
@@ -264,7 +260,8 @@ class UtteranceScorer:
         # keyed by where a window starts in ``y``: the same samples give the same score whatever the trim
         todo = [s for s in starts if offset + s not in self._cache]
         probs, embeddings = self.model.scores(features.compute_batch(
-            [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec), self._mean)
+            [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec), self._mean,
+            embeddings=self.speaker is not None)  # only an adapting scorer keeps a mean of them
         new = {s: (probs[i], None if embeddings is None else embeddings[i]) for i, s in enumerate(todo)}
         if n > self.window:
             # A whole, stride-aligned window never changes as the utterance grows: keep its score.

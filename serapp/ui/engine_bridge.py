@@ -194,7 +194,7 @@ class LiveSession(QObject):
         """Use another model and/or config; a running session restarts with them. Another model starts a new
         speaker mean (its embeddings are its own), or none if it cannot adapt."""
         if model is not None and model is not self.model and self.speaker is not None:
-            self.speaker = SpeakerMean(model.info.adapt_clips) if model.adaptable else None
+            self.speaker = SpeakerMean.for_model(model) if model.adaptable else None
         self.model = model or self.model
         self.config = config or self.config
         if self._wanted:
@@ -206,7 +206,7 @@ class LiveSession(QObject):
         want = bool(on) and self.model.adaptable
         if want == (self.speaker is not None):
             return
-        self.speaker = SpeakerMean(self.model.info.adapt_clips) if want else None
+        self.speaker = SpeakerMean.for_model(self.model) if want else None
         if self._wanted:
             self.start()
 

@@ -325,7 +325,7 @@ class FileAnalysisView(QWidget):
         assert model is not None
         self._cancel = threading.Event()
         report = progress_reporter(path, carrier, self._cancel)
-        speaker = SpeakerMean(model.info.adapt_clips) if self.adapt and model.adaptable else None  # this file's
+        speaker = SpeakerMean.for_model(model) if self.adapt and model.adaptable else None  # this file's
 
         def work() -> None:
             try:
