@@ -97,6 +97,36 @@ def test_an_encoder_family_takes_audio_augmentation_through_views_only() -> None
     TrainConfig(family="whisper_tiny", model_options=attention)  # on the frames cache of the clean clips
     with pytest.raises(SerappError, match="attention-pooling head"):
         TrainConfig(family="whisper_tiny", model_options=attention, augment=audio_only, views=2)
+    top = TrainConfig(family="whisper_tiny", model_options={"top_blocks": 1}, augment=audio_only, views=2)
+    assert top.encoder_cache == "frames"  # packed from the frames cache, views too
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_a_head_with_top_blocks_trains_on_packed_frames_of_the_clips_and_their_views(corpora: Path) -> None:
+    """``top_blocks``: the training rows are the frames caches (clean clips, then the views) packed by
+    :func:`pack_top_input`; a view's packed frames are the same augmented audio as its pooled view."""
+    from serapp_train.augment import AugmentConfig
+    from serapp_train.config import TrainConfig
+    from serapp_train.data import load_data
+    from serapp_train.whisper.classifier import pack_top_input
+    from serapp_train.whisper.embeddings import embed_views
+
+    require_whisper_extra()
+    phone = AugmentConfig(p_device=1.0, telephone_share=1.0)
+    config = TrainConfig(family="whisper_tiny", limit=8, k=3, augment=phone, views=1,
+                         model_options={"top_blocks": 1})
+    data = load_data(config, corpora, progress=False)
+    pooled = load_data(config.replace(model_options={}), corpora, progress=False)  # the same rows, pooled
+    assert data.features.shape[1:] == (2 * 3 + 150, 384) and data.features.dtype == np.float32
+    np.testing.assert_array_equal(data.y, pooled.y)
+    np.testing.assert_array_equal(data.split.train, pooled.split.train)
+    below = data.features[:, :6].reshape(len(data.y), 3, 768)
+    np.testing.assert_allclose(below, pooled.features[:, :3], atol=5e-3)  # views included
+    n = len(data.clips) - len(data.split.train) // 2  # the clean clips, then one view of each training clip
+    train = [i for i in data.split.train if i < n]
+    frames = embed_views([data.clips[i] for i in train], phone, views=1, pooling="frames", progress=False)
+    np.testing.assert_array_equal(data.features[n:], pack_top_input(frames[:, 0], top_blocks=1))
 
 
 @pytest.mark.corpora
@@ -178,3 +208,52 @@ def test_an_attention_head_on_cached_frames_exports_behind_the_encoder(weights: 
     assert np.ptp(want, axis=0).max() > 1e-3  # the clips get different probabilities: a real comparison
     with pytest.raises(SerappError, match="rank 3"):
         build_whisper_head((5, 768), len(EMOTIONS), pooling="attention")
+
+
+@pytest.mark.slow
+def test_a_head_with_trainable_top_blocks_exports_with_them_in_the_encoder(weights: CT2Model,
+                                                                            sample_clips: list[Path],
+                                                                            clip_features: np.ndarray,
+                                                                            tmp_path: Path) -> None:
+    """``top_blocks``: the head recomputes the encoder's last blocks from the cached frames entering them (packed
+    beside the pooled layers below). With the checkpoint's weights it pools what the ``meanstd`` cache holds;
+    trained (here: changed), those blocks take the checkpoint's place in the exported encoder, which then gives
+    the head's probabilities."""
+    from serapp_train.whisper.classifier import build_whisper_head, pack_top_input, with_encoder
+
+    from serapp.errors import SerappError
+
+    clips = [Clip(path=p, corpus="test", label="neutral", speaker="test:0", sex=None, raw_label="n")
+             for p in sample_clips[:4]]
+    frames = embed(clips, pooling="frames", cache_root=tmp_path, progress=False).values  # (4, 5, 150, 384) f16
+    pooled = embed(clips, cache_root=tmp_path, progress=False).values  # (4, 5, 768)
+    packed = pack_top_input(frames, top_blocks=2)
+    assert packed.shape == (4, 2 * 2 + 150, 384)
+    np.testing.assert_allclose(packed[:, :4].reshape(4, 2, 768), pooled[:, :2], atol=5e-3)  # float16 frames in
+    head = build_whisper_head(packed.shape[1:], len(EMOTIONS), top_blocks=2, hidden=32)
+    assert {w.path.split("/")[0] for w in head.trainable_weights} >= {"whisper_block2_attention",
+                                                                       "whisper_block3_ffn_out", "whisper_norm"}
+    assert "whisper_block1_attention" not in {layer.name for layer in head.layers}
+    recomputed = keras.Model(head.input, head.get_layer("mean_std").output)
+    np.testing.assert_allclose(recomputed.predict(packed, verbose=0), pooled, atol=5e-3)
+
+    block = head.get_layer("whisper_block3_ffn_out")  # a "trained" block: not the checkpoint's any more
+    kernel, bias = block.get_weights()
+    block.set_weights([kernel * 1.5, bias + 0.1])
+    head.get_layer("layer_weights").set_weights([np.array([0.5, -1.0, 0.0, 1.0, 2.0], np.float32)])
+    want = keras.ops.convert_to_numpy(head(packed, training=False))
+    model = with_encoder(head, weights, n_frames=DEFAULT_SPEC.shape[0], top_blocks=2, hidden=32)
+    assert not np.allclose(model.get_layer("whisper_block3_ffn_out").get_weights()[0],
+                           weights.float32("encoder/layer_3/ffn/linear_1/weight").T)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(clip_features[:4], training=False)), want,
+                               atol=2e-3)
+    info = ModelInfo(labels=EMOTIONS, spec=DEFAULT_SPEC, name="whisper-top-blocks-test", family="whisper_tiny")
+    served = load_model(export_onnx(model, info, tmp_path / "top.onnx", clip_features[:4], atol=ATOL))
+    assert np.abs(served.predict(clip_features[:4]) - want).max() <= 2e-3
+    assert np.ptp(want, axis=0).max() > 1e-3
+    with pytest.raises(SerappError, match="top_blocks"):
+        build_whisper_head(packed.shape[1:], len(EMOTIONS), top_blocks=1)  # packed for two blocks, not one
+    with pytest.raises(SerappError, match="top_blocks"):
+        build_whisper_head(packed.shape[1:], len(EMOTIONS), top_blocks=1, pooling="attention")
+    with pytest.raises(SerappError, match="top_blocks"):
+        pack_top_input(frames, top_blocks=5)

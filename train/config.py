@@ -114,9 +114,11 @@ class TrainConfig(JsonConfig):
 
     @property
     def encoder_cache(self) -> str:
-        """Which cache of the encoder's outputs an encoder family's head trains on: ``"frames"`` for a head pooling
-        the frames itself (``model_options`` ``pooling: attention``), else the pooled layers, ``"meanstd"``."""
-        return "frames" if self.model_options.get("pooling") == "attention" else "meanstd"
+        """Which cache of the encoder's outputs an encoder family's head trains on: ``"frames"`` for a head that
+        takes the frames itself (``model_options`` ``pooling: attention``, or ``top_blocks``: the encoder's last
+        blocks trained), else the pooled layers, ``"meanstd"``."""
+        frames = self.model_options.get("pooling") == "attention" or self.model_options.get("top_blocks")
+        return "frames" if frames else "meanstd"
 
     @property
     def prefix_augment(self) -> AugmentConfig:
@@ -169,8 +171,8 @@ class TrainConfig(JsonConfig):
             (self.views >= 0, f"views must be >= 0, got {self.views}"),
             (not self.views or self.family in ENCODER_FAMILIES, "views are for encoder families (whisper_tiny)"),
             (self.prefix_views >= 0, f"prefix_views must be >= 0, got {self.prefix_views}"),
-            # views are cached pooled: a head pooling the frames itself has none to train on
-            (self.encoder_cache != "frames" or not (self.views or self.prefix_views),
+            # every layer's frames of every view would not fit in memory; a head with top blocks packs them
+            (self.model_options.get("pooling") != "attention" or not (self.views or self.prefix_views),
              "an attention-pooling head trains on cached frames of the clean clips: no views or prefix_views"),
             (not self.prefix_views or self.family in ENCODER_FAMILIES,
              "prefix_views are for encoder families (whisper_tiny)"),

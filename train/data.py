@@ -120,7 +120,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
         from .whisper.embeddings import embed
 
         embedded = embed(clips, spec=spec, pooling=config.encoder_cache, workers=workers, progress=progress)
-        kept, x, audio = embedded.clips, embedded.values, None
+        kept, x, audio = embedded.clips, head_rows(embedded.values, config), None
     else:
         want_audio = config.augment.audio_enabled and not config.classical
         extracted = cache.extract(clips, spec, features=True, audio=want_audio, workers=workers, progress=progress)
@@ -146,8 +146,13 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
         for n_views, augment in groups:
             if not n_views:
                 continue
-            views = embed_views([kept[i] for i in train], augment, views=n_views, seed=config.view_seed, spec=spec,
-                                workers=workers or 1, progress=progress)
+            # a chunk of clips at a time: frames of every layer for every view would not fit in memory
+            step = 1000 if config.encoder_cache == "frames" else len(train)
+            views = np.concatenate([head_rows(embed_views([kept[i] for i in train[s:s + step]], augment,
+                                                          views=n_views, seed=config.view_seed, spec=spec,
+                                                          pooling=config.encoder_cache, workers=workers or 1,
+                                                          progress=progress), config)
+                                    for s in range(0, len(train), step)])
             added.append(np.arange(len(kept), len(kept) + views.shape[0] * views.shape[1]))
             x = np.concatenate([x, views.reshape(-1, *x.shape[1:])])
             kept = [*kept, *(kept[i] for i in train for _ in range(n_views))]
@@ -157,6 +162,20 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
         x, split = adapt_speakers(kept, x, split, n_clean=n_clean, clips=config.speaker_adaptation,
                                   seed=config.speaker_seed)
     return Data(kept, labels, y, x, audio, split)
+
+
+def head_rows(values: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """An encoder family's training rows from the encoder's cached outputs ``(N, ...)`` (or views ``(N, V, ...)``):
+    as cached, or for a head with ``top_blocks`` packed by :func:`~serapp_train.whisper.classifier.pack_top_input`
+    (the layers below pooled, the frames entering the trainable blocks)."""
+    top_blocks = int(config.model_options.get("top_blocks", 0))
+    if not top_blocks:
+        return values
+    from .whisper.classifier import pack_top_input
+
+    lead = values.shape[:-3]  # clips, and views when there are
+    packed = pack_top_input(values.reshape(-1, *values.shape[-3:]), top_blocks=top_blocks)
+    return packed.reshape(*lead, *packed.shape[1:])
 
 
 def adapt_speakers(kept: Sequence[Clip], x: np.ndarray, split: split_lib.Split, *, n_clean: int, clips: int,

@@ -17,12 +17,24 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from serapp.errors import SerappError
 
 from .ctranslate2_reader import CT2Model
-from .encoder import encoder_shape, gelu_erf, set_encoder_weights, whisper_encoder
+from .embeddings import DEFAULT_SPEC, pool_mean_std
+from .encoder import (
+    block_layer_names,
+    encoder_blocks,
+    encoder_frames,
+    encoder_shape,
+    gelu_erf,
+    load_encoder_weights,
+    set_block_weights,
+    set_encoder_weights,
+    whisper_encoder,
+)
 
 STD_EPSILON = 1e-6  # under the square root, so silent (constant) frames give a finite gradient
 
@@ -126,24 +138,79 @@ def _attention_head(x: Any, n_classes: int, *, layer_weighting: bool, hidden: in
     return layers.Dense(n_classes, activation="softmax", name="probs")(x)
 
 
+def pack_top_input(frames: np.ndarray, *, top_blocks: int) -> np.ndarray:
+    """What a head with ``top_blocks`` trains on, from the ``frames`` cache: ``(N, n_layers + 1, frames, width)``
+    -> ``(N, 2 * first + frames, width)`` float32, ``first = n_layers - top_blocks``: the mean and standard
+    deviation (rows ``2 l``, ``2 l + 1``) of each layer ``l`` below ``first``, which the head only pools, then the
+    frames of layer ``first``, which enter its trainable blocks. Under half the frames cache's size for tiny.en
+    with one block (float32, as the head computes), so augmented views fit in memory too."""
+    n, n_layers_1, _, width = frames.shape
+    first = n_layers_1 - 1 - top_blocks
+    if not 0 <= first < n_layers_1 - 1:
+        raise SerappError(f"top_blocks must be 1 to {n_layers_1 - 1} for frames of {n_layers_1} layers, "
+                          f"got {top_blocks}.")
+    out = np.empty((n, 2 * first + frames.shape[2], width), dtype=np.float32)
+    for start in range(0, n, 512):  # a chunk at a time: float32 copies of every layer would not fit in memory
+        part = slice(start, start + 512)
+        out[part, :2 * first] = pool_mean_std(frames[part, :first]).reshape(-1, 2 * first, width)  # mean, std rows
+        out[part, 2 * first:] = frames[part, first]
+    return out
+
+
+def _top_blocks_head(x: Any, n_classes: int, *, top_blocks: int, weights: CT2Model, layer_weighting: bool,
+                     hidden: int, dropout: float) -> Any:
+    """The packed input of :func:`pack_top_input` ``(batch, 2 * first + frames, width)`` -> probabilities: the
+    encoder's last ``top_blocks`` blocks and its final LayerNorm recomputed from the frames entering them, with
+    the checkpoint's weights to start from and trainable; those layers pooled (:class:`MeanStdPooling`) beside
+    the pooled layers below, and :func:`_head` on them all, as behind the encoder."""
+    shape = encoder_shape(weights)
+    first = shape.n_layers - top_blocks  # the layer whose frames enter the first trainable block
+    frames = x[:, 2 * first:]
+    recomputed = encoder_blocks(frames, shape, first=first)  # layers first .. n_layers
+    rows = [layers.Reshape((1, 2 * shape.width), name=f"mean_std_{i}")(MeanStdPooling(name=f"pool_{i}")(h))
+            for i, h in enumerate(recomputed, start=first)]
+    if first:
+        rows.insert(0, layers.Reshape((first, 2 * shape.width), name="mean_std_below")(x[:, :2 * first]))
+    pooled = layers.Concatenate(axis=1, name="mean_std")(rows)  # (batch, n_layers + 1, 2 * width)
+    return _head(pooled, n_classes, layer_weighting=layer_weighting, hidden=hidden, dropout=dropout)
+
+
 def build_whisper_head(input_shape: tuple[int, ...], n_classes: int, *, layer_weighting: bool = True,
-                       hidden: int = 256, dropout: float = 0.2, pooling: str = "meanstd") -> keras.Model:
+                       hidden: int = 256, dropout: float = 0.2, pooling: str = "meanstd",
+                       top_blocks: int = 0) -> keras.Model:
     """The classifier's head alone, on the encoder's cached outputs (:mod:`serapp_train.whisper.embeddings`): what
     the trainer fits while the encoder is frozen; :func:`with_encoder` puts the encoder in front of it for export.
 
     ``pooling``: ``"meanstd"`` on pooled layers ``input_shape = (n_layers + 1, 2 * width)`` (cache ``meanstd``),
     or ``"attention"`` on frames ``(n_layers + 1, frames, width)`` (cache ``frames``), pooled by a learned
-    attention."""
+    attention. ``top_blocks``: with ``"meanstd"`` on frames (cache ``frames``), the encoder's last ``top_blocks``
+    blocks are part of the head, trainable, starting from the pretrained weights (the default CTranslate2 model,
+    :func:`~serapp_train.whisper.encoder.load_encoder_weights`); 0: the encoder stays frozen."""
     if pooling not in POOLINGS:
         raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
+    if top_blocks < 0 or (top_blocks and pooling != "meanstd"):
+        raise SerappError(f"top_blocks must be 0 or more, with meanstd pooling; got {top_blocks} with {pooling}.")
+    inputs = keras.Input(input_shape, name="features")
+    options = {"layer_weighting": layer_weighting, "hidden": hidden, "dropout": dropout}
+    if top_blocks:
+        weights = load_encoder_weights()
+        shape = encoder_shape(weights)
+        first = shape.n_layers - top_blocks
+        frames = encoder_frames(DEFAULT_SPEC.shape[0])
+        if first < 0 or tuple(input_shape) != (2 * first + frames, shape.width):
+            raise SerappError(f"A head with top_blocks {top_blocks} of the encoder's {shape.n_layers} takes the "
+                              f"packed frames of pack_top_input, ({2 * first + frames}, {shape.width}); got "
+                              f"{tuple(input_shape)}.")
+        model = keras.Model(inputs, _top_blocks_head(inputs, n_classes, top_blocks=top_blocks, weights=weights,
+                                                     **options), name="whisper_head")
+        set_block_weights(model, weights, first=first)
+        return model
     want = 3 if pooling == "attention" else 2
     if len(input_shape) != want:
         raise SerappError(f"A head with {pooling} pooling takes inputs of rank {want} (the cache of "
                           f"{'frames' if want == 3 else 'pooled layers'}), got {tuple(input_shape)}.")
-    inputs = keras.Input(input_shape, name="features")
     build = _attention_head if pooling == "attention" else _head
-    return keras.Model(inputs, build(inputs, n_classes, layer_weighting=layer_weighting, hidden=hidden,
-                                     dropout=dropout), name="whisper_head")
+    return keras.Model(inputs, build(inputs, n_classes, **options), name="whisper_head")
 
 
 def build_whisper_classifier(weights: CT2Model, *, n_frames: int, n_classes: int, layer_weighting: bool = True,
@@ -171,7 +238,8 @@ def with_encoder(head: keras.Model, weights: CT2Model, *, n_frames: int, name: s
                  **options: Any) -> keras.Model:
     """``head`` (:func:`build_whisper_head`, trained) behind the pretrained encoder: a model on ``n_frames``
     whisper_logmel frames whose output equals the head's on the cached embeddings of the same features.
-    ``options`` are the head's own (``layer_weighting``, ``hidden``, ``dropout``, ``pooling``)."""
+    ``options`` are the head's own (``layer_weighting``, ``hidden``, ``dropout``, ``pooling``, ``top_blocks``);
+    trained top blocks take the place of the checkpoint's in the encoder."""
     if options.pop("pooling", "meanstd") == "attention":
         # The head takes the encoder's frames as they are: it goes in whole, after the encoder.
         shape = encoder_shape(weights)
@@ -183,7 +251,12 @@ def with_encoder(head: keras.Model, weights: CT2Model, *, n_frames: int, name: s
             layer.trainable = False
         return model
     n_classes = int(head.output.shape[-1])
+    top_blocks = options.pop("top_blocks", 0)
     model = build_whisper_classifier(weights, n_frames=n_frames, n_classes=n_classes, name=name, **options)
+    # trained top blocks replace the checkpoint's in the encoder: the head computed the same layers from them
+    shape = encoder_shape(weights)
+    for layer_name in block_layer_names(shape.n_layers - top_blocks, shape.n_layers) if top_blocks else []:
+        model.get_layer(layer_name).set_weights(head.get_layer(layer_name).get_weights())
     for layer_name in HEAD_LAYERS:
         try:
             source = head.get_layer(layer_name)

@@ -223,9 +223,10 @@ def embed(clips: Sequence[Clip], *, spec: FeatureSpec = DEFAULT_SPEC, source: st
 def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, seed: int = 0,
                 spec: FeatureSpec = DEFAULT_SPEC, source: str | Path | None = None, batch_size: int = 16,
                 chunk_size: int = 256, workers: int = 1, cache_root: Path | None = None,
-                progress: bool = True) -> np.ndarray:
+                pooling: Pooling = "meanstd", progress: bool = True) -> np.ndarray:
     """Augmented views of ``clips`` through the frozen encoder: ``(len(clips), views, n_layers + 1, 2 * width)``
-    float32 (meanstd pooling), cached like :func:`embed`'s entries.
+    float32 (meanstd pooling) or ``(len(clips), views, n_layers + 1, frames, width)`` float16 (frames), cached
+    like :func:`embed`'s entries.
 
     View ``v`` of a clip is its prepared audio (the trainer's audio cache) with ``augment``'s audio
     augmentations drawn once, from a generator seeded by ``seed``, ``v`` and the clip file's identity: the same
@@ -240,11 +241,13 @@ def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, se
     if views < 1 or batch_size < 1 or chunk_size < 1:
         raise SerappError(f"views, batch_size and chunk_size must be at least 1, got {views}, {batch_size} and "
                           f"{chunk_size}.")
+    if pooling not in POOLINGS:
+        raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
     if not augment.audio_enabled:
         raise SerappError("Augmented views need an audio augmentation (p_noise, p_gain, p_partial...).")
     extra = f":{augment.to_json(None)}:{seed}"
-    store = _open_store(spec, source, "meanstd", cache_root, extra, {"augment": augment.to_dict(), "seed": seed})
-    values = np.zeros((len(clips), views, *store.entry_shape), dtype=np.float32)
+    store = _open_store(spec, source, pooling, cache_root, extra, {"augment": augment.to_dict(), "seed": seed})
+    values = np.zeros((len(clips), views, *store.entry_shape), dtype=np.float32 if pooling == "meanstd" else np.float16)
     ids: list[str] = []  # each clip's identity key: it names the cache entries and seeds the views' draws
     for clip in clips:
         try:
@@ -271,7 +274,7 @@ def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, se
 
         return [True] * len(pairs), inputs
 
-    _cached_encode(values, entries, augmented, store=store, spec=spec, pooling="meanstd", batch_size=batch_size,
+    _cached_encode(values, entries, augmented, store=store, spec=spec, pooling=pooling, batch_size=batch_size,
                    chunk_size=chunk_size, desc=f"whisper views x{views}", unit="view", progress=progress)
     return values
 

@@ -17,6 +17,7 @@ Face's ``hidden_states``; its last entry is the encoder's output.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,22 @@ def whisper_encoder(inputs: keras.KerasTensor, shape: EncoderShape, *, all_layer
     positions = PositionEmbedding(name=f"{prefix}_positions")
     positions.trainable = False  # Whisper's are fixed sinusoids (a buffer, not a parameter)
     x = positions(x)
+    hidden = encoder_blocks(x, shape, first=0, prefix=prefix)
+    if not all_layers:
+        return hidden[-1]
+    frames = encoder_frames(n_frames)
+    rows = [layers.Reshape((1, frames, shape.width), name=f"{prefix}_layer{i}_row")(h) for i, h in enumerate(hidden)]
+    return layers.Concatenate(axis=1, name=f"{prefix}_layers")(rows)
+
+
+def encoder_blocks(x: keras.KerasTensor, shape: EncoderShape, *, first: int,
+                   prefix: str = "whisper") -> list[keras.KerasTensor]:
+    """Blocks ``first..n_layers-1`` and the final LayerNorm applied to ``x`` ``(batch, frames, width)``, the
+    frames entering block ``first``. Returns ``[x, after block first, ..., final (normalised) output]``, layers
+    ``first..n_layers`` of ``all_layers``; named as :func:`whisper_encoder` names them, so
+    :func:`set_encoder_weights` (or :func:`set_block_weights`) finds them."""
     hidden = [x]
-    for i in range(shape.n_layers):
+    for i in range(first, shape.n_layers):
         b = f"{prefix}_block{i}"
         y = WhisperSelfAttention(shape.width, shape.n_heads, name=f"{b}_attention")(_norm(f"{b}_attention_norm")(x))
         x = layers.Add(name=f"{b}_attention_add")([x, y])
@@ -160,13 +175,14 @@ def whisper_encoder(inputs: keras.KerasTensor, shape: EncoderShape, *, all_layer
         y = layers.Dense(shape.width, name=f"{b}_ffn_out")(y)
         x = layers.Add(name=f"{b}_ffn_add")([x, y])
         hidden.append(x)
-    x = _norm(f"{prefix}_norm")(x)
-    if not all_layers:
-        return x
-    hidden[-1] = x
-    frames = encoder_frames(n_frames)
-    rows = [layers.Reshape((1, frames, shape.width), name=f"{prefix}_layer{i}_row")(h) for i, h in enumerate(hidden)]
-    return layers.Concatenate(axis=1, name=f"{prefix}_layers")(rows)
+    hidden[-1] = _norm(f"{prefix}_norm")(x)
+    return hidden
+
+
+def block_layer_names(first: int, n_layers: int, prefix: str = "whisper") -> list[str]:
+    """The names of the weighted layers of blocks ``first..n_layers-1`` and the final LayerNorm."""
+    parts = ("attention_norm", "attention", "ffn_norm", "ffn_in", "ffn_out")
+    return [f"{prefix}_block{i}_{part}" for i in range(first, n_layers) for part in parts] + [f"{prefix}_norm"]
 
 
 def set_encoder_weights(model: keras.Model, weights: CT2Model, *, prefix: str = "whisper") -> None:
@@ -175,32 +191,46 @@ def set_encoder_weights(model: keras.Model, weights: CT2Model, *, prefix: str = 
     CTranslate2 stores convolutions as ``(out, in, kernel)`` and dense weights as ``(out, in)``, PyTorch's
     layout; Keras wants ``(kernel, in, out)`` and ``(in, out)``.
     """
+    get = _getter(weights)
+    for conv in ("conv1", "conv2"):
+        _assign(model, weights, f"{prefix}_{conv}", [get(f"{conv}/weight").transpose(2, 1, 0), get(f"{conv}/bias")])
+    frames = model.get_layer(f"{prefix}_positions").weights[0].shape[0]
+    _assign(model, weights, f"{prefix}_positions", [get("position_encodings/encodings")[:frames]])
+    set_block_weights(model, weights, first=0, prefix=prefix)
+
+
+def set_block_weights(model: keras.Model, weights: CT2Model, *, first: int, prefix: str = "whisper") -> None:
+    """Copy blocks ``first..n_layers-1`` and the final LayerNorm (:func:`encoder_blocks`) from ``weights`` into
+    ``model``; :class:`SerappError` when a layer's shapes differ from the file's."""
     shape = encoder_shape(weights)
+    get = _getter(weights)
+    for i in range(first, shape.n_layers):
+        src, b = f"layer_{i}", f"{prefix}_block{i}"
+        for ours, theirs in (("attention_norm", "self_attention/layer_norm"), ("ffn_norm", "ffn/layer_norm")):
+            _assign(model, weights, f"{b}_{ours}", [get(f"{src}/{theirs}/gamma"), get(f"{src}/{theirs}/beta")])
+        attention = [get(f"{src}/self_attention/linear_{j}/{p}") for j in (0, 1) for p in ("weight", "bias")]
+        _assign(model, weights, f"{b}_attention", [attention[0].T, attention[1], attention[2].T, attention[3]])
+        for ours, theirs in (("ffn_in", "ffn/linear_0"), ("ffn_out", "ffn/linear_1")):
+            _assign(model, weights, f"{b}_{ours}", [get(f"{src}/{theirs}/weight").T, get(f"{src}/{theirs}/bias")])
+    _assign(model, weights, f"{prefix}_norm", [get("layer_norm/gamma"), get("layer_norm/beta")])
+
+
+def _getter(weights: CT2Model) -> Callable[[str], np.ndarray]:
+    """``get(name)``: the encoder variable ``name`` (without ``encoder/``), dequantised to float32."""
 
     def get(name: str) -> np.ndarray:
         return weights.float32(_PREFIX + name)
 
-    def assign(layer_name: str, values: list[np.ndarray]) -> None:
-        layer = model.get_layer(layer_name)
-        expected = [tuple(w.shape) for w in layer.weights]
-        if expected != [v.shape for v in values]:
-            raise SerappError(f"{weights.path}: {layer_name} takes weights {expected}, "
-                              f"the file has {[v.shape for v in values]}.")
-        layer.set_weights(values)
+    return get
 
-    for conv in ("conv1", "conv2"):
-        assign(f"{prefix}_{conv}", [get(f"{conv}/weight").transpose(2, 1, 0), get(f"{conv}/bias")])
-    frames = model.get_layer(f"{prefix}_positions").weights[0].shape[0]
-    assign(f"{prefix}_positions", [get("position_encodings/encodings")[:frames]])
-    for i in range(shape.n_layers):
-        src, b = f"layer_{i}", f"{prefix}_block{i}"
-        for ours, theirs in (("attention_norm", "self_attention/layer_norm"), ("ffn_norm", "ffn/layer_norm")):
-            assign(f"{b}_{ours}", [get(f"{src}/{theirs}/gamma"), get(f"{src}/{theirs}/beta")])
-        attention = [get(f"{src}/self_attention/linear_{j}/{p}") for j in (0, 1) for p in ("weight", "bias")]
-        assign(f"{b}_attention", [attention[0].T, attention[1], attention[2].T, attention[3]])
-        for ours, theirs in (("ffn_in", "ffn/linear_0"), ("ffn_out", "ffn/linear_1")):
-            assign(f"{b}_{ours}", [get(f"{src}/{theirs}/weight").T, get(f"{src}/{theirs}/bias")])
-    assign(f"{prefix}_norm", [get("layer_norm/gamma"), get("layer_norm/beta")])
+
+def _assign(model: keras.Model, weights: CT2Model, layer_name: str, values: list[np.ndarray]) -> None:
+    layer = model.get_layer(layer_name)
+    expected = [tuple(w.shape) for w in layer.weights]
+    if expected != [v.shape for v in values]:
+        raise SerappError(f"{weights.path}: {layer_name} takes weights {expected}, "
+                          f"the file has {[v.shape for v in values]}.")
+    layer.set_weights(values)
 
 
 def build_encoder(weights: CT2Model, *, n_frames: int, all_layers: bool = False,
