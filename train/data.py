@@ -121,6 +121,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
 
         embedded = embed(clips, spec=spec, pooling=config.encoder_cache, workers=workers, progress=progress)
         kept, x, audio = embedded.clips, head_rows(embedded.values, config), None
+        del embedded  # a head with top blocks keeps only the packed rows: the frames of every layer can go
     else:
         want_audio = config.augment.audio_enabled and not config.classical
         extracted = cache.extract(clips, spec, features=True, audio=want_audio, workers=workers, progress=progress)
