@@ -126,3 +126,61 @@ def test_export_onto_a_whisper_model_makes_a_model_the_app_adapts_with(corpora: 
     want = apply_temperature(keras.ops.convert_to_numpy(head(embedding - mean, training=False)),
                              served.info.adapt_temperature)
     assert np.abs(served.scores(x, mean)[0] - want).max() <= 1e-4
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_a_head_on_a_trained_encoders_pooled_layers_attaches_only_to_that_encoder(corpora: Path, tmp_path: Path,
+                                                                                  capsys: pytest.CaptureFixture[str]
+                                                                                  ) -> None:
+    """``encoder_run``: a speaker-adapted head trained on the pooled layers of the encoder a ``top_blocks`` run
+    trained. Its rows are what that run's exported file gives as its embedding; it attaches onto that file, and
+    a file with the checkpoint's encoder is refused (and the reverse)."""
+    from serapp_train.cli import main
+    from serapp_train.config import TrainConfig
+    from serapp_train.data import load_data
+    from serapp_train.provenance import encoder_run_in
+
+    from serapp.engine import audio, features
+    from serapp.engine.model import load_model
+
+    require_whisper_extra()
+    runs = tmp_path / "runs"
+    common = {"family": "whisper_tiny", "limit": 16, "k": 3, "seed": 1, "epochs": 1, "batch_size": 16}
+    configs = {"plain": {}, "top": {"model_options": {"top_blocks": 1}, "learning_rate": 1e-4},
+               "adapted": {"speaker_adaptation": 2}}
+    for name in ("plain", "top"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(common | configs[name]))
+        assert main(["train", "--config", str(path), "--quiet", "--root", str(corpora), "--runs-dir",
+                     str(runs / name), "--export"]) == 0
+    (plain,), (top,) = (list((runs / name).iterdir()) for name in ("plain", "top"))
+    assert encoder_run_in(top / "model.onnx") == top.name and encoder_run_in(plain / "model.onnx") is None
+    for name, encoder in (("adapted", None), ("adapted-top", str(top))):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(common | configs["adapted"] | ({"encoder_run": encoder} if encoder else {})))
+        assert main(["train", "--config", str(path), "--quiet", "--root", str(corpora), "--runs-dir",
+                     str(runs / name)]) == 0
+    (adapted,), (adapted_top,) = (list((runs / name).iterdir()) for name in ("adapted", "adapted-top"))
+
+    out = tmp_path / "adaptable.onnx"
+    for head, base, ok in ((adapted_top, plain, False), (adapted, top, False), (adapted_top, top, True)):
+        capsys.readouterr()
+        code = main(["export", str(head), "--onto", str(base / "model.onnx"), "--out", str(out), "--root",
+                     str(corpora)])
+        assert code == (0 if ok else 2)
+        if not ok:
+            assert "trained on the encoder of" in capsys.readouterr().err
+    served = load_model(out)
+    assert served.adaptable and encoder_run_in(out) == top.name
+
+    config = TrainConfig.from_json((adapted_top / "config.json").read_text()).replace(speaker_adaptation=0)
+    data = load_data(config, corpora, progress=False)  # the head's rows, before adapting
+    checkpoint = load_data(config.replace(encoder_run=None), corpora, progress=False)
+    rows = data.split.test[:3]
+    x = features.compute_batch([audio.load(data.clips[i].path, 16000) for i in rows], served.info.spec)
+    _, embedding = served.scores(x, embeddings=True)
+    assert embedding is not None and data.features.shape[1:] == (5, 768)
+    np.testing.assert_allclose(data.features[rows], embedding, atol=2e-2, rtol=1e-2)  # float16 frames in
+    np.testing.assert_allclose(checkpoint.features[rows, :4], embedding[:, :4], atol=2e-2, rtol=1e-2)
+    assert np.abs(checkpoint.features[rows, 4] - embedding[:, 4]).max() > 1e-3  # the trained block's layer

@@ -30,7 +30,7 @@ from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 
 from .exporting import load_checkpoint, parity_features, read_run
-from .provenance import ADAPTED_FROM_KEY, sha256_file
+from .provenance import ADAPTED_FROM_KEY, encoder_run_in, encoder_run_of, sha256_file
 
 PREFIX = "adapted/"
 POOLED_NODE = "mean_std"  # the Whisper classifier's pooling layer (serapp_train.whisper.classifier.MeanStdPooling)
@@ -115,7 +115,10 @@ def attach_run(adapted_dir: Path, base_path: Path, out: Path, *, root: Path | No
         (f"its family {config.family} is not the base's {base.info.family}", config.family == base.info.family),
         ("its features differ from the base's", folder.spec() == base.info.spec),
         ("its labels differ from the base's", tuple(folder.labels()) == base.labels),
-        ("the base adapts already", not base.adaptable)) if not ok]
+        ("the base adapts already", not base.adaptable),
+        (f"its head was trained on the encoder of {encoder_run_of(folder) or 'the checkpoint'}, the base has "
+         f"{encoder_run_in(base_path) or 'the checkpoint'}'s", encoder_run_of(folder) == encoder_run_in(base_path)),
+    ) if not ok]
     if problems:
         raise SerappError(f"{adapted_dir} cannot be attached to {base_path}: {'; '.join(problems)}.")
     head = load_checkpoint(folder)

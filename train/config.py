@@ -111,14 +111,25 @@ class TrainConfig(JsonConfig):
     # :func:`serapp_train.splits.session_order`): what a session that has heard that many utterances
     # of its speaker can subtract. Those warm-up clips train but are never scored (validation, test).
     speaker_adaptation: int = 0
+    # Encoder families: the encoder as a run trained with ``top_blocks`` left it (that run's folder): this head
+    # trains on the pooled layers of that encoder (its trained blocks in the checkpoint's place), computed from the
+    # frames caches, e.g. a speaker-adapted head to attach to that run's exported model. None: the checkpoint's.
+    encoder_run: str | None = None
 
     @property
     def encoder_cache(self) -> str:
         """Which cache of the encoder's outputs an encoder family's head trains on: ``"frames"`` for a head that
         takes the frames itself (``model_options`` ``pooling: attention``, or ``top_blocks``: the encoder's last
-        blocks trained), else the pooled layers, ``"meanstd"``."""
+        blocks trained) or on another run's encoder (``encoder_run``), else the pooled layers, ``"meanstd"``."""
         frames = self.model_options.get("pooling") == "attention" or self.model_options.get("top_blocks")
-        return "frames" if frames else "meanstd"
+        return "frames" if frames or self.encoder_run else "meanstd"
+
+    @property
+    def pooled_head(self) -> bool:
+        """An encoder family's head on pooled layers (mean and std pooling, the encoder's blocks not trained)."""
+        options = self.model_options
+        return (self.family in ENCODER_FAMILIES and options.get("pooling", "meanstd") == "meanstd"
+                and not options.get("top_blocks"))
 
     @property
     def prefix_augment(self) -> AugmentConfig:
@@ -179,8 +190,11 @@ class TrainConfig(JsonConfig):
             (len(self.prefix_s) == 2 and 0.1 <= self.prefix_s[0] <= self.prefix_s[1] <= 30.0,
              f"prefix_s must be two lengths within 0.1-30 s, shortest first, got {list(self.prefix_s)}"),
             (self.speaker_adaptation >= 0, f"speaker_adaptation must be >= 0 clips, got {self.speaker_adaptation}"),
-            (not self.speaker_adaptation or (self.family in ENCODER_FAMILIES and self.encoder_cache == "meanstd"),
+            (not self.speaker_adaptation or self.pooled_head,
              "speaker_adaptation is for encoder families with pooled layers (whisper_tiny, meanstd pooling)"),
+            (not self.encoder_run or self.pooled_head,
+             "encoder_run is for a head on pooled layers of an encoder family (whisper_tiny, meanstd pooling, no "
+             "top_blocks of its own)"),
             (self.family not in ENCODER_FAMILIES or bool(self.views) == self.augment.audio_enabled,
              "an encoder family takes audio augmentation through views: set both views and the augmentation"),
         ]

@@ -7,9 +7,11 @@ Extraction precedes the split only to drop undecodable clips; nothing here augme
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -169,6 +171,8 @@ def head_rows(values: np.ndarray, config: TrainConfig) -> np.ndarray:
     """An encoder family's training rows from the encoder's cached outputs ``(N, ...)`` (or views ``(N, V, ...)``):
     as cached, or for a head with ``top_blocks`` packed by :func:`~serapp_train.whisper.classifier.pack_top_input`
     (the layers below pooled, the frames entering the trainable blocks)."""
+    if config.encoder_run:
+        return run_encoder(config.encoder_run).pooled(values)
     top_blocks = int(config.model_options.get("top_blocks", 0))
     if not top_blocks:
         return values
@@ -177,6 +181,44 @@ def head_rows(values: np.ndarray, config: TrainConfig) -> np.ndarray:
     lead = values.shape[:-3]  # clips, and views when there are
     packed = pack_top_input(values.reshape(-1, *values.shape[-3:]), top_blocks=top_blocks)
     return packed.reshape(*lead, *packed.shape[1:])
+
+
+@dataclass(eq=False)
+class RunEncoder:
+    """The encoder a ``top_blocks`` run trained (``encoder_run``), from the frames cache to pooled layers: its
+    head up to its ``mean_std`` pooling, and how many blocks it trained."""
+
+    model: Any
+    top_blocks: int
+
+    def pooled(self, frames: np.ndarray) -> np.ndarray:
+        """Frames of every layer ``(..., n_layers + 1, frames, width)`` -> pooled layers ``(..., n_layers + 1,
+        2 * width)`` float32, as the run's exported encoder pools them."""
+        from .whisper.classifier import pack_top_input
+
+        lead = frames.shape[:-3]
+        flat = frames.reshape(-1, *frames.shape[-3:])
+        out = np.concatenate([np.asarray(self.model.predict_on_batch(pack_top_input(flat[i:i + 256],
+                                                                                     top_blocks=self.top_blocks)))
+                              for i in range(0, len(flat), 256)]) if len(flat) else np.zeros((0,), np.float32)
+        return out.reshape(*lead, *out.shape[1:]).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def run_encoder(run_dir: str) -> RunEncoder:
+    """:class:`RunEncoder` of the run folder ``run_dir``; :class:`SerappError` unless it is a finished run of an
+    encoder family trained with ``top_blocks``."""
+    import keras
+
+    from .exporting import load_checkpoint, read_run
+
+    folder = read_run(Path(run_dir))
+    top_blocks = int(folder.config().model_options.get("top_blocks", 0))
+    if not top_blocks:
+        raise SerappError(f"{run_dir}: encoder_run needs a run trained with top_blocks (its own encoder blocks); "
+                          "this one left the encoder as the checkpoint has it.")
+    head = load_checkpoint(folder)
+    return RunEncoder(keras.Model(head.input, head.get_layer("mean_std").output), top_blocks)
 
 
 def adapt_speakers(kept: Sequence[Clip], x: np.ndarray, split: split_lib.Split, *, n_clean: int, clips: int,

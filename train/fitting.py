@@ -131,9 +131,15 @@ def served_model(config: TrainConfig, model: keras.Model) -> keras.Model:
     encoder (on the spec's features)."""
     if not config.encoder:
         return model
-    from .whisper.classifier import with_encoder
+    from .whisper.classifier import set_trained_blocks, with_encoder
     from .whisper.encoder import load_encoder_weights
 
-    return with_encoder(model, load_encoder_weights(), n_frames=config.feature_spec.shape[0],
-                        **model_options(config))
+    served = with_encoder(model, load_encoder_weights(), n_frames=config.feature_spec.shape[0],
+                          **model_options(config))
+    if config.encoder_run:  # the head was trained on that run's encoder: it serves behind it
+        from .data import run_encoder
+
+        run = run_encoder(config.encoder_run)
+        set_trained_blocks(served, run.model, top_blocks=run.top_blocks)
+    return served
 

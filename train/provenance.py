@@ -35,6 +35,9 @@ METADATA_KEY = "serapp.teachers"
 # An adaptable model made by attaching a head onto an exported file (serapp_train.adaptable) names that file here:
 # its plain answers are that file's, bit for bit (checked when it was made), so it stands for it as a teacher.
 ADAPTED_FROM_KEY = "serapp.adapted_from"
+# An exported encoder model whose encoder blocks a run trained (top_blocks) names that run here, so a head trained
+# on that encoder's pooled layers (encoder_run) is attached only to a file with the same encoder.
+ENCODER_RUN_KEY = "serapp.encoder_run"
 PARTS: tuple[str, ...] = ("train", "val", "test")
 # TrainConfig fields that, with the corpora on disk, decide which speakers a run trains, validates and tests on.
 SPLIT_FIELDS: tuple[str, ...] = ("protocol", "k", "fold", "test_fraction", "val_fraction", "all_speakers", "corpora",
@@ -88,8 +91,29 @@ def metadata(record: dict[str, Any] | None) -> dict[str, str]:
 
 
 def run_metadata(run_dir: Path) -> dict[str, str]:
-    """The metadata an export of ``run_dir`` carries about its teachers: its ``teachers.json``, if it has one."""
-    return metadata(RunFolder(run_dir).teachers())
+    """The metadata an export of ``run_dir`` carries about its teachers (its ``teachers.json``, if it has one) and
+    about its encoder (:data:`ENCODER_RUN_KEY`, when its run trained encoder blocks or used a run's)."""
+    folder = RunFolder(run_dir)
+    encoder = encoder_run_of(folder)
+    return metadata(folder.teachers()) | ({ENCODER_RUN_KEY: encoder} if encoder else {})
+
+
+def encoder_run_of(folder: RunFolder) -> str | None:
+    """The run whose trained encoder blocks a run's model has: its own (``top_blocks``), its ``encoder_run``'s,
+    or None (the checkpoint's encoder), named by run id."""
+    config = folder.config()
+    if config.encoder_run:
+        return Path(config.encoder_run).name
+    return folder.run_id if config.model_options.get("top_blocks") else None
+
+
+def encoder_run_in(model_path: Path) -> str | None:
+    """:data:`ENCODER_RUN_KEY` of an exported model: the run whose encoder blocks it has; None for the
+    checkpoint's encoder."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
+    return props.get(ENCODER_RUN_KEY)
 
 
 def from_model(model_path: Path) -> dict[str, Any] | None:

@@ -254,9 +254,7 @@ def with_encoder(head: keras.Model, weights: CT2Model, *, n_frames: int, name: s
     top_blocks = options.pop("top_blocks", 0)
     model = build_whisper_classifier(weights, n_frames=n_frames, n_classes=n_classes, name=name, **options)
     # trained top blocks replace the checkpoint's in the encoder: the head computed the same layers from them
-    shape = encoder_shape(weights)
-    for layer_name in block_layer_names(shape.n_layers - top_blocks, shape.n_layers) if top_blocks else []:
-        model.get_layer(layer_name).set_weights(head.get_layer(layer_name).get_weights())
+    set_trained_blocks(model, head, top_blocks=top_blocks)
     for layer_name in HEAD_LAYERS:
         try:
             source = head.get_layer(layer_name)
@@ -264,3 +262,13 @@ def with_encoder(head: keras.Model, weights: CT2Model, *, n_frames: int, name: s
             continue  # absent from this head (the last layer alone; no hidden layer)
         model.get_layer(layer_name).set_weights(source.get_weights())
     return model
+
+
+def set_trained_blocks(model: keras.Model, source: keras.Model, *, top_blocks: int) -> None:
+    """Copy the encoder's last ``top_blocks`` blocks and final LayerNorm as ``source`` (a head trained with
+    ``top_blocks``) has them into ``model``'s encoder (:func:`build_whisper_classifier`); nothing when 0."""
+    if not top_blocks:
+        return
+    n_layers = sum(1 for layer in model.layers if layer.name.endswith("_ffn_out"))
+    for layer_name in block_layer_names(n_layers - top_blocks, n_layers):
+        model.get_layer(layer_name).set_weights(source.get_layer(layer_name).get_weights())
