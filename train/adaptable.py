@@ -29,8 +29,9 @@ from serapp.engine.model import ADAPTED_PROBS, EMBEDDING, SPEAKER_MEAN, OnnxMode
 from serapp.engine.modelmeta import ModelInfo
 from serapp.errors import SerappError
 
-from .exporting import load_checkpoint, parity_features, read_run
+from .exporting import parity_features, read_run
 from .provenance import ADAPTED_FROM_KEY, encoder_run_in, encoder_run_of, sha256_file
+from .runfolder import load_checkpoint
 
 PREFIX = "adapted/"
 POOLED_NODE = "mean_std"  # the Whisper classifier's pooling layer (serapp_train.whisper.classifier.MeanStdPooling)

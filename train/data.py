@@ -210,9 +210,11 @@ def run_encoder(run_dir: str) -> RunEncoder:
     encoder family trained with ``top_blocks``."""
     import keras
 
-    from .exporting import load_checkpoint, read_run
+    from .runfolder import RunFolder, load_checkpoint
 
-    folder = read_run(Path(run_dir))
+    folder = RunFolder(Path(run_dir))
+    if not folder.keras_path.exists():
+        raise SerappError(f"{run_dir}: encoder_run needs a finished run folder with model.keras.")
     top_blocks = int(folder.config().model_options.get("top_blocks", 0))
     if not top_blocks:
         raise SerappError(f"{run_dir}: encoder_run needs a run trained with top_blocks (its own encoder blocks); "

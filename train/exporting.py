@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from serapp.errors import SerappError
 from serapp.paths import corpora_root
 
-from .runfolder import CONFIG, LABELS, METRICS, MODEL_KERAS, SPEC, SPLIT, RunFolder
+from .runfolder import CONFIG, LABELS, METRICS, MODEL_KERAS, SPEC, SPLIT, RunFolder, load_checkpoint
 
 if TYPE_CHECKING:
     from serapp.engine.modelmeta import ModelInfo
@@ -65,16 +65,6 @@ def parity_features(run: RunFolder, root: Path, n: int) -> tuple[Any, tuple[str,
     if len(extracted.clips) == 0:
         raise SerappError("None of the parity clips could be decoded; see the warnings above.")
     return extracted.features, tuple(sorted({c.corpus for c in clips}))
-
-
-def load_checkpoint(folder: RunFolder) -> Any:
-    """The run's ``model.keras``, loaded in Keras safe mode (no code runs); :class:`SerappError` when it cannot be."""
-    import keras
-
-    try:
-        return keras.saving.load_model(folder.keras_path, safe_mode=True)
-    except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
-        raise SerappError(f"{folder.keras_path}: cannot load the checkpoint ({exc}).") from exc
 
 
 def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = None, int8: bool = False,

@@ -306,3 +306,13 @@ def from_checkout(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def load_checkpoint(folder: RunFolder) -> Any:
+    """The run's ``model.keras``, loaded in Keras safe mode (no code runs); :class:`SerappError` when it cannot be."""
+    import keras
+
+    try:
+        return keras.saving.load_model(folder.keras_path, safe_mode=True)
+    except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
+        raise SerappError(f"{folder.keras_path}: cannot load the checkpoint ({exc}).") from exc
