@@ -121,15 +121,19 @@ class TrainConfig(JsonConfig):
         """Which cache of the encoder's outputs an encoder family's head trains on: ``"frames"`` for a head that
         takes the frames itself (``model_options`` ``pooling: attention``, or ``top_blocks``: the encoder's last
         blocks trained) or on another run's encoder (``encoder_run``), else the pooled layers, ``"meanstd"``."""
-        frames = self.model_options.get("pooling") == "attention" or self.model_options.get("top_blocks")
-        return "frames" if frames or self.encoder_run else "meanstd"
+        frames = self.model_options.get("pooling") == "attention" or self.top_blocks or self.encoder_run
+        return "frames" if frames else "meanstd"
+
+    @property
+    def top_blocks(self) -> int:
+        """How many of the encoder's last blocks the head trains (``model_options`` ``top_blocks``; 0: none)."""
+        return int(self.model_options.get("top_blocks", 0))
 
     @property
     def pooled_head(self) -> bool:
         """An encoder family's head on pooled layers (mean and std pooling, the encoder's blocks not trained)."""
-        options = self.model_options
-        return (self.family in ENCODER_FAMILIES and options.get("pooling", "meanstd") == "meanstd"
-                and not options.get("top_blocks"))
+        return (self.family in ENCODER_FAMILIES and self.model_options.get("pooling", "meanstd") == "meanstd"
+                and not self.top_blocks)
 
     @property
     def prefix_augment(self) -> AugmentConfig:

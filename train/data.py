@@ -150,7 +150,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
             if not n_views:
                 continue
             # a chunk of clips at a time: frames of every layer for every view would not fit in memory
-            step = 1000 if config.encoder_cache == "frames" else len(train)
+            step = 1000 if config.encoder_cache == "frames" else max(1, len(train))
             views = np.concatenate([head_rows(embed_views([kept[i] for i in train[s:s + step]], augment,
                                                           views=n_views, seed=config.view_seed, spec=spec,
                                                           pooling=config.encoder_cache, workers=workers or 1,
@@ -169,39 +169,35 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
 
 def head_rows(values: np.ndarray, config: TrainConfig) -> np.ndarray:
     """An encoder family's training rows from the encoder's cached outputs ``(N, ...)`` (or views ``(N, V, ...)``):
-    as cached, or for a head with ``top_blocks`` packed by :func:`~serapp_train.whisper.classifier.pack_top_input`
-    (the layers below pooled, the frames entering the trainable blocks)."""
-    if config.encoder_run:
-        return run_encoder(config.encoder_run).pooled(values)
-    top_blocks = int(config.model_options.get("top_blocks", 0))
+    as cached; for a head with ``top_blocks``, packed by :func:`~serapp_train.whisper.classifier.pack_top_input`
+    (the layers below pooled, the frames entering the trainable blocks); for a head on an ``encoder_run``, those
+    packed frames pooled through that run's trained blocks."""
+    run = run_encoder(config.encoder_run) if config.encoder_run else None
+    top_blocks = run.top_blocks if run else config.top_blocks
     if not top_blocks:
         return values
     from .whisper.classifier import pack_top_input
 
     lead = values.shape[:-3]  # clips, and views when there are
     packed = pack_top_input(values.reshape(-1, *values.shape[-3:]), top_blocks=top_blocks)
-    return packed.reshape(*lead, *packed.shape[1:])
+    rows = run.pooled(packed) if run else packed
+    return rows.reshape(*lead, *rows.shape[1:])
 
 
 @dataclass(eq=False)
 class RunEncoder:
-    """The encoder a ``top_blocks`` run trained (``encoder_run``), from the frames cache to pooled layers: its
-    head up to its ``mean_std`` pooling, and how many blocks it trained."""
+    """The encoder a ``top_blocks`` run trained (``encoder_run``): its head up to its ``mean_std`` pooling, and
+    how many blocks it trained."""
 
     model: Any
     top_blocks: int
 
-    def pooled(self, frames: np.ndarray) -> np.ndarray:
-        """Frames of every layer ``(..., n_layers + 1, frames, width)`` -> pooled layers ``(..., n_layers + 1,
-        2 * width)`` float32, as the run's exported encoder pools them."""
-        from .whisper.classifier import pack_top_input
-
-        lead = frames.shape[:-3]
-        flat = frames.reshape(-1, *frames.shape[-3:])
-        out = np.concatenate([np.asarray(self.model.predict_on_batch(pack_top_input(flat[i:i + 256],
-                                                                                     top_blocks=self.top_blocks)))
-                              for i in range(0, len(flat), 256)]) if len(flat) else np.zeros((0,), np.float32)
-        return out.reshape(*lead, *out.shape[1:]).astype(np.float32)
+    def pooled(self, packed: np.ndarray) -> np.ndarray:
+        """Rows packed by :func:`~serapp_train.whisper.classifier.pack_top_input` ``(N, rows, width)`` -> pooled
+        layers ``(N, n_layers + 1, 2 * width)`` float32, as the run's exported encoder pools them."""
+        parts = [np.asarray(self.model.predict_on_batch(packed[i:i + 256]), dtype=np.float32)
+                 for i in range(0, len(packed), 256)]
+        return np.concatenate(parts) if parts else np.zeros((0, *self.model.output.shape[1:]), np.float32)
 
 
 @functools.lru_cache(maxsize=2)
@@ -215,7 +211,7 @@ def run_encoder(run_dir: str) -> RunEncoder:
     folder = RunFolder(Path(run_dir))
     if not folder.keras_path.exists():
         raise SerappError(f"{run_dir}: encoder_run needs a finished run folder with model.keras.")
-    top_blocks = int(folder.config().model_options.get("top_blocks", 0))
+    top_blocks = folder.config().top_blocks
     if not top_blocks:
         raise SerappError(f"{run_dir}: encoder_run needs a run trained with top_blocks (its own encoder blocks); "
                           "this one left the encoder as the checkpoint has it.")

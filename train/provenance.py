@@ -104,23 +104,25 @@ def encoder_run_of(folder: RunFolder) -> str | None:
     config = folder.config()
     if config.encoder_run:
         return Path(config.encoder_run).name
-    return folder.run_id if config.model_options.get("top_blocks") else None
+    return folder.run_id if config.top_blocks else None
+
+
+def metadata_props(model_path: Path) -> dict[str, str]:
+    """An ONNX file's ``metadata_props`` as a dict (the graph's weights are not needed, nor read when external)."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
 
 
 def encoder_run_in(model_path: Path) -> str | None:
     """:data:`ENCODER_RUN_KEY` of an exported model: the run whose encoder blocks it has; None for the
     checkpoint's encoder."""
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
-    return props.get(ENCODER_RUN_KEY)
+    return metadata_props(model_path).get(ENCODER_RUN_KEY)
 
 
 def from_model(model_path: Path) -> dict[str, Any] | None:
     """The teacher record inside an ONNX file's metadata; None when it carries none."""
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
+    props = metadata_props(model_path)
     text = props.get(METADATA_KEY)
     if text is None:
         return None
@@ -132,9 +134,7 @@ def from_model(model_path: Path) -> dict[str, Any] | None:
 
 def adapted_from(model_path: Path) -> str | None:
     """The SHA-256 of the file an adaptable model was attached onto (:data:`ADAPTED_FROM_KEY`); None otherwise."""
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props}
+    props = metadata_props(model_path)
     try:
         value = json.loads(props[ADAPTED_FROM_KEY])["sha256"] if ADAPTED_FROM_KEY in props else None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
