@@ -16,7 +16,12 @@ for the engine's detector (Silero VAD) and ten-vad, both through the engine's ow
   detector, levels and the segmenter, summed over the blocks of each whole hop of every run above; median and
   p95 in ms, one thread (the machine may be shared: compare detectors from the same run).
 
-Silero is run as the engine runs it (:class:`~serapp.engine.utterances.SpeechTracker`). ten-vad (``ten_vad``,
+Silero is run as the engine runs it (:class:`~serapp.engine.utterances.SpeechTracker`). "silero + crowd check"
+adds the model's crowd check (``--model``, by default the bundled one) as file analysis applies it: each ended
+utterance is scored and a crowd's is dropped (:class:`tests.nonspeech.CrowdChecked`); its cost per hop includes
+that scoring. The live display applies the check to the growing utterance from its first score (``min_score_s``)
+on, so it is also measured live: each non-speech signal through the real-time engine
+(:func:`serapp_train.productpath.replay`), the share of its updates that say speech. ten-vad (``ten_vad``,
 native library; needs ``libc++1`` on Linux) judges 256-sample frames of int16 audio; a 512-sample chunk gets
 the ``--ten-vad-map`` (default max) of its two frames' probabilities, then the same level gate and segmenter.
 A detector that cannot be loaded is reported and skipped.
@@ -48,6 +53,7 @@ from threadpoolctl import threadpool_limits
 
 from serapp.engine import audio
 from serapp.engine.config import AnalyzerConfig
+from serapp.engine.model import OnnxModel, load_model
 from serapp.engine.utterances import Segmenter, Span, SpeechTracker
 from serapp.engine.vad import CHUNK, SAMPLE_RATE, DcBlocker, chunk_levels_db
 from serapp.errors import SerappError
@@ -57,6 +63,7 @@ from tests.nonspeech import (
     LEVELS_DB,
     PYIN,
     SPEECH_PAD_S,
+    CrowdChecked,
     Signal,
     Tracker,
     audible,
@@ -70,7 +77,8 @@ from tests.nonspeech import (
 CORPORA = ("ravdess", "crema-d", "tess", "savee")
 BABBLE_PER_CORPUS = 3  # 12 source clips for the babble's talkers
 NONSPEECH_TARGET, SPEECH_TARGET = 0.95, 0.98
-DETECTORS = ("silero", "ten-vad")
+CROWD_CHECKED = "silero + crowd check"
+DETECTORS = ("silero", CROWD_CHECKED, "ten-vad")
 TEN_VAD_HOP = 256  # samples per ten-vad decision (16 ms)
 
 
@@ -107,11 +115,17 @@ class TenVadTracker:
         return [(kind, Span(start, min(end, self.total)), None) for kind, start, end in self._segmenter.flush()]
 
 
-def tracker_factory(name: str, config: AnalyzerConfig, ten_vad_map: str) -> Callable[[], Tracker]:
-    """A function making a fresh tracker of detector ``name``; raises ImportError/OSError when it cannot load."""
-    if name == "silero":
+def tracker_factory(name: str, config: AnalyzerConfig, ten_vad_map: str, model: OnnxModel | None
+                    ) -> Callable[[], Tracker]:
+    """A function making a fresh tracker of detector ``name``; raises ImportError/OSError when it cannot load,
+    SerappError when the crowd check has no ``model`` that carries one."""
+    if name in ("silero", CROWD_CHECKED):
         SpeechTracker(config)  # load the model now: a missing one fails here, not mid-run
-        return lambda: SpeechTracker(config)
+        if name == "silero":
+            return lambda: SpeechTracker(config)
+        if model is None or not model.crowd_checked or not config.crowd_check:
+            raise SerappError("no model with a crowd check (or crowd_check is off)")
+        return lambda: CrowdChecked(SpeechTracker(config), model)
     TenVadTracker(config, ten_vad_map)
     return lambda: TenVadTracker(config, ten_vad_map)
 
@@ -192,6 +206,21 @@ def measure(make: Callable[[], Tracker], signals: list[Signal], speech: list[Spe
             if ms.size else None}
 
 
+def live_nonspeech(model: OnnxModel, signals: list[Signal], config: AnalyzerConfig) -> dict[str, Any]:
+    """Each signal through the real-time engine: per signal, the share of its updates that say speech, and the
+    share of all updates that say no speech."""
+    from serapp_train.productpath import Conversation, replay
+
+    per_signal: dict[str, float] = {}
+    called = updates = 0
+    for s in signals:
+        speech = [r.is_speech for r in replay(model, Conversation(s.y, []), config)]
+        per_signal[s.label] = float(np.mean(speech)) if speech else 0.0
+        called, updates = called + int(np.sum(speech)), updates + len(speech)
+    return {"nonspeech_no_speech": 1.0 - called / updates if updates else None, "updates": updates,
+            "per_signal_speech": per_signal}
+
+
 # ---------------------------------------------------------------------------------------------- command
 def parse_set(items: list[str]) -> AnalyzerConfig:
     """AnalyzerConfig with ``key=value`` overrides (typed as the field); SerappError/ValueError when bad."""
@@ -228,6 +257,13 @@ def render(record: dict[str, Any]) -> str:
                      f"{pct(r['audible_detected'])} | {cost['p50']:.3f} | {cost['p95']:.3f} |")
     for name, why in record["skipped"].items():
         lines.append(f"| {name} | skipped: {why} | | | | |")
+    live = record.get("live")
+    if live:
+        called = {k: v for k, v in live["per_signal_speech"].items() if v}
+        lines += ["", f"Live, {CROWD_CHECKED} (the real-time engine, `{record['model']}`): "
+                  f"{pct(live['nonspeech_no_speech'])} of {live['updates']} non-speech updates say no speech; "
+                  "signals with updates saying speech: "
+                  + (", ".join(f"{k} {pct(v)}" for k, v in called.items()) or "none") + "."]
     if names:
         lines += ["", "Share of hops called speech, per non-speech signal:", "",
                   "| signal | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
@@ -250,7 +286,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
                         help="an AnalyzerConfig value (repeatable), e.g. vad_onset=0.7")
-    parser.add_argument("--detectors", default=",".join(DETECTORS), help="comma-separated: silero,ten-vad")
+    parser.add_argument("--detectors", default=",".join(DETECTORS), help=f"comma-separated: {','.join(DETECTORS)}")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"the model whose crowd check '{CROWD_CHECKED}' uses (default: the bundled one)")
     parser.add_argument("--ten-vad-map", choices=("max", "mean"), default="max",
                         help="ten-vad's two 16-ms probabilities -> one per 32-ms chunk (default max)")
     parser.add_argument("--json", action="store_true", help="print the record as JSON instead of tables")
@@ -276,21 +314,30 @@ def main() -> None:
         speech = load_speech(pick_clips(clips, args.clips, args.seed))
         results: dict[str, dict[str, Any]] = {}
         skipped: dict[str, str] = {}
+        model = None
+        try:
+            model = load_model(args.model)
+        except SerappError as exc:
+            skipped["model"] = str(exc)
         for name in args.detectors.split(","):
             try:
-                make = tracker_factory(name, config, args.ten_vad_map)
+                make = tracker_factory(name, config, args.ten_vad_map, model)
             except (ImportError, OSError, SerappError) as exc:
                 skipped[name] = f"{type(exc).__name__}: {exc}"
                 continue
             start = time.perf_counter()
             results[name] = measure(make, signals, speech, hop)
             results[name]["run_s"] = time.perf_counter() - start
+        live = (live_nonspeech(model, signals, config) if CROWD_CHECKED in results and model is not None
+                else None)
     record = {"seed": args.seed, "config": dataclasses.asdict(config), "config_changes": args.changes,
               "ten_vad_map": args.ten_vad_map, "targets": {"nonspeech": NONSPEECH_TARGET, "speech": SPEECH_TARGET},
               "nonspeech": {"signals": len(signals), "seconds": args.seconds, "levels_db": list(LEVELS_DB)},
               "speech": {"clips": len(speech), "corpora": list(CORPORA), "pyin": PYIN, "pad_s": SPEECH_PAD_S,
                          "audible_db": AUDIBLE_DB},
-              "detectors": results, "skipped": skipped, "machine": platform.processor() or platform.machine()}
+              "detectors": results, "skipped": skipped, "live": live,
+              "model": None if model is None else model.path.name,
+              "machine": platform.processor() or platform.machine()}
     print(json.dumps(record) if args.json else render(record))
 
 

@@ -26,8 +26,12 @@ from typing import Protocol
 
 import numpy as np
 import scipy.signal
+from serapp_train import crowd
+from serapp_train.crowd import at_level as _at_level
+from serapp_train.crowd import coloured_noise as _coloured
 
-from serapp.engine.utterances import Span
+from serapp.engine.model import OnnxModel
+from serapp.engine.utterances import Span, UtteranceScorer
 from serapp.engine.vad import CHUNK, SAMPLE_RATE
 
 SR = SAMPLE_RATE
@@ -46,22 +50,6 @@ AUDIBLE_DB = 40.0
 def _rng(seed: int, name: str, level_db: float) -> np.random.Generator:
     """An independent generator per (set seed, signal name, level)."""
     return np.random.default_rng([seed, zlib.crc32(name.encode()), round(-level_db * 10)])
-
-
-def _at_level(y: np.ndarray, level_db: float) -> np.ndarray:
-    """``y`` scaled to an RMS level of ``level_db`` dBFS, clipped to full scale; float32."""
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
-    if rms <= 0.0:
-        return np.zeros_like(y, dtype=np.float32)
-    return np.clip(y * (10.0 ** (level_db / 20.0) / rms), -1.0, 1.0).astype(np.float32)
-
-
-def _coloured(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
-    """Gaussian noise with power falling as ``1 / f ** exponent`` (0 white, 1 pink, 2 brown), ``(n,)``."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n, 1.0 / SR)
-    f[0] = f[1]  # no infinite gain at DC (the engine removes DC anyway)
-    return np.fft.irfft(spectrum / f ** (exponent / 2.0), n)
 
 
 def _decay(n: int, tau_s: float) -> np.ndarray:
@@ -208,26 +196,9 @@ def music(rng: np.random.Generator, n: int) -> np.ndarray:
 def babble(sources: Sequence[np.ndarray], talkers: int = BABBLE_TALKERS) -> Callable[[np.random.Generator, int],
                                                                                         np.ndarray]:
     """Babble of reversed speech: ``talkers`` streams, each reversed clips from ``sources`` (16 kHz) end to end
-    from a random clip and offset, every stream at the same RMS, summed. Reversed speech keeps speech's
-    spectrum and rhythm but carries no words; many at once are a crowd."""
-    if len(sources) < 2:
-        raise ValueError("babble needs at least two source clips")
-
-    def make(rng: np.random.Generator, n: int) -> np.ndarray:
-        out = np.zeros(n)
-        for _ in range(talkers):
-            parts, total, i = [], 0, int(rng.integers(len(sources)))
-            while total < n + SR:
-                clip = np.asarray(sources[i % len(sources)], dtype=np.float64)[::-1]
-                parts.append(clip)
-                total += clip.shape[0]
-                i += 1 + int(rng.integers(2))
-            stream = np.concatenate(parts)
-            start = int(rng.integers(0, stream.shape[0] - n))
-            piece = stream[start:start + n]
-            out += piece / max(float(piece.std()), 1e-9)
-        return out
-    return make
+    from a random clip and offset, every stream at the same RMS, summed (:func:`serapp_train.crowd.babble`).
+    Reversed speech keeps speech's spectrum and rhythm but carries no words; many at once are a crowd."""
+    return crowd.babble(sources, talkers=talkers, reverse=True)
 
 
 # ---------------------------------------------------------------------------------------------- the set
@@ -268,6 +239,33 @@ class Tracker(Protocol):
     def push(self, y: np.ndarray) -> tuple[np.ndarray, list[tuple[str, Span, np.ndarray | None]]]: ...
 
     def flush(self) -> list[tuple[str, Span, np.ndarray | None]]: ...
+
+
+class CrowdChecked:
+    """A tracker whose utterances also pass the model's crowd check, as file analysis applies it
+    (:func:`serapp.engine.analysis.analyze_signal`): each ended utterance is scored, and a crowd's is dropped."""
+
+    def __init__(self, tracker: Tracker, model: OnnxModel) -> None:
+        self.tracker = tracker
+        self.scorer = UtteranceScorer(model)
+
+    def _judged(self, events: list[tuple[str, Span, np.ndarray | None]]) -> list[tuple[str, Span, np.ndarray | None]]:
+        kept = []
+        for kind, span, clip in events:
+            if kind == "offset" and clip is not None and clip.size:
+                self.scorer.reset()
+                self.scorer.score(clip)
+                if self.scorer.is_crowd:
+                    continue
+            kept.append((kind, span, clip))
+        return kept
+
+    def push(self, y: np.ndarray) -> tuple[np.ndarray, list[tuple[str, Span, np.ndarray | None]]]:
+        clean, events = self.tracker.push(y)
+        return clean, self._judged(events)
+
+    def flush(self) -> list[tuple[str, Span, np.ndarray | None]]:
+        return self._judged(self.tracker.flush())
 
 
 def utterance_spans(y: np.ndarray, tracker: Tracker, *, block: int = CHUNK,

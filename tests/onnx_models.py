@@ -114,4 +114,9 @@ def broken_models(folder: Path, spec: FeatureSpec) -> dict[str, Path]:
         "wrong_output_width": save_model(folder / "wrongwidth.onnx", spec, n_outputs=len(EMOTIONS) + 1),
         "truncated": truncated,
         "garbage": garbage,
+        # says it checks for crowds, but has no crowd output
+        "no_crowd_output": save_model(folder / "nocrowd.onnx", spec,
+                                      metadata=dict(meta, **{"serapp.crowd_threshold": "0.9"})),
+        "bad_crowd_threshold": save_model(folder / "badcrowd.onnx", spec,
+                                          metadata=dict(meta, **{"serapp.crowd_threshold": "1.5"})),
     }

@@ -44,7 +44,8 @@ def test_wrong_feature_shape_is_refused(onnx_model_path: Path) -> None:
     ("missing", "no such model file"), ("no_metadata", "not a serapp model"), ("bad_json", "damaged metadata"),
     ("unknown_kind", "unknown feature kind"), ("wrong_input_shape", "input shape"),
     ("wrong_output_width", "output shape"), ("truncated", "not a readable ONNX model"),
-    ("garbage", "not a readable ONNX model")])
+    ("garbage", "not a readable ONNX model"), ("no_crowd_output", "lacks its 'crowd' output"),
+    ("bad_crowd_threshold", "crowd threshold must be within")])
 def test_broken_models_are_refused_plainly(tmp_path: Path, case: str, message: str) -> None:
     path = broken_models(tmp_path, FeatureSpec())[case]
     with pytest.raises(SerappError, match=message) as info:

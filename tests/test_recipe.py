@@ -213,8 +213,28 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     adaptable = whisper.step("adaptable")
     assert adaptable.needs == ("whisper-adapted", "export") and adaptable.fields["onto_int8"]
     assert attach_base(adaptable, runs) == runs / "export" / "model-int8.onnx"
+    # then the crowd check, learnt on the plain run's split, attached to that file; the install ships it
+    assert whisper.step("crowd").needs == ("adaptable", "whisper")
+    assert whisper.step("install").needs == ("crowd",)
     assert whisper.step("install").fields["to"] == "assets/models/serapp-default.onnx"
     assert installed_run(whisper, whisper.step("install"), runs) == runs / "whisper"
+
+
+@pytest.mark.parametrize("step, message", [
+    ({"from": "t", "split_of": "t"}, "reads 't' as a export and a train step"),
+    ({"from": "e", "split_of": "e"}, "reads 'e' as a export and a train step"),
+    ({"from": "t", "split_of": "t2"}, "no step of this recipe"),
+    ({"from": "e", "split_of": "t", "crowds": 1}, "crowds of at least 2"),
+    ({"from": "e", "split_of": "t", "c": 0}, "c above 0"),
+    ({"from": "e", "split_of": "t", "clips": "many"}, "clips must be int"),
+    ({"from": "e"}, "needs split_of"),
+])
+def test_a_crowd_step_is_checked_before_anything_runs(tmp_path: Path, step: dict[str, Any], message: str) -> None:
+    base = base_config(tmp_path)
+    data = recipe_data(base, train("t", base), {"name": "e", "kind": "export", "run": "t"},
+                       {"name": "crowd", "kind": "crowd", **step})
+    with pytest.raises(SerappError, match=message):
+        parse(data, tmp_path / "r.json")
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "card": ("modelcard", "score a shipped ONNX model on its run's test speakers and write its model card"),
     "ensemble": ("ensemble", "merge finished runs on one feature spec into one ONNX file serving their mean"),
     "export": ("exportcmd", "convert a run's model.keras to a self-describing ONNX model (parity-checked)"),
+    "crowd": ("crowdcmd", "give an adaptable Whisper model a crowd check: a hall's babble becomes no speech"),
     "manifest": ("manifest", "record a bundled model's size, SHA-256 and run hashes in its folder's manifest.json"),
     "recipe": ("recipecmd", "make a model as a recipe file says (train, export, install, evaluate, crossval "
                "steps); resumes"),

@@ -30,8 +30,12 @@ Step kinds:
   (:func:`serapp_train.ensembling.build_ensemble`: what they share, a frozen encoder, runs once), named
   ``model_name``, optionally with an int8 copy (``int8``), scored and calibrated on the members' split; its folder
   ``RUNS/<name>`` is a run folder (members by run id and checksum) that an install step can ship.
-- ``install``: an export or ensemble step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a bundled
-  model) and recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels,
+- ``crowd``: a crowd check (:mod:`serapp_train.crowd`) learnt on the training speakers of a train step's split
+  (``split_of``) and chosen on its validation speakers, attached to an export step's model (``from``: an adaptable
+  one, exported ``onto`` another), into ``RUNS/<name>/model.onnx`` with its record ``crowd.json``; ``clips``,
+  ``crowds``, ``c``, ``max_speech_loss`` and ``seed`` as `serapp-train crowd` takes them.
+- ``install``: an export, ensemble or crowd step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a
+  bundled model) and recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels,
   spec, split, metrics, history, teachers) are copied into that folder first and the manifest names it as the
   model's run.
 - ``evaluate``: the exported models of train steps (``models``; several are scored as an ensemble, their mean
@@ -92,7 +96,7 @@ from .runfolder import (
     bundled_model,
 )
 
-KINDS: tuple[str, ...] = ("train", "export", "ensemble", "install", "evaluate", "crossval")
+KINDS: tuple[str, ...] = ("train", "export", "ensemble", "crowd", "install", "evaluate", "crossval")
 # kinds that run once over all folds, after the per-fold steps (the others run on each fold)
 POOLED: frozenset[str] = frozenset({"crossval"})
 PARTS: tuple[str, ...] = ("val", "test")
@@ -104,12 +108,13 @@ STEP_FIELDS: dict[str, frozenset[str]] = {
     # ("onto_int8": its int8 copy), as `serapp-train export RUN --onto` does
     "export": frozenset({"run", "model_name", "int8", "parity_clips", "onto", "onto_int8"}),
     "ensemble": frozenset({"models", "model_name", "int8"}),
+    "crowd": frozenset({"from", "split_of", "clips", "crowds", "c", "max_speech_loss", "seed"}),
     "install": frozenset({"from", "to", "int8", "docs"}),
     "evaluate": frozenset({"models", "split_of", "part", "limit"}),
     "crossval": frozenset({"models", "out", "validation_only"}),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {"train": ("config",), "export": ("run",), "ensemble": ("models",),
-                                        "install": ("from", "to"),
+                                        "crowd": ("from", "split_of"), "install": ("from", "to"),
                                         "evaluate": ("models", "split_of", "part"), "crossval": ("models",)}
 COMMON_FIELDS: frozenset[str] = frozenset({"name", "kind", "note"})
 # TrainConfig fields holding objects: a recipe's value is merged into the base's rather than replacing it
@@ -120,6 +125,8 @@ EXPORT_RECORD = "export.json"
 EVALUATE_RECORD = "evaluate.json"
 ENSEMBLE_RECORD = "ensemble.json"
 CROSSVAL_RECORD = "crossval-step.json"
+CROWD_RECORD = "crowd-step.json"
+CROWD_FILES: tuple[str, ...] = (MODEL_ONNX, "crowd.json", "crowd.md")
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
 
 
@@ -145,6 +152,8 @@ class Step:
             return tuple(dict.fromkeys(self.fields["models"]))
         if self.kind == "export":
             return (self.fields["run"], *([self.fields["onto"]] if "onto" in self.fields else []))
+        if self.kind == "crowd":
+            return tuple(dict.fromkeys([self.fields["from"], self.fields["split_of"]]))
         return (self.fields["from"],)
 
     @property
@@ -319,6 +328,13 @@ def _step(item: Any, number: int, where: str) -> Step:
         raise SerappError(f"{here}: a {kind} step needs {', '.join(missing)}.")
     fields = {k: v for k, v in item.items() if k not in COMMON_FIELDS}
     _check_types(fields, here)
+    if kind == "crowd":
+        from .crowd import check_options
+
+        try:
+            check_options({k: v for k, v in fields.items() if k not in REQUIRED[kind]})
+        except SerappError as exc:
+            raise SerappError(f"{here}: {exc}") from exc
     return Step(name, kind, fields, number)
 
 
@@ -331,7 +347,8 @@ def _check_types(fields: dict[str, Any], where: str) -> None:
                                              "to": (str,), "docs": (str,), "models": (list,),
                                              "split_of": (str,), "part": (str,), "limit": (int, type(None)),
                                              "out": (str,), "validation_only": (bool,), "onto": (str,),
-                                             "onto_int8": (bool,)}
+                                             "onto_int8": (bool,), "clips": (int,), "crowds": (int,),
+                                             "c": (float, int), "max_speech_loss": (float, int), "seed": (int,)}
     for key, value in fields.items():
         if not isinstance(value, expected[key]) or (isinstance(value, bool) and bool not in expected[key]):
             raise SerappError(f"{where}: {key} must be {expected[key][0].__name__}, got {value!r}.")
@@ -368,8 +385,8 @@ def _check_names(steps: Sequence[Step], where: str) -> None:
 # which kinds of step each kind may read: teachers are train runs, exports and ensembles read runs, installs an
 # export or an ensemble
 READS: dict[str, tuple[str, ...]] = {"train": ("train",), "export": ("train",), "ensemble": ("train",),
-                                     "install": ("export", "ensemble"), "evaluate": ("train",),
-                                     "crossval": ("train",)}
+                                     "crowd": ("export",), "install": ("export", "ensemble", "crowd"),
+                                     "evaluate": ("train",), "crossval": ("train",)}
 
 
 def _check_references(steps: Sequence[Step], where: str) -> None:
@@ -391,9 +408,13 @@ def _check_references(steps: Sequence[Step], where: str) -> None:
                 raise SerappError(f"{where}: step {step.name!r} uses {name!r}, which comes after it; steps run in "
                                   "order, so move it earlier.")
             reads = ("export",) if step.kind == "export" and name == step.fields.get("onto") else READS[step.kind]
+            if step.kind == "crowd":  # each field reads its own kind of step
+                reads = READS[step.kind] if name == step.fields["from"] else ("train",)
+                if name == step.fields["from"] == step.fields["split_of"]:
+                    reads = ()
             if other.kind not in reads:
-                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a {' or '.join(reads)} "
-                                  f"step, but it is a {other.kind} step.")
+                raise SerappError(f"{where}: step {step.name!r} reads {name!r} as a "
+                                  f"{' or '.join(reads) or 'export and a train'} step, but it is a {other.kind} step.")
             if name in step.models and other.fields.get("export") is False:
                 raise SerappError(f"{where}: step {step.name!r} reads the model of {name!r}, which is not exported "
                                   "(it needs its model.onnx).")
@@ -577,11 +598,12 @@ def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
 
 
 def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:
-    """The run folder behind an install step's file: its export step's run (for an export onto another model, that
-    model's run: the file answers as it does), or the ensemble step's own folder."""
+    """The run folder behind an install step's file: its export step's run (for an export onto another model, or a
+    crowd check attached to one, that model's run: the file answers as it does), or the ensemble step's own
+    folder."""
     source = recipe.step(step.needs[0])
-    while source.kind == "export" and "onto" in source.fields:
-        source = recipe.step(source.fields["onto"])
+    while (source.kind == "export" and "onto" in source.fields) or source.kind == "crowd":
+        source = recipe.step(source.fields["onto" if source.kind == "export" else "from"])
     return output(source, runs) if source.kind == "ensemble" else output_of(source.fields["run"], runs)
 
 
@@ -614,6 +636,30 @@ def _ensemble_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     return _recorded_status(output(step, runs), ENSEMBLE_RECORD, ensemble_record(step, runs),
                             (*export_files(step), CONFIG, SPLIT, METRICS), absent="not merged yet",
                             changed="its members or options have changed since it was merged")
+
+
+def crowd_source(step: Step, runs: Path) -> Path:
+    """The model a crowd step attaches its check to: its ``from`` step's model."""
+    return output_of(step.fields["from"], runs) / MODEL_ONNX
+
+
+def crowd_options(step: Step) -> dict[str, Any]:
+    """A crowd step's options with :func:`serapp_train.crowd.make_crowd_check`'s defaults filled in."""
+    from .crowd import CROWD_DEFAULTS
+
+    return {**CROWD_DEFAULTS, **{k: v for k, v in step.fields.items() if k in CROWD_DEFAULTS}}
+
+
+def crowd_record(step: Step, runs: Path) -> dict[str, Any]:
+    """What a crowd step records: the checksums of the model it attaches to and of the split, and its options."""
+    source, split = crowd_source(step, runs), output_of(step.fields["split_of"], runs) / SPLIT
+    return {"from_sha256": sha256_file(source) if source.is_file() else None,
+            "split_sha256": sha256_file(split) if split.is_file() else None, **crowd_options(step)}
+
+
+def _crowd_status(recipe: Recipe, step: Step, runs: Path) -> Status:
+    return _recorded_status(output(step, runs), CROWD_RECORD, crowd_record(step, runs), CROWD_FILES,
+                            absent="not learnt yet", changed="its model, split or options have changed since")
 
 
 def evaluate_record(recipe: Recipe, step: Step, runs: Path) -> dict[str, Any]:
@@ -673,7 +719,8 @@ def _crossval_status(recipe: Recipe, step: Step, runs: Path) -> Status:
 
 # each kind's check of its output (see status)
 CHECKS: dict[str, Callable[[Recipe, Step, Path], Status]] = {
-    "train": _train_status, "export": _export_status, "ensemble": _ensemble_status, "install": _install_status,
+    "train": _train_status, "export": _export_status, "ensemble": _ensemble_status, "crowd": _crowd_status,
+    "install": _install_status,
     "evaluate": _evaluate_status,
     "crossval": _crossval_status}
 
@@ -705,6 +752,9 @@ def describe(recipe: Recipe, step: Step, runs: Path) -> str:
     if step.kind == "ensemble":
         extra = (f" as {f['model_name']}" if f.get("model_name") else "") + (" (+ int8)" if step.int8 else "")
         return f"ensemble {' + '.join(step.models)}{extra} -> {output(step, runs)}"
+    if step.kind == "crowd":
+        return (f"a crowd check learnt on {f['split_of']}'s training speakers onto {crowd_source(step, runs)} "
+                f"-> {output(step, runs)}")
     if step.kind == "evaluate":
         limit = evaluate_limit(recipe, step)
         return (f"evaluate {' + '.join(step.models)} on {f['split_of']}'s {f['part']} speakers"
@@ -845,7 +895,8 @@ def _run_steps(recipe: Recipe, options: Options, only: str | None, say: Callable
 
 
 def _doing(step: Step) -> str:
-    return {"train": "training", "export": "exporting", "ensemble": "merging", "install": "installing",
+    return {"train": "training", "export": "exporting", "ensemble": "merging", "crowd": "learning the crowd check",
+            "install": "installing",
             "evaluate": "scoring",
             "crossval": "pooling the folds"}[step.kind]
 
@@ -908,6 +959,25 @@ def run_ensemble(recipe: Recipe, step: Step, options: Options) -> None:
     _move_into_place(work, output(step, runs))
 
 
+def run_crowd(recipe: Recipe, step: Step, options: Options) -> None:
+    from serapp.atomic import write_text
+    from serapp.paths import corpora_root
+
+    from .crowd import make_crowd_check, render
+
+    runs = Path(options.runs)
+    work = _fresh_scratch(step, runs)
+    opts = crowd_options(step)
+    done = make_crowd_check(crowd_source(step, runs), output_of(step.fields["split_of"], runs) / SPLIT,
+                            work / MODEL_ONNX, root=options.root or corpora_root(), clips_per_corpus=opts["clips"],
+                            crowds=opts["crowds"], seed=opts["seed"], c=opts["c"],
+                            max_speech_loss=opts["max_speech_loss"], say=(lambda _: None) if options.quiet else print)
+    write_json(work / "crowd.json", done.record)
+    write_text(work / "crowd.md", render(done.record))
+    write_json(work / CROWD_RECORD, crowd_record(step, runs))  # written last: it marks the check finished
+    _move_into_place(work, output(step, runs))
+
+
 def run_install(recipe: Recipe, step: Step, options: Options) -> None:
     from serapp.atomic import write_bytes
 
@@ -958,5 +1028,5 @@ def run_crossval(recipe: Recipe, step: Step, options: Options) -> None:
 
 
 RUNNERS: dict[str, Callable[[Recipe, Step, Options], None]] = {
-    "train": run_train, "export": run_export, "ensemble": run_ensemble, "install": run_install,
+    "train": run_train, "export": run_export, "ensemble": run_ensemble, "crowd": run_crowd, "install": run_install,
     "evaluate": run_evaluate, "crossval": run_crossval}

@@ -58,16 +58,18 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
     levels: list[float] = []
     carry = np.zeros(0, np.float32)  # DC-free audio since the last hop end
 
-    scorer = UtteranceScorer(model, speaker)
+    scorer = UtteranceScorer(model, speaker, crowd_check=config.crowd_check)
 
     def close(events: list[tuple[str, Span, np.ndarray | None]]) -> None:
         for kind, span, clip in events:
             if kind == "offset" and clip is not None and clip.size:
-                spans.append(span)
                 scorer.reset()
                 probs = scorer.score(clip)
-                utterances.append(UtteranceResult(span.start / sr, span.end / sr, probs, adapted=scorer.adapted))
                 scorer.finish()
+                if scorer.is_crowd:  # a crowd, not a speaker: its hops stay "no speech"
+                    continue
+                spans.append(span)
+                utterances.append(UtteranceResult(span.start / sr, span.end / sr, probs, adapted=scorer.adapted))
 
     def step(done: int, block_len: int) -> Callable[[float], None] | None:
         # Within a block: the detector's share of the work (most of it), in seconds of audio.

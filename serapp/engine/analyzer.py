@@ -224,7 +224,7 @@ class Analyzer(Lifecycle):
         self._next_hop = self._hop
         self._spectrum = SpectrumTracker(sr, self.config.spectrum_n_fft, max(1, round(self.config.spectrum_hop_s * sr)))
         self._tracker = SpeechTracker(self.config)
-        self._scorer = UtteranceScorer(self.model, self.speaker)
+        self._scorer = UtteranceScorer(self.model, self.speaker, crowd_check=self.config.crowd_check)
         self._smoother = EmaSmoother(self.config.hop_s, self.config.smoothing_s)
         self._sticky = StickyTop(self.config.switch_margin)
         self._utterances = 0
@@ -334,9 +334,11 @@ class Analyzer(Lifecycle):
                 self._smoother.reset()
                 self._sticky.reset()
             elif clip is not None and clip.shape[0] >= max(1, round(self.config.min_score_s * SAMPLE_RATE)):
-                self._held = self._scorer.score(clip)
+                held = self._scorer.score(clip)
                 self._scorer.finish()
-                self._held_until = span.end + round(self.config.hold_s * SAMPLE_RATE)
+                if not self._scorer.is_crowd:  # a crowd's end holds nothing: "no speech" at once
+                    self._held = held
+                    self._held_until = span.end + round(self.config.hold_s * SAMPLE_RATE)
 
     def _emit_spectrum(self, y: np.ndarray) -> None:
         if not y.size:
@@ -355,13 +357,19 @@ class Analyzer(Lifecycle):
         probs: np.ndarray | None = None
         shown: int | None = None
         length = 0.0
+        scored = None
         if tracker.in_speech:
-            phase = "speech"
             clip = tracker.utterance_audio()
             length = clip.shape[0] / sr
             if length >= self.config.min_score_s:
-                raw = self._scorer.score(clip)
-                probs = self._smoother.update(raw)
+                scored = self._scorer.score(clip)
+        if tracker.in_speech and not self._scorer.is_crowd:
+            phase = "speech"
+            if scored is not None:
+                raw, probs = scored, self._smoother.update(scored)
+        elif tracker.in_speech:  # a crowd, not a speaker (the model's crowd check): no speech, nothing held
+            phase, self._held, length = "silence", None, 0.0
+            self._sticky.reset()
         elif self._held is not None and tracker.total < self._held_until:
             phase, probs = "held", self._held
         else:

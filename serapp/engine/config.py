@@ -54,6 +54,8 @@ class AnalyzerConfig(JsonConfig):
     - ``hold_s``: how long the live display keeps an ended utterance's emotion before "no speech".
     - ``switch_margin``: the live display names another emotion within an utterance only when its probability
       exceeds the named one's by more than this (0: always the top one).
+    - ``crowd_check``: with a model that carries a crowd check, an utterance that sounds like many voices at once
+      (a hall's babble) is no speech, live and in file analysis.
     - ``wake_s``: worker wake-up period (spectrogram columns and the level meter update this often).
     - ``spectrum_n_fft`` / ``spectrum_hop_s``: STFT size (samples at 16 kHz) and column step of the live
       spectrogram.
@@ -80,6 +82,7 @@ class AnalyzerConfig(JsonConfig):
     min_score_s: float = 0.5
     hold_s: float = 1.0
     switch_margin: float = TUNABLES["switch_margin"].default
+    crowd_check: bool = True
     wake_s: float = 0.03
     spectrum_n_fft: int = 512
     spectrum_hop_s: float = 0.01

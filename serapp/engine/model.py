@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,11 @@ class OnnxModel:
         """Calibrated probabilities for a batch of features. ``(batch, *spec.shape)`` -> ``(batch, n_labels)``."""
         return self.scores(x)[0]
 
+    @property
+    def crowd_checked(self) -> bool:
+        """Whether the model carries a crowd check (a ``crowd`` output; see :class:`ModelInfo`)."""
+        return self.info.crowd_threshold > 0
+
     def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None, *, embeddings: bool = False
                ) -> tuple[np.ndarray, np.ndarray | None]:
         """Calibrated probabilities ``(batch, n_labels)`` for a batch of features ``(batch, *spec.shape)`` and, with
@@ -118,6 +124,13 @@ class OnnxModel:
         With ``speaker_mean`` (an adaptable model's
         :attr:`SpeakerMean.mean <serapp.engine.adaptation.SpeakerMean.mean>`) the probabilities are the adapted
         head's."""
+        scored = self.score_windows(x, speaker_mean, embeddings=embeddings, crowd=False)
+        return scored.probs, scored.embeddings
+
+    def score_windows(self, x: np.ndarray, speaker_mean: np.ndarray | None = None, *, embeddings: bool = False,
+                      crowd: bool = True) -> WindowScores:
+        """What :meth:`scores` gives and, with ``crowd`` and a model that carries a crowd check, each window's
+        crowd probability, from one run of the model."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         shape = self.info.spec.shape
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
@@ -125,20 +138,33 @@ class OnnxModel:
                               f"{', '.join(map(str, shape))}), got {x.shape}.")
         if (speaker_mean is not None or embeddings) and not self.adaptable:
             raise SerappError(f"Model {shown_path(self.path)} cannot adapt to its speaker.")
+        crowd = crowd and self.crowd_checked
         if x.shape[0] == 0:
-            return np.zeros((0, len(self.info.labels)), dtype=np.float32), None
+            return WindowScores(np.zeros((0, len(self.info.labels)), dtype=np.float32), None,
+                          np.zeros(0, np.float32) if crowd else None)
         names = [ADAPTED_PROBS if speaker_mean is not None else self.output_name]
         names += [EMBEDDING] if embeddings else []
+        names += [CROWD] if crowd else []
         feeds = {self.input_name: x}
         if speaker_mean is not None:
             feeds[SPEAKER_MEAN] = np.ascontiguousarray(speaker_mean, dtype=np.float32)[None]
         try:
-            out, *embedding = self._session.run(names, feeds)
+            out, *extra = self._session.run(names, feeds)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise SerappError(f"Model {self.path} failed to run ({exc}).") from exc
         temperature = self.info.adapt_temperature if speaker_mean is not None else self.info.temperature
-        return self._probabilities(np.asarray(out), x.shape[0], temperature), \
-            (np.asarray(embedding[0], dtype=np.float32) if embedding else None)
+        probs = self._probabilities(np.asarray(out), x.shape[0], temperature)
+        embedding = np.asarray(extra.pop(0), dtype=np.float32) if embeddings else None
+        crowd_p = self._crowd(np.asarray(extra.pop(0)), x.shape[0]) if crowd else None
+        return WindowScores(probs, embedding, crowd_p)
+
+    def _crowd(self, out: np.ndarray, batch: int) -> np.ndarray:
+        """Checked crowd probabilities ``(batch,)`` from the crowd output."""
+        out = out.reshape(-1).astype(np.float32)
+        if out.size != batch or not np.all((out >= 0.0) & (out <= 1.0)):  # NaN fails too
+            raise SerappError(f"Model {shown_path(self.path)}: its crowd check gave {out.size} values that are not "
+                              f"all probabilities for {batch} windows. Re-export the model.")
+        return out
 
     def _probabilities(self, out: np.ndarray, batch: int, temperature: float) -> np.ndarray:
         """Checked, calibrated probabilities ``(batch, n_labels)`` from a head's raw output."""
@@ -159,6 +185,19 @@ class OnnxModel:
 
 # An adaptable model's optional input and extra outputs (written by serapp-train export RUN --onto MODEL).
 SPEAKER_MEAN, ADAPTED_PROBS, EMBEDDING = "speaker_mean", "adapted_probs", "embedding"
+# A crowd-checked model's extra output (written by serapp-train crowd).
+CROWD = "crowd"
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """One run of a model on a batch of windows: calibrated ``probs`` ``(batch, n_labels)``, the ``embeddings``
+    ``(batch, *embedding shape)`` when asked, and the ``crowd`` probabilities ``(batch,)`` when the model carries
+    a crowd check and they were asked for (else None)."""
+
+    probs: np.ndarray
+    embeddings: np.ndarray | None
+    crowd: np.ndarray | None
 
 
 def _open(path: Path) -> tuple[ModelInfo, Any]:
@@ -215,6 +254,8 @@ def _open(path: Path) -> tuple[ModelInfo, Any]:
         if lacking:
             raise SerappError(f"{shown}: says it adapts to its speaker but lacks {', '.join(lacking)}. Re-export "
                               "the model.")
+    if info.crowd_threshold and CROWD not in {o.name for o in outputs}:
+        raise SerappError(f"{shown}: says it checks for crowds but lacks its {CROWD!r} output. Re-export the model.")
     return info, session
 
 

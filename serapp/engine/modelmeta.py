@@ -30,6 +30,10 @@ class ModelInfo:
     ``features`` it takes an optional ``speaker_mean`` input and gives ``adapted_probs`` (a second head, on the
     embedding less that mean, calibrated by ``adapt_temperature``) and the ``embedding`` itself; the head was
     trained with means over ``adapt_clips`` utterances of each speaker.
+
+    ``crowd_threshold`` > 0 marks a model that carries a crowd check (``serapp-train crowd``): a ``crowd`` output,
+    the probability ``(batch,)`` that a window holds many voices at once (a hall's babble) rather than one
+    speaker; an utterance whose windows average at least this is no speech (:mod:`serapp.engine.utterances`).
     """
 
     labels: tuple[str, ...]
@@ -46,6 +50,7 @@ class ModelInfo:
     notes: str = ""
     adapt_clips: int = 0
     adapt_temperature: float = 1.0
+    crowd_threshold: float = 0.0
 
     def __post_init__(self) -> None:
         labels = tuple(self.labels)
@@ -62,6 +67,9 @@ class ModelInfo:
         if not (0.05 <= float(self.adapt_temperature) <= 20.0) or not (0 <= int(self.adapt_clips) <= 10_000):
             raise SerappError(f"Model adaptation settings are out of range: {self.adapt_clips} utterances (0-10000), "
                               f"temperature {self.adapt_temperature} (0.05-20).")
+        if not (0.0 <= float(self.crowd_threshold) < 1.0):
+            raise SerappError(f"Model crowd threshold must be within 0 (no crowd check) and 1, got "
+                              f"{self.crowd_threshold}.")
 
     def to_metadata(self) -> dict[str, str]:
         """String key/value pairs for ONNX ``metadata_props`` (all keys prefixed ``serapp.``)."""
@@ -83,6 +91,8 @@ class ModelInfo:
         if self.adapt_clips:  # only an adaptable model says so: older files and readers stay as they were
             values |= {"adapt_clips": str(int(self.adapt_clips)),
                        "adapt_temperature": repr(float(self.adapt_temperature))}
+        if self.crowd_threshold:
+            values["crowd_threshold"] = repr(float(self.crowd_threshold))
         return {PREFIX + k: v for k, v in values.items()}
 
     @classmethod
@@ -109,6 +119,7 @@ class ModelInfo:
             temperature = float(get(PREFIX + "temperature", "1.0"))
             adapt_clips = int(get(PREFIX + "adapt_clips", "0"))
             adapt_temperature = float(get(PREFIX + "adapt_temperature", "1.0"))
+            crowd_threshold = float(get(PREFIX + "crowd_threshold", "0.0"))
         except (ValueError, TypeError) as exc:
             raise SerappError(f"{source} has damaged metadata ({exc}).") from exc
         if not isinstance(labels, list):
@@ -119,4 +130,4 @@ class ModelInfo:
                    created=get(PREFIX + "created", ""), corpora=tuple(corpora),
                    protocol=get(PREFIX + "protocol", ""), metrics=metrics if isinstance(metrics, dict) else {},
                    temperature=temperature, license=get(PREFIX + "license", ""), notes=get(PREFIX + "notes", ""),
-                   adapt_clips=adapt_clips, adapt_temperature=adapt_temperature)
+                   adapt_clips=adapt_clips, adapt_temperature=adapt_temperature, crowd_threshold=crowd_threshold)

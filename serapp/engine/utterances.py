@@ -9,6 +9,8 @@ The one path from audio to emotions, shared by the live analyzer and whole-file 
    in windows every :data:`STRIDE_FRACTION` of a window (plus one ending at its end), probabilities averaged.
 3. :class:`UtteranceScorer` does the same for an utterance that is still growing (live), caching the windows
    that can no longer change, so its score at the utterance's end equals :func:`score_utterance` of the whole.
+   With a model that carries a crowd check it also says whether the utterance is a crowd (many voices at once, a
+   hall's babble, which the detector takes for speech): live and file analysis then call it no speech.
 
 All positions are stream samples at :data:`serapp.engine.vad.SAMPLE_RATE` (16 kHz).
 """
@@ -25,6 +27,7 @@ from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
 from serapp.engine.preprocess import trim_bounds
+from serapp.engine.spec import FeatureSpec
 from serapp.engine.vad import CHUNK, SAMPLE_RATE, DcBlocker, SileroVad, chunk_levels_db
 from serapp.errors import SerappError
 
@@ -207,6 +210,15 @@ def window_starts(n: int, window: int) -> list[int]:
     return starts
 
 
+def window_layout(y: np.ndarray, spec: FeatureSpec) -> tuple[int, int, list[int]]:
+    """Where an utterance's windows lie: ``(offset, n, starts)``, its speech ``y[offset:offset + n]`` and the
+    windows' starts in that speech; window ``s`` is ``y[offset + s:offset + min(s + spec.n_samples, n)]``."""
+    # Prepared as a training clip is: the whole utterance trimmed (its detector padding and quiet edges go),
+    # then windowed. Windowing first would cut the speech of a clip a little longer than a window in two.
+    offset, end = trim_bounds(y, spec) if spec.trim_silence else (0, y.shape[0])
+    return offset, end - offset, window_starts(end - offset, spec.n_samples)
+
+
 def score_utterance(y: np.ndarray, model: OnnxModel) -> np.ndarray:
     """Calibrated probabilities ``(n_labels,)`` of one utterance (mono float32 at the model's rate), the mean
     over :func:`window_starts`'s windows, each prepared as in training."""
@@ -220,20 +232,31 @@ class UtteranceScorer:
     an utterance is scored by the adapted head when the speaker's mean was ready at its start (the mean is taken
     once per utterance, at :meth:`reset`, so its growing score never mixes two means), and :meth:`finish` adds
     the ended utterance to the speaker's mean.
+
+    ``crowd_check`` (and a model that carries one): after :meth:`score`, :attr:`crowd` is the mean crowd
+    probability of the utterance's windows and :attr:`is_crowd` whether it reaches the model's threshold.
     """
 
-    def __init__(self, model: OnnxModel, speaker: SpeakerMean | None = None) -> None:
+    def __init__(self, model: OnnxModel, speaker: SpeakerMean | None = None, *, crowd_check: bool = True) -> None:
         self.model = model
         self.window = model.info.spec.n_samples
         self.speaker = speaker if model.adaptable else None
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
+        self.crowd_check = crowd_check and model.crowd_checked
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray | None, float]] = {}
+        self.crowd: float | None = None
         self.reset()
+
+    @property
+    def is_crowd(self) -> bool:
+        """Whether the utterance last scored sounds like a crowd, not one speaker (see the class)."""
+        return self.crowd is not None and self.crowd >= self.model.info.crowd_threshold
 
     def reset(self) -> None:
         """A new utterance begins."""
         self._cache.clear()
         self._mean = None if self.speaker is None else self.speaker.mean
         self._embedding: np.ndarray | None = None
+        self.crowd = None
 
     @property
     def adapted(self) -> bool:
@@ -242,33 +265,31 @@ class UtteranceScorer:
 
     def finish(self) -> None:
         """The utterance ended (its last :meth:`score` saw all of it): it joins the speaker's mean."""
-        if self.speaker is not None and self._embedding is not None:
-            self.speaker.add(self._embedding)
+        if self.speaker is not None and self._embedding is not None and not self.is_crowd:
+            self.speaker.add(self._embedding)  # a crowd is not the speaker's voice
         self._embedding = None
 
     def score(self, y: np.ndarray) -> np.ndarray:
         """Probabilities ``(n_labels,)`` of utterance audio ``y`` (the whole utterance so far)."""
         if y.shape[0] == 0:
             raise SerappError("An utterance needs audio to be scored.")
-        # Prepared as a training clip is: the whole utterance trimmed (its detector padding and quiet edges go),
-        # then windowed. Windowing first would cut the speech of a clip a little longer than a window in two.
-        spec = self.model.info.spec
-        offset, end = trim_bounds(y, spec) if spec.trim_silence else (0, y.shape[0])
-        n = end - offset
-        starts = window_starts(n, self.window)
+        offset, n, starts = window_layout(y, self.model.info.spec)
         stride = max(1, round(self.window * STRIDE_FRACTION))
         # keyed by where a window starts in ``y``: the same samples give the same score whatever the trim
         todo = [s for s in starts if offset + s not in self._cache]
-        probs, embeddings = self.model.scores(features.compute_batch(
+        scored = self.model.score_windows(features.compute_batch(
             [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec), self._mean,
-            embeddings=self.speaker is not None)  # only an adapting scorer keeps a mean of them
-        new = {s: (probs[i], None if embeddings is None else embeddings[i]) for i, s in enumerate(todo)}
+            embeddings=self.speaker is not None, crowd=self.crowd_check)  # only an adapting scorer keeps embeddings
+        new = {s: (scored.probs[i], None if scored.embeddings is None else scored.embeddings[i],
+                   0.0 if scored.crowd is None else float(scored.crowd[i])) for i, s in enumerate(todo)}
         if n > self.window:
             # A whole, stride-aligned window never changes as the utterance grows: keep its score.
             self._cache.update({offset + s: v for s, v in new.items() if s % stride == 0})
-        scored = [new[s] if s in new else self._cache[offset + s] for s in starts]
+        windows = [new[s] if s in new else self._cache[offset + s] for s in starts]
         if self.speaker is not None:
-            self._embedding = np.mean([e for _, e in scored], axis=0)
-        return np.mean([p for p, _ in scored], axis=0).astype(np.float32)
+            self._embedding = np.mean([e for _, e, _ in windows], axis=0)
+        if self.crowd_check:
+            self.crowd = float(np.mean([c for _, _, c in windows]))
+        return np.mean([p for p, _, _ in windows], axis=0).astype(np.float32)
 
 
