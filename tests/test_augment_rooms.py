@@ -1,11 +1,12 @@
-"""The room and device augmentations: a laptop microphone's band, a telephone line, mu-law and reverberation do
-what their names say on synthetic signals; switched off, they leave the augmentation as it was."""
+"""The room and device augmentations: a laptop microphone's band, a telephone line, mu-law, lossy codecs and
+reverberation do what their names say on synthetic signals; switched off, they leave the augmentation as it was."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from serapp_train.augment import (
+    CODECS,
     LAPTOP_BAND_HZ,
     AugmentConfig,
     augment_audio,
@@ -46,6 +47,20 @@ def test_a_telephone_passes_1_khz_and_removes_5_khz_at_the_same_length() -> None
     np.testing.assert_array_equal(device_chain(air, "telephone", SR), telephone(air, SR))  # the one dispatch
     with pytest.raises(SerappError, match="Unknown device"):
         device_chain(air, "fax", SR)
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_a_lossy_codec_keeps_length_and_timing_but_not_every_detail(codec: str) -> None:
+    # A voiced tone with harmonics and a syllable rhythm, as a codec tuned for speech meets it.
+    t = np.arange(SR * 2) / SR
+    x = (0.3 * sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8)) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+         ).astype(np.float32)
+    y = device_chain(x, codec, SR)
+    assert y.shape == x.shape and y.dtype == np.float32
+    lag = int(np.argmax(np.correlate(y, x, "full"))) - (len(x) - 1)
+    assert abs(lag) <= 2  # no codec delay left to shift the speech in its window
+    snr = 10 * np.log10(np.sum(np.square(x)) / np.sum(np.square(y - x)))
+    assert 3.0 < snr < 40.0, snr  # recognisable, and not a copy
 
 
 def test_mu_law_keeps_a_sine_recognisable_but_quantised() -> None:

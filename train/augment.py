@@ -288,15 +288,43 @@ def telephone(y: np.ndarray, sample_rate: int) -> np.ndarray:
     return out
 
 
-DEVICES: tuple[str, ...] = ("laptop", "telephone")
+# Lossy codecs a recording may have been through (a voice message, a low-rate stream), by libsndfile format and
+# subtype, at libsndfile's compression level CODEC_LEVEL: at 16 kHz about 20 kbit/s for MP3 and 11 kbit/s for
+# Opus (1.0 is refused). The corpora are Opus files already, at higher rates.
+CODECS: dict[str, tuple[str, str]] = {"mp3": ("MP3", "MPEG_LAYER_III"), "opus": ("OGG", "OPUS")}
+CODEC_LEVEL = 0.99
+
+
+def lossy_codec(y: np.ndarray, codec: str, sample_rate: int) -> np.ndarray:
+    """``y`` ``(n,)`` (in [-1, 1]) encoded with one of :data:`CODECS` at :data:`CODEC_LEVEL` and decoded again, in
+    memory; same length (libsndfile trims the codec's delay). float32."""
+    import io
+
+    import soundfile as sf
+
+    fmt, subtype = CODECS[codec]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(y, -1.0, 1.0).astype(np.float32), sample_rate, format=fmt, subtype=subtype,
+             compression_level=CODEC_LEVEL)
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32")
+    out = np.zeros(y.shape[0], np.float32)
+    out[:min(y.shape[0], decoded.shape[0])] = decoded[:y.shape[0]]
+    return out
+
+
+DEVICES: tuple[str, ...] = ("laptop", "telephone", *CODECS)
 
 
 def device_chain(y: np.ndarray, device: str, sample_rate: int) -> np.ndarray:
-    """``y`` ``(n,)`` through one of :data:`DEVICES`: a laptop microphone's band or a telephone line. float32."""
+    """``y`` ``(n,)`` through one of :data:`DEVICES`: a laptop microphone's band, a telephone line, or a lossy
+    codec at a low rate (:data:`CODECS`). float32."""
     if device == "laptop":
         return band_limit(y, LAPTOP_BAND_HZ, sample_rate)
     if device == "telephone":
         return telephone(y, sample_rate)
+    if device in CODECS:
+        return lossy_codec(y, device, sample_rate)
     raise SerappError(f"Unknown device {device!r}: one of {', '.join(DEVICES)}.")
 
 

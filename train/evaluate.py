@@ -58,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="noise colour for --noise-snr (pink is closer to babble)")
     parser.add_argument("--gain-db", type=float, default=None, help="scale the level by this many dB (clipped)")
     parser.add_argument("--device", choices=DEVICES, default=None,
-                        help="pass the audio through a laptop microphone's band (200 Hz-6 kHz) or a telephone line "
-                             "(300-3400 Hz at 8 kHz, mu-law)")
+                        help="pass the audio through a laptop microphone's band (200 Hz-6 kHz), a telephone line "
+                             "(300-3400 Hz at 8 kHz, mu-law), or MP3 or Opus at a low rate (about 20 and 11 kbit/s)")
     parser.add_argument("--rt60", type=float, default=None, help="add room reverberation of this RT60 in seconds")
     parser.add_argument("--out", type=Path, default=Path("runs/evaluate"), help="folder for metrics.json and "
                         "confusion.png")
