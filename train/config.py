@@ -115,6 +115,10 @@ class TrainConfig(JsonConfig):
     # trains on the pooled layers of that encoder (its trained blocks in the checkpoint's place), computed from the
     # frames caches, e.g. a speaker-adapted head to attach to that run's exported model. None: the checkpoint's.
     encoder_run: str | None = None
+    # Encoder families: the CTranslate2 Whisper model (a folder, e.g. a faster-whisper download, or an installed
+    # package; serapp_train.whisper.ctranslate2_reader.find_model_dir) whose encoder the head sits on. None: the
+    # whisper extra's tiny.en. Its embedding caches are its own (keyed by its model.bin).
+    encoder_source: str | None = None
 
     @property
     def encoder_cache(self) -> str:
@@ -199,6 +203,9 @@ class TrainConfig(JsonConfig):
             (not self.encoder_run or self.pooled_head,
              "encoder_run is for a head on pooled layers of an encoder family (whisper_tiny, meanstd pooling, no "
              "top_blocks of its own)"),
+            (not self.encoder_source or (self.family in ENCODER_FAMILIES and not self.top_blocks
+                                         and not self.encoder_run),
+             "encoder_source is for an encoder family's head on that encoder as it is (no top_blocks or encoder_run)"),
             (self.family not in ENCODER_FAMILIES or bool(self.views) == self.augment.audio_enabled,
              "an encoder family takes audio augmentation through views: set both views and the augmentation"),
         ]

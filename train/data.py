@@ -121,7 +121,8 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
     if config.encoder:  # the frozen encoder's pooled layers, cached once: the head trains on them
         from .whisper.embeddings import embed
 
-        embedded = embed(clips, spec=spec, pooling=config.encoder_cache, workers=workers, progress=progress)
+        embedded = embed(clips, spec=spec, source=config.encoder_source, pooling=config.encoder_cache,
+                         workers=workers, progress=progress)
         kept, x, audio = embedded.clips, head_rows(embedded.values, config), None
         del embedded  # a head with top blocks keeps only the packed rows: the frames of every layer can go
     else:
@@ -153,6 +154,7 @@ def load_data(config: TrainConfig, root: Path | None = None, *, workers: int | N
             step = 1000 if config.encoder_cache == "frames" else max(1, len(train))
             views = np.concatenate([head_rows(embed_views([kept[i] for i in train[s:s + step]], augment,
                                                           views=n_views, seed=config.view_seed, spec=spec,
+                                                          source=config.encoder_source,
                                                           pooling=config.encoder_cache, workers=workers or 1,
                                                           progress=progress), config)
                                     for s in range(0, len(train), step)])

@@ -134,7 +134,7 @@ def served_model(config: TrainConfig, model: keras.Model) -> keras.Model:
     from .whisper.classifier import set_trained_blocks, with_encoder
     from .whisper.encoder import load_encoder_weights
 
-    served = with_encoder(model, load_encoder_weights(), n_frames=config.feature_spec.shape[0],
+    served = with_encoder(model, load_encoder_weights(config.encoder_source), n_frames=config.feature_spec.shape[0],
                           **model_options(config))
     if config.encoder_run:  # the head was trained on that run's encoder: it serves behind it
         from .data import run_encoder
