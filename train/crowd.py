@@ -300,6 +300,14 @@ class CrowdCheck:
     record: dict[str, Any]
 
 
+def _every(step: int, say: Callable[[str], None], part: str) -> Callable[[int, int], None]:
+    """A progress callback saying how many recordings of ``part`` are cut, every ``step`` and at the end."""
+    def progress(done: int, total: int) -> None:
+        if done % step == 0 or done == total:
+            say(f"{part}: cut {done}/{total} recordings into utterances")
+    return progress
+
+
 def _embedded(model: OnnxModel, found: list[Example], say: Callable[[str], None], part: str) -> list[np.ndarray]:
     out = []
     for i, ex in enumerate(found):
@@ -334,7 +342,7 @@ def make_crowd_check(model_path: Path, split: Path, out: Path, *, root: Path,
     for part, n_crowds in (("train", crowds), ("val", max(1, crowds // 2))):
         clips = part_clips(root, split, part, limit=clips_per_corpus, seed=seed)
         say(f"{part}: {len(clips)} clips of {len({c.speaker for c in clips})} speakers, {n_crowds} crowds")
-        found = examples(clips, crowds=n_crowds, seed=seed + (part == "val"))
+        found = examples(clips, crowds=n_crowds, seed=seed + (part == "val"), progress=_every(200, say, part))
         parts[part] = found, _embedded(model, found, say, part)
     train_found, train_windows = parts["train"]
     head = fit(np.concatenate(train_windows), np.concatenate([np.full(len(w), ex.crowd) for ex, w in
