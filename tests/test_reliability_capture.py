@@ -278,13 +278,13 @@ def test_listen_reports_skipped_updates_of_a_slow_model(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], onnx_model_path: Path,
         fake: FakeSoundDevice) -> None:
     """A model slower than the hop: the analyzer serves the newest update and skips the rest, and says so."""
-    slow = OnnxModel.scores  # what every window's scoring goes through
+    slow = OnnxModel.score_windows  # what every window's scoring goes through
 
-    def scores(self: OnnxModel, *args: Any, **kwargs: Any) -> Any:
+    def score_windows(self: OnnxModel, *args: Any, **kwargs: Any) -> Any:
         time.sleep(0.35)
         return slow(self, *args, **kwargs)
 
-    monkeypatch.setattr(OnnxModel, "scores", scores)
+    monkeypatch.setattr(OnnxModel, "score_windows", score_windows)
     assert main(["listen", "--model", str(onnx_model_path), "--hop", "0.1", "--seconds", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     skipped = [int(line.split("skipped ")[1].split()[0]) for line in lines if "skipped " in line]

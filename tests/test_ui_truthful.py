@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from pytestqt.qtbot import QtBot
 
-from serapp.engine.model import OnnxModel
+from serapp.engine.model import OnnxModel, WindowScores
 from serapp.ui.settings import AppSettings, load_settings
 from tests.ui_helpers import drop_files, open_window, settings_store
 
@@ -54,10 +54,10 @@ class SlowModel(OnnxModel):
     """The real model, scoring 0.6 s late: more than two hops (0.25 s), so the analyzer serves the newest update
     and skips the rest."""
 
-    def scores(self, x: np.ndarray, speaker_mean: np.ndarray | None = None, *, embeddings: bool = False
-               ) -> tuple[np.ndarray, np.ndarray | None]:
-        time.sleep(0.6)
-        return super().scores(x, speaker_mean, embeddings=embeddings)
+    def score_windows(self, x: np.ndarray, speaker_mean: np.ndarray | None = None, *, embeddings: bool = False,
+                      crowd: bool = True) -> WindowScores:
+        time.sleep(0.6)  # what every window's scoring goes through
+        return super().score_windows(x, speaker_mean, embeddings=embeddings, crowd=crowd)
 
 
 def test_updates_skipped_by_a_slow_model_show_in_the_status_bar(
