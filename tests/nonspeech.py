@@ -254,8 +254,7 @@ class CrowdChecked:
         for kind, span, clip in events:
             if kind == "offset" and clip is not None and clip.size:
                 self.scorer.reset()
-                self.scorer.score(clip)
-                if self.scorer.is_crowd:
+                if self.scorer.score_ended(clip) is None:
                     continue
             kept.append((kind, span, clip))
         return kept

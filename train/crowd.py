@@ -38,7 +38,7 @@ from serapp.engine import audio, features
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import CROWD, EMBEDDING, OnnxModel
 from serapp.engine.modelmeta import ModelInfo
-from serapp.engine.utterances import SpeechTracker, window_layout
+from serapp.engine.utterances import SpeechTracker, window_audio, window_layout
 from serapp.engine.vad import CHUNK, SAMPLE_RATE
 from serapp.errors import SerappError
 
@@ -179,7 +179,7 @@ def window_embeddings(model: OnnxModel, y: np.ndarray) -> np.ndarray:
                           "model (serapp-train export RUN --onto MODEL).")
     spec = model.info.spec
     offset, n, starts = window_layout(y, spec)
-    x = features.compute_batch([y[offset + s:offset + min(s + spec.n_samples, n)] for s in starts], spec)
+    x = features.compute_batch(window_audio(y, offset, n, starts, spec.n_samples), spec)
     embedding = model.score_windows(x, embeddings=True, crowd=False).embeddings
     assert embedding is not None  # asked for
     return embedding.reshape(embedding.shape[0], -1)
@@ -360,8 +360,8 @@ def make_crowd_check(model_path: Path, split: Path, out: Path, *, root: Path,
         "val": shares(p_val, [ex.kind for ex in val_found], threshold),
         "train": shares(p_train, [ex.kind for ex in train_found], threshold),
     }
-    check = np.concatenate([features.compute_batch([ex.y[:model.info.spec.n_samples]], model.info.spec)
-                            for ex in val_found[:: max(1, len(val_found) // 8)][:8]])
+    sampled = val_found[:: max(1, len(val_found) // 8)][:8]  # the parity check's utterances, spread over the part
+    check = features.compute_batch([ex.y[:model.info.spec.n_samples] for ex in sampled], model.info.spec)
     attach(model_path, out, head, threshold, {k: record[k] for k in ("split", "seed", "c", "threshold")},
            check=check)
     return CrowdCheck(Path(out), threshold, record)

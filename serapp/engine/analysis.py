@@ -64,9 +64,8 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
         for kind, span, clip in events:
             if kind == "offset" and clip is not None and clip.size:
                 scorer.reset()
-                probs = scorer.score(clip)
-                scorer.finish()
-                if scorer.is_crowd:  # a crowd, not a speaker: its hops stay "no speech"
+                probs = scorer.score_ended(clip)
+                if probs is None:  # a crowd, not a speaker: its hops stay "no speech"
                     continue
                 spans.append(span)
                 utterances.append(UtteranceResult(span.start / sr, span.end / sr, probs, adapted=scorer.adapted))

@@ -334,9 +334,8 @@ class Analyzer(Lifecycle):
                 self._smoother.reset()
                 self._sticky.reset()
             elif clip is not None and clip.shape[0] >= max(1, round(self.config.min_score_s * SAMPLE_RATE)):
-                held = self._scorer.score(clip)
-                self._scorer.finish()
-                if not self._scorer.is_crowd:  # a crowd's end holds nothing: "no speech" at once
+                held = self._scorer.score_ended(clip)
+                if held is not None:  # a crowd's end holds nothing: "no speech" at once
                     self._held = held
                     self._held_until = span.end + round(self.config.hold_s * SAMPLE_RATE)
 
@@ -357,19 +356,17 @@ class Analyzer(Lifecycle):
         probs: np.ndarray | None = None
         shown: int | None = None
         length = 0.0
-        scored = None
         if tracker.in_speech:
             clip = tracker.utterance_audio()
             length = clip.shape[0] / sr
-            if length >= self.config.min_score_s:
-                scored = self._scorer.score(clip)
-        if tracker.in_speech and not self._scorer.is_crowd:
-            phase = "speech"
-            if scored is not None:
-                raw, probs = scored, self._smoother.update(scored)
-        elif tracker.in_speech:  # a crowd, not a speaker (the model's crowd check): no speech, nothing held
-            phase, self._held, length = "silence", None, 0.0
-            self._sticky.reset()
+            scored = self._scorer.score(clip) if length >= self.config.min_score_s else None
+            if self._scorer.is_crowd:  # a crowd, not a speaker (the model's crowd check): no speech, nothing held
+                phase, self._held, length = "silence", None, 0.0
+                self._sticky.reset()
+            else:
+                phase = "speech"
+                if scored is not None:
+                    raw, probs = scored, self._smoother.update(scored)
         elif self._held is not None and tracker.total < self._held_until:
             phase, probs = "held", self._held
         else:

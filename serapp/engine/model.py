@@ -141,7 +141,7 @@ class OnnxModel:
         crowd = crowd and self.crowd_checked
         if x.shape[0] == 0:
             return WindowScores(np.zeros((0, len(self.info.labels)), dtype=np.float32), None,
-                          np.zeros(0, np.float32) if crowd else None)
+                                np.zeros(0, np.float32) if crowd else None)
         names = [ADAPTED_PROBS if speaker_mean is not None else self.output_name]
         names += [EMBEDDING] if embeddings else []
         names += [CROWD] if crowd else []

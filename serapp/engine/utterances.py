@@ -219,6 +219,12 @@ def window_layout(y: np.ndarray, spec: FeatureSpec) -> tuple[int, int, list[int]
     return offset, end - offset, window_starts(end - offset, spec.n_samples)
 
 
+def window_audio(y: np.ndarray, offset: int, n: int, starts: list[int], size: int) -> list[np.ndarray]:
+    """The windows starting at ``starts`` of an utterance laid out by :func:`window_layout` (``offset``, ``n``),
+    ``size`` samples long at most: ``y[offset + s:offset + min(s + size, n)]`` each."""
+    return [y[offset + s:offset + min(s + size, n)] for s in starts]
+
+
 def score_utterance(y: np.ndarray, model: OnnxModel) -> np.ndarray:
     """Calibrated probabilities ``(n_labels,)`` of one utterance (mono float32 at the model's rate), the mean
     over :func:`window_starts`'s windows, each prepared as in training."""
@@ -269,6 +275,13 @@ class UtteranceScorer:
             self.speaker.add(self._embedding)  # a crowd is not the speaker's voice
         self._embedding = None
 
+    def score_ended(self, y: np.ndarray) -> np.ndarray | None:
+        """Score an utterance that has ended (``y``: all of it) and :meth:`finish` it: its probabilities, or None
+        when it is a crowd (:attr:`is_crowd`), which is no speech."""
+        probs = self.score(y)
+        self.finish()
+        return None if self.is_crowd else probs
+
     def score(self, y: np.ndarray) -> np.ndarray:
         """Probabilities ``(n_labels,)`` of utterance audio ``y`` (the whole utterance so far)."""
         if y.shape[0] == 0:
@@ -278,7 +291,7 @@ class UtteranceScorer:
         # keyed by where a window starts in ``y``: the same samples give the same score whatever the trim
         todo = [s for s in starts if offset + s not in self._cache]
         scored = self.model.score_windows(features.compute_batch(
-            [y[offset + s:offset + min(s + self.window, n)] for s in todo], self.model.info.spec), self._mean,
+            window_audio(y, offset, n, todo, self.window), self.model.info.spec), self._mean,
             embeddings=self.speaker is not None, crowd=self.crowd_check)  # only an adapting scorer keeps embeddings
         new = {s: (scored.probs[i], None if scored.embeddings is None else scored.embeddings[i],
                    0.0 if scored.crowd is None else float(scored.crowd[i])) for i, s in enumerate(todo)}
