@@ -44,6 +44,7 @@ from serapp.errors import SerappError
 
 from .corpora import Clip
 
+RECORD_FILES: tuple[str, str] = ("crowd.json", "crowd.md")  # a crowd check's record and its table
 CROWD_KEY = "serapp.crowd_check"  # provenance: how the head was made (speakers, counts, seed)
 CROWD_NOTE = "no speech where"  # begins the note attach adds (replaced when the check is learnt again)
 TALKERS = (3, 4, 6, 8, 12)
@@ -365,6 +366,20 @@ def make_crowd_check(model_path: Path, split: Path, out: Path, *, root: Path,
     attach(model_path, out, head, threshold, {k: record[k] for k in ("split", "seed", "c", "threshold")},
            check=check)
     return CrowdCheck(Path(out), threshold, record)
+
+
+def write_records(folder: Path, record: dict[str, Any]) -> str:
+    """Write ``record`` (``make_crowd_check``'s, perhaps with more keys) and its table (:func:`render`) into
+    ``folder`` as :data:`RECORD_FILES` (atomically); returns the table."""
+    from serapp.atomic import write_text
+
+    from .jsonfile import write_json
+
+    text = render(record)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / RECORD_FILES[0], record)
+    write_text(folder / RECORD_FILES[1], text)
+    return text
 
 
 def render(record: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .crowd import CROWD_DEFAULTS, make_crowd_check, render
+from .crowd import CROWD_DEFAULTS, make_crowd_check, render, write_records
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,19 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from serapp.atomic import write_text
     from serapp.paths import corpora_root
-
-    from .jsonfile import write_json
 
     done = make_crowd_check(args.model, args.split, args.out, root=args.root or corpora_root(),
                             clips_per_corpus=args.clips, crowds=args.crowds, seed=args.seed, c=args.c,
                             max_speech_loss=args.max_speech_loss, say=lambda m: print(m, file=sys.stderr, flush=True))
-    text = render(done.record)
-    if args.record is not None:
-        args.record.mkdir(parents=True, exist_ok=True)
-        write_json(args.record / "crowd.json", {**done.record, "command": args.command_line})
-        write_text(args.record / "crowd.md", text)
+    text = (render(done.record) if args.record is None
+            else write_records(args.record, {**done.record, "command": args.command_line}))
     print(text)
     print(f"wrote {done.path}: utterances whose crowd probability averages {done.threshold:.3f} or more are no speech")
     return 0

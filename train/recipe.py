@@ -126,7 +126,7 @@ EVALUATE_RECORD = "evaluate.json"
 ENSEMBLE_RECORD = "ensemble.json"
 CROSSVAL_RECORD = "crossval-step.json"
 CROWD_RECORD = "crowd-step.json"
-CROWD_FILES: tuple[str, ...] = (MODEL_ONNX, "crowd.json", "crowd.md")
+CROWD_FILES: tuple[str, ...] = (MODEL_ONNX, "crowd.json", "crowd.md")  # serapp_train.crowd.RECORD_FILES too
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
 
 
@@ -960,10 +960,9 @@ def run_ensemble(recipe: Recipe, step: Step, options: Options) -> None:
 
 
 def run_crowd(recipe: Recipe, step: Step, options: Options) -> None:
-    from serapp.atomic import write_text
     from serapp.paths import corpora_root
 
-    from .crowd import make_crowd_check, render
+    from .crowd import make_crowd_check, write_records
 
     runs = Path(options.runs)
     work = _fresh_scratch(step, runs)
@@ -972,8 +971,7 @@ def run_crowd(recipe: Recipe, step: Step, options: Options) -> None:
                             work / MODEL_ONNX, root=options.root or corpora_root(), clips_per_corpus=opts["clips"],
                             crowds=opts["crowds"], seed=opts["seed"], c=opts["c"],
                             max_speech_loss=opts["max_speech_loss"], say=(lambda _: None) if options.quiet else print)
-    write_json(work / "crowd.json", done.record)
-    write_text(work / "crowd.md", render(done.record))
+    write_records(work, done.record)
     write_json(work / CROWD_RECORD, crowd_record(step, runs))  # written last: it marks the check finished
     _move_into_place(work, output(step, runs))
 
