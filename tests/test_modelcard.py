@@ -112,6 +112,13 @@ def test_product_path_checks_are_the_records_figures_against_the_targets() -> No
         "speech_right", "shown", "switches_per_utterance", "late_pause_speech", "updates_per_s")}
     assert not pp.partial_training and pp.command.endswith("--out docs/models/x/product-path")
     assert cardata.product_path({"product_path": PRODUCT}, Path("x"), {"augment": {"p_partial": 0.5}}).partial_training
+    # the live ceiling is a row of records that measured it, without a target; older records have no such row
+    assert "final_right" not in checks
+    ceiling = {**PRODUCT, "replay": {**PRODUCT["replay"], "final_right": 0.66}}
+    later = {c.measure: c for c in cardata.product_path({"product_path": ceiling}, Path("x"), {"augment": {}}).checks}
+    assert later["final_right"].value == 0.66 and later["final_right"].target is None
+    assert "| live ceiling: speech updates the utterance's final answer gets right | 66.0 % |" in \
+        cardrender.product_table(cardata.product_path({"product_path": ceiling}, Path("x"), {"augment": {}}))
 
 
 def test_targets_are_read_from_the_metrics() -> None:

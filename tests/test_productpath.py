@@ -40,9 +40,14 @@ def test_replay_counts_right_updates_switches_and_late_pause_speech() -> None:
                _result(3.5, "held", "angry"),  # in the pause but < 1 s after the end: not judged
                _result(4.25, "speech", "angry"),  # >= 1 s into the pause and called speech
                _result(4.75, "silence", None), _result(6.5, "speech", "sad")]
-    speech, right, shown, switches, late, late_speech = productpath.score_replay(results, truth)
-    assert (speech, right, shown, switches) == (5, 3, 4, 1)  # sad -> angry in the first utterance
-    assert (late, late_speech) == (2, 1)  # 4.25 and 4.75 lie >= 1 s after 3.0 and before 6.0
+    c = productpath.score_replay(results, truth)
+    assert (c.speech, c.right, c.shown, c.switches) == (5, 3, 4, 1)  # sad -> angry in the first utterance
+    assert (c.late, c.late_speech) == (2, 1)  # 4.25 and 4.75 lie >= 1 s after 3.0 and before 6.0
+    # the first utterance's final answer (held at 3.5) is angry, right for its 4 updates; the second held nothing
+    assert c.final_right == 4
+    # by time since speech began: 1.25 (0.25 s in) in the first half second, 1.75 and 6.5 (0.5 s in) in the
+    # second, 2.25 and 2.75 in 1-2 s; [updates, right live, right had the final answer been shown]
+    assert c.by_start.tolist() == [[1, 0, 1], [2, 1, 1], [2, 2, 2], [0, 0, 0]]
 
 
 def test_conversations_hold_each_clip_once_with_pauses(sample_clips: list[Path]) -> None:
@@ -87,6 +92,11 @@ def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Pa
     assert 3.9 < score.updates_per_s < 4.1  # one update per 0.25-s hop of audio
     assert 0.5 < score.shown <= 1.0 and score.late_pause_speech <= 0.1
     assert 0.0 <= score.speech_right <= score.shown
+    # the spans since speech began split the same updates: their weighted shares are the overall ones
+    n = np.array([row[2] for row in score.since_start])
+    assert n.sum() > 0 and n[0] > 0
+    for column, overall in ((3, score.speech_right), (4, score.final_right)):
+        assert np.dot(n, [row[column] for row in score.since_start]) / n.sum() == pytest.approx(overall)
 
 
 def test_a_switch_margin_names_fewer_emotions_per_utterance(sample_clips: list[Path]) -> None:
@@ -107,7 +117,7 @@ def test_a_switch_margin_names_fewer_emotions_per_utterance(sample_clips: list[P
             np.testing.assert_array_equal(a.probs, b.probs)
             assert a.emotion == a.labels[int(np.argmax(a.probs))]
             assert b.emotion == b.labels[b.shown] and b.probs[b.shown] >= b.probs.max() - 0.3
-    switches = [productpath.score_replay(r, conv.truth)[3] for r in (plain, held)]
+    switches = [productpath.score_replay(r, conv.truth).switches for r in (plain, held)]
     assert switches[1] < switches[0]  # near ties swap the top emotion without the margin
 
 

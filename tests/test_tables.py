@@ -12,7 +12,8 @@ from serapp.errors import SerappError
 
 
 def _record(path: Path, fixed: float, speakers: list[str], truth: str | None = "speech") -> Path:
-    replay = {"speech_right": 0.287, "switches_per_utterance": 0.9167, "late_pause_speech": 0.0}
+    replay = {"speech_right": 0.287, "switches_per_utterance": 0.9167, "late_pause_speech": 0.0,
+              **({} if truth is None else {"final_right": 0.4512})}  # the older record has no ceiling either
     settings = {"pause_s": [2.0, 8.0], **({} if truth is None else {"truth": truth})}
     path.write_text(json.dumps({"part": "val", "speakers": speakers, "product_path": {
         "fixed_crop_ua": fixed, "file_analysis_ua": 0.5794, "replay": replay, "replay_settings": settings}}))
@@ -26,8 +27,8 @@ def test_records_become_one_table(tmp_path: Path) -> None:
     assert main(["table", f"whisper={a}", f"cnn={b}", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0].startswith("| model | fixed-crop UA |") and len(lines) == 4
-    assert lines[2] == "| whisper | 61.3 % | 57.9 % | 28.7 % | 0.92 | 0.0 % | speech over the room |"
-    assert lines[3].startswith("| cnn | 56.8 % |") and lines[3].endswith("| trimmed clip |")
+    assert lines[2] == "| whisper | 61.3 % | 57.9 % | 28.7 % | 45.1 % | 0.92 | 0.0 % | speech over the room |"
+    assert lines[3].startswith("| cnn | 56.8 % |") and lines[3].endswith("| 28.7 % | – | 0.92 | 0.0 % | trimmed clip |")
     assert main(["table", f"onsets 2 chunks={a}", "--rows", "engine settings", "--out", str(out)]) == 0
     assert out.read_text().splitlines()[0].startswith("| engine settings | fixed-crop UA |")
 

@@ -446,6 +446,7 @@ def product_path(record: dict[str, Any], run_dir: Path, config: dict[str, Any]) 
         ProductCheck("speech_right", replay["speech_right"], t["speech_right"],
                      replay["speech_right"] >= t["speech_right"]),
         ProductCheck("shown", replay["shown"]),
+        *([ProductCheck("final_right", replay["final_right"])] if "final_right" in replay else []),
         ProductCheck("switches_per_utterance", replay["switches_per_utterance"], t["switches"],
                      replay["switches_per_utterance"] <= t["switches"]),
         ProductCheck("late_pause_speech", replay["late_pause_speech"], t["late_pause_speech"],

@@ -179,6 +179,10 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
           f"{replay.shown:.1%}), {replay.switches_per_utterance:.2f} switches per utterance, "
           f"{replay.late_pause_speech:.1%} of updates >= {productpath.LATE_PAUSE_S:g} s into a pause called speech, "
           f"{replay.updates_per_s:.2f} updates per second")
+    print(f"  the utterance's final answer, had it been shown from the start: {replay.final_right:.1%} right; by time "
+          "since speech began: " + ", ".join(
+              f"{lo:g}-{'' if hi == float('inf') else f'{hi:g}'} s {r:.1%} live, {f:.1%} final ({n})"
+              for lo, hi, n, r, f in replay.since_start if n))
     return {"clips": analysed.clips, "fixed_crop_ua": round(fixed_ua, 6), "file_analysis_ua": round(analysed.ua, 6),
             "file_analysis_no_speech": analysed.no_speech, "replay": replay.to_dict(),
             "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":

@@ -16,6 +16,7 @@ Two measurements on the same clips:
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import tempfile
 from collections.abc import Callable, Sequence
@@ -210,12 +211,23 @@ def replay(model: OnnxModel, conversation: Conversation, config: AnalyzerConfig 
     return results
 
 
+# Where in an utterance its updates are counted apart (s since its true speech began): the model hears little of
+# an utterance at its start, and the figures say how much of the live share that costs.
+SINCE_START_S = (0.0, 0.5, 1.0, 2.0, float("inf"))
+
+
 @dataclass(frozen=True)
 class ReplayScore:
     """Live replay figures. ``speech_right``: share of updates inside a true utterance showing its emotion;
     ``shown``: share of those showing any emotion; ``switches_per_utterance``: changes of the shown top emotion
     within a true utterance, averaged over utterances; ``late_pause_speech``: share of updates at least
-    ``LATE_PAUSE_S`` into a pause that say speech; ``updates_per_s``: updates per second of audio."""
+    ``LATE_PAUSE_S`` into a pause that say speech; ``updates_per_s``: updates per second of audio.
+
+    ``final_right``: share of the same updates that the engine's final answer for their utterance (the emotion it
+    holds once the utterance ends) would have got right, had it been shown from the first update: what a display
+    that knew the whole utterance at once would score, the ceiling of a live display of this model.
+    ``since_start``: per span of :data:`SINCE_START_S` (time since the utterance's speech began), ``[from_s, to_s,
+    updates, speech_right, final_right]``."""
 
     speech_right: float
     shown: float
@@ -225,30 +237,70 @@ class ReplayScore:
     conversations: int
     seconds: float
     updates_per_s: float
+    final_right: float
+    since_start: list[list[float]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        out = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        out["since_start"] = [[lo, None if hi == float("inf") else hi, int(n), round(r, 6), round(f, 6)]
+                              for lo, hi, n, r, f in self.since_start]
+        return out
 
 
-def score_replay(results: Sequence[EmotionResult], truth: Sequence[tuple[float, float, str]]
-                 ) -> tuple[int, int, int, int, int, int]:
-    """Counts for one conversation: (speech updates, right, shown, switches, late-pause updates, of them speech)."""
+@dataclass
+class ReplayCounts:
+    """Update counts of replayed conversations, summed with ``+=``: inside true utterances ``speech`` updates,
+    ``right`` of them showing the truth, ``shown`` showing any emotion, ``final_right`` whose utterance's final
+    answer is the truth, ``switches`` of the shown emotion; ``late`` updates at least ``LATE_PAUSE_S`` into a
+    pause, ``late_speech`` of them saying speech; per span of :data:`SINCE_START_S`, ``by_start`` ``(n_spans, 3)``:
+    updates, right, final right."""
+
+    speech: int = 0
+    right: int = 0
+    shown: int = 0
+    final_right: int = 0
+    switches: int = 0
+    late: int = 0
+    late_speech: int = 0
+    by_start: np.ndarray = dataclasses.field(
+        default_factory=lambda: np.zeros((len(SINCE_START_S) - 1, 3), np.int64))
+
+    def __iadd__(self, other: ReplayCounts) -> ReplayCounts:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+
+def final_answer(results: Sequence[EmotionResult], start: float, until: float) -> str | None:
+    """The emotion the engine holds for the utterance that began at ``start`` s: its first held update before
+    ``until`` s (the next utterance's start), or None when it held none (too short, or a crowd)."""
+    return next((r.emotion for r in results if r.phase == "held" and start <= r.t < until), None)
+
+
+def score_replay(results: Sequence[EmotionResult], truth: Sequence[tuple[float, float, str]]) -> ReplayCounts:
+    """Counts for one conversation (see :class:`ReplayCounts`)."""
     t = np.array([r.t for r in results])
-    speech = right = shown = switches = late = late_speech = 0
-    for start, end, label in truth:
-        inside = [r for r, tt in zip(results, t, strict=True) if start <= tt < end]
-        speech += len(inside)
-        right += sum(r.emotion == label for r in inside)
-        shown_labels = [r.emotion for r in inside if r.probs is not None]
-        shown += len(shown_labels)
-        switches += sum(a != b for a, b in itertools.pairwise(shown_labels))
-    ends = [end for _, end, _ in truth]
+    counts = ReplayCounts()
     starts = [*(start for start, _, _ in truth[1:]), float("inf")]
-    for end, nxt in zip(ends, starts, strict=True):
+    for (start, end, label), nxt in zip(truth, starts, strict=True):
+        inside = [r for r, tt in zip(results, t, strict=True) if start <= tt < end]
+        final = final_answer(results, start, nxt)
+        right = [r.emotion == label for r in inside]
+        counts.speech += len(inside)
+        counts.right += sum(right)
+        counts.final_right += len(inside) * (final == label)
+        spans = np.searchsorted(SINCE_START_S, [r.t - start for r in inside], side="right") - 1
+        np.add.at(counts.by_start, (spans, 0), 1)
+        np.add.at(counts.by_start, (spans, 1), right)
+        np.add.at(counts.by_start, (spans, 2), final == label)
+        shown_labels = [r.emotion for r in inside if r.probs is not None]
+        counts.shown += len(shown_labels)
+        counts.switches += sum(a != b for a, b in itertools.pairwise(shown_labels))
+    for (_, end, _), nxt in zip(truth, starts, strict=True):
         mask = (t >= end + LATE_PAUSE_S) & (t < nxt)
-        late += int(mask.sum())
-        late_speech += int(sum(results[i].is_speech for i in np.flatnonzero(mask)))
-    return speech, right, shown, switches, late, late_speech
+        counts.late += int(mask.sum())
+        counts.late_speech += int(sum(results[i].is_speech for i in np.flatnonzero(mask)))
+    return counts
 
 
 def live_replay(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None, *, seed: int = 0,
@@ -274,7 +326,7 @@ def live_replay(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig 
     convs = [conv for conv, _ in talks]
     if not convs:
         raise SerappError("No clips to replay.")
-    totals = np.zeros(6, np.int64)
+    totals = ReplayCounts()
     seconds = updates = 0.0
     n_utt = 0
     for i, (conv, speaker) in enumerate(talks):
@@ -285,6 +337,9 @@ def live_replay(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig 
         n_utt += len(conv.truth)
         if progress is not None:
             progress(i + 1, len(convs))
-    speech, right, shown, switches, late, late_speech = (int(v) for v in totals)
-    return ReplayScore(right / max(1, speech), shown / max(1, speech), switches / max(1, n_utt),
-                       late_speech / max(1, late), n_utt, len(convs), seconds, updates / max(seconds, 1e-9))
+    c = totals
+    since = [[lo, hi, int(n), r / max(1, n), f / max(1, n)]
+             for lo, hi, (n, r, f) in zip(SINCE_START_S, SINCE_START_S[1:], c.by_start, strict=False)]
+    return ReplayScore(c.right / max(1, c.speech), c.shown / max(1, c.speech), c.switches / max(1, n_utt),
+                       c.late_speech / max(1, c.late), n_utt, len(convs), seconds, updates / max(seconds, 1e-9),
+                       c.final_right / max(1, c.speech), since)

@@ -16,8 +16,10 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("all", "accuracy", 0.76), ("all", "macro_f1", 0.75),
 )
 # The columns of `serapp-train table`: one `evaluate --product` record per row.
+# "live ceiling": the share the engine's final answer for each utterance would get shown from its first update
+# (``ReplayScore.final_right``; records from before it was measured show a dash).
 PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA", "live: speech updates right",
-                                   "switches per utterance", "late-pause speech", "live truth")
+                                   "live ceiling", "switches per utterance", "late-pause speech", "live truth")
 # What a record's live truth rule (``replay_settings.truth``, see serapp_train.productpath) means, in a table and in a
 # sentence; records from before the rule was recorded used the clip's trimmed span (decision 0014).
 TRUTH_RULES: dict[str, tuple[str, str]] = {
@@ -47,7 +49,8 @@ def product_row(name: str, record: dict[str, Any]) -> list[str]:
         pp = record["product_path"]
         replay = pp["replay"]
         truth = pp["replay_settings"].get("truth", "trim")
-        return [name, pct(pp["fixed_crop_ua"]), pct(pp["file_analysis_ua"]), pct(replay["speech_right"]),
+        ceiling = pct(replay["final_right"]) if "final_right" in replay else "–"
+        return [name, pct(pp["fixed_crop_ua"]), pct(pp["file_analysis_ua"]), pct(replay["speech_right"]), ceiling,
                 f"{replay['switches_per_utterance']:.2f}", pct(replay["late_pause_speech"]),
                 TRUTH_RULES[truth][0] if truth in TRUTH_RULES else truth]
     except (KeyError, TypeError) as exc:
