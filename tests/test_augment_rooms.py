@@ -92,3 +92,22 @@ def test_rooms_switched_off_change_nothing_and_switched_on_change_the_audio() ->
     rooms = augment_audio(x, base.replace(p_reverb=1.0, p_device=1.0), np.random.default_rng(3), SR)
     assert rooms.shape == x.shape and not np.allclose(rooms, same)
     assert AugmentConfig(p_device=0.5).audio_enabled and AugmentConfig(p_reverb=0.5).audio_enabled
+
+
+def test_codec_share_sends_device_draws_through_a_codec_and_left_at_zero_changes_nothing() -> None:
+    t = np.arange(SR) / SR
+    voiced = (0.3 * sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 8))).astype(np.float32)
+    x = np.stack([voiced, voiced[::-1].copy()])
+    devices = AugmentConfig(p_device=1.0)
+    plain = augment_audio(x, devices, np.random.default_rng(5), SR)
+    off = augment_audio(x, devices.replace(codec_share=0.0), np.random.default_rng(5), SR)
+    np.testing.assert_array_equal(plain, off)
+    coded = augment_audio(x, devices.replace(codec_share=1.0), np.random.default_rng(5), SR)
+    # every example went through MP3 or Opus, not a band filter: each equals one codec's output of its input
+    for got, y in zip(coded, x, strict=True):
+        assert any(np.array_equal(got, device_chain(y, codec, SR)) for codec in CODECS)
+    # the views' cache key: an option added later, left at its default, does not move the key of older configs
+    assert "codec_share" not in devices.cache_text() and "codec_share" in devices.replace(codec_share=0.5).cache_text()
+    assert devices.cache_text() != devices.replace(codec_share=0.5).cache_text()
+    with pytest.raises(SerappError, match="codec_share"):
+        AugmentConfig(codec_share=1.5)

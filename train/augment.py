@@ -38,6 +38,9 @@ class AugmentConfig(JsonConfig):
     """
 
     KIND: ClassVar[str] = "augmentation config"
+    # Options added after augmented views were first cached: at their default (off) they stay out of
+    # :meth:`cache_text`, so the views of a config that does not use them keep their cache.
+    LATER_OPTIONS: ClassVar[tuple[str, ...]] = ("codec_share",)
 
     # audio level (prepared waveforms)
     p_noise: float = 0.0
@@ -59,11 +62,13 @@ class AugmentConfig(JsonConfig):
     # The rooms and devices users speak through: synthetic room reverberation (an exponentially decaying noise
     # response with a reverberation time drawn from rt60_s), then, after the noise, a device chain: a laptop
     # microphone (band-limited to LAPTOP_BAND_HZ) or, for telephone_share of them, a telephone (TELEPHONE_BAND_HZ
-    # at 8 kHz with 8-bit mu-law).
+    # at 8 kHz with 8-bit mu-law); for codec_share of them, a lossy codec at a low rate instead (MP3 or Opus, one
+    # of CODECS at random: a voice message, a stream).
     p_reverb: float = 0.0
     rt60_s: tuple[float, float] = (0.2, 0.9)
     p_device: float = 0.0
     telephone_share: float = 0.5
+    codec_share: float = 0.0
     # spectrogram level (features)
     p_specaugment: float = 0.0
     time_masks: int = 2
@@ -84,7 +89,8 @@ class AugmentConfig(JsonConfig):
         """Raise :class:`SerappError` when a probability, range or size is out of bounds."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            is_share = f.name.startswith("p_") or f.name in ("pink_share", "slow_budget", "telephone_share")
+            is_share = f.name.startswith("p_") or f.name in ("pink_share", "slow_budget", "telephone_share",
+                                                                   "codec_share")
             require([(not is_share or 0.0 <= value <= 1.0, f"{f.name} must be within 0-1, got {value}"),
                      (not isinstance(value, tuple) or (len(value) == 2 and value[0] <= value[1]),
                       f"{f.name} must be a (low, high) pair, got {value}")], self.KIND)
@@ -100,6 +106,13 @@ class AugmentConfig(JsonConfig):
             (self.feature_noise_std >= 0.0, "feature_noise_std must be >= 0"),
         ]
         require(checks, self.KIND)
+
+    def cache_text(self) -> str:
+        """The config as compact JSON for cache keys: every field but :attr:`LATER_OPTIONS` left at their default."""
+        defaults = type(self)()
+        fields = {k: v for k, v in self.to_dict().items()
+                  if k not in self.LATER_OPTIONS or v != getattr(defaults, k)}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
     @property
     def audio_enabled(self) -> bool:
@@ -351,8 +364,8 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     """Audio augmentation of prepared waveforms ``(batch, n_samples)`` -> same shape, float32.
 
     Order: utterance beginnings (:func:`keep_prefix`), stretch / pitch (budgeted), shift, gain, room
-    reverberation, noise (not coloured by the transforms before it), then the device chain (laptop microphone or
-    telephone), which shapes the room's noise as it shapes the voice.
+    reverberation, noise (not coloured by the transforms before it), then the device chain (laptop microphone,
+    telephone or lossy codec), which shapes the room's noise as it shapes the voice.
     """
     out, _ = _as_batch(batch)
     out = out.copy()
@@ -395,8 +408,12 @@ def augment_audio(batch: np.ndarray, config: AugmentConfig, rng: np.random.Gener
                 out[chosen] = add_noise_snr(out[chosen], snrs[chosen], rng, color=color)
     if config.p_device > 0:
         phone = _draw(rng, config.telephone_share, n)
+        devices = np.where(phone, "telephone", "laptop")
+        if config.codec_share > 0:  # drawn only when asked, so older configs replay the same random stream
+            codec = _draw(rng, config.codec_share, n)
+            devices = np.where(codec, rng.choice(list(CODECS), size=n), devices)
         for i in np.flatnonzero(_draw(rng, config.p_device, n)):
-            out[i] = device_chain(out[i], "telephone" if phone[i] else "laptop", sample_rate)
+            out[i] = device_chain(out[i], str(devices[i]), sample_rate)
     return out
 
 

@@ -245,7 +245,7 @@ def embed_views(clips: Sequence[Clip], augment: AugmentConfig, *, views: int, se
         raise SerappError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
     if not augment.audio_enabled:
         raise SerappError("Augmented views need an audio augmentation (p_noise, p_gain, p_partial...).")
-    extra = f":{augment.to_json(None)}:{seed}"
+    extra = f":{augment.cache_text()}:{seed}"
     store = _open_store(spec, source, pooling, cache_root, extra, {"augment": augment.to_dict(), "seed": seed})
     values = np.zeros((len(clips), views, *store.entry_shape), dtype=np.float32 if pooling == "meanstd" else np.float16)
     ids: list[str] = []  # each clip's identity key: it names the cache entries and seeds the views' draws
