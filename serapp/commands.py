@@ -136,6 +136,8 @@ def _describe(entry: dict[str, Any], adapting: bool = False) -> str:
     probs = ", ".join(f"{k} {v:.0%}" for k, v in top) if s["speech_ratio"] > 0 else "no speech"
     line = (f"{entry['file']}: {s['dominant']} ({probs}); {s.get('utterances', 0)} utterance"
             f"{'' if s.get('utterances', 0) == 1 else 's'}, speech {s['speech_ratio']:.0%} of {s['duration_s']:.1f} s")
+    if s.get("crowd_s"):  # voices the crowd check dropped: say so, or "no speech" reads as a deaf detector
+        line += f"; {s['crowd_s']:.1f} s sounded like a crowd, not one speaker (not scored)"
     if adapting and entry.get("utterances"):  # --adapt: say which answers were judged against the speaker's voice
         adapted = sum(u["adapted"] for u in entry["utterances"])
         line += f"; {adapted} of them adapted to the speaker" if adapted else "; not adapted yet (too few heard)"

@@ -87,12 +87,12 @@ def test_file_analysis_adapts_once_the_speaker_was_heard_and_the_mean_carries_ac
     speaker = SpeakerMean(adaptable.info.adapt_clips)
     seen: list[bool] = []
     for path in sample_clips[:4]:  # one utterance each
-        _, utterances, _ = analyze_signal([audio.load(path, 16000)], adaptable, speaker=speaker)
+        utterances = analyze_signal([audio.load(path, 16000)], adaptable, speaker=speaker).utterances
         seen += [u.adapted for u in utterances]
     assert seen == [False, False, True, True]  # two utterances heard, then the adapted head
     assert speaker.count == 4
     # the same files without a speaker: the plain head throughout, and the same answers before the warm-up
-    _, plain, _ = analyze_signal([audio.load(sample_clips[0], 16000)], adaptable)
+    plain = analyze_signal([audio.load(sample_clips[0], 16000)], adaptable).utterances
     assert not plain[0].adapted
 
 
@@ -115,7 +115,7 @@ def test_the_live_analyzer_adapts_after_the_warm_up_and_keeps_the_mean_across_a_
     assert analyzer.error is None
     assert speaker.count == 3 and speaker.ready
     # a second run (a restart) continues with the same speaker: its first utterance is already adapted
-    _, utterances, _ = analyze_signal([audio.load(sample_clips[3], 16000)], adaptable, speaker=speaker)
+    utterances = analyze_signal([audio.load(sample_clips[3], 16000)], adaptable, speaker=speaker).utterances
     assert utterances[0].adapted
 
 

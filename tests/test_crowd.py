@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pytestqt.qtbot import QtBot
 
 from serapp.engine import audio
 from serapp.engine.analysis import analyze_signal
@@ -62,12 +63,59 @@ def test_file_analysis_calls_a_crowd_no_speech_and_keeps_speech(bundled: OnnxMod
     assert bundled.crowd_checked
     on = analyze_signal([crowd_audio], bundled, AnalyzerConfig())
     off = analyze_signal([crowd_audio], bundled, AnalyzerConfig(crowd_check=False))
-    assert off[1], "the detector alone should take the babble for speech (else this test shows nothing)"
-    assert not on[1] and not any(r.is_speech for r in on[0])
+    assert off.utterances, "the detector alone should take the babble for speech (else this test shows nothing)"
+    assert not on.utterances and not any(r.is_speech for r in on.timeline)
+    # what was dropped is said: the seconds the detector heard as voice, which the check called a crowd
+    assert on.crowd_s == pytest.approx(sum(u.duration_s for u in off.utterances), abs=0.01) and off.crowd_s == 0
     for path in sample_clips:  # each real clip is still one speaker's speech
         y = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), audio.load(path, SAMPLE_RATE)])
-        _, utterances, _ = analyze_signal([y], bundled, AnalyzerConfig())
-        assert utterances, f"{path.name}: its speech was called a crowd"
+        speech = analyze_signal([y], bundled, AnalyzerConfig())
+        assert speech.utterances and speech.crowd_s == 0, f"{path.name}: its speech was called a crowd"
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_serapp_analyze_says_how_long_it_heard_a_crowd(crowd_audio: np.ndarray, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A hall recording is "no speech", and the user is told why: its voices sounded like a crowd."""
+    import json
+
+    import soundfile as sf
+
+    from serapp.cli import main
+
+    path = tmp_path / "hall.wav"
+    sf.write(path, crowd_audio, SAMPLE_RATE)
+    assert main(["analyze", str(path)]) == 0
+    line = capsys.readouterr().out
+    assert "hall.wav: silence (no speech)" in line and "s sounded like a crowd, not one speaker" in line
+    assert main(["analyze", "--json", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)[0]["summary"]
+    assert summary["dominant"] == "silence" and summary["crowd_s"] > 1.0
+    assert f"{summary['crowd_s']:.1f} s sounded like a crowd" in line
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_the_window_says_a_dropped_recording_sounded_like_a_crowd(qtbot: QtBot, crowd_audio: np.ndarray,
+                                                                  tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from serapp.bundle import default_model_path
+    from tests.ui_helpers import drop_files, open_window
+
+    path = tmp_path / "hall.wav"
+    sf.write(path, crowd_audio, SAMPLE_RATE)
+    window = open_window(qtbot, tmp_path / "settings", model=str(default_model_path()))
+    assert drop_files(window, [path])
+    view = window.file_view
+    qtbot.waitUntil(lambda: str(path) in view.results and not view.busy, timeout=60000)
+    crowd_s = view.results[str(path)].analysis.summary.crowd_s
+    assert crowd_s > 1.0 and view.emotion.current_text == "No speech"
+    assert view.emotion.confidence_label.text().startswith(f"{crowd_s:.1f} s of voices sounded like a crowd")
+    assert f"{crowd_s:.1f} s of crowd not scored" in view.title.text()
+    column = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())].index("Crowd s")
+    assert view.table.item(0, column).text() == f"{crowd_s:.1f}"
 
 
 @pytest.mark.corpora

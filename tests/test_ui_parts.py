@@ -42,7 +42,7 @@ def _analysis(tmp_path: Path) -> FileAnalysis:
     timeline = [EmotionResult(0.25, labels, np.array([0.8, 0.2], np.float32), is_speech=True, level_db=-20.0),
                 EmotionResult(0.5, labels, None, is_speech=False, level_db=-70.0),
                 EmotionResult(0.75, labels, np.array([0.3, 0.7], np.float32), is_speech=True, level_db=-22.0)]
-    return FileAnalysis(tmp_path / "clip.wav", labels, 0.25, timeline, summarize(timeline, labels, 1.0))
+    return FileAnalysis(tmp_path / "clip.wav", labels, 0.25, timeline, summarize(timeline, labels, 1.0, crowd_s=0.25))
 
 
 def test_timeline_csv_and_summary_table(tmp_path: Path) -> None:
@@ -54,8 +54,8 @@ def test_timeline_csv_and_summary_table(tmp_path: Path) -> None:
     with pytest.raises(SerappError, match="analysed with the labels angry, happy"):
         timeline_csv(("happy", "angry"), [a])  # columns named in another order would mislabel every value
     table = serialize.summaries_csv([a]).splitlines()
-    assert table[0] == "file,duration_s,dominant,speech_%,angry_%,happy_%,silence_%"
-    assert table[1] == "clip.wav,1.0,angry,67,33,33,33"
+    assert table[0] == "file,duration_s,dominant,speech_%,angry_%,happy_%,silence_%,crowd_s"
+    assert table[1] == "clip.wav,1.0,angry,67,33,33,33,0.2"
 
 
 def test_atomic_write_replaces_whole_and_reports_unwritable_places(tmp_path: Path) -> None:

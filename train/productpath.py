@@ -106,8 +106,8 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
         y = _load(clip, sr)
         if y is None:
             continue
-        timeline, utterances, duration = analyze_signal([y], model, config,
-                                                        speaker=None if means is None else means[clip.speaker])
+        timeline, utterances, duration, _ = analyze_signal(
+            [y], model, config, speaker=None if means is None else means[clip.speaker])
         summary = summarize(timeline, labels, duration, utterances)
         adapted.append(bool(utterances) and all(u.adapted for u in utterances))
         corpora.append(clip.corpus)

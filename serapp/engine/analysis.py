@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,12 +37,22 @@ def _hop_owner(ends: np.ndarray, hop: int, spans: Sequence[Span]) -> np.ndarray:
     return owner
 
 
+class SignalAnalysis(NamedTuple):
+    """What :func:`analyze_signal` found: the ``timeline``, the ``utterances``, the audio's ``duration_s`` and
+    ``crowd_s``, the seconds of detected voice the model's crowd check called a crowd (not scored: no speech)."""
+
+    timeline: list[EmotionResult]
+    utterances: list[UtteranceResult]
+    duration_s: float
+    crowd_s: float
+
+
 def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: AnalyzerConfig | None = None,
                    progress: Callable[[float], None] | None = None, speaker: SpeakerMean | None = None
-                   ) -> tuple[list[EmotionResult], list[UtteranceResult], float]:
+                   ) -> SignalAnalysis:
     """The analysis of :func:`analyze_file` on blocks of mono float32 audio at the model's rate (16 kHz).
 
-    Returns the timeline, the utterances and the duration (s). ``progress`` receives seconds analysed, several
+    Returns a :class:`SignalAnalysis`. ``progress`` receives seconds analysed, several
     times a second of work (an exception it raises, e.g. a cancel, stops the analysis). ``speaker``: adapt to
     the speaker (an adaptable model only): each utterance joins this running mean, which may carry over from
     earlier files of the same speaker.
@@ -54,6 +65,7 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
     tracker = SpeechTracker(config)
     spans: list[Span] = []
     utterances: list[UtteranceResult] = []
+    crowd_samples = 0
     ends: list[int] = []
     levels: list[float] = []
     carry = np.zeros(0, np.float32)  # DC-free audio since the last hop end
@@ -61,11 +73,13 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
     scorer = UtteranceScorer(model, speaker, crowd_check=config.crowd_check)
 
     def close(events: list[tuple[str, Span, np.ndarray | None]]) -> None:
+        nonlocal crowd_samples
         for kind, span, clip in events:
             if kind == "offset" and clip is not None and clip.size:
                 scorer.reset()
                 probs = scorer.score_ended(clip)
-                if probs is None:  # a crowd, not a speaker: its hops stay "no speech"
+                if probs is None:  # a crowd, not a speaker: its hops stay "no speech", its length is reported
+                    crowd_samples += span.end - span.start
                     continue
                 spans.append(span)
                 utterances.append(UtteranceResult(span.start / sr, span.end / sr, probs, adapted=scorer.adapted))
@@ -98,7 +112,7 @@ def analyze_signal(blocks: Iterable[np.ndarray], model: OnnxModel, config: Analy
                               is_speech=o >= 0, level_db=lvl, phase="silence" if o < 0 else "speech",
                               utterance=o + 1)
                 for e, lvl, o in zip(ends, levels, owner.tolist(), strict=True)]
-    return timeline, utterances, tracker.total / sr
+    return SignalAnalysis(timeline, utterances, tracker.total / sr, crowd_samples / sr)
 
 
 def analyze_file(path: str | Path, model: OnnxModel, config: AnalyzerConfig | None = None,
@@ -116,10 +130,10 @@ def analyze_file(path: str | Path, model: OnnxModel, config: AnalyzerConfig | No
     config = config or AnalyzerConfig()
     sr = model.info.spec.sample_rate
     blocks = audio.stream(path, sr, _DECODE_BLOCK_S)
-    timeline, utterances, duration = analyze_signal(blocks if tap is None else _tapped(blocks, tap), model, config,
-                                                    progress, speaker)
-    return FileAnalysis(Path(path), model.info.labels, config.hop_s, timeline,
-                        summarize(timeline, model.info.labels, duration, utterances), utterances)
+    found = analyze_signal(blocks if tap is None else _tapped(blocks, tap), model, config, progress, speaker)
+    return FileAnalysis(Path(path), model.info.labels, config.hop_s, found.timeline,
+                        summarize(found.timeline, model.info.labels, found.duration_s, found.utterances,
+                                  crowd_s=found.crowd_s), found.utterances)
 
 
 def _tapped(blocks: Iterable[np.ndarray], tap: Callable[[np.ndarray], None]) -> Iterator[np.ndarray]:

@@ -59,7 +59,7 @@ def utterance_dict(u: UtteranceResult, labels: Sequence[str]) -> dict[str, Any]:
 def summary_dict(s: Summary) -> dict[str, Any]:
     return {"dominant": s.dominant, "probabilities": s.probabilities, "shares": s.shares,
             "speech_ratio": s.speech_ratio, "windows": s.windows, "duration_s": s.duration_s,
-            "utterances": s.utterances, "speech_s": s.speech_s}
+            "utterances": s.utterances, "speech_s": s.speech_s, "crowd_s": s.crowd_s}
 
 
 def analysis_dict(a: FileAnalysis) -> dict[str, Any]:
@@ -131,17 +131,19 @@ def summary_columns(analyses: Sequence[FileAnalysis]) -> list[str]:
 
 
 def summary_header(analyses: Sequence[FileAnalysis]) -> list[str]:
-    return ["file", "duration_s", "dominant", "speech_%", *(f"{c}_%" for c in summary_columns(analyses))]
+    # crowd_s last: columns were only ever added at the end, so a sheet reading them by place still works
+    return ["file", "duration_s", "dominant", "speech_%", *(f"{c}_%" for c in summary_columns(analyses)), "crowd_s"]
 
 
 def summary_rows(analyses: Sequence[FileAnalysis]) -> list[list[str]]:
-    """One row per file: name, duration (s), dominant emotion, speech share (%) and the share (%) of each label."""
+    """One row per file: name, duration (s), dominant emotion, speech share (%), the share (%) of each label and
+    the seconds called a crowd (not scored)."""
     columns = summary_columns(analyses)
     rows = []
     for a in analyses:
         s = a.summary
         rows.append([a.file.name, f"{s.duration_s:.1f}", s.dominant, f"{100 * s.speech_ratio:.0f}",
-                     *(f"{100 * s.shares.get(c, 0.0):.0f}" for c in columns)])
+                     *(f"{100 * s.shares.get(c, 0.0):.0f}" for c in columns), f"{s.crowd_s:.1f}"])
     return rows
 
 

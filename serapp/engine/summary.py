@@ -55,7 +55,8 @@ class Summary:
     ``dominant``: the top label of ``probabilities``, or ``"silence"`` without speech: *the* rule for the
     dominant emotion, used by the CLI, the window and the exports; ``shares``: share of the timeline's hops
     whose top label is each label or ``"silence"``; ``speech_ratio``: share of hops in speech; ``utterances``:
-    how many; ``speech_s``: their total duration (s).
+    how many; ``speech_s``: their total duration (s); ``crowd_s``: seconds of detected voice that the model's
+    crowd check called a crowd, not one speaker (not scored, so counted as no speech; file analysis only).
     """
 
     dominant: str
@@ -66,6 +67,7 @@ class Summary:
     duration_s: float
     utterances: int = 0
     speech_s: float = 0.0
+    crowd_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return serialize.summary_dict(self)
@@ -80,7 +82,7 @@ def dominant_probabilities(utterances: Sequence[UtteranceResult], n_labels: int)
 
 
 def summarize(timeline: Sequence[EmotionResult], labels: Sequence[str], duration_s: float,
-              utterances: Sequence[UtteranceResult] = ()) -> Summary:
+              utterances: Sequence[UtteranceResult] = (), *, crowd_s: float = 0.0) -> Summary:
     """Summary of a stretch's utterances and timeline (see :class:`Summary`). Without utterances (a timeline made
     elsewhere) the probabilities are the mean over the timeline's speech hops."""
     if utterances:
@@ -98,7 +100,7 @@ def summarize(timeline: Sequence[EmotionResult], labels: Sequence[str], duration
                    shares={k: round(v / n, 6) for k, v in counts.items()},
                    speech_ratio=round(sum(w.is_speech for w in timeline) / n, 6), windows=len(timeline),
                    duration_s=round(duration_s, 3), utterances=len(utterances),
-                   speech_s=round(sum(u.duration_s for u in utterances), 3))
+                   speech_s=round(sum(u.duration_s for u in utterances), 3), crowd_s=round(crowd_s, 3))
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "png": "PNG ima
 # however many files the table above lists (a scroll bar appears instead of squashed plots).
 SPECTROGRAM_MIN_LINES = 11
 # Captions of the table of summaries (the CSV export keeps its machine names, see serapp.engine.serialize).
-_HEADER_NAMES = {"file": "File", "duration_s": "Duration", "dominant": "Dominant", "speech_%": "Speech %"}
+_HEADER_NAMES = {"file": "File", "duration_s": "Duration", "dominant": "Dominant", "speech_%": "Speech %",
+                 "crowd_s": "Crowd s"}
 
 
 BATCH_REASONS_SHOWN = 3  # a batch's failures listed above the view; the others are in their table rows
@@ -446,8 +447,12 @@ class FileAnalysisView(QWidget):
         a = result.analysis
         s = a.summary
         self.title.setText(f"<b>{a.file.name}</b> — {result.duration_s:.1f} s, {len(a.timeline)} windows, "
-                           f"speech {100 * s.speech_ratio:.0f}%")
-        if s.dominant == SILENCE:
+                           f"speech {100 * s.speech_ratio:.0f}%"
+                           + (f", {s.crowd_s:.1f} s of crowd not scored" if s.crowd_s > 0 else ""))
+        if s.dominant == SILENCE and s.crowd_s > 0:
+            self.emotion.show_silence("No speech", f"{s.crowd_s:.1f} s of voices sounded like a crowd, not one "
+                                                   "speaker, and were not scored")
+        elif s.dominant == SILENCE:
             self.emotion.show_silence("No speech", "the speech detector found no speech in this file")
         else:
             self.emotion.show_emotion(s.dominant, s.probabilities.get(s.dominant, 0.0))
