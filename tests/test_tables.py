@@ -48,3 +48,26 @@ def test_different_speakers_or_records_are_refused(tmp_path: Path) -> None:
         run(f"a={tmp_path / 'plain.json'}")
     with pytest.raises(SerappError, match="NAME=PATH"):
         run(str(a))
+
+
+def test_plain_records_give_fixed_crop_figures_under_their_condition(tmp_path: Path) -> None:
+    def plain(path: Path, condition: str, uar: float) -> str:
+        path.write_text(json.dumps({"part": "val", "speakers": ["c:1"], "condition": condition, "n": 813,
+                                    "accuracy": 0.599, "macro_f1": 0.5951, "uar": uar}))
+        return str(path)
+
+    out = tmp_path / "devices.md"
+    assert main(["table", f"shipped={plain(tmp_path / 'a.json', 'mp3 chain', 0.592)}",
+                 f"codecs={plain(tmp_path / 'b.json', 'mp3 chain', 0.6071)}", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "| model | condition | clips | accuracy | macro-F1 | UAR |"
+    assert lines[1] == "|---|---|---:|---:|---:|---:|"
+    assert lines[2:] == ["| shipped | mp3 chain | 813 | 59.9 % | 0.595 | 59.2 % |",
+                         "| codecs | mp3 chain | 813 | 59.9 % | 0.595 | 60.7 % |"]
+    # a product record among them: the product columns, which a plain record cannot fill
+    product = _record(tmp_path / "p.json", 0.6, ["c:1"])
+    with pytest.raises(SerappError, match="not an `evaluate --product` record"):
+        from serapp_train.cli import build_parser
+
+        args = build_parser().parse_args(["table", f"p={product}", f"a={tmp_path / 'a.json'}"])
+        args.run(args)

@@ -1,7 +1,9 @@
-"""`serapp-train table`: `evaluate --product` records side by side as one Markdown table (stdout or --out).
+"""`serapp-train table`: `evaluate` records side by side as one Markdown table (stdout or --out).
 
 Each record is given as ``NAME=PATH/metrics.json``; the records must score the same clips (same split, part and
-speakers), or the table would compare different people, and are refused otherwise.
+speakers), or the table would compare different people, and are refused otherwise. `evaluate --product` records
+give the product path's columns; when none of them is one, plain `evaluate` records give fixed-crop figures under
+their condition (clean, a device chain, noise...).
 """
 
 from __future__ import annotations
@@ -14,28 +16,35 @@ from serapp.atomic import write_text
 from serapp.errors import SerappError
 
 from .jsonfile import read_json
-from .tables import PRODUCT_HEADER, markdown, product_row
+from .tables import CONDITION_HEADER, PRODUCT_HEADER, condition_row, markdown, product_row
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("records", nargs="+", metavar="NAME=METRICS.json", help="evaluate --product records")
+    parser.add_argument("records", nargs="+", metavar="NAME=METRICS.json",
+                        help="evaluate --product records, or plain evaluate records (fixed crops under a condition)")
     parser.add_argument("--out", type=Path, default=None, help="write the table here (default: print it)")
     parser.add_argument("--rows", default=PRODUCT_HEADER[0],
                         help="what the rows are: the first column's header (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
-    rows, scored = [], set()
+    records, scored = [], set()
     for item in args.records:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise SerappError(f"Give each record as NAME=PATH, got {item!r}.")
         record = read_json(Path(path), "record")
-        rows.append(product_row(name, record))
+        records.append((name, record))
         scored.add((record.get("part"), json.dumps(sorted(record.get("speakers") or []))))
     if len(scored) > 1:
         raise SerappError("These records score different speakers; a table of them would compare different people.")
-    table = markdown([args.rows, *PRODUCT_HEADER[1:]], rows, align="l" + "r" * (len(PRODUCT_HEADER) - 2) + "l")
+    if any("product_path" in r for _, r in records) or not all("condition" in r for _, r in records):
+        rows = [product_row(name, record) for name, record in records]
+        header, align = PRODUCT_HEADER, "l" + "r" * (len(PRODUCT_HEADER) - 2) + "l"
+    else:
+        rows = [condition_row(name, record) for name, record in records]
+        header, align = CONDITION_HEADER, "ll" + "r" * (len(CONDITION_HEADER) - 2)
+    table = markdown([args.rows, *header[1:]], rows, align=align)
     if args.out is None:
         print(table, end="")
     else:

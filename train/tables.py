@@ -20,6 +20,8 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 # (``ReplayScore.final_right``; records from before it was measured show a dash).
 PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA", "live: speech updates right",
                                    "live ceiling", "switches per utterance", "late-pause speech", "live truth")
+# The columns of `serapp-train table` for plain `evaluate` records (fixed crops under one condition each).
+CONDITION_HEADER: tuple[str, ...] = ("model", "condition", "clips", "accuracy", "macro-F1", "UAR")
 # What a record's live truth rule (``replay_settings.truth``, see serapp_train.productpath) means, in a table and in a
 # sentence; records from before the rule was recorded used the clip's trimmed span (decision 0014).
 TRUTH_RULES: dict[str, tuple[str, str]] = {
@@ -55,6 +57,15 @@ def product_row(name: str, record: dict[str, Any]) -> list[str]:
                 TRUTH_RULES[truth][0] if truth in TRUTH_RULES else truth]
     except (KeyError, TypeError) as exc:
         raise SerappError(f"{name}: not an `evaluate --product` record (no {exc}).") from exc
+
+
+def condition_row(name: str, record: dict[str, Any]) -> list[str]:
+    """One :data:`CONDITION_HEADER` row from a plain ``evaluate`` ``metrics.json`` (fixed crops, one condition)."""
+    try:
+        return [name, record["condition"], str(record["n"]), pct(record["accuracy"]), f"{record['macro_f1']:.3f}",
+                pct(record["uar"])]
+    except (KeyError, TypeError) as exc:
+        raise SerappError(f"{name}: not an `evaluate` record (no {exc}).") from exc
 
 
 def corpus_table(m: dict[str, Any]) -> list[str]:
