@@ -59,6 +59,29 @@ def test_export_command_writes_a_served_model(corpora: Path, tmp_path: Path,
     assert "agree on 3 held-out clips" in capsys.readouterr().out
 
 
+def test_export_fp16_stores_large_weights_as_float16_and_answers_as_the_float_model(
+        corpora: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import onnx
+    from onnx import TensorProto
+
+    from serapp.engine.model import load_model
+
+    spec = tiny_spec(FeatureSpec(kind="frames"))
+    run = _run_folder(tmp_path / "run-1", spec)
+    assert main(["export", str(run), "--root", str(corpora), "--parity-clips", "3", "--fp16"]) == 0
+    full, half = run / "model.onnx", run / "model-fp16.onnx"
+    assert "model-fp16.onnx" in capsys.readouterr().out
+    types = {i.name: i.data_type for i in onnx.load(str(half)).graph.initializer}
+    assert TensorProto.FLOAT16 in types.values()
+    assert half.stat().st_size < 0.75 * full.stat().st_size  # the large weights take half the bytes
+    a, b = load_model(full), load_model(half)
+    assert b.info.labels == a.info.labels and b.info.spec == a.info.spec and "float16" in b.info.notes
+    x = np.random.default_rng(0).standard_normal((4, *spec.shape)).astype(np.float32)
+    pa, pb = a.predict(x), b.predict(x)
+    assert pb.dtype == np.float32 and np.abs(pa - pb).max() < 1e-2  # the weights' rounding only
+    assert not np.array_equal(pa, pb)  # ... which is there: the copy did change the weights
+
+
 def test_export_command_names_missing_run_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "run").mkdir()
     assert main(["export", str(tmp_path / "run")]) == 2

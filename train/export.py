@@ -12,7 +12,7 @@ applies ``info.temperature``. ONNX is a protobuf of operators and weights: loadi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,6 +145,36 @@ def export_onnx(model: keras.Model, info: ModelInfo, path: Path, parity_inputs: 
     return path
 
 
+def _probabilities(path: Path, inputs: np.ndarray) -> np.ndarray:
+    """The model at ``path``'s first output on ``inputs`` (one intra-op thread, CPU)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: np.asarray(inputs, np.float32)})[0]
+
+
+def _smaller_copy(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarray, what: str,
+                  write: Callable[[Path], Any]) -> float:
+    """Write a smaller copy of ``src`` to ``dst`` with ``write(tmp)``, give it ``info`` as metadata with notes that
+    say ``what`` was done to its weights, and return the largest absolute probability difference from ``src`` on
+    ``parity_inputs``. Atomic; :class:`SerappError` when the copy or its check fails."""
+    import onnx
+
+    with replacing(Path(dst)) as tmp:
+        try:
+            write(tmp)
+            proto = onnx.load(str(tmp))
+            del proto.metadata_props[:]
+            onnx.helper.set_model_props(proto, dataclasses.replace(info, notes=f"{info.notes}; {what}").to_metadata())
+            tmp.write_bytes(proto.SerializeToString())
+            diff = float(np.max(np.abs(_probabilities(tmp, parity_inputs) - _probabilities(Path(src), parity_inputs))))
+        except Exception as exc:  # onnxruntime's and onnx's own types; the copy is unusable
+            raise SerappError(f"Could not write {dst} ({what}): {exc}") from exc
+    return diff
+
+
 def quantize_int8(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarray) -> float:
     """Write ``src`` (an exported float32 model) to ``dst`` with its weights quantised to int8 (onnxruntime's
     dynamic quantisation: MatMul and Gemm weights stored as int8, activations quantised per call), with ``info``
@@ -155,28 +185,45 @@ def quantize_int8(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarr
     speakers to say (``serapp-train evaluate --model DST --split RUN/split.json --part val``), not this check.
     Atomic like :func:`export_onnx`; :class:`SerappError` when quantisation or the quantised model fails.
     """
-    import onnx
-    import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    def run(path: Path) -> np.ndarray:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return session.run(None, {session.get_inputs()[0].name: np.asarray(parity_inputs, np.float32)})[0]
+    return _smaller_copy(src, dst, info, parity_inputs, "weights quantised to int8 (dynamic)",
+                         lambda tmp: quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8))
 
-    with replacing(Path(dst)) as tmp:
-        try:
-            quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QInt8)
-            proto = onnx.load(str(tmp))
-            del proto.metadata_props[:]
-            int8_info = dataclasses.replace(info, notes=f"{info.notes}; weights quantised to int8 (dynamic)")
-            onnx.helper.set_model_props(proto, int8_info.to_metadata())
-            tmp.write_bytes(proto.SerializeToString())
-            diff = float(np.max(np.abs(run(tmp) - run(Path(src)))))
-        except Exception as exc:  # onnxruntime's and onnx's own types; the quantised file is unusable
-            raise SerappError(f"Could not quantise {src} to int8: {exc}") from exc
-    return diff
+
+# Float32 weights with fewer elements stay as they are: biases and norms are small, and halving them saves nothing.
+FLOAT16_MIN_ELEMENTS = 1024
+
+
+def store_float16(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarray) -> float:
+    """Write ``src`` (an exported float32 model) to ``dst`` with its large weights stored as float16, each cast
+    back to float32 by a ``Cast`` node, so the arithmetic stays float32 (onnxruntime folds the casts once, when the
+    session starts; the CPU has few float16 kernels): half the size, with answers that differ only by the weights'
+    rounding. ``info`` and the return value as :func:`quantize_int8`'s."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def write(tmp: Path) -> None:
+        proto = onnx.load(str(src))
+        graph = proto.graph
+        casts, kept = [], []
+        for init in graph.initializer:
+            if init.data_type == TensorProto.FLOAT and int(np.prod(init.dims)) >= FLOAT16_MIN_ELEMENTS:
+                half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), f"{init.name}__f16")
+                kept.append(half)
+                casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
+                                              name=f"{init.name}__to_f32"))
+            else:
+                kept.append(init)
+        del graph.initializer[:]
+        graph.initializer.extend(kept)
+        nodes = [*casts, *graph.node]
+        del graph.node[:]
+        graph.node.extend(nodes)
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+
+    return _smaller_copy(src, dst, info, parity_inputs, "weights stored as float16 (float32 arithmetic)", write)
 
 
 def model_info(config: TrainConfig, labels: Sequence[str], corpora: Sequence[str], split: dict[str, Any],

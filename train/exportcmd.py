@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8", action="store_true",
                         help="also write OUT's stem + '-int8.onnx' with int8 weights (check it on validation "
                              "speakers with `serapp-train evaluate` before using it)")
+    parser.add_argument("--fp16", action="store_true",
+                        help="also write OUT's stem + '-fp16.onnx' with its weights stored as float16 (half the size, "
+                             "float32 arithmetic)")
     parser.add_argument("--onto", type=Path, default=None, metavar="MODEL.onnx",
                         help="for a run trained with speaker_adaptation: attach its head to this exported model (same "
                              "features and labels; its own answers stay as they are), writing an adaptable model to "
@@ -32,15 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.onto is not None:
         return _attach(args)
-    done = export_run(args.run_dir, args.out, name=args.name, int8=args.int8, root=args.root,
+    done = export_run(args.run_dir, args.out, name=args.name, int8=args.int8, fp16=args.fp16, root=args.root,
                       parity_clips=args.parity_clips, atol=args.atol)
     info, out = done.info, done.path
     print(f"wrote {out} ({info.family}, labels {', '.join(info.labels)}, T = {info.temperature:.2f}); "
           f"Keras and onnxruntime agree on {done.parity_clips} held-out clips")
-    if done.int8_path is not None:
-        small = done.int8_path
-        print(f"wrote {small} ({small.stat().st_size / 1e6:.1f} MB against {out.stat().st_size / 1e6:.1f} MB); "
-              f"largest probability change on {done.parity_clips} held-out clips {done.int8_diff:.3f}")
+    for small, diff in ((done.int8_path, done.int8_diff), (done.fp16_path, done.fp16_diff)):
+        if small is not None:
+            print(f"wrote {small} ({small.stat().st_size / 1e6:.1f} MB against {out.stat().st_size / 1e6:.1f} MB); "
+                  f"largest probability change on {done.parity_clips} held-out clips {diff:.3g}")
     return 0
 
 
@@ -49,9 +52,9 @@ def _attach(args: argparse.Namespace) -> int:
 
     from .adaptable import attach_run
 
-    if args.out is None or args.int8 or args.name is not None:
-        raise SerappError("--onto writes one adaptable model: give --out, and no --int8 or --name (the base model's "
-                          "weights and name are kept).")
+    if args.out is None or args.int8 or args.fp16 or args.name is not None:
+        raise SerappError("--onto writes one adaptable model: give --out, and no --int8, --fp16 or --name (the base "
+                          "model's weights and name are kept).")
     done = attach_run(args.run_dir, args.onto, args.out, root=args.root, parity_clips=args.parity_clips,
                       atol=args.atol)
     print(f"wrote {done.path} ({done.path.stat().st_size / 1e6:.1f} MB): {args.onto.name} adapting to its speaker "

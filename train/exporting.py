@@ -9,6 +9,7 @@ and the parity check runs on real clips of the run's held-out speakers.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +27,16 @@ RUN_FILES = (CONFIG, LABELS, SPEC, SPLIT, METRICS, MODEL_KERAS)
 
 @dataclass(frozen=True)
 class Exported:
-    """What :func:`export_run` wrote: the ONNX file and its metadata, the number of parity clips, and the int8 copy
-    with its largest probability change (None without one)."""
+    """What :func:`export_run` wrote: the ONNX file and its metadata, the number of parity clips, and the int8 and
+    float16 copies with their largest probability changes (None without them)."""
 
     path: Path
     info: ModelInfo
     parity_clips: int
     int8_path: Path | None = None
     int8_diff: float | None = None
+    fp16_path: Path | None = None
+    fp16_diff: float | None = None
 
 
 def read_run(run_dir: Path) -> RunFolder:
@@ -68,10 +71,11 @@ def parity_features(run: RunFolder, root: Path, n: int) -> tuple[Any, tuple[str,
 
 
 def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = None, int8: bool = False,
-               root: Path | None = None, parity_clips: int = 8, atol: float = 1e-4) -> Exported:
+               fp16: bool = False, root: Path | None = None, parity_clips: int = 8, atol: float = 1e-4) -> Exported:
     """Export ``run_dir``'s ``model.keras`` to ``out`` (default: the run's ``model.onnx``), named ``name`` in its
-    metadata (default: the run id); with ``int8`` also ``<out stem>-int8.onnx`` with int8 weights. ``root``: the
-    corpora for the parity clips (default: :func:`serapp.paths.corpora_root`)."""
+    metadata (default: the run id); with ``int8`` also ``<out stem>-int8.onnx`` with int8 weights, with ``fp16``
+    also ``<out stem>-fp16.onnx`` with float16 weights. ``root``: the corpora for the parity clips (default:
+    :func:`serapp.paths.corpora_root`)."""
     import serapp_train.nets
     import serapp_train.whisper.classifier  # noqa: F401  (and the Whisper head's)
 
@@ -94,9 +98,13 @@ def export_run(run_dir: Path, out: Path | None = None, *, name: str | None = Non
                       name or folder.run_id, "exported from the run's checkpoint")
     path = export_onnx(served_model(config, model), info, out or folder.model_path, inputs,
                        atol=atol, extra_metadata=run_metadata(run_dir))  # a distilled run's teachers travel with it
-    if not int8:
-        return Exported(path, info, len(inputs))
-    from .export import quantize_int8
+    from .export import quantize_int8, store_float16
 
-    small = path.with_name(f"{path.stem}-int8.onnx")
-    return Exported(path, info, len(inputs), small, quantize_int8(path, small, info, inputs))
+    done = Exported(path, info, len(inputs))
+    if int8:
+        small = path.with_name(f"{path.stem}-int8.onnx")
+        done = dataclasses.replace(done, int8_path=small, int8_diff=quantize_int8(path, small, info, inputs))
+    if fp16:
+        half = path.with_name(f"{path.stem}-fp16.onnx")
+        done = dataclasses.replace(done, fp16_path=half, fp16_diff=store_float16(path, half, info, inputs))
+    return done
