@@ -48,6 +48,7 @@ def test_replay_counts_right_updates_switches_and_late_pause_speech() -> None:
     # by time since speech began: 1.25 (0.25 s in) in the first half second, 1.75 and 6.5 (0.5 s in) in the
     # second, 2.25 and 2.75 in 1-2 s; [updates, right live, right had the final answer been shown]
     assert c.by_start.tolist() == [[1, 0, 1], [2, 1, 1], [2, 2, 2], [0, 0, 0]]
+    assert c.utterances == [[4, 2], [1, 1]]  # [updates, right] of each true utterance
 
 
 def test_conversations_hold_each_clip_once_with_pauses(sample_clips: list[Path]) -> None:
@@ -97,6 +98,11 @@ def test_live_replay_runs_clips_through_the_real_time_engine(onnx_model_path: Pa
     assert n.sum() > 0 and n[0] > 0
     for column, overall in ((3, score.speech_right), (4, score.final_right)):
         assert np.dot(n, [row[column] for row in score.since_start]) / n.sum() == pytest.approx(overall)
+    # each utterance's counts, in order, add up to the share; its interval holds it
+    per = np.array(score.per_utterance)
+    assert per.shape == (score.utterances, 2) and per[:, 0].sum() == n.sum()
+    assert per[:, 1].sum() / per[:, 0].sum() == pytest.approx(score.speech_right)
+    assert score.speech_right_ci[0] <= score.speech_right <= score.speech_right_ci[1]
 
 
 def test_a_switch_margin_names_fewer_emotions_per_utterance(sample_clips: list[Path]) -> None:

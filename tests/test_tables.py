@@ -71,3 +71,30 @@ def test_plain_records_give_fixed_crop_figures_under_their_condition(tmp_path: P
 
         args = build_parser().parse_args(["table", f"p={product}", f"a={tmp_path / 'a.json'}"])
         args.run(args)
+
+
+def test_records_that_replayed_the_same_utterances_get_a_paired_comparison(tmp_path: Path) -> None:
+    def record(path: Path, rights: list[int], updates: list[int] | None = None) -> str:
+        n = updates or [8] * len(rights)
+        replay = {"speech_right": sum(rights) / sum(n), "switches_per_utterance": 0.5, "late_pause_speech": 0.0,
+                  "final_right": 0.6, "speech_right_ci": [0.3, 0.5],
+                  "per_utterance": [list(p) for p in zip(n, rights, strict=True)]}
+        path.write_text(json.dumps({"part": "val", "speakers": ["c:1"], "product_path": {
+            "fixed_crop_ua": 0.6, "file_analysis_ua": 0.6, "replay": replay, "replay_settings": {"truth": "speech"}}}))
+        return str(path)
+
+    base = record(tmp_path / "a.json", [4] * 40)
+    better = record(tmp_path / "b.json", [8] * 40)  # every utterance right throughout: surely better
+    same = record(tmp_path / "c.json", [3, 5] * 20)  # as many right, spread otherwise: no difference to claim
+    out = tmp_path / "t.md"
+    assert main(["table", f"base={base}", f"better={better}", f"same={same}", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].endswith("| live vs first row (95 % interval) |")
+    assert lines[2].startswith("| base | 60.0 % | 60.0 % | 50.0 % (30.0–50.0) | 60.0 % |")
+    assert lines[2].endswith("| reference |") and lines[3].endswith("| +50.0 (+50.0 to +50.0) |")
+    low, high = (float(v) for v in lines[4].split("(")[-1].rstrip(" |)").split(" to "))
+    assert lines[4].startswith("| same |") and low < 0 < high
+    # other utterances (another update count somewhere): no paired column, the rows are still shown
+    other = record(tmp_path / "d.json", [4] * 40, updates=[8] * 39 + [9])
+    assert main(["table", f"base={base}", f"other={other}", "--out", str(out)]) == 0
+    assert "live vs first row" not in out.read_text()

@@ -175,7 +175,8 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
     print(f"fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} ({analysed.ua - fixed_ua:+.1%}, "
           f"{analysed.no_speech} of {analysed.clips} clips without speech found)")
     print(f"live replay ({replay.conversations} conversations, {replay.utterances} utterances, "
-          f"{replay.seconds / 60:.0f} min): speech updates right {replay.speech_right:.1%} (an emotion shown on "
+          f"{replay.seconds / 60:.0f} min): speech updates right {replay.speech_right:.1%} (95 % interval over "
+          f"utterances {replay.speech_right_ci[0]:.1%}-{replay.speech_right_ci[1]:.1%}; an emotion shown on "
           f"{replay.shown:.1%}), {replay.switches_per_utterance:.2f} switches per utterance, "
           f"{replay.late_pause_speech:.1%} of updates >= {productpath.LATE_PAUSE_S:g} s into a pause called speech, "
           f"{replay.updates_per_s:.2f} updates per second")

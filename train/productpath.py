@@ -39,7 +39,7 @@ from serapp.engine.summary import summarize
 from serapp.errors import SerappError
 
 from .corpora import Clip
-from .metrics import uar
+from .metrics import share_interval, uar
 
 # The live replay's pauses between utterances (s), drawn uniformly: the range of a relaxed conversation.
 PAUSE_S = (2.0, 8.0)
@@ -227,7 +227,10 @@ class ReplayScore:
     holds once the utterance ends) would have got right, had it been shown from the first update: what a display
     that knew the whole utterance at once would score, the ceiling of a live display of this model.
     ``since_start``: per span of :data:`SINCE_START_S` (time since the utterance's speech began), ``[from_s, to_s,
-    updates, speech_right, final_right]``."""
+    updates, speech_right, final_right]``. ``speech_right_ci``: a 95 % bootstrap interval of ``speech_right``
+    over utterances (:func:`serapp_train.metrics.share_interval`); ``per_utterance``: each true utterance's
+    ``[updates, right]`` in replay order, so that two models replayed on the same clips can be compared utterance
+    by utterance (:func:`serapp_train.metrics.paired_difference_interval`)."""
 
     speech_right: float
     shown: float
@@ -239,9 +242,12 @@ class ReplayScore:
     updates_per_s: float
     final_right: float
     since_start: list[list[float]]
+    speech_right_ci: list[float]
+    per_utterance: list[list[int]]
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        out["speech_right_ci"] = [round(v, 6) for v in self.speech_right_ci]
         out["since_start"] = [[lo, None if hi == float("inf") else hi, int(n), round(r, 6), round(f, 6)]
                               for lo, hi, n, r, f in self.since_start]
         return out
@@ -253,7 +259,7 @@ class ReplayCounts:
     ``right`` of them showing the truth, ``shown`` showing any emotion, ``final_right`` whose utterance's final
     answer is the truth, ``switches`` of the shown emotion; ``late`` updates at least ``LATE_PAUSE_S`` into a
     pause, ``late_speech`` of them saying speech; per span of :data:`SINCE_START_S`, ``by_start`` ``(n_spans, 3)``:
-    updates, right, final right."""
+    updates, right, final right; ``utterances``: each true utterance's ``[updates, right]``, in order."""
 
     speech: int = 0
     right: int = 0
@@ -264,6 +270,7 @@ class ReplayCounts:
     late_speech: int = 0
     by_start: np.ndarray = dataclasses.field(
         default_factory=lambda: np.zeros((len(SINCE_START_S) - 1, 3), np.int64))
+    utterances: list[list[int]] = dataclasses.field(default_factory=list)
 
     def __iadd__(self, other: ReplayCounts) -> ReplayCounts:
         for f in dataclasses.fields(self):
@@ -289,6 +296,7 @@ def score_replay(results: Sequence[EmotionResult], truth: Sequence[tuple[float, 
         counts.speech += len(inside)
         counts.right += sum(right)
         counts.final_right += len(inside) * (final == label)
+        counts.utterances.append([len(inside), int(sum(right))])
         spans = np.searchsorted(SINCE_START_S, [r.t - start for r in inside], side="right") - 1
         np.add.at(counts.by_start, (spans, 0), 1)
         np.add.at(counts.by_start, (spans, 1), right)
@@ -340,6 +348,7 @@ def live_replay(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig 
     c = totals
     since = [[lo, hi, int(n), r / max(1, n), f / max(1, n)]
              for lo, hi, (n, r, f) in zip(SINCE_START_S, SINCE_START_S[1:], c.by_start, strict=False)]
+    interval = list(share_interval(np.array(c.utterances))) if c.speech else [0.0, 0.0]
     return ReplayScore(c.right / max(1, c.speech), c.shown / max(1, c.speech), c.switches / max(1, n_utt),
                        c.late_speech / max(1, c.late), n_utt, len(convs), seconds, updates / max(seconds, 1e-9),
-                       c.final_right / max(1, c.speech), since)
+                       c.final_right / max(1, c.speech), since, interval, c.utterances)

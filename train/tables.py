@@ -5,6 +5,7 @@ Figures in documents come from records through these functions, never typed (``s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,8 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("all", "accuracy", 0.76), ("all", "macro_f1", 0.75),
 )
 # The columns of `serapp-train table`: one `evaluate --product` record per row.
-# "live ceiling": the share the engine's final answer for each utterance would get shown from its first update
+# "live: speech updates right" carries its 95 % interval over utterances where the record has one. "live ceiling":
+# the share the engine's final answer for each utterance would get shown from its first update
 # (``ReplayScore.final_right``; records from before it was measured show a dash).
 PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA", "live: speech updates right",
                                    "live ceiling", "switches per utterance", "late-pause speech", "live truth")
@@ -52,11 +54,38 @@ def product_row(name: str, record: dict[str, Any]) -> list[str]:
         replay = pp["replay"]
         truth = pp["replay_settings"].get("truth", "trim")
         ceiling = pct(replay["final_right"]) if "final_right" in replay else "–"
-        return [name, pct(pp["fixed_crop_ua"]), pct(pp["file_analysis_ua"]), pct(replay["speech_right"]), ceiling,
+        live = pct(replay["speech_right"])
+        if "speech_right_ci" in replay:  # records since the interval was measured
+            low, high = replay["speech_right_ci"]
+            live += f" ({100 * low:.1f}–{100 * high:.1f})"
+        return [name, pct(pp["fixed_crop_ua"]), pct(pp["file_analysis_ua"]), live, ceiling,
                 f"{replay['switches_per_utterance']:.2f}", pct(replay["late_pause_speech"]),
                 TRUTH_RULES[truth][0] if truth in TRUTH_RULES else truth]
     except (KeyError, TypeError) as exc:
         raise SerappError(f"{name}: not an `evaluate --product` record (no {exc}).") from exc
+
+
+# The column `serapp-train table` adds when every record replayed the same utterances (``replay.per_utterance``):
+# each row's live share less the first row's, with a paired 95 % interval (the first row is the reference).
+PAIRED_HEADER = "live vs first row (95 % interval)"
+
+
+def paired_column(records: Sequence[dict[str, Any]]) -> list[str] | None:
+    """:data:`PAIRED_HEADER`'s cells for ``evaluate --product`` records, or None unless there are two or more and
+    all replayed the same utterances: as many, each with as many updates (the same clips in the same conversations;
+    the update grid does not depend on the model)."""
+    from .metrics import paired_difference_interval
+
+    counts = [r["product_path"]["replay"].get("per_utterance") for r in records]
+    if len(counts) < 2 or any(c is None for c in counts) or len({json.dumps([n for n, _ in c]) for c in counts}) > 1:
+        return None
+    first = counts[0]
+    cells = ["reference"]
+    for record, c in zip(records[1:], counts[1:], strict=True):
+        diff = record["product_path"]["replay"]["speech_right"] - records[0]["product_path"]["replay"]["speech_right"]
+        low, high = paired_difference_interval(first, c)
+        cells.append(f"{100 * diff:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})")
+    return cells
 
 
 def condition_row(name: str, record: dict[str, Any]) -> list[str]:
