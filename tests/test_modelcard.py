@@ -114,10 +114,12 @@ def test_product_path_checks_are_the_records_figures_against_the_targets() -> No
     assert cardata.product_path({"product_path": PRODUCT}, Path("x"), {"augment": {"p_partial": 0.5}}).partial_training
     # the live ceiling is a row of records that measured it, without a target; older records have no such row
     assert "final_right" not in checks
-    ceiling = {**PRODUCT, "replay": {**PRODUCT["replay"], "final_right": 0.66}}
+    ceiling = {**PRODUCT, "replay": {**PRODUCT["replay"], "final_right": 0.66, "speech_right_ci": [0.52, 0.69]}}
     later = {c.measure: c for c in cardata.product_path({"product_path": ceiling}, Path("x"), {"augment": {}}).checks}
     assert later["final_right"].value == 0.66 and later["final_right"].target is None
     assert "| live ceiling: speech updates the utterance's final answer gets right | 66.0 % |" in \
+        cardrender.product_table(cardata.product_path({"product_path": ceiling}, Path("x"), {"augment": {}}))
+    assert "| live: speech updates right | 61.0 % (95 % interval over utterances 52.0–69.0 %) | ≥ 60.0 % |" in \
         cardrender.product_table(cardata.product_path({"product_path": ceiling}, Path("x"), {"augment": {}}))
 
 

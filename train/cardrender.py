@@ -82,11 +82,13 @@ def product_table(pp: ProductPath) -> str:
     settings = pp.record["replay_settings"]
     checks = {c.measure: c for c in pp.checks}
     gap = pp.record["file_analysis_ua"] - pp.record["fixed_crop_ua"]
+    ci = pp.record["replay"].get("speech_right_ci")  # records since the interval was measured
+    interval = "" if ci is None else f" (95 % interval over utterances {100 * ci[0]:.1f}–{100 * ci[1]:.1f} %)"
     shown = {
         "fixed_crop_ua": ("UA, fixed crops (as in training)", pct, ""),
         "file_analysis_ua": ("UA, file analysis (`serapp analyze`)", lambda v: f"{pct(v)} ({gap * 100:+.1f} points)",
                              lambda t: f"within {t * 100:g} point of fixed crops"),
-        "speech_right": ("live: speech updates right", pct, lambda t: f"≥ {pct(t)}"),
+        "speech_right": ("live: speech updates right", lambda v: pct(v) + interval, lambda t: f"≥ {pct(t)}"),
         "shown": ("live: speech updates showing an emotion", pct, ""),
         "final_right": ("live ceiling: speech updates the utterance's final answer gets right", pct, ""),
         "switches_per_utterance": ("live: top-emotion switches per utterance", lambda v: f"{v:.2f}",
