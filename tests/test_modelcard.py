@@ -123,6 +123,18 @@ def test_product_path_checks_are_the_records_figures_against_the_targets() -> No
         cardrender.product_table(cardata.product_path({"product_path": ceiling}, Path("x"), {"augment": {}}))
 
 
+
+def test_the_product_path_section_shows_the_live_figure_when_the_record_has_one(tmp_path: Path) -> None:
+    run = tmp_path / "docs" / "models" / "x"
+    card = tmp_path / "docs" / "model-card.md"
+    (run / "product-path").mkdir(parents=True)
+    assert cardata.product_path({"product_path": PRODUCT}, run, {"augment": {}}, card).figure_link is None
+    (run / "product-path" / "live-by-time.png").write_bytes(b"\x89PNG")
+    pp = cardata.product_path({"product_path": PRODUCT}, run, {"augment": {}}, card)
+    assert pp.figure_link == "models/x/product-path/live-by-time.png"
+    assert "](models/x/product-path/live-by-time.png)" in cardrender.product_path_section(pp)
+
+
 def test_targets_are_read_from_the_metrics() -> None:
     checks = {name: (threshold, value) for name, threshold, value in target_checks(METRICS)}
     assert checks["crema-d uar"] == (0.70, METRICS["per_corpus"]["crema-d"]["uar"])

@@ -150,6 +150,9 @@ def test_evaluate_scores_the_product_path_with_other_engine_settings(onnx_model_
     assert records["late"]["engine"] == {**AnalyzerConfig().to_dict(), "min_speech_s": 1.5}
     # an utterance must hold 1.5 s of speech before it begins: later onsets, fewer updates showing an emotion
     assert records["late"]["replay"]["shown"] < records["defaults"]["replay"]["shown"]
+    # beside each record, the live shares by time since speech began as a figure (a real PNG)
+    figure = tmp_path / "defaults" / "live-by-time.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 5000
 
 
 def test_evaluate_refuses_engine_settings_it_cannot_use(onnx_model_path: Path, tmp_path: Path,

@@ -163,6 +163,7 @@ class ProductPath:
     checks: tuple[ProductCheck, ...]
     command: str
     partial_training: bool
+    figure_link: str | None = None  # the live shares by time since speech began, where the record has the figure
 
 
 @dataclass(frozen=True)
@@ -434,9 +435,13 @@ def crossval(folder: Path, shipped: dict[str, Any], out: Path) -> Crossval:
         teachers=len(config.get("teachers") or []), differs=folds_differ(shipped, config))
 
 
-def product_path(record: dict[str, Any], run_dir: Path, config: dict[str, Any]) -> ProductPath:
+def product_path(record: dict[str, Any], run_dir: Path, config: dict[str, Any], out: Path | None = None
+                 ) -> ProductPath:
     """The checks of an ``evaluate --product`` ``metrics.json`` written to ``run_dir``/product-path for the run
-    whose ``config.json`` is ``config``, against :data:`PRODUCT_TARGETS`."""
+    whose ``config.json`` is ``config``, against :data:`PRODUCT_TARGETS`; with ``out`` (the card's path), the
+    link to the figure written beside the record, if it is there."""
+    from .productpath import LIVE_FIGURE
+
     pp = record["product_path"]
     replay, t = pp["replay"], PRODUCT_TARGETS
     gap = pp["file_analysis_ua"] - pp["fixed_crop_ua"]
@@ -458,7 +463,9 @@ def product_path(record: dict[str, Any], run_dir: Path, config: dict[str, Any]) 
     named = "" if scored.name == DEFAULT_MODEL_NAME else f"--model {from_checkout(scored)} "  # default: the bundled one
     command = (f"serapp-train evaluate {named}--split {run_dir.as_posix()}/split.json --part test --product "
                f"--out {run_dir.as_posix()}/product-path")
-    return ProductPath(pp, checks, command, bool((config.get("augment") or {}).get("p_partial")))
+    figure = run_dir / "product-path" / LIVE_FIGURE
+    link = relative(figure, out) if out is not None and figure.exists() else None
+    return ProductPath(pp, checks, command, bool((config.get("augment") or {}).get("p_partial")), link)
 
 
 def teachers(model_path: Path, run_dir: Path, config: dict[str, Any], split: dict[str, Any]) -> Teachers | None:
@@ -558,7 +565,7 @@ def collect(run_dir: Path, model: OnnxModel, root: Path, out: Path, *, command: 
         confusion_link=relative(out.parent / f"{out.stem}-confusion.png", out),
         curves_link=relative(curves, out) if curves.exists() else None,
         crossval=crossval(crossval_dir, config, out) if crossval_dir else None,
-        product_path=product_path(product, run_dir, config) if product is not None else None,
+        product_path=product_path(product, run_dir, config, out) if product is not None else None,
         adaptation=adaptation(adapting, run_dir, out) if adapting is not None else None,
         teachers=teacher_checks, selection=chosen, notes=notes, command=command, run_name=run_dir.name,
         written_by=written_by)

@@ -139,7 +139,8 @@ def product_path_section(pp: ProductPath) -> str:
                     "utterance it is still often wrong" if pp.partial_training else
                     "trained on whole clips: early in an utterance it is often wrong"),
         no_speech=record["file_analysis_no_speech"], command=pp.command,
-        truth=TRUTH_RULES[settings.get("truth", "trim")][1])
+        truth=TRUTH_RULES[settings.get("truth", "trim")][1],
+        figure="" if pp.figure_link is None else "\n\n" + fill("live_figure", link=pp.figure_link).strip())
 
 
 def adaptation_section(a: Adaptation) -> str:

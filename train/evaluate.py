@@ -6,7 +6,8 @@ come from corpus folders (:func:`serapp_train.corpora.scan`) or a CSV manifest, 
 speakers (e.g. a test fold).
 Robustness: ``--noise-snr`` adds white or pink (babble-like) noise at an SNR and ``--gain-db`` scales the
 level, both on the prepared window the model sees (after trimming and fixing the length), with the same
-functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`` to ``--out``.
+functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`` to ``--out`` (with ``--product``
+also :data:`serapp_train.productpath.LIVE_FIGURE`).
 """
 
 from __future__ import annotations
@@ -141,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
         summary["adaptation"] = adaptation(model, scored, args.session_clips, args.seed, engine)
     if args.product or args.adapt:
         write_json(args.out / "metrics.json", summary)
+    if args.product:
+        from .productpath import LIVE_FIGURE
+
+        figure = metrics.plot_live_by_time(summary["product_path"]["replay"]["since_start"],
+                                           args.out / LIVE_FIGURE, f"{model.path.name}, {args.part} speakers")
+        print(f"wrote {figure}")
     if args.adapt:
         from serapp.atomic import write_text
 

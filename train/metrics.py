@@ -301,6 +301,33 @@ def plot_confusion(cm: np.ndarray, labels: Sequence[str], path: Path, title: str
     return _save(fig, Path(path))
 
 
+def plot_live_by_time(since_start: Sequence[Sequence[float | None]], path: Path, title: str = "") -> Path:
+    """Save the live replay's shares by time since speech began as a PNG: per span (``[from_s, to_s, updates,
+    live_right, final_right]`` rows, ``to_s`` None for the last, open span), the share of speech updates the live
+    display got right beside the share its final answer for the utterance would have got right shown from the
+    start (the ceiling), with each span's update count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in since_start if r[2]]
+    names = [f"{r[0]:g}-{r[1]:g} s" if r[1] is not None else f"{r[0]:g} s on" for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    for offset, column, label, colour in ((-0.2, 3, "live display", "#3b75af"),
+                                          (0.2, 4, "final answer, shown from the start", "#c9c9c9")):
+        values = [100 * float(r[column]) for r in rows]
+        bars = ax.bar(x + offset, values, width=0.4, label=label, color=colour)
+        ax.bar_label(bars, fmt="%.0f%%", fontsize=8)
+    ax.set_xticks(x, [f"{n}\n{int(r[2])} updates" for n, r in zip(names, rows, strict=True)])
+    ax.set(ylim=(0, 100), ylabel="speech updates right (%)", xlabel="time since the utterance's speech began",
+           title=title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_history(history: dict[str, Sequence[float]], path: Path) -> Path:
     """Save loss and accuracy per epoch (training and ``val_`` curves) as a PNG."""
     import matplotlib

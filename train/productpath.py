@@ -60,6 +60,8 @@ TRUTH_FRAME_LENGTH, TRUTH_HOP_LENGTH = 512, 160  # samples at 16 kHz: the frames
 TRUTH_RULE = "speech"
 # Blocks the replay's file source delivers: a microphone's typical period.
 REPLAY_BLOCK_S = 0.032
+# The figure `evaluate --product` writes beside its record: the live shares by time since speech began.
+LIVE_FIGURE = "live-by-time.png"
 
 
 def _load(clip: Clip, sample_rate: int) -> np.ndarray | None:
