@@ -285,12 +285,14 @@ def interrupt_first_step(path: Path, runs: Path, corpora: Path) -> subprocess.Co
     while not (scratch.is_dir() and any(scratch.iterdir())) and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         time.sleep(0.2)
-    # Pressed again, as a user would, while the process lives: one SIGINT was once lost in CI (the recipe ran to
-    # its end), most likely swallowed where TensorFlow calls back into Python; the command ignores repeats.
-    for _ in range(24):
+    # Pressed again, as a user would, while the process lives: a SIGINT has been lost in CI (the recipe ran to its
+    # end), most likely swallowed where TensorFlow calls back into Python; the command ignores repeats. Pressed
+    # every second: a tiny recipe's remaining steps take only seconds, and with a press every 5 s it once finished
+    # between a lost press and the next.
+    for _ in range(120):
         process.send_signal(signal.SIGINT)
         try:
-            out, err = process.communicate(timeout=5)
+            out, err = process.communicate(timeout=1)
             break
         except subprocess.TimeoutExpired:
             continue

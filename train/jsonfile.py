@@ -1,5 +1,8 @@
 """JSON records on disk: written indented with sorted keys, atomically; read with an error naming the file.
 
+Lists of numbers (a confusion matrix's rows, a learning curve, a replay's per-utterance counts) are written on one
+line each: one number per line made records several times longer (the repository keeps them, issue 30's bound).
+
 The trainer's one way to write a JSON file (run folders through :class:`serapp_train.runfolder.RunFolder`, reports
 such as ``crossval.json`` directly), so every record has the same layout and no reader ever sees half a file.
 """
@@ -17,9 +20,25 @@ from serapp.errors import SerappError
 
 
 def write_json(path: Path, value: Any) -> Path:
-    """Write ``value`` as indented, key-sorted JSON plus a newline, atomically (numpy scalars and arrays allowed);
-    returns the path written."""
-    return write_text(path, json.dumps(value, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """Write ``value`` as indented, key-sorted JSON plus a newline, atomically (numpy scalars and arrays allowed),
+    lists of numbers on one line; returns the path written."""
+    return write_text(path, dumps(value) + "\n")
+
+
+def dumps(value: Any, indent: int = 2) -> str:
+    """``value`` as :func:`write_json` lays it out: indented by ``indent``, keys sorted, a list of numbers (or
+    None, true, false) on one line. The same JSON values as ``json.dumps``."""
+    return _dumps(json.loads(json.dumps(value, default=_json_default)), indent, 0)
+
+
+def _dumps(value: Any, indent: int, depth: int) -> str:
+    pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {_dumps(value[k], indent, depth + 1)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and value and not all(v is None or isinstance(v, bool | int | float) for v in value):
+        return "[\n" + ",\n".join(inner + _dumps(v, indent, depth + 1) for v in value) + "\n" + pad + "]"
+    return json.dumps(value)
 
 
 def read_json(path: Path, what: str = "run file") -> Any:
