@@ -275,11 +275,20 @@ def tiny_recipe(folder: Path) -> Path:
     return path
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before it starts: SIGINT delivered and not ignored, as for a command typed in a terminal.
+    A test run started in the background by a shell without job control (``pytest ... &``) ignores SIGINT, and its
+    children inherit that: the recipe then never saw the test's Ctrl-C and ran to its end."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_first_step(path: Path, runs: Path, corpora: Path) -> subprocess.CompletedProcess[str]:
     """`serapp-train recipe` in a subprocess, sent SIGINT (Ctrl-C) once its first step's scratch folder holds a run."""
     command = [sys.executable, "-m", "serapp_train", "recipe", str(path), "--runs", str(runs), "--root",
                str(corpora), "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_ctrl_c_as_in_a_terminal)
     scratch = runs / ".scratch-t1"
     deadline = time.monotonic() + 300
     while not (scratch.is_dir() and any(scratch.iterdir())) and time.monotonic() < deadline:
