@@ -16,7 +16,7 @@ from serapp.atomic import write_text
 from serapp.errors import SerappError
 
 from .jsonfile import read_json
-from .tables import CONDITION_HEADER, PAIRED_HEADER, PRODUCT_HEADER, condition_row, markdown, paired_column, product_row
+from .tables import PRODUCT_HEADER, records_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,17 +38,7 @@ def run(args: argparse.Namespace) -> int:
         scored.add((record.get("part"), json.dumps(sorted(record.get("speakers") or []))))
     if len(scored) > 1:
         raise SerappError("These records score different speakers; a table of them would compare different people.")
-    if any("product_path" in r for _, r in records) or not all("condition" in r for _, r in records):
-        rows = [product_row(name, record) for name, record in records]
-        header, align = PRODUCT_HEADER, "l" + "r" * (len(PRODUCT_HEADER) - 2) + "l"
-        paired = paired_column([record for _, record in records])
-        if paired is not None:  # the same utterances replayed for every row: their live shares compared pairwise
-            rows = [[*row, cell] for row, cell in zip(rows, paired, strict=True)]
-            header, align = (*header, PAIRED_HEADER), align + "r"
-    else:
-        rows = [condition_row(name, record) for name, record in records]
-        header, align = CONDITION_HEADER, "ll" + "r" * (len(CONDITION_HEADER) - 2)
-    table = markdown([args.rows, *header[1:]], rows, align=align)
+    table = records_table(records, args.rows)
     if args.out is None:
         print(table, end="")
     else:

@@ -97,6 +97,23 @@ def condition_row(name: str, record: dict[str, Any]) -> list[str]:
         raise SerappError(f"{name}: not an `evaluate` record (no {exc}).") from exc
 
 
+def records_table(records: Sequence[tuple[str, dict[str, Any]]], rows: str = PRODUCT_HEADER[0]) -> str:
+    """One Markdown table of named ``evaluate`` records (``rows``: the first column's header): product-path columns
+    (:data:`PRODUCT_HEADER`, plus :data:`PAIRED_HEADER` where :func:`paired_column` applies) when any record is an
+    ``evaluate --product`` one or any lacks a condition; else fixed-crop figures under each record's condition."""
+    if any("product_path" in r for _, r in records) or not all("condition" in r for _, r in records):
+        cells = [product_row(name, record) for name, record in records]
+        header, align = PRODUCT_HEADER, "l" + "r" * (len(PRODUCT_HEADER) - 2) + "l"
+        paired = paired_column([record for _, record in records])
+        if paired is not None:  # the same utterances replayed for every row: their live shares compared pairwise
+            cells = [[*row, cell] for row, cell in zip(cells, paired, strict=True)]
+            header, align = (*header, PAIRED_HEADER), align + "r"
+    else:
+        cells = [condition_row(name, record) for name, record in records]
+        header, align = CONDITION_HEADER, "ll" + "r" * (len(CONDITION_HEADER) - 2)
+    return markdown([rows, *header[1:]], cells, align=align)
+
+
 def corpus_table(m: dict[str, Any]) -> list[str]:
     """Markdown rows from a metrics dict (``Metrics.to_dict``): per corpus and overall, clips, accuracy,
     macro-F1 and UAR."""
