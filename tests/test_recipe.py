@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 from serapp_train.cli import main
 from serapp_train.config import TrainConfig
-from serapp_train.recipe import Options, attach_base, installed_run, load, parse, plan, run_recipe
+from serapp_train.recipe import (
+    Options,
+    attach_base,
+    installed_records,
+    installed_run,
+    load,
+    parse,
+    plan,
+    run_recipe,
+)
 from serapp_train.runfolder import RunFolder
 
 from serapp.bundle import read_manifest, sha256_file
@@ -218,6 +227,25 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     assert whisper.step("install").needs == ("crowd",)
     assert whisper.step("install").fields["to"] == "assets/models/serapp-default.onnx"
     assert installed_run(whisper, whisper.step("install"), runs) == runs / "whisper"
+
+
+def test_an_install_of_a_crowd_checked_file_copies_the_check_record_beside_the_run_records(tmp_path: Path) -> None:
+    """The bundled file's crowd record in its docs folder is the check that file carries, not an older one."""
+    whisper, runs = load(REPO / "configs/recipes/whisper-default.json"), tmp_path / "runs"
+    for made in ("whisper/config.json", "whisper/metrics.json", "crowd/crowd.json", "crowd/crowd.md",
+                 "whisper-adapted/metrics.json"):
+        (runs / made).parent.mkdir(parents=True, exist_ok=True)
+        (runs / made).write_text(made, encoding="utf-8")
+    docs = Path(whisper.step("install").fields["docs"])
+    pairs = dict(installed_records(whisper, whisper.step("install"), runs))
+    assert pairs == {runs / "whisper/config.json": docs / "config.json",
+                     runs / "whisper/metrics.json": docs / "metrics.json",
+                     runs / "crowd/crowd.json": docs / "crowd/crowd.json",
+                     runs / "crowd/crowd.md": docs / "crowd/crowd.md"}
+    fast = load(REPO / "configs/recipes/cnn-fast.json")  # no crowd step: the run's records alone
+    (runs / "crnn/config.json").parent.mkdir(parents=True)
+    (runs / "crnn/config.json").write_text("{}", encoding="utf-8")
+    assert [dst.name for _, dst in installed_records(fast, fast.step("install"), runs)] == ["config.json"]
 
 
 @pytest.mark.parametrize("step, message", [

@@ -36,8 +36,8 @@ Step kinds:
   ``crowds``, ``c``, ``max_speech_loss`` and ``seed`` as `serapp-train crowd` takes them.
 - ``install``: an export, ensemble or crowd step's file (its int8 copy with ``"int8": true``) copied to ``to`` (a
   bundled model) and recorded in that folder's ``manifest.json``; with ``docs`` the run's JSON records (config, labels,
-  spec, split, metrics, history, teachers) are copied into that folder first and the manifest names it as the
-  model's run.
+  spec, split, metrics, history, teachers) are copied into that folder first (and a crowd step's record into its
+  ``crowd/``) and the manifest names it as the model's run.
 - ``evaluate``: the exported models of train steps (``models``; several are scored as an ensemble, their mean
   probability) scored on the ``val`` or ``test`` speakers (``part``) of a train step's split (``split_of``), at
   most ``limit`` clips per corpus (default: the recipe defaults' ``limit``, else all), into ``RUNS/<name>/``
@@ -80,6 +80,7 @@ from serapp.bundle import sha256_file
 from serapp.errors import SerappError
 
 from .config import TrainConfig
+from .crowd import RECORD_FILES as CROWD_RECORD_FILES
 from .jsonfile import read_json, write_json
 from .runfolder import (
     CONFIG,
@@ -126,7 +127,7 @@ EVALUATE_RECORD = "evaluate.json"
 ENSEMBLE_RECORD = "ensemble.json"
 CROSSVAL_RECORD = "crossval-step.json"
 CROWD_RECORD = "crowd-step.json"
-CROWD_FILES: tuple[str, ...] = (MODEL_ONNX, "crowd.json", "crowd.md")  # serapp_train.crowd.RECORD_FILES too
+CROWD_FILES: tuple[str, ...] = (MODEL_ONNX, *CROWD_RECORD_FILES)
 RECORD_FILES: tuple[str, ...] = (CONFIG, LABELS, SPEC, SPLIT, METRICS, HISTORY, TEACHERS)
 
 
@@ -607,6 +608,23 @@ def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:
     return output(source, runs) if source.kind == "ensemble" else output_of(source.fields["run"], runs)
 
 
+def installed_records(recipe: Recipe, step: Step, runs: Path) -> list[tuple[Path, Path]]:
+    """The records an install step with ``docs`` copies, as (source, destination) pairs: the run's JSON records
+    into ``docs``, and the crowd check's record into ``docs/crowd`` when the file carries one (so the bundled
+    file's crowd record is always the check it carries). Sources that do not exist are left out."""
+    docs = Path(step.fields["docs"])
+    pairs = [(installed_run(recipe, step, runs) / name, docs / name) for name in RECORD_FILES]
+    source = recipe.step(step.needs[0])
+    while source.kind in ("export", "crowd"):
+        if source.kind == "crowd":
+            pairs += [(output(source, runs) / name, docs / "crowd" / name) for name in CROWD_RECORD_FILES]
+            break
+        if "onto" not in source.fields:
+            break
+        source = recipe.step(source.fields["onto"])
+    return [(src, dst) for src, dst in pairs if src.is_file()]
+
+
 def _install_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     from .modelmanifest import entry_for
 
@@ -620,7 +638,7 @@ def _install_status(recipe: Recipe, step: Step, runs: Path) -> Status:
     if entry is None or entry.get("sha256") != digest:
         return Status(False, f"{target}'s manifest entry is missing or out of date")
     docs = step.fields.get("docs")
-    if docs and any(_differs(installed_run(recipe, step, runs) / name, Path(docs) / name) for name in RECORD_FILES):
+    if docs and any(_differs(src, dst) for src, dst in installed_records(recipe, step, runs)):
         return Status(False, f"{docs} does not hold the run's records")
     return Status(True, f"kept ({target})")
 
@@ -985,9 +1003,9 @@ def run_install(recipe: Recipe, step: Step, options: Options) -> None:
     run_dir = installed_run(recipe, step, runs)
     docs = step.fields.get("docs")
     if docs:  # the run's records beside the bundled model's card, so the manifest names a folder in every clone
-        for name in RECORD_FILES:
-            if (run_dir / name).is_file():
-                write_bytes(Path(docs) / name, (run_dir / name).read_bytes())
+        for src, dst in installed_records(recipe, step, runs):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(dst, src.read_bytes())
     target = Path(step.fields["to"])
     target.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(target, installed_source(recipe, step, runs).read_bytes())
