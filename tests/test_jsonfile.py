@@ -19,3 +19,15 @@ def test_records_keep_their_values_with_lists_of_numbers_on_one_line(tmp_path: P
     assert '"confusion": [\n    [3, 1],\n    [0, 4]\n  ]' in text and '"ci": [0.25, null, true]' in text
     assert '"labels": [\n    "a",\n    "b"\n  ]' in text  # strings keep a line each
     assert text.index('"ci"') < text.index('"confusion"') < text.index('"nested"') and text.endswith("}\n")
+
+
+def test_long_lists_of_short_rows_are_packed_several_rows_to_a_line(tmp_path: Path) -> None:
+    """A replay's per-utterance counts (thousands of pairs) take a few dozen lines, not one per pair."""
+    pairs = [[i % 9, i % 5] for i in range(1000)]
+    value = {"per_utterance": pairs, "square": [[1, 2, 3, 4]] * 4, "wide": [[1, 2, 3, 4, 5]] * 9}
+    text = write_json(tmp_path / "r.json", value).read_text()
+    assert read_json(tmp_path / "r.json") == value
+    lines = text.splitlines()
+    assert 50 < len(lines) < 120 and max(len(line) for line in lines) <= 118
+    assert '"square": [\n    [1, 2, 3, 4],\n    [1, 2, 3, 4],' in text  # a few rows (a confusion matrix): one each
+    assert text.count("[1, 2, 3, 4, 5]") == 9 and '    [1, 2, 3, 4, 5],\n' in text  # long rows: one each

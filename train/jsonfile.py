@@ -1,7 +1,8 @@
 """JSON records on disk: written indented with sorted keys, atomically; read with an error naming the file.
 
-Lists of numbers (a confusion matrix's rows, a learning curve, a replay's per-utterance counts) are written on one
-line each: one number per line made records several times longer (the repository keeps them, issue 30's bound).
+Lists of numbers (a confusion matrix's rows, a learning curve) are written on one line each, and long lists of short
+rows (a replay's per-utterance counts, pairs by the thousand) several rows to a line: one number, or one pair, per
+line made records several times longer (the repository keeps them, issue 30's bound).
 
 The trainer's one way to write a JSON file (run folders through :class:`serapp_train.runfolder.RunFolder`, reports
 such as ``crossval.json`` directly), so every record has the same layout and no reader ever sees half a file.
@@ -18,6 +19,9 @@ import numpy as np
 from serapp.atomic import write_text
 from serapp.errors import SerappError
 
+SHORT_ROW = 4  # a list of more than this many rows of at most this many numbers is packed several rows to a line
+LINE_WIDTH = 118  # characters per packed line, indentation included (the repository's line length)
+
 
 def write_json(path: Path, value: Any) -> Path:
     """Write ``value`` as indented, key-sorted JSON plus a newline, atomically (numpy scalars and arrays allowed),
@@ -27,7 +31,8 @@ def write_json(path: Path, value: Any) -> Path:
 
 def dumps(value: Any, indent: int = 2) -> str:
     """``value`` as :func:`write_json` lays it out: indented by ``indent``, keys sorted, a list of numbers (or
-    None, true, false) on one line. The same JSON values as ``json.dumps``."""
+    None, true, false) on one line, a long list of short such rows packed (:data:`SHORT_ROW`). The same JSON values
+    as ``json.dumps``."""
     return _dumps(json.loads(json.dumps(value, default=_json_default)), indent, 0)
 
 
@@ -36,9 +41,28 @@ def _dumps(value: Any, indent: int, depth: int) -> str:
     if isinstance(value, dict) and value:
         items = [f"{inner}{json.dumps(k)}: {_dumps(value[k], indent, depth + 1)}" for k in sorted(value)]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(value, list) and value and not all(v is None or isinstance(v, bool | int | float) for v in value):
+    if isinstance(value, list) and value and not _flat(value):
+        if len(value) > SHORT_ROW and all(isinstance(v, list) and len(v) <= SHORT_ROW and _flat(v) for v in value):
+            return "[\n" + ",\n".join(inner + line for line in _packed([json.dumps(v) for v in value],
+                                                                         LINE_WIDTH - len(inner))) + "\n" + pad + "]"
         return "[\n" + ",\n".join(inner + _dumps(v, indent, depth + 1) for v in value) + "\n" + pad + "]"
     return json.dumps(value)
+
+
+def _flat(values: list[Any]) -> bool:
+    """Whether a list holds only numbers, None, true or false (written on one line)."""
+    return all(v is None or isinstance(v, bool | int | float) for v in values)
+
+
+def _packed(items: list[str], width: int) -> list[str]:
+    """``items`` joined by ", " into lines of at most ``width`` characters (an item longer than that alone)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(item) + 3 <= width:  # ", " and the line's closing ","
+            lines[-1] += ", " + item
+        else:
+            lines.append(item)
+    return lines
 
 
 def read_json(path: Path, what: str = "run file") -> Any:
