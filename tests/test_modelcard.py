@@ -7,6 +7,7 @@ tests/test_modelcard.py``, then read its diff.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -92,6 +93,16 @@ def test_the_card_renders_its_data_as_the_golden_file() -> None:
     if os.environ.get(UPDATE_ENV):
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8"), f"rendering changed; {UPDATE_ENV}=1 rewrites {GOLDEN}"
+
+
+def test_a_file_whose_own_test_figures_were_not_read_says_so_instead_of_calling_them_optimistic() -> None:
+    card = fixed_card()
+    seen = cardrender.render(card)
+    unseen = cardrender.render(dataclasses.replace(card, selection=dataclasses.replace(card.selection,
+                                                                                       own_seen=False)))
+    assert "read its test figures as somewhat optimistic" in seen and "were not among them" not in seen
+    assert "This file's own test figures were not among them" in unseen and "optimistic" not in unseen
+    assert "$" not in unseen
 
 
 def test_every_placeholder_of_the_template_is_filled() -> None:

@@ -242,6 +242,7 @@ class Selection:
     since_kept: tuple[Candidate, ...] = ()
     ensembles: tuple[Candidate, ...] = ()
     seen: bool = False
+    own_seen: bool = True  # whether this file's own test figures were read before it shipped (older records: yes)
 
 
 @dataclass(frozen=True)
@@ -523,7 +524,8 @@ def selection(record: dict[str, Any], split: dict[str, Any], root: Path, run_dir
     return Selection(family=choice, scope=seen.get("scope", ""),
                      until_shipped=candidates(seen.get("until_shipped", [])),
                      since_kept=candidates(seen.get("since_kept", [])),
-                     ensembles=candidates(seen.get("ensembles_of_students", [])), seen=bool(seen))
+                     ensembles=candidates(seen.get("ensembles_of_students", [])), seen=bool(seen),
+                     own_seen=bool(seen.get("own_figures_seen", True)))
 
 
 # ---------------------------------------------------------------------------------------------- the card

@@ -200,7 +200,9 @@ def selection_section(s: Selection) -> str:
             since=fill("selection_since", n=len(s.since_kept), names=names(s.since_kept)) if s.since_kept
             else fill("selection_none_since"),
             ensembles=fill("selection_ensembles", n=len(s.ensembles), names=names(s.ensembles)) if s.ensembles
-            else "")
+            else "",
+            verdict=fill("selection_own_seen" if s.own_seen else "selection_own_unseen",
+                         n_candidates=len(s.until_shipped) + len(s.since_kept)).strip())
     return fill("selection", family=family, seen=seen)
 
 
