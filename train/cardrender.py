@@ -194,15 +194,16 @@ def selection_section(s: Selection) -> str:
         def names(items: Sequence[Candidate]) -> str:
             return ", ".join(f"[{c.name}]({c.link})" if c.link else c.name for c in items)
 
+        n_candidates = len(s.until_shipped) + len(s.since_kept)
         seen = fill(
-            "selection_seen", n_candidates=len(s.until_shipped) + len(s.since_kept), scope=s.scope,
+            "selection_seen", n_candidates=n_candidates, scope=s.scope,
             n_before=len(s.until_shipped), before=names(s.until_shipped),
             since=fill("selection_since", n=len(s.since_kept), names=names(s.since_kept)) if s.since_kept
             else fill("selection_none_since"),
             ensembles=fill("selection_ensembles", n=len(s.ensembles), names=names(s.ensembles)) if s.ensembles
             else "",
             verdict=fill("selection_own_seen" if s.own_seen else "selection_own_unseen",
-                         n_candidates=len(s.until_shipped) + len(s.since_kept)).strip())
+                         n_candidates=n_candidates).strip())
     return fill("selection", family=family, seen=seen)
 
 

@@ -598,14 +598,21 @@ def installed_source(recipe: Recipe, step: Step, runs: Path) -> Path:
     return output_of(step.needs[0], runs) / (MODEL_INT8_ONNX if step.int8 else MODEL_ONNX)
 
 
+def _installed_chain(recipe: Recipe, step: Step) -> list[Step]:
+    """The steps behind an install step's file, from the one it copies to the one whose model answers as the file
+    does: a crowd check is followed to the model it was attached to, an export onto another model to that model."""
+    chain = [recipe.step(step.needs[0])]
+    while (chain[-1].kind == "export" and "onto" in chain[-1].fields) or chain[-1].kind == "crowd":
+        chain.append(recipe.step(chain[-1].fields["onto" if chain[-1].kind == "export" else "from"]))
+    return chain
+
+
 def installed_run(recipe: Recipe, step: Step, runs: Path) -> Path:
     """The run folder behind an install step's file: its export step's run (for an export onto another model, or a
     crowd check attached to one, that model's run: the file answers as it does), or the ensemble step's own
     folder."""
-    source = recipe.step(step.needs[0])
-    while (source.kind == "export" and "onto" in source.fields) or source.kind == "crowd":
-        source = recipe.step(source.fields["onto" if source.kind == "export" else "from"])
-    return output(source, runs) if source.kind == "ensemble" else output_of(source.fields["run"], runs)
+    base = _installed_chain(recipe, step)[-1]
+    return output(base, runs) if base.kind == "ensemble" else output_of(base.fields["run"], runs)
 
 
 def installed_records(recipe: Recipe, step: Step, runs: Path) -> list[tuple[Path, Path]]:
@@ -614,14 +621,8 @@ def installed_records(recipe: Recipe, step: Step, runs: Path) -> list[tuple[Path
     file's crowd record is always the check it carries). Sources that do not exist are left out."""
     docs = Path(step.fields["docs"])
     pairs = [(installed_run(recipe, step, runs) / name, docs / name) for name in RECORD_FILES]
-    source = recipe.step(step.needs[0])
-    while source.kind in ("export", "crowd"):
-        if source.kind == "crowd":
-            pairs += [(output(source, runs) / name, docs / "crowd" / name) for name in CROWD_RECORD_FILES]
-            break
-        if "onto" not in source.fields:
-            break
-        source = recipe.step(source.fields["onto"])
+    pairs += [(output(crowd, runs) / name, docs / "crowd" / name)
+              for crowd in _installed_chain(recipe, step) if crowd.kind == "crowd" for name in CROWD_RECORD_FILES]
     return [(src, dst) for src, dst in pairs if src.is_file()]
 
 
