@@ -231,3 +231,56 @@ def test_a_bundled_teacher_is_checked_against_the_bundled_file(tmp_path: Path, m
     other = {**teacher, "model_sha256": "0" * 64}
     checks = {c.claim: c for c in records._teacher_checks(other, 1, student_split, None)}
     assert checks["its model is the file the record names (SHA-256)"].status == records.FAILED
+
+
+@pytest.mark.corpora
+@pytest.mark.slow
+def test_a_whisper_head_learns_from_teacher_heads_on_its_own_rows_views_included(corpora: Path,
+                                                                                 tmp_path: Path) -> None:
+    """Two real teacher heads on the frozen encoder's cached outputs: the student's soft targets are the mean of
+    their calibrated probabilities on each of its training rows, augmented views included (not on the clean clip
+    only); a teacher head on other inputs (speaker-adapted embeddings) is refused, and the student trains."""
+    import keras
+    from serapp_train.data import load_data
+    from serapp_train.fitting import teacher_targets
+    from serapp_train.metrics import apply_temperature
+    from serapp_train.runfolder import RunFolder
+
+    from tests.whisper_support import require_whisper_extra
+
+    require_whisper_extra()
+    views = tmp_path / "views.json"  # every training clip once more, through a telephone
+    views.write_text(json.dumps({"p_device": 1.0, "telephone_share": 1.0}))
+    common = ["--family", "whisper_tiny", "--limit", "16", "--k", "3", "--epochs", "2", "--batch-size", "16",
+              "--quiet", "--root", str(corpora), "--augment", str(views), "--views", "1", "--views-seed", "0"]
+    teachers = []
+    for seed in ("1", "2"):
+        assert main(["train", *common, "--seed", seed, "--split-seed", "0", "--runs-dir",
+                     str(tmp_path / f"t{seed}")]) == 0
+        teachers.append(str(only_run(tmp_path / f"t{seed}")))
+
+    student = RunFolder(Path(teachers[0])).config().replace(seed=3, teachers=tuple(teachers))
+    data = load_data(student, corpora, progress=False)
+    soft = teacher_targets(student, data)
+    rows = data.split.train
+    assert len(rows) > len({data.clips[i].path for i in rows})  # views among the rows
+    want = np.zeros((len(rows), len(data.labels)))
+    for run in map(RunFolder, map(Path, teachers)):
+        head = keras.saving.load_model(run.keras_path, safe_mode=True)
+        probs = apply_temperature(keras.ops.convert_to_numpy(head(data.features[rows], training=False)),
+                                  run.temperature())
+        want += probs[:, [run.labels().index(label) for label in data.labels]] / len(teachers)
+    np.testing.assert_allclose(soft[rows], want, atol=1e-5)
+    others = np.setdiff1d(np.arange(len(data.y)), rows)
+    np.testing.assert_array_equal(soft[others], one_hot(data.y[others], len(data.labels)))
+    view_rows = rows[rows >= len(data.y) - len(rows) // 2]  # a view's target is the teachers' word on the view
+    clean_of = {data.clips[i].path: i for i in rows if i < len(data.y) - len(rows) // 2}
+    assert not np.allclose(soft[view_rows], soft[[clean_of[data.clips[i].path] for i in view_rows]], atol=1e-3)
+
+    with pytest.raises(SerappError, match="speaker_adaptation differ"):
+        teacher_targets(student.replace(speaker_adaptation=2), load_data(student.replace(speaker_adaptation=2),
+                                                                          corpora, progress=False))
+    assert main(["train", *common, "--seed", "3", "--split-seed", "0", "--runs-dir", str(tmp_path / "s"),
+                 *[arg for t in teachers for arg in ("--teacher", t)]]) == 0
+    record = json.loads((only_run(tmp_path / "s") / "teachers.json").read_text())
+    assert [t["run"] for t in record["teachers"]] == teachers

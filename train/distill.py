@@ -3,6 +3,9 @@
 Offline distillation (Hinton et al. 2015, with the teachers' calibrated probabilities in place of softened
 logits): each teacher run scores the student's training clips once, clean, with its own feature spec; the
 student then learns from ``(1 - w) * one_hot + w * mean(teacher probabilities)`` on its augmented batches.
+A head on a frozen encoder learns instead from teacher heads on the same encoder outputs
+(:func:`head_teacher_probabilities`): each teacher's checkpoint scores the student's own training rows, augmented
+views included, so every view's target is what the teachers say of that view.
 A teacher may have trained on the student's training speakers only: a teacher that saw a student's
 validation or test speaker would leak them, so :func:`serapp_train.provenance.check_teacher` refuses it. A teacher
 may itself be a student; what its own teachers heard reached it through their soft targets, so :func:`teacher_tree`
@@ -115,4 +118,43 @@ def teacher_probabilities(run_dirs: Sequence[str | Path], clips: Sequence[Clip],
                               "teacher's features.")
         probs = predict(model, extracted.features)
         total += probs[:, [model.labels.index(label) for label in labels]]
+    return (total / len(run_dirs)).astype(np.float32)
+
+
+# What decides an encoder head's input rows: a teacher head must agree on all of them to score the student's rows.
+HEAD_INPUT_FIELDS: tuple[str, ...] = ("family", "feature_spec", "encoder_cache", "encoder_run", "encoder_source",
+                                      "speaker_adaptation")
+
+
+def head_teacher_probabilities(run_dirs: Sequence[str | Path], x: np.ndarray, student: Any, labels: Sequence[str],
+                               val_speakers: set[str], test_speakers: set[str]) -> np.ndarray:
+    """Mean calibrated probabilities ``(len(x), len(labels))`` of teacher heads on an encoder head's input rows
+    ``x`` ``(N, ...)`` (the cached encoder outputs, views included), columns in ``labels`` order.
+
+    Each teacher is a finished run of an encoder family whose head takes the rows the student's config
+    (``student``, a :class:`~serapp_train.config.TrainConfig`) makes (:data:`HEAD_INPUT_FIELDS` equal); its
+    ``model.keras`` scores them and its validation temperature calibrates them, as its exported file would serve
+    them. The whole teacher tree is checked first (:func:`teacher_tree`)."""
+    from .metrics import apply_temperature
+    from .runfolder import MODEL_KERAS, load_checkpoint
+    from .scoring import predict_proba
+
+    if not run_dirs:
+        raise SerappError("Distillation needs at least one teacher run.")
+    teacher_tree(run_dirs, val_speakers, test_speakers)
+    total = np.zeros((len(x), len(labels)), np.float64)
+    for run_dir in map(Path, run_dirs):
+        folder = RunFolder(run_dir)
+        folder.require((MODEL_KERAS,), "a finished run")
+        config = folder.config()
+        differ = [name for name in HEAD_INPUT_FIELDS if getattr(config, name) != getattr(student, name)]
+        if differ:
+            raise SerappError(f"{run_dir} cannot teach this head: its head takes other inputs ({', '.join(differ)} "
+                              "differ); a teacher head must sit on the same encoder outputs.")
+        own = folder.labels()
+        if set(own) != set(labels):
+            raise SerappError(f"{run_dir}: the teacher predicts {', '.join(own)}, the student "
+                              f"{', '.join(labels)}; they must predict the same emotions.")
+        probs = apply_temperature(predict_proba(load_checkpoint(folder), x, len(own)), folder.temperature())
+        total += probs[:, [own.index(label) for label in labels]]
     return (total / len(run_dirs)).astype(np.float32)

@@ -32,15 +32,20 @@ def model_options(config: TrainConfig) -> dict[str, Any]:
 
 
 def teacher_targets(config: TrainConfig, data: Data) -> np.ndarray:
-    """``(N, n_labels)`` targets for distillation: the teachers' mean probabilities on the training clips
-    (other rows keep their one-hot labels and are never served)."""
-    from .distill import teacher_probabilities
+    """``(N, n_labels)`` targets for distillation: the teachers' mean probabilities on the training rows (other
+    rows keep their one-hot labels and are never served). An encoder family's teachers are heads on the same
+    encoder outputs, scoring the rows themselves, views included; other teachers score the clean clips."""
+    from .distill import head_teacher_probabilities, teacher_probabilities
 
     split = data.split
     speakers = {part: {data.clips[i].speaker for i in getattr(split, part)} for part in ("val", "test")}
     soft = one_hot(data.y, len(data.labels))
-    soft[split.train] = teacher_probabilities(config.teachers, [data.clips[i] for i in split.train], data.labels,
-                                              speakers["val"], speakers["test"])
+    if config.encoder:
+        soft[split.train] = head_teacher_probabilities(config.teachers, data.features[split.train], config,
+                                                       data.labels, speakers["val"], speakers["test"])
+    else:
+        soft[split.train] = teacher_probabilities(config.teachers, [data.clips[i] for i in split.train],
+                                                  data.labels, speakers["val"], speakers["test"])
     return soft
 
 
