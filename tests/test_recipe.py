@@ -227,6 +227,13 @@ def test_shipped_recipes_load_and_say_what_the_scripts_said(monkeypatch: pytest.
     assert whisper.step("install").needs == ("crowd",)
     assert whisper.step("install").fields["to"] == "assets/models/serapp-default.onnx"
     assert installed_run(whisper, whisper.step("install"), runs) == runs / "whisper"
+    distilled = load(REPO / "configs/recipes/whisper-distilled.json")  # decision 0025's candidate
+    student = distilled.config(distilled.step("whisper"), runs)
+    assert sorted(Path(t).name for t in student.teachers) == ["s0", "s1", "s2", "s3", "s4"]
+    assert [distilled.config(distilled.step(f"s{i}"), runs).seed for i in range(5)] == [0, 1, 2, 3, 4]
+    # the student is its first teacher's config and seed: only its targets differ
+    assert student.replace(teachers=()) == distilled.config(distilled.step("s0"), runs)
+    assert distilled.step("ensemble").models == ("s0", "s1", "s2", "s3", "s4")
 
 
 def test_an_install_of_a_crowd_checked_file_copies_the_check_record_beside_the_run_records(tmp_path: Path) -> None:
