@@ -65,6 +65,29 @@ def test_metadata_round_trip_and_engine_serves_it(spec, features: np.ndarray, tm
     np.testing.assert_allclose(served.predict(features), calibrate(raw, info.temperature), atol=1e-4)
 
 
+def test_an_int8_copy_scales_each_output_channel_of_its_matrices(spec, features: np.ndarray, tmp_path: Path) -> None:
+    """Int8 weights with one scale per output channel (decision 0026: one scale per matrix cost the default model
+    validation UAR), serving nearly the float model's probabilities, with the float file's metadata."""
+    from onnx import TensorProto, numpy_helper
+    from serapp_train.export import export_onnx, quantize_int8
+
+    from serapp.engine.model import load_model
+
+    model = build_model(FAMILY, spec.shape, len(EMOTIONS), seed=2)
+    info = _info(spec)
+    path = export_onnx(model, info, tmp_path / "model.onnx", features[:4])
+    small = tmp_path / "model-int8.onnx"
+    quantize_int8(path, small, info, features[:4])
+    init = {i.name: i for i in onnx.load(str(small)).graph.initializer}
+    matrices = [name for name, i in init.items() if i.data_type == TensorProto.INT8 and len(i.dims) == 2]
+    assert matrices  # the dense layers' weights are stored as int8
+    for name in matrices:
+        scale = numpy_helper.to_array(init[name.removesuffix("_quantized") + "_scale"])
+        assert scale.shape == (init[name].dims[1],) and np.unique(scale).size > 1, name
+    assert load_model(small).info.name == info.name
+    np.testing.assert_allclose(load_model(small).predict(features), load_model(path).predict(features), atol=0.05)
+
+
 def test_disagreeing_graph_is_refused_and_nothing_is_written(spec, features: np.ndarray, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from serapp_train import export
