@@ -66,3 +66,21 @@ def test_create_never_reuses_a_folder(tmp_path: Path) -> None:
     first, second = RunFolder.create(tmp_path, config), RunFolder.create(tmp_path, config)
     assert first.path != second.path and first.path.is_dir() and second.path.is_dir()
     assert first.run_id.endswith("-cnn1d-speaker-holdout") and json.loads(json.dumps(first.run_id))
+
+
+def test_a_checkpoint_with_serapps_own_layers_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    """A layer-weighted Whisper head's checkpoint loads in a process that imported nothing else first (a recipe's
+    distillation step reads its teacher heads before any model module is imported)."""
+    import subprocess
+    import sys
+
+    from serapp_train.models import build_model
+
+    folder = RunFolder(tmp_path / "run")
+    folder.path.mkdir()
+    build_model("whisper_tiny", (5, 768), len(EMOTIONS), seed=0, layer_weighting=True).save(str(folder.keras_path))
+    code = ("import sys; from pathlib import Path; from serapp_train.runfolder import RunFolder, load_checkpoint; "
+            "print(load_checkpoint(RunFolder(Path(sys.argv[1]))).output_shape)")
+    done = subprocess.run([sys.executable, "-c", code, str(folder.path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith(f"(None, {len(EMOTIONS)})")

@@ -312,6 +312,11 @@ def load_checkpoint(folder: RunFolder) -> Any:
     """The run's ``model.keras``, loaded in Keras safe mode (no code runs); :class:`SerappError` when it cannot be."""
     import keras
 
+    # serapp's own layers register themselves when their modules are imported; a checkpoint that uses them loads
+    # only after that, whatever the caller imported before (a distillation step reads teachers before any model).
+    from . import nets  # noqa: F401
+    from .whisper import classifier, encoder  # noqa: F401
+
     try:
         return keras.saving.load_model(folder.keras_path, safe_mode=True)
     except Exception as exc:  # Keras raises assorted types for damaged or unsafe files
