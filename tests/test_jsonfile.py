@@ -31,3 +31,16 @@ def test_long_lists_of_short_rows_are_packed_several_rows_to_a_line(tmp_path: Pa
     assert 50 < len(lines) < 120 and max(len(line) for line in lines) <= 118
     assert '"square": [\n    [1, 2, 3, 4],\n    [1, 2, 3, 4],' in text  # a few rows (a confusion matrix): one each
     assert text.count("[1, 2, 3, 4, 5]") == 9 and '    [1, 2, 3, 4, 5],\n' in text  # long rows: one each
+
+
+def test_small_dicts_of_numbers_take_one_line_and_others_keep_a_line_per_key(tmp_path: Path) -> None:
+    """A class's figures on one line (records hold one such dict per class, corpus and fold); a dict with text, or
+    one too wide for a line, keeps a line per key."""
+    value = {"per_class": {"angry": {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 40}},
+             "named": {"run": "r1", "uar": 0.5}, "wide": {f"k{i}": 0.123456789012345 for i in range(9)}}
+    text = write_json(tmp_path / "m.json", value).read_text()
+    assert read_json(tmp_path / "m.json") == value
+    assert '    "angry": {"f1": 0.5, "precision": 0.25, "recall": 1.0, "support": 40}\n' in text
+    assert '"named": {\n    "run": "r1",\n    "uar": 0.5\n  }' in text
+    assert '"wide": {\n    "k0": 0.123456789012345,' in text
+    assert max(len(line) for line in text.splitlines()) <= 118

@@ -1,8 +1,9 @@
 """JSON records on disk: written indented with sorted keys, atomically; read with an error naming the file.
 
-Lists of numbers (a confusion matrix's rows, a learning curve) are written on one line each, and long lists of short
-rows (a replay's per-utterance counts, pairs by the thousand) several rows to a line: one number, or one pair, per
-line made records several times longer (the repository keeps them, issue 30's bound).
+Lists of numbers (a confusion matrix's rows, a learning curve) and small dicts of numbers (a class's figures) are
+written on one line each, and long lists of short rows (a replay's per-utterance counts, pairs by the thousand)
+several rows to a line: one number, or one pair, per line made records several times longer (the repository keeps
+them, issue 30's bound).
 
 The trainer's one way to write a JSON file (run folders through :class:`serapp_train.runfolder.RunFolder`, reports
 such as ``crossval.json`` directly), so every record has the same layout and no reader ever sees half a file.
@@ -21,6 +22,9 @@ from serapp.errors import SerappError
 
 SHORT_ROW = 4  # a list of more than this many rows of at most this many numbers is packed several rows to a line
 LINE_WIDTH = 118  # characters per packed line, indentation included (the repository's line length)
+# A dict of numbers (a class's precision, recall, F1 and support) whose one-line form, indented, is at most this
+# long is written on one line: a line's width less room for a short key.
+SHORT_DICT_WIDTH = LINE_WIDTH - 12
 
 
 def write_json(path: Path, value: Any) -> Path:
@@ -38,6 +42,10 @@ def dumps(value: Any, indent: int = 2) -> str:
 
 def _dumps(value: Any, indent: int, depth: int) -> str:
     pad, inner = " " * (indent * depth), " " * (indent * (depth + 1))
+    if isinstance(value, dict) and value and _flat(list(value.values())):
+        line = json.dumps(value, sort_keys=True)
+        if len(pad) + len(line) <= SHORT_DICT_WIDTH:
+            return line
     if isinstance(value, dict) and value:
         items = [f"{inner}{json.dumps(k)}: {_dumps(value[k], indent, depth + 1)}" for k in sorted(value)]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
