@@ -109,16 +109,23 @@ def teacher_probabilities(run_dirs: Sequence[str | Path], clips: Sequence[Clip],
     total = np.zeros((len(clips), len(labels)), np.float64)
     for run_dir, exported in zip(map(Path, run_dirs), models, strict=True):
         model = load_model(exported)
-        if set(model.labels) != set(labels):
-            raise SerappError(f"{run_dir}: the teacher predicts {', '.join(model.labels)}, the student "
-                              f"{', '.join(labels)}; they must predict the same emotions.")
+        columns = _student_columns(run_dir, model.labels, labels)
         extracted = cache.features(clips, model.info.spec)
         if len(extracted.clips) != len(clips):
             raise SerappError(f"{run_dir}: {len(clips) - len(extracted.clips)} clips did not decode with the "
                               "teacher's features.")
         probs = predict(model, extracted.features)
-        total += probs[:, [model.labels.index(label) for label in labels]]
+        total += probs[:, columns]
     return (total / len(run_dirs)).astype(np.float32)
+
+
+def _student_columns(run_dir: Path, own: Sequence[str], labels: Sequence[str]) -> list[int]:
+    """The teacher's output columns (``own`` labels) in the student's ``labels`` order; :class:`SerappError` when
+    the two predict different emotions."""
+    if set(own) != set(labels):
+        raise SerappError(f"{run_dir}: the teacher predicts {', '.join(own)}, the student "
+                          f"{', '.join(labels)}; they must predict the same emotions.")
+    return [list(own).index(label) for label in labels]
 
 
 # What decides an encoder head's input rows: a teacher head must agree on all of them to score the student's rows.
@@ -152,9 +159,7 @@ def head_teacher_probabilities(run_dirs: Sequence[str | Path], x: np.ndarray, st
             raise SerappError(f"{run_dir} cannot teach this head: its head takes other inputs ({', '.join(differ)} "
                               "differ); a teacher head must sit on the same encoder outputs.")
         own = folder.labels()
-        if set(own) != set(labels):
-            raise SerappError(f"{run_dir}: the teacher predicts {', '.join(own)}, the student "
-                              f"{', '.join(labels)}; they must predict the same emotions.")
+        columns = _student_columns(run_dir, own, labels)
         probs = apply_temperature(predict_proba(load_checkpoint(folder), x, len(own)), folder.temperature())
-        total += probs[:, [own.index(label) for label in labels]]
+        total += probs[:, columns]
     return (total / len(run_dirs)).astype(np.float32)
