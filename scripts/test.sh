@@ -12,4 +12,4 @@ export XDG_RUNTIME_DIR="/tmp/serapp-pulse-$(id -u)"
 bash scripts/pulse.sh start
 trap 'bash scripts/pulse.sh stop' EXIT
 ruff check .
-python -m pytest -q "$@"
+python -m pytest -q --durations=25 "$@"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+INTERRUPTED = 130  # a command's exit status after Ctrl-C, as a shell reports a SIGINT death (128 + 2)
+
 
 class SerappError(Exception):
     """A failure the user can act on (bad file, bad model, missing device, bad parameter).
@@ -27,4 +29,4 @@ def run_command(prog: str, command: Callable[[], int]) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
