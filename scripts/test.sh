@@ -12,4 +12,8 @@ export XDG_RUNTIME_DIR="/tmp/serapp-pulse-$(id -u)"
 bash scripts/pulse.sh start
 trap 'bash scripts/pulse.sh stop' EXIT
 ruff check .
-python -m pytest -q --durations=25 "$@"
+# Two workers, one per core of a CI machine: most tests are one thread (onnxruntime sessions, the Qt window, clip
+# replays), so the suite takes about half as long. A file's tests stay on one worker (--dist loadfile): module
+# fixtures (the JAX training jobs) run once, and the PulseAudio capture tests never share the sink. `-n 0` after
+# the command runs them in one process; the 25 slowest are printed to keep the suite's time in view.
+python -m pytest -q -n 2 --dist loadfile --durations=25 "$@"
