@@ -67,7 +67,8 @@ def test_metadata_round_trip_and_engine_serves_it(spec, features: np.ndarray, tm
 
 def test_an_int8_copy_scales_each_output_channel_of_its_matrices(spec, features: np.ndarray, tmp_path: Path) -> None:
     """Int8 weights with one scale per output channel (decision 0026: one scale per matrix cost the default model
-    validation UAR), serving nearly the float model's probabilities, with the float file's metadata."""
+    validation UAR), serving nearly the float model's probabilities, with the float file's metadata and its
+    other records (a teacher record)."""
     from onnx import TensorProto, numpy_helper
     from serapp_train.export import export_onnx, quantize_int8
 
@@ -75,9 +76,13 @@ def test_an_int8_copy_scales_each_output_channel_of_its_matrices(spec, features:
 
     model = build_model(FAMILY, spec.shape, len(EMOTIONS), seed=2)
     info = _info(spec)
-    path = export_onnx(model, info, tmp_path / "model.onnx", features[:4])
+    record = {"serapp.teachers": '{"format": 1}'}  # a distilled run's teacher record, as its export writes it
+    path = export_onnx(model, info, tmp_path / "model.onnx", features[:4], extra_metadata=record)
     small = tmp_path / "model-int8.onnx"
     quantize_int8(path, small, info, features[:4])
+    props = ort.InferenceSession(str(small), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+    assert props["serapp.teachers"] == record["serapp.teachers"]  # the copy keeps the float file's records
+    assert "int8" in ModelInfo.from_metadata(props).notes
     init = {i.name: i for i in onnx.load(str(small)).graph.initializer}
     matrices = [name for name, i in init.items() if i.data_type == TensorProto.INT8 and len(i.dims) == 2]
     assert matrices  # the dense layers' weights are stored as int8

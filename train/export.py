@@ -158,16 +158,20 @@ def _probabilities(path: Path, inputs: np.ndarray) -> np.ndarray:
 def _smaller_copy(src: Path, dst: Path, info: ModelInfo, parity_inputs: np.ndarray, what: str,
                   write: Callable[[Path], Any]) -> float:
     """Write a smaller copy of ``src`` to ``dst`` with ``write(tmp)``, give it ``info`` as metadata with notes that
-    say ``what`` was done to its weights, and return the largest absolute probability difference from ``src`` on
-    ``parity_inputs``. Atomic; :class:`SerappError` when the copy or its check fails."""
+    say ``what`` was done to its weights, keeping ``src``'s other records (a distilled model's teachers, the run of
+    its encoder), and return the largest absolute probability difference from ``src`` on ``parity_inputs``.
+    Atomic; :class:`SerappError` when the copy or its check fails."""
     import onnx
 
+    # The writers (onnxruntime's quantiser among them) do not keep every metadata entry: take them from src.
+    records = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
     with replacing(Path(dst)) as tmp:
         try:
             write(tmp)
             proto = onnx.load(str(tmp))
             del proto.metadata_props[:]
-            onnx.helper.set_model_props(proto, dataclasses.replace(info, notes=f"{info.notes}; {what}").to_metadata())
+            onnx.helper.set_model_props(
+                proto, records | dataclasses.replace(info, notes=f"{info.notes}; {what}").to_metadata())
             tmp.write_bytes(proto.SerializeToString())
             diff = float(np.max(np.abs(_probabilities(tmp, parity_inputs) - _probabilities(Path(src), parity_inputs))))
         except Exception as exc:  # onnxruntime's and onnx's own types; the copy is unusable
