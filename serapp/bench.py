@@ -2,7 +2,9 @@
 
 Measures, with the given model: features + inference per update (p95), updates per second and the engine's
 CPU share in a real-time file-source run, audio-to-result latency (p95), whole-file analysis speed on a
-10-minute file, cold start (process start to first live result) and resident memory.
+10-minute file, cold start (process start to first live result) and resident memory. Beside them, how fast this
+machine's one core is (:func:`reference_gflops`), so that figures from two machines can be told apart: the same
+file's times scale with it.
 """
 
 from __future__ import annotations
@@ -53,12 +55,34 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "adapting_cost_ratio": ("inference adapting to the speaker / not adapting (same windows)", "", 0.0, "x"),
 }
 ADAPT_RUNS = 20  # timed batches each way for adapting_cost_ratio (medians are compared)
+# The reference product: (frames, width) @ (width, width) in float32, the shape of a Whisper tiny layer's
+# projections on a 3-s window, timed REFERENCE_RUNS times.
+REFERENCE_SHAPE, REFERENCE_RUNS = (300, 384), 50
+
+
+def reference_gflops(runs: int = REFERENCE_RUNS) -> float:
+    """This machine's single-thread float32 matrix-product speed in GFLOP/s: the median of ``runs`` products of
+    :data:`REFERENCE_SHAPE` with numpy (its BLAS on one thread, as :mod:`serapp` sets it unless the user chose
+    otherwise): the yardstick beside the timed figures. Two machines of the same kind here differed by several
+    times in the engine's times, and in this."""
+    frames, width = REFERENCE_SHAPE
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((frames, width)).astype(np.float32)
+    w = rng.standard_normal((width, width)).astype(np.float32)
+    times = []
+    for _ in range(runs + 5):  # the first few warm the caches
+        t0 = time.perf_counter()
+        x @ w
+        times.append(time.perf_counter() - t0)
+    return round(2.0 * frames * width * width / float(np.median(times[5:])) / 1e9, 2)
 
 
 def markdown(figures: dict[str, Any]) -> str:
     """The figures of :func:`run_benchmark` as a Markdown table beside their :data:`TARGETS`."""
-    lines = [f"`serapp bench` on {figures.get('model', '?')} ({figures.get('cpu_count', '?')} CPUs, load average "
-             f"{figures.get('load_avg_1m', '?')} at the start)", "",
+    speed = figures.get("reference_gflops")
+    core = "" if speed is None else f", one core {speed:g} GFLOP/s on a float32 matrix product"
+    lines = [f"`serapp bench` on {figures.get('model', '?')} ({figures.get('cpu_count', '?')} CPUs{core}, load "
+             f"average {figures.get('load_avg_1m', '?')} at the start)", "",
              "| figure | measured | target | |", "|---|---:|---:|---|"]
     for key, (words, op, bound, unit) in TARGETS.items():
         value = figures.get(key)
@@ -169,7 +193,8 @@ def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool 
     sr = model.info.spec.sample_rate
     figures: dict[str, Any] = {"model": str(model.path), "feature_kind": model.info.spec.kind,
                                "model_mb": round(model.path.stat().st_size / 1e6, 1),
-                               "cpu_count": psutil.cpu_count(), "load_avg_1m": round(psutil.getloadavg()[0], 2)}
+                               "cpu_count": psutil.cpu_count(), "load_avg_1m": round(psutil.getloadavg()[0], 2),
+                               "reference_gflops": reference_gflops()}
     with tempfile.TemporaryDirectory(prefix="serapp-bench-") as tmp:
         long_file = Path(tmp) / "ten-minutes.flac"
         sf.write(long_file, _speech_material(sr, LONG_FILE_S), sr)
@@ -185,7 +210,7 @@ def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool 
         figures["adapting_cost_ratio"] = adapting_cost(model, clip)
         say(f"cold start (new process to first live result, median of {COLD_STARTS}) ...")
         figures["cold_start_s"] = float(np.median([cold_start(model, clip) for _ in range(COLD_STARTS)]))
-    for key in ("compute_ms_p95", "updates_per_s", "engine_cpu_pct", "file_speed_x_realtime", "cold_start_s",
-                "latency_ms_p95", "rss_mb", "adapting_cost_ratio"):
+    for key in ("reference_gflops", "compute_ms_p95", "updates_per_s", "engine_cpu_pct", "file_speed_x_realtime",
+                "cold_start_s", "latency_ms_p95", "rss_mb", "adapting_cost_ratio"):
         say(f"  {key:<22} {figures[key]}")
     return figures

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serapp.bench import TARGETS, markdown
+from serapp.bench import TARGETS, markdown, reference_gflops
 
 
 def test_markdown_marks_each_target_met_or_missed() -> None:
@@ -16,3 +16,15 @@ def test_markdown_marks_each_target_met_or_missed() -> None:
     assert "| 8.3 | <= 40 MB | met |" in rows[TARGETS["model_mb"][0]]
     assert "| n/a |" in rows[TARGETS["engine_cpu_pct"][0]] and "| n/a |" in rows[TARGETS["cold_start_s"][0]]
     assert rows[TARGETS["rss_mb"][0]].endswith("| 280 | MB |  |")  # no target: neither met nor missed
+
+
+def test_the_heading_says_how_fast_the_machine_was_when_measured() -> None:
+    """Timed figures from two machines differ by the machines' speed: the heading carries the yardstick."""
+    figures = {"model": "m.onnx", "cpu_count": 2, "load_avg_1m": 0.5, "reference_gflops": 35.3}
+    assert "one core 35.3 GFLOP/s on a float32 matrix product" in markdown(figures).splitlines()[0]
+    assert "GFLOP/s" not in markdown({"model": "m.onnx"}).splitlines()[0]  # records from before it was measured
+
+
+def test_the_reference_speed_is_a_positive_rate() -> None:
+    speed = reference_gflops(runs=3)
+    assert 0.1 < speed < 10_000  # GFLOP/s of one core: a slow laptop's to a fast server's
