@@ -22,7 +22,7 @@ import psutil
 import soundfile as sf
 
 from serapp.engine import audio
-from serapp.engine.analysis import analyze_file
+from serapp.engine.analysis import analyze_file, file_threads
 from serapp.engine.analyzer import Analyzer
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.filesource import FileSource
@@ -47,7 +47,8 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "updates_per_s": ("live updates per second", ">=", 4.0, ""),
     "engine_cpu_pct": ("engine CPU, share of one core, real-time run", "<=", 35.0, "%"),
     "latency_ms_p95": ("audio arrival to result, p95", "", 0.0, "ms"),
-    "file_speed_x_realtime": ("whole-file analysis of a 10-minute file", ">=", 40.0, "x real time"),
+    "file_speed_x_realtime": ("whole-file analysis of a 10-minute file (`serapp analyze`)", ">=", 40.0,
+                              "x real time"),
     "cold_start_s": ("cold start, process start to first live result", "<=", 3.0, "s"),
     "model_mb": ("model file", "<=", 40.0, "MB"),
     "rss_mb": ("resident memory", "", 0.0, "MB"),
@@ -202,11 +203,14 @@ def run_benchmark(model_path: Path | None, seconds: float = 10.0, verbose: bool 
         sf.write(clip, _speech_material(sr, 5.0), sr)
         say(f"real-time run ({seconds:.0f} s of audio after {_WARM_S:.0f} s warm-up) ...")
         figures.update(realtime_run(model, long_file, seconds))
-        say(f"whole-file analysis of a {LONG_FILE_S / 60:.0f}-minute file ...")
+        threads = file_threads()
+        say(f"whole-file analysis of a {LONG_FILE_S / 60:.0f}-minute file ({threads} threads, as `serapp analyze`) ...")
+        batch_model = load_model(model_path, threads=threads)
         t0 = time.perf_counter()
-        analysis = analyze_file(long_file, model)
+        analysis = analyze_file(long_file, batch_model)
         figures["file_speed_x_realtime"] = round(LONG_FILE_S / (time.perf_counter() - t0), 1)
         figures["file_speech_ratio"] = analysis.summary.speech_ratio
+        figures["file_threads"] = threads
         figures["adapting_cost_ratio"] = adapting_cost(model, clip)
         say(f"cold start (new process to first live result, median of {COLD_STARTS}) ...")
         figures["cold_start_s"] = float(np.median([cold_start(model, clip) for _ in range(COLD_STARTS)]))

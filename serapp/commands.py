@@ -64,12 +64,12 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "scores are relative to the speaker's own voice; one speaker throughout, all files included")
 
 
-def _model_and_config(args: argparse.Namespace) -> tuple[Any, Any]:
+def _model_and_config(args: argparse.Namespace, threads: int = 1) -> tuple[Any, Any]:
     from serapp.engine.config import AnalyzerConfig
     from serapp.engine.model import load_model
 
     config = AnalyzerConfig(hop_s=args.hop)  # validates before the model loads
-    return load_model(_opt(args, "model")), config
+    return load_model(_opt(args, "model"), threads=threads), config
 
 
 def _speaker(args: argparse.Namespace, model: Any) -> Any:
@@ -87,13 +87,13 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------------- analyze
 def run_analyze(args: argparse.Namespace) -> int:
-    from serapp.engine.analysis import analyze_file
+    from serapp.engine.analysis import analyze_file, file_threads
     from serapp.engine.serialize import analysis_dict, timeline_csv, utterances_csv
     from serapp.engine.summary import FileAnalysis
     from serapp.errors import SerappError
     from serapp.progress import ProgressLine
 
-    model, config = _model_and_config(args)
+    model, config = _model_and_config(args, threads=file_threads())  # batch work: the machine's cores
     speaker = _speaker(args, model)  # one speaker across every file given
     analyses: list[FileAnalysis] = []
     entries: list[dict[str, Any]] = []

@@ -76,3 +76,45 @@ def test_a_label_spelled_like_no_emotion_is_refused(tmp_path: Path, label: str) 
     onnx.save_model(proto, str(path))
     with pytest.raises(SerappError, match=f"label '{label}', a word serapp keeps for the absence of an emotion"):
         load_model(path)
+
+
+def test_a_session_with_more_threads_gives_the_same_answers(sample_clips: list[Path]) -> None:
+    """`serapp analyze` gives the bundled model the machine's cores (batch work); live keeps one thread: the
+    answers must not depend on it."""
+    from serapp.engine import audio, features
+
+    one, two = load_model(None), load_model(None, threads=2)
+    assert (one.threads, two.threads) == (1, 2)
+    assert two._session.get_session_options().intra_op_num_threads == 2
+    spec = one.info.spec
+    x = features.compute_batch([audio.load(p, spec.sample_rate) for p in sample_clips[:4]], spec)
+    np.testing.assert_allclose(two.predict(x), one.predict(x), atol=1e-6)
+    with pytest.raises(SerappError, match="at least one thread"):
+        load_model(None, threads=0)
+
+
+def test_analyze_loads_its_model_with_the_file_threads_and_listen_with_one(
+        monkeypatch: pytest.MonkeyPatch, sample_clips: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from serapp import cli
+    from serapp.engine import analysis
+    from serapp.engine import model as model_module
+
+    asked: list[int] = []
+    real = model_module.load_model
+
+    def recording(path: object = None, *, threads: int = 1) -> object:
+        asked.append(threads)
+        return real(path, threads=threads)
+
+    monkeypatch.setattr(model_module, "load_model", recording)
+    monkeypatch.setattr(analysis, "file_threads", lambda: 3)
+    assert cli.main(["analyze", str(sample_clips[0]), "--json"]) == 0
+    assert cli.main(["listen", "--input", str(sample_clips[0]), "--max-results", "1"]) == 0
+    capsys.readouterr()
+    assert asked == [3, 1]
+
+
+def test_file_threads_are_the_cores_within_the_cap() -> None:
+    from serapp.engine.analysis import MAX_FILE_THREADS, file_threads
+
+    assert 1 <= file_threads() <= MAX_FILE_THREADS

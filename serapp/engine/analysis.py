@@ -7,6 +7,7 @@ block and one utterance whatever the file's length.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +23,19 @@ from serapp.engine.summary import FileAnalysis, UtteranceResult, summarize
 from serapp.engine.utterances import Span, SpeechTracker, UtteranceScorer
 from serapp.engine.vad import CHUNK_S, SAMPLE_RATE, SEGMENT_CHUNKS, chunk_levels_db, level_db
 from serapp.errors import SerappError
+
+# Whole-file analysis outside the window (`serapp analyze`, the benchmark) is batch work a user waits for: its model
+# may use this many of the machine's cores (about 1.8x on two cores for the Whisper default). Live analysis, and
+# the window's file view, which may run beside it, keep one thread.
+MAX_FILE_THREADS = 4
+
+
+def file_threads() -> int:
+    """onnxruntime threads for whole-file analysis run on its own: the cores this process may use, at most
+    :data:`MAX_FILE_THREADS`."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_FILE_THREADS, cores))
+
 
 # Decoding blocks hold whole segments of the speech detector's reset grid, so its chunks run many segments to a
 # batch (about three times faster per chunk than one at a time; the probabilities are the same).

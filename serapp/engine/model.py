@@ -20,12 +20,13 @@ from serapp.paths import default_model_path, not_regular
 from serapp.textsafe import shown_path, terminal_text
 
 
-def session_options() -> Any:
-    """onnxruntime options for real-time serving: one thread each, no spinning, sequential execution."""
+def session_options(threads: int = 1) -> Any:
+    """onnxruntime options: ``threads`` intra-op threads (one for real-time serving), one inter-op thread, no
+    spinning, sequential execution."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
+    opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     # Spinning threads would burn a core between updates; the engine runs a few small inferences per second.
@@ -91,11 +92,16 @@ class OnnxModel:
 
     ``info`` holds labels, feature spec and temperature; ``path`` the file. :meth:`predict` maps features
     ``(batch, *info.spec.shape)`` float32 to calibrated probabilities ``(batch, len(info.labels))``.
+    ``threads``: onnxruntime's intra-op threads; one for live analysis (:func:`session_options`), more only for
+    batch work such as ``serapp analyze`` (:func:`serapp.engine.analysis.file_threads`). The answers are the same.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, threads: int = 1) -> None:
+        if threads < 1:
+            raise SerappError(f"A model needs at least one thread, got {threads}.")
         self.path = Path(path)
-        self.info, self._session = _open(self.path)
+        self.threads = threads
+        self.info, self._session = _open(self.path, threads)
         self.input_name: str = self._session.get_inputs()[0].name
         self.output_name: str = self._session.get_outputs()[0].name
 
@@ -200,7 +206,7 @@ class WindowScores:
     crowd: np.ndarray | None
 
 
-def _open(path: Path) -> tuple[ModelInfo, Any]:
+def _open(path: Path, threads: int = 1) -> tuple[ModelInfo, Any]:
     """Read metadata and create the session; every way a file can be wrong becomes a :class:`SerappError`."""
     import onnxruntime as ort
 
@@ -210,7 +216,7 @@ def _open(path: Path) -> tuple[ModelInfo, Any]:
         # onnxruntime prints "EP Error ... Falling back" banners with print() when a session fails; on stdout they
         # would corrupt `analyze --json`. The reason is reported below instead.
         with contextlib.redirect_stdout(io.StringIO()):
-            session = ort.InferenceSession(os.fsdecode(path), sess_options=session_options(),
+            session = ort.InferenceSession(os.fsdecode(path), sess_options=session_options(threads),
                                            providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise SerappError(f"{shown}: not a readable ONNX model ({_ort_reason(exc, path)}). Re-export it with "
@@ -286,16 +292,17 @@ def _ort_reason(exc: Exception, path: Path) -> str:
     return (text[:160] + "...") if len(text) > 160 else text or type(exc).__name__
 
 
-def load_model(path: str | Path | None = None) -> OnnxModel:
-    """Load ``path``, or the bundled default model when ``None``. Raises :class:`SerappError` with a plain reason.
-    A bundled model (by default or by path) is first checked against its manifest's size and SHA-256."""
+def load_model(path: str | Path | None = None, *, threads: int = 1) -> OnnxModel:
+    """Load ``path``, or the bundled default model when ``None``, with ``threads`` (see :class:`OnnxModel`).
+    Raises :class:`SerappError` with a plain reason. A bundled model (by default or by path) is first checked
+    against its manifest's size and SHA-256."""
     if path is None:
         path = default_model_path()
         if not path.exists():
             raise SerappError(f"The bundled model {path} is absent. Train and export one with "
                               "`serapp-train`, or pass --model PATH.")
     bundle.verify(path)  # before onnxruntime parses it: a damaged file is named as such, not as a bad graph
-    model = OnnxModel(path)
+    model = OnnxModel(path, threads=threads)
     _check_runs(model)
     return model
 
