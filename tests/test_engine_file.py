@@ -51,23 +51,31 @@ def silent_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return [zeros, hiss]
 
 
-def _run(source: FileSource, model: OnnxModel, config: AnalyzerConfig) -> tuple[list[EmotionResult],
-                                                                                list[SpectrumUpdate]]:
+def _run(source: FileSource, model: OnnxModel, config: AnalyzerConfig,
+         skipped: list[int] | None = None) -> tuple[list[EmotionResult], list[SpectrumUpdate]]:
+    """The results and spectra of ``source`` through the engine; ``skipped`` receives the updates the engine
+    skipped to keep up with real time."""
     results: list[EmotionResult] = []
     spectra: list[SpectrumUpdate] = []
     analyzer = Analyzer(source, model, config, on_result=results.append, on_spectrum=spectra.append)
     analyzer.start()
     assert analyzer.wait(30), "the analyzer did not finish the file"
     assert analyzer.state == RunState.FINISHED, analyzer.error
+    if skipped is not None:
+        skipped.append(analyzer.stats().skipped_updates)
     return results, spectra
 
 
 def test_realtime_file_source_delivers_results_at_the_configured_rate(model: OnnxModel, clip: Path) -> None:
     config = AnalyzerConfig(hop_s=0.25)
     source = FileSource(clip, realtime=True)
-    results, spectra = _run(source, model, config)
+    skipped: list[int] = []
+    results, spectra = _run(source, model, config, skipped)
     duration = source.duration_s
-    assert abs(len(results) - duration / config.hop_s) <= 2
+    # Every hop gives an update or, when the machine fell behind real time (a busy CI worker), is counted as
+    # skipped: the engine serves the newest instead of a backlog.
+    assert abs(len(results) + skipped[0] - duration / config.hop_s) <= 2
+    assert len(results) >= duration / config.hop_s / 2  # yet most hops are served
     steps = np.diff([r.t for r in results])
     assert abs(float(np.median(steps)) - config.hop_s) < 0.05
     speech = [r for r in results if r.is_speech]
