@@ -64,8 +64,8 @@ REFERENCE_SHAPE, REFERENCE_RUNS = (300, 384), 50
 def reference_gflops(runs: int = REFERENCE_RUNS) -> float:
     """This machine's single-thread float32 matrix-product speed in GFLOP/s: the median of ``runs`` products of
     :data:`REFERENCE_SHAPE` with numpy (its BLAS on one thread, as :mod:`serapp` sets it unless the user chose
-    otherwise): the yardstick beside the timed figures. Two machines of the same kind here differed by several
-    times in the engine's times, and in this."""
+    otherwise): the yardstick beside the timed figures. Two machines of the same kind here gave the same file
+    times several times apart; records that carry this say which machine was the slower."""
     frames, width = REFERENCE_SHAPE
     rng = np.random.default_rng(0)
     x = rng.standard_normal((frames, width)).astype(np.float32)
