@@ -273,6 +273,8 @@ class CardData:
 # ---------------------------------------------------------------------------------------------- measurements
 def measure_latency(model: OnnxModel, runs: int = 200) -> Latency:
     """Time ``model.predict`` on single zero-mean random windows (the session has one intra-op thread)."""
+    from serapp.engine.model import usable_cores
+
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, *model.info.spec.shape)).astype(np.float32)
     for _ in range(10):
@@ -283,7 +285,7 @@ def measure_latency(model: OnnxModel, runs: int = 200) -> Latency:
         model.predict(x)
         times.append((time.perf_counter() - t0) * 1000.0)
     return Latency(float(np.median(times)), float(np.percentile(times, 95)), threads=1,
-                   cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0,
+                   cores=usable_cores(),
                    machine=platform.machine())
 
 

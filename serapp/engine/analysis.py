@@ -7,7 +7,6 @@ block and one utterance whatever the file's length.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +16,7 @@ import numpy as np
 from serapp.engine import audio
 from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.config import AnalyzerConfig
-from serapp.engine.model import OnnxModel
+from serapp.engine.model import OnnxModel, usable_cores
 from serapp.engine.result import EmotionResult
 from serapp.engine.summary import FileAnalysis, UtteranceResult, summarize
 from serapp.engine.utterances import Span, SpeechTracker, UtteranceScorer
@@ -33,8 +32,7 @@ MAX_FILE_THREADS = 4
 def file_threads() -> int:
     """onnxruntime threads for whole-file analysis run on its own: the cores this process may use, at most
     :data:`MAX_FILE_THREADS`."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(MAX_FILE_THREADS, cores))
+    return max(1, min(MAX_FILE_THREADS, usable_cores()))
 
 
 # Decoding blocks hold whole segments of the speech detector's reset grid, so its chunks run many segments to a

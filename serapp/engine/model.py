@@ -20,6 +20,11 @@ from serapp.paths import default_model_path, not_regular
 from serapp.textsafe import shown_path, terminal_text
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the OS has one); 0 when unknown."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
 def session_options(threads: int = 1) -> Any:
     """onnxruntime options: ``threads`` intra-op threads (one for real-time serving), one inter-op thread, no
     spinning, sequential execution."""
