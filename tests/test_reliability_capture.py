@@ -298,8 +298,16 @@ from tests.fake_sounddevice import FakeDevice, FakeSoundDevice, wait_until
 from serapp.engine.audio import load
 fake = FakeSoundDevice([FakeDevice(3, "USB Mic", rate=16000)], load({clip!r}, 16000))
 sys.modules["sounddevice"] = fake
+import serapp.liveline
+drawn = threading.Event()  # a status line is on screen: the message must not be glued onto it
+_show = serapp.liveline.StatusLine.show
+def show(self, text):
+    _show(self, text)
+    drawn.set()
+serapp.liveline.StatusLine.show = show
 def message():  # what PortAudio/ALSA print on the process's stderr mid-run, from C
     wait_until(lambda: fake.delivered() > 60, 30)
+    drawn.wait(30)  # on a loaded machine the first update can come after 60 blocks
     os.write(2, b"Expression 'ret' failed in 'src/hostapi/alsa/pa_linux_alsa.c', line: 1736\\n")
 threading.Thread(target=message, daemon=True).start()
 from serapp.cli import main
