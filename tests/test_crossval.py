@@ -92,6 +92,12 @@ def test_crossval_pools_every_fold_on_its_own_speakers(corpora: Path, tmp_path: 
     # The card quotes the command that wrote it, so that it can be re-run as it was.
     assert card.read_text().endswith(f"`serapp-train card {run} --model {run / 'model.onnx'} --root {corpora} "
                                      f"--out {card} --crossval {out}`.\n")
+    # Through each device chain the card also analyses each whole clip as a file, against the targets it has.
+    chains = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[-2:] for line in card.read_text().splitlines()
+              if " chain | " in line}
+    assert set(chains) == {"laptop chain", "telephone chain", "mp3 chain", "opus chain"}
+    assert chains["laptop chain"][1].startswith("≥ 62 %: ") and chains["telephone chain"][1].startswith("≥ 55 %: ")
+    assert chains["mp3 chain"][1] == "— |" and all(cells[0].endswith(" %") for cells in chains.values())
 
     # A distilled student of that recipe: the folds are the recipe without teachers.
     config = folder.config()

@@ -207,3 +207,57 @@ def test_evaluate_adapt_scores_speaker_sessions_without_and_with_adapting(sample
     assert "| not adapting |" in table and "| adapting |" in table and "per corpus" in table
     with pytest.raises(SerappError, match="cannot adapt"):
         productpath.score_file_analysis(load_model(tmp_path / "plain.onnx"), ordered, adapt=True)
+
+
+def test_file_analysis_under_a_device_chain_analyses_each_whole_clip_through_it(
+        onnx_model_path: Path, sample_clips: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a condition, the engine gets the whole clip degraded as the fixed crops are (the same chain), not the
+    clean clip; without one, the clean clip."""
+    from serapp_train.scoring import Condition, degrade
+
+    from serapp.engine import audio
+
+    model: OnnxModel = load_model(onnx_model_path)
+    sr = model.info.spec.sample_rate
+    clips = [Clip(p, "x", model.labels[0], "x:1", None, "a") for p in sample_clips[:2]]
+    seen: list[np.ndarray] = []
+    analyse = productpath.analyze_signal
+
+    def spy(blocks: list[np.ndarray], *args: object, **kwargs: object) -> object:
+        seen.append(np.concatenate(blocks))
+        return analyse(blocks, *args, **kwargs)
+
+    monkeypatch.setattr(productpath, "analyze_signal", spy)
+    telephone = Condition(device="telephone")
+    scored = productpath.score_file_analysis(model, clips, condition=telephone)
+    assert scored.clips == 2 and 0.0 <= scored.ua <= 1.0
+    productpath.score_file_analysis(model, clips[:1])
+    clean = audio.load(clips[0].path, sr)
+    expected = degrade(clean[None], telephone, np.random.default_rng(0), sr)[0]
+    assert np.allclose(seen[0], expected, atol=1e-6) and not np.allclose(seen[0], clean, atol=1e-3)
+    assert np.array_equal(seen[2], clean)  # no condition: the clip as loaded
+
+
+def test_evaluate_product_under_a_condition_records_file_analysis_beside_the_fixed_crops(
+        onnx_model_path: Path, sample_clips: list[Path], tmp_path: Path) -> None:
+    """`evaluate --product --device laptop`: a plain record under that condition with the file-analysis UA of each
+    whole clip through the chain (no live replay); `serapp-train table` adds its column."""
+    from serapp_train.cli import main
+
+    model: OnnxModel = load_model(onnx_model_path)
+    manifest = tmp_path / "clips.csv"
+    manifest.write_text("path,label,speaker\n" + "".join(
+        f"{p},{model.labels[i % 3]},s{i % 2}\n" for i, p in enumerate(sample_clips[:6])), encoding="utf-8")
+    out = tmp_path / "laptop"
+    assert main(["evaluate", "--model", str(onnx_model_path), "--manifest", str(manifest), "--product",
+                 "--device", "laptop", "--out", str(out)]) == 0
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["condition"] == "laptop chain" and "product_path" not in record
+    assert record["file_analysis"]["clips"] == 6 and 0.0 <= record["file_analysis"]["ua"] <= 1.0
+    assert record["file_analysis"]["engine"] == AnalyzerConfig().to_dict()
+    assert not (out / "live-by-time.png").exists()
+    table = tmp_path / "devices.md"
+    assert main(["table", f"laptop={out / 'metrics.json'}", "--out", str(table)]) == 0
+    header, _, row = table.read_text().splitlines()
+    assert header.endswith("| UAR | file-analysis UA |")
+    assert row.endswith(f"| {100 * record['file_analysis']['ua']:.1f} % |")

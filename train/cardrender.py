@@ -70,11 +70,25 @@ def calibration_table(card: CardData) -> str:
 
 
 def robustness_table(scores: Sequence[ConditionScore]) -> str:
-    """Accuracy, macro-F1 and UAR per condition; the change in accuracy against the first (clean) one."""
+    """Accuracy, macro-F1 and UAR per condition; the change in accuracy against the first (clean) one; where any
+    condition has it, the UA of file analysis and its target (met or how far short)."""
     base = scores[0].accuracy
     rows = [[s.condition, pct(s.accuracy), f"{s.macro_f1:.3f}", pct(s.uar),
              "—" if i == 0 else f"{100 * (s.accuracy - base):+.1f} points"] for i, s in enumerate(scores)]
-    return markdown(("condition", "accuracy", "macro-F1", "UAR", "accuracy change"), rows)
+    header: tuple[str, ...] = ("condition", "accuracy", "macro-F1", "UAR", "accuracy change")
+    if any(s.file_ua is not None for s in scores):
+        for row, s in zip(rows, scores, strict=True):
+            row += ["—" if s.file_ua is None else pct(s.file_ua), _against(s.file_ua, s.file_target)]
+        header += ("UA, file analysis", "target")
+    return markdown(header, rows)
+
+
+def _against(value: float | None, target: float | None) -> str:
+    """A target cell: ``≥ 62 %: met`` or ``≥ 62 %: 3.1 points short``; a dash without a target or a value."""
+    if value is None or target is None:
+        return "—"
+    verdict = "met" if value >= target else f"{100 * (target - value):.1f} points short"
+    return f"≥ {100 * target:g} %: {verdict}"
 
 
 def product_table(pp: ProductPath) -> str:

@@ -7,7 +7,8 @@ speakers (e.g. a test fold).
 Robustness: ``--noise-snr`` adds white or pink (babble-like) noise at an SNR and ``--gain-db`` scales the
 level, both on the prepared window the model sees (after trimming and fixing the length), with the same
 functions as training augmentation. Writes ``metrics.json`` and ``confusion.png`` to ``--out`` (with ``--product``
-also :data:`serapp_train.productpath.LIVE_FIGURE`).
+also :data:`serapp_train.productpath.LIVE_FIGURE`). ``--product`` under a condition (a device, a room, noise, a
+gain) scores file analysis of each whole clip degraded alike, beside the fixed crops (no live replay).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
 
     from .corpora import Clip
-    from .scoring import Scored
+    from .scoring import Condition, Scored
 
 # The live replay's default size: 20 conversations of 12 clips, about 35 minutes of audio.
 SESSION_CLIPS = 40  # per speaker with --adapt: a warm-up of 20 utterances and as many after it
@@ -66,7 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "confusion.png")
     parser.add_argument("--product", action="store_true",
                         help="also score through the product path: each clip through file analysis (UA of "
-                        "summary.probabilities) and a live replay of conversations through the real-time engine")
+                        "summary.probabilities) and a live replay of conversations through the real-time engine; "
+                        "with --device, --rt60, --noise-snr or --gain-db, file analysis of each whole clip degraded "
+                        "so (no replay)")
     parser.add_argument("--analyzer", type=Path, default=None, metavar="FILE.json",
                         help="with --product: engine settings (AnalyzerConfig fields, e.g. {\"min_speech_s\": 0.1}) "
                         "instead of the defaults, to score a settings candidate on validation speakers")
@@ -132,9 +135,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{model.path.name} ({model.info.family or 'unknown family'}){together}, {condition.describe()}")
     print(metrics.format_report(scored.metrics))
     print(f"scored on: {summary['use']}")
-    if args.product:
-        if members or not condition.clean:
-            raise SerappError("--product scores one model on clean audio (no --model ensemble, noise or gain).")
+    if args.product and members:
+        raise SerappError("--product scores one model (no --model ensemble).")
+    if args.product and not condition.clean:
+        summary["file_analysis"] = degraded_file_analysis(model, scored, condition, engine)
+    elif args.product:
         summary["product_path"] = product_path(model, scored, args.replay_clips, args.seed, engine)
     if args.adapt:
         if members or not condition.clean:
@@ -142,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         summary["adaptation"] = adaptation(model, scored, args.session_clips, args.seed, engine)
     if args.product or args.adapt:
         write_json(args.out / "metrics.json", summary)
-    if args.product:
+    if args.product and condition.clean:
         from .productpath import LIVE_FIGURE
 
         figure = metrics.plot_live_by_time(summary["product_path"]["replay"]["since_start"],
@@ -196,6 +201,23 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
             "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":
                                 productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
                                 "block_s": productpath.REPLAY_BLOCK_S, "truth": productpath.TRUTH_RULE},
+            "engine": config.to_dict()}
+
+
+def degraded_file_analysis(model: OnnxModel, scored: Scored, condition: Condition,
+                           config: AnalyzerConfig | None = None) -> dict[str, Any]:
+    """File analysis of the clips ``scored`` used, each whole clip degraded by ``condition`` first (see
+    :func:`serapp_train.productpath.score_file_analysis`), printed beside the fixed-crop UA under the same condition,
+    as a ``metrics.json`` entry. No live replay: it is scored on clean audio only."""
+    from . import productpath
+
+    config = config or AnalyzerConfig()
+    analysed = productpath.score_file_analysis(model, scored.clips, config, progress=_progress("file analysis"),
+                                               condition=condition)
+    fixed_ua = scored.metrics.uar
+    print(f"{condition.describe()}: fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} "
+          f"({analysed.ua - fixed_ua:+.1%}, {analysed.no_speech} of {analysed.clips} clips without speech found)")
+    return {"clips": analysed.clips, "ua": round(analysed.ua, 6), "no_speech": analysed.no_speech,
             "engine": config.to_dict()}
 
 

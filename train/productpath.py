@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from serapp.errors import SerappError
 
 from .corpora import Clip
 from .metrics import share_interval, uar
+
+if TYPE_CHECKING:
+    from .scoring import Condition
 
 # The live replay's pauses between utterances (s), drawn uniformly: the range of a relaxed conversation.
 PAUSE_S = (2.0, 8.0)
@@ -93,14 +96,19 @@ def speaker_means(model: OnnxModel) -> dict[str, SpeakerMean]:
 
 
 def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: AnalyzerConfig | None = None,
-                        progress: Callable[[int, int], None] | None = None, *, adapt: bool = False
-                        ) -> FileAnalysisScore:
+                        progress: Callable[[int, int], None] | None = None, *, adapt: bool = False,
+                        condition: Condition | None = None) -> FileAnalysisScore:
     """Each clip through whole-file analysis; predicted label = argmax of ``summary.probabilities``. With
     ``adapt``, each speaker's clips share one running speaker mean, in the order given (a user analysing their
-    recordings one after another): give clips in session order (:func:`sessions`)."""
+    recordings one after another): give clips in session order (:func:`sessions`). With a ``condition`` (a room,
+    noise, a level, a device chain) each whole clip is degraded before it is analysed, as a recording made through
+    it would be (noise at the stated SNR against the whole clip, its pauses included)."""
+    from .scoring import degrade
+
     labels = model.labels
     sr = model.info.spec.sample_rate
     means = speaker_means(model) if adapt else None
+    rng = np.random.default_rng(condition.seed if condition is not None else 0)
     truths, preds, silent, adapted, corpora = [], [], 0, [], []
     for i, clip in enumerate(clips):
         if clip.label not in labels:
@@ -108,6 +116,8 @@ def score_file_analysis(model: OnnxModel, clips: Sequence[Clip], config: Analyze
         y = _load(clip, sr)
         if y is None:
             continue
+        if condition is not None and not condition.clean:
+            y = degrade(y[None], condition, rng, sr)[0]
         timeline, utterances, duration, _ = analyze_signal(
             [y], model, config, speaker=None if means is None else means[clip.speaker])
         summary = summarize(timeline, labels, duration, utterances)

@@ -24,6 +24,9 @@ PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA",
                                    "live ceiling", "switches per utterance", "late-pause speech", "live truth")
 # The columns of `serapp-train table` for plain `evaluate` records (fixed crops under one condition each).
 CONDITION_HEADER: tuple[str, ...] = ("model", "condition", "clips", "accuracy", "macro-F1", "UAR")
+# The column added when any of them also analysed each whole clip degraded alike (`evaluate --product` with a
+# condition; a dash in the rows of records without it).
+FILE_ANALYSIS_HEADER = "file-analysis UA"
 # What a record's live truth rule (``replay_settings.truth``, see serapp_train.productpath) means, in a table and in a
 # sentence; records from before the rule was recorded used the clip's trimmed span (decision 0014).
 TRUTH_RULES: dict[str, tuple[str, str]] = {
@@ -100,7 +103,8 @@ def condition_row(name: str, record: dict[str, Any]) -> list[str]:
 def records_table(records: Sequence[tuple[str, dict[str, Any]]], rows: str = PRODUCT_HEADER[0]) -> str:
     """One Markdown table of named ``evaluate`` records (``rows``: the first column's header): product-path columns
     (:data:`PRODUCT_HEADER`, plus :data:`PAIRED_HEADER` where :func:`paired_column` applies) when any record is an
-    ``evaluate --product`` one or any lacks a condition; else fixed-crop figures under each record's condition."""
+    ``evaluate --product`` one or any lacks a condition; else fixed-crop figures under each record's condition
+    (and :data:`FILE_ANALYSIS_HEADER` where any record has it)."""
     if any("product_path" in r for _, r in records) or not all("condition" in r for _, r in records):
         cells = [product_row(name, record) for name, record in records]
         header, align = PRODUCT_HEADER, "l" + "r" * (len(PRODUCT_HEADER) - 2) + "l"
@@ -111,6 +115,10 @@ def records_table(records: Sequence[tuple[str, dict[str, Any]]], rows: str = PRO
     else:
         cells = [condition_row(name, record) for name, record in records]
         header, align = CONDITION_HEADER, "ll" + "r" * (len(CONDITION_HEADER) - 2)
+        if any("file_analysis" in r for _, r in records):
+            cells = [[*row, pct(r["file_analysis"]["ua"]) if "file_analysis" in r else "–"]
+                     for row, (_, r) in zip(cells, records, strict=True)]
+            header, align = (*header, FILE_ANALYSIS_HEADER), align + "r"
     return markdown([rows, *header[1:]], cells, align=align)
 
 
