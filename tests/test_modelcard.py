@@ -214,3 +214,20 @@ def test_latency_states_the_machine_only_as_measured(cores: int, machine: str, s
 
     card = replace(fixed_card(), latency=Latency(1.0, 2.0, cores=cores, machine=machine))
     assert said in cardrender.render(card)
+
+
+def test_latency_is_timed_on_one_thread_though_the_card_scores_on_more(
+        onnx_model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card scores on the machine's cores, but its latency is what live analysis gets: one thread."""
+    from serapp.engine.model import OnnxModel, load_model
+
+    timed: list[int] = []
+    predict = OnnxModel.predict
+
+    def spy(self: OnnxModel, x: object) -> object:
+        timed.append(self.threads)
+        return predict(self, x)
+
+    monkeypatch.setattr(OnnxModel, "predict", spy)
+    latency = cardata.measure_latency(load_model(onnx_model_path, threads=2), runs=5)
+    assert timed == [1] * 15 and 0 < latency.median_ms <= latency.p95_ms

@@ -278,9 +278,12 @@ class CardData:
 
 # ---------------------------------------------------------------------------------------------- measurements
 def measure_latency(model: OnnxModel, runs: int = 200) -> Latency:
-    """Time ``model.predict`` on single zero-mean random windows (the session has one intra-op thread)."""
-    from serapp.engine.model import usable_cores
+    """Time ``model``'s file's ``predict`` on single zero-mean random windows, on a session with one intra-op
+    thread (as live analysis serves it; ``model`` itself may have more, for scoring)."""
+    from serapp.engine.model import OnnxModel, usable_cores
 
+    if model.threads != 1:
+        model = OnnxModel(model.path, threads=1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, *model.info.spec.shape)).astype(np.float32)
     for _ in range(10):

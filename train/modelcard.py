@@ -40,13 +40,15 @@ def _warn_failed(teachers: Teachers | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from serapp.atomic import write_text
+    from serapp.engine.analysis import file_threads
     from serapp.engine.model import load_model
 
     from . import metrics
     from .cardata import collect
     from .cardrender import render
 
-    model = load_model(args.model or default_model_path())
+    # scored on the machine's cores (batch work, as `serapp analyze`); the latency is timed on one thread apart
+    model = load_model(args.model or default_model_path(), threads=file_threads())
     out: Path = args.out
     data, clean = collect(args.run_dir, model, args.root or corpora_root(), out, command=args.command,
                           notes=args.notes.read_text() if args.notes else "", crossval_dir=args.crossval,
