@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 
+from serapp.engine.dsp import frame
 from serapp.engine.spec import FeatureSpec
 
 _AMIN_POWER = 1e-10  # librosa.amplitude_to_db's amin (1e-5), squared
@@ -14,7 +14,7 @@ def frame_levels_db(y: np.ndarray, frame_length: int, hop_length: int) -> np.nda
     """Levels ``(n_frames,)`` in dB (re 1.0 RMS, floored at -100 dB) of the centred RMS frames of ``y`` ``(n,)``
     that :func:`nonsilent_bounds` judges."""
     pad = frame_length // 2
-    frames = librosa.util.frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
+    frames = frame(np.pad(y, (pad, pad)), frame_length=frame_length, hop_length=hop_length)
     rms = np.sqrt(np.mean(np.square(frames), axis=-2))
     return 10.0 * np.log10(np.maximum(_AMIN_POWER, np.square(rms)))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
+import scipy.fft
+
+from serapp.engine import dsp
 
 _MIN_POWER = 1e-12
 
@@ -19,8 +21,9 @@ class SpectrumTracker:
         self.sample_rate = sample_rate
         self.n_fft = n_fft
         self.hop = hop
-        self.freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft).astype(np.float32)
-        window = librosa.filters.get_window("hann", n_fft, fftbins=True)
+        self.freqs = dsp.fft_frequencies(sr=sample_rate, n_fft=n_fft).astype(np.float32)
+        window = dsp.hann(n_fft)
+        self._window = window.astype(np.float32)[:, None]
         # A full-scale sine's peak bin has |X| = sum(window) / 2.
         self._ref_power = float((window.sum() / 2.0) ** 2)
         self._tail = np.zeros(0, dtype=np.float32)
@@ -36,8 +39,8 @@ class SpectrumTracker:
         self._tail = buf[n * self.hop:]
         if n == 0:
             return np.zeros((0, self.n_bins), dtype=np.float32)
-        s = librosa.stft(buf[: (n - 1) * self.hop + self.n_fft], n_fft=self.n_fft, hop_length=self.hop,
-                         window="hann", center=False)
+        frames = dsp.frame(buf[: (n - 1) * self.hop + self.n_fft], frame_length=self.n_fft, hop_length=self.hop)
+        s = scipy.fft.rfft(frames * self._window, axis=0)  # librosa.stft's numbers with center=False (tested)
         power = (s.real**2 + s.imag**2) / self._ref_power
         return (10.0 * np.log10(np.maximum(power, _MIN_POWER))).T.astype(np.float32)
 

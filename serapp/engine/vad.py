@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from serapp.engine.dsp import first_order_recursion
 from serapp.errors import SerappError
 
 SAMPLE_RATE = 16000
@@ -64,28 +65,28 @@ class DcBlocker:
     """Streaming first-order high-pass at ``cutoff_hz``: the same output whatever the block sizes."""
 
     def __init__(self, sample_rate: int = SAMPLE_RATE, cutoff_hz: float = DC_CUTOFF_HZ) -> None:
-        a = float(np.exp(-2.0 * np.pi * cutoff_hz / sample_rate))
+        self._a = float(np.exp(-2.0 * np.pi * cutoff_hz / sample_rate))
         # y[n] = (1 + a) / 2 * (x[n] - x[n-1]) + a * y[n-1]: unit gain at Nyquist, zero at DC.
-        g = (1.0 + a) / 2.0
-        self._b = np.array([g, -g])
-        self._a = np.array([1.0, -a])
+        self._g = (1.0 + self._a) / 2.0
         self.reset()
 
     def reset(self) -> None:
-        self._zi: np.ndarray | None = None
+        self._x_prev: float | None = None  # the last sample filtered (None: nothing yet)
+        self._y_prev = 0.0  # the last output
 
     def process(self, y: np.ndarray) -> np.ndarray:
         """Filter mono float32 ``y`` ``(n,)``, continuing from the previous call; float32 ``(n,)``."""
         if y.size == 0:
             return np.asarray(y, dtype=np.float32)
         x = np.asarray(y, dtype=np.float64)
-        import scipy.signal  # here, not at module level: it costs about 0.9 s of start-up (it pulls scipy.stats)
-
-        if self._zi is None:
+        if self._x_prev is None:
             # Start as if the signal had always been at its first value (the filter's steady state for it, output
             # 0): a file or stream that begins at an offset gives no step at its start.
-            self._zi = np.array([self._b[1] * x[0]])
-        out, self._zi = scipy.signal.lfilter(self._b, self._a, x, zi=self._zi)
+            self._x_prev = float(x[0])
+        # scipy.signal.lfilter's numbers (tested) without importing scipy.signal: a second of cold start
+        diff = np.diff(x, prepend=self._x_prev)
+        out = first_order_recursion(self._g * diff, self._a, self._y_prev)
+        self._x_prev, self._y_prev = float(x[-1]), float(out[-1])
         return out.astype(np.float32)
 
 
