@@ -318,3 +318,27 @@ def test_spectrum_updates_report_the_input_peak_for_the_clip_light(model: OnnxMo
         peaks[path.stem] = max(s.peak_db for s in spectra)
     assert peaks["quiet"] == pytest.approx(20 * np.log10(0.5), abs=0.05)
     assert peaks["clipped"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_an_utterance_is_scored_as_recorded_and_a_devices_offset_is_removed(model: OnnxModel,
+                                                                            sample_clips: list[Path]) -> None:
+    """The tracker hands the scorer the utterance's samples as they came in (the DC filter is for the detector
+    and the levels only); a DC offset larger than the corpora's is removed when the audio is prepared, so a
+    recording with one scores as the same recording without it."""
+    from serapp.engine import features, preprocess
+
+    sr = model.info.spec.sample_rate
+    pause = np.zeros(sr, np.float32)
+    y = np.concatenate([pause, audio.load(sample_clips[1], sr), pause])
+    tracker = SpeechTracker(AnalyzerConfig())
+    _, events = tracker.push(y)
+    (_, span, clip), = [e for e in events + tracker.flush() if e[0] == "offset"]
+    assert np.array_equal(clip, y[span.start:span.end])  # not the DC-filtered samples
+    offset = np.float32(0.01)  # a cheap USB microphone's
+    assert preprocess.remove_device_offset(y + offset) == pytest.approx(y, abs=2e-6)
+    assert np.array_equal(preprocess.remove_device_offset(y + np.float32(1e-3)), y + np.float32(1e-3))
+    # with an offset, the clip less its mean: its own tiny mean goes too (the model hears that, hence the limit)
+    centred = (clip - np.float32(np.mean(clip, dtype=np.float64))).astype(np.float32)
+    spec = model.info.spec
+    np.testing.assert_allclose(features.compute(clip + offset, spec), features.compute(centred, spec), atol=1e-3)
+    np.testing.assert_allclose(score_utterance(clip + offset, model), score_utterance(centred, model), atol=1e-4)

@@ -2,8 +2,11 @@
 
 The one path from audio to emotions, shared by the live analyzer and whole-file analysis:
 
-1. :class:`SpeechTracker` removes DC, runs the neural detector (:class:`serapp.engine.vad.SileroVad`) and the
-   :class:`Segmenter`, and keeps the audio of the utterance in progress (with ``pad_s`` before its onset).
+1. :class:`SpeechTracker` removes DC for the neural detector (:class:`serapp.engine.vad.SileroVad`) and the
+   levels the :class:`Segmenter` judges, and keeps the audio of the utterance in progress as recorded (with
+   ``pad_s`` before its onset): the model was trained on recordings as they are, and the DC filter's high-pass
+   of a few hertz changed one answer in twelve on validation clips (a device's larger DC offset is removed by
+   :func:`serapp.engine.preprocess.prepare`, as in training).
 2. :func:`score_utterance` shows the model what it was trained on: the utterance's audio prepared as in training
    (the whole utterance's silence trimmed, centred in the model's window); one longer than the window is scored
    in windows every :data:`STRIDE_FRACTION` of a window (plus one ending at its end), probabilities averaged.
@@ -26,7 +29,7 @@ from serapp.engine import features
 from serapp.engine.adaptation import SpeakerMean
 from serapp.engine.config import AnalyzerConfig
 from serapp.engine.model import OnnxModel
-from serapp.engine.preprocess import trim_bounds
+from serapp.engine.preprocess import remove_device_offset, trim_bounds
 from serapp.engine.spec import FeatureSpec
 from serapp.engine.vad import CHUNK, SAMPLE_RATE, DcBlocker, SileroVad, chunk_levels_db
 from serapp.errors import SerappError
@@ -123,7 +126,8 @@ class Segmenter:
 
 
 class SpeechTracker:
-    """DC removal, the detector and the segmenter over a 16 kHz stream, keeping the open utterance's audio.
+    """DC removal, the detector and the segmenter over a 16 kHz stream, keeping the open utterance's audio as
+    recorded (the DC-free audio is only for the detector and the levels; see the module).
 
     :meth:`push` returns the segmenter's events; an ``offset`` event comes with the utterance's audio. The same
     events come whatever the block sizes (the detector and the DC filter are block-size independent).
@@ -140,8 +144,9 @@ class SpeechTracker:
         self.dc.reset()
         self.vad.reset()
         self.segmenter.reset()
-        self._audio: list[np.ndarray] = []  # DC-free stream samples [_audio_start, total)
+        self._audio: list[np.ndarray] = []  # stream samples as recorded [_audio_start, total)
         self._audio_start = 0
+        self._unjudged = np.zeros(0, np.float32)  # DC-free samples [_judged, total), less than a chunk
         self.total = 0  # samples pushed
         self._judged = 0  # samples the detector has judged (whole chunks)
 
@@ -155,7 +160,7 @@ class SpeechTracker:
         return self._audio[0]
 
     def audio(self, start: int, end: int | None = None) -> np.ndarray:
-        """DC-free stream samples ``[start, end)`` still held (a view; ``end`` defaults to the newest)."""
+        """Stream samples ``[start, end)`` as recorded, still held (a view; ``end`` defaults to the newest)."""
         a = self._joined()
         return a[max(0, start - self._audio_start): None if end is None else end - self._audio_start]
 
@@ -166,15 +171,19 @@ class SpeechTracker:
 
     def push(self, y: np.ndarray, on_step: Callable[[float], None] | None = None
              ) -> tuple[np.ndarray, list[tuple[str, Span, np.ndarray | None]]]:
-        """Feed raw mono float32 audio at 16 kHz. Returns the DC-free audio ``(len(y),)`` and the events in order:
-        ``("onset", Span(start, start), None)`` or ``("offset", span, audio)`` (the utterance's DC-free audio).
-        ``on_step``: see :meth:`serapp.engine.vad.SileroVad.push`."""
-        clean = self.dc.process(np.asarray(y, dtype=np.float32))
-        self._audio.append(clean)
+        """Feed raw mono float32 audio at 16 kHz. Returns the DC-free audio ``(len(y),)`` (for levels and the
+        spectrum) and the events in order: ``("onset", Span(start, start), None)`` or ``("offset", span, audio)``
+        (the utterance's audio as recorded). ``on_step``: see :meth:`serapp.engine.vad.SileroVad.push`."""
+        y = np.array(y, dtype=np.float32)  # a copy: the caller's block may be a view of a buffer it reuses
+        clean = self.dc.process(y)
+        self._audio.append(y)
         self.total += clean.shape[0]
         probs = self.vad.push(clean, on_step)
-        levels = chunk_levels_db(self.audio(self._judged, self._judged + probs.shape[0] * CHUNK))
-        self._judged += probs.shape[0] * CHUNK
+        judged = probs.shape[0] * CHUNK
+        pending = np.concatenate([self._unjudged, clean])
+        levels = chunk_levels_db(pending[:judged])
+        self._unjudged = pending[judged:]
+        self._judged += judged
         events = [self._event(kind, start, end) for kind, start, end in self.segmenter.push(probs, levels)]
         self._trim()
         return clean, events
@@ -215,7 +224,7 @@ def window_layout(y: np.ndarray, spec: FeatureSpec) -> tuple[int, int, list[int]
     windows' starts in that speech; window ``s`` is ``y[offset + s:offset + min(s + spec.n_samples, n)]``."""
     # Prepared as a training clip is: the whole utterance trimmed (its detector padding and quiet edges go),
     # then windowed. Windowing first would cut the speech of a clip a little longer than a window in two.
-    offset, end = trim_bounds(y, spec) if spec.trim_silence else (0, y.shape[0])
+    offset, end = trim_bounds(remove_device_offset(y), spec) if spec.trim_silence else (0, y.shape[0])
     return offset, end - offset, window_starts(end - offset, spec.n_samples)
 
 
