@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from serapp.engine.model import OnnxModel
 
     from .corpora import Clip
+    from .productpath import FileAnalysisScore
     from .scoring import Condition, Scored
 
 # The live replay's default size: 20 conversations of 12 clips, about 35 minutes of audio.
@@ -178,14 +179,10 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
     config = config or AnalyzerConfig()
 
     clips = scored.clips
-    fixed_ua = scored.metrics.uar  # the fixed crops were scored already: their UAR is the UA to compare with
-    bar = _progress("file analysis")
-    analysed = productpath.score_file_analysis(model, clips, config, progress=bar)
+    analysed = _file_analysis(model, scored, config)
     rng = np.random.default_rng(seed)
     subset = [clips[i] for i in sorted(rng.choice(len(clips), min(replay_clips, len(clips)), replace=False))]
     replay = productpath.live_replay(model, subset, config, seed=seed, progress=_progress("live replay"))
-    print(f"fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} ({analysed.ua - fixed_ua:+.1%}, "
-          f"{analysed.no_speech} of {analysed.clips} clips without speech found)")
     print(f"live replay ({replay.conversations} conversations, {replay.utterances} utterances, "
           f"{replay.seconds / 60:.0f} min): speech updates right {replay.speech_right:.1%} (95 % interval over "
           f"utterances {replay.speech_right_ci[0]:.1%}-{replay.speech_right_ci[1]:.1%}; an emotion shown on "
@@ -196,7 +193,8 @@ def product_path(model: OnnxModel, scored: Scored, replay_clips: int, seed: int,
           "since speech began: " + ", ".join(
               f"{lo:g}-{'' if hi == float('inf') else f'{hi:g}'} s {r:.1%} live, {f:.1%} final ({n})"
               for lo, hi, n, r, f in replay.since_start if n))
-    return {"clips": analysed.clips, "fixed_crop_ua": round(fixed_ua, 6), "file_analysis_ua": round(analysed.ua, 6),
+    return {"clips": analysed.clips, "fixed_crop_ua": round(scored.metrics.uar, 6),
+            "file_analysis_ua": round(analysed.ua, 6),
             "file_analysis_no_speech": analysed.no_speech, "replay": replay.to_dict(),
             "replay_settings": {"pause_s": list(productpath.PAUSE_S), "clips_per_conversation":
                                 productpath.CONVERSATION_CLIPS, "late_pause_s": productpath.LATE_PAUSE_S,
@@ -209,16 +207,25 @@ def degraded_file_analysis(model: OnnxModel, scored: Scored, condition: Conditio
     """File analysis of the clips ``scored`` used, each whole clip degraded by ``condition`` first (see
     :func:`serapp_train.productpath.score_file_analysis`), printed beside the fixed-crop UA under the same condition,
     as a ``metrics.json`` entry. No live replay: it is scored on clean audio only."""
+    config = config or AnalyzerConfig()
+    analysed = _file_analysis(model, scored, config, condition)
+    return {"clips": analysed.clips, "ua": round(analysed.ua, 6), "no_speech": analysed.no_speech,
+            "engine": config.to_dict()}
+
+
+def _file_analysis(model: OnnxModel, scored: Scored, config: AnalyzerConfig,
+                   condition: Condition | None = None) -> FileAnalysisScore:
+    """Each clip ``scored`` used through file analysis (degraded by ``condition`` first, if given), printed beside
+    the fixed-crop UA of the same clips under the same condition (scored already: their UAR is the UA to compare)."""
     from . import productpath
 
-    config = config or AnalyzerConfig()
     analysed = productpath.score_file_analysis(model, scored.clips, config, progress=_progress("file analysis"),
                                                condition=condition)
     fixed_ua = scored.metrics.uar
-    print(f"{condition.describe()}: fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} "
-          f"({analysed.ua - fixed_ua:+.1%}, {analysed.no_speech} of {analysed.clips} clips without speech found)")
-    return {"clips": analysed.clips, "ua": round(analysed.ua, 6), "no_speech": analysed.no_speech,
-            "engine": config.to_dict()}
+    under = "" if condition is None else f"{condition.describe()}: "
+    print(f"{under}fixed crops UA {fixed_ua:.1%}; file analysis UA {analysed.ua:.1%} ({analysed.ua - fixed_ua:+.1%}, "
+          f"{analysed.no_speech} of {analysed.clips} clips without speech found)")
+    return analysed
 
 
 def adaptation(model: OnnxModel, scored: Scored, session_clips: int, seed: int,

@@ -16,17 +16,17 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("ravdess", "uar", 0.72), ("crema-d", "uar", 0.70), ("savee", "uar", 0.70),
     ("all", "accuracy", 0.76), ("all", "macro_f1", 0.75),
 )
+# The file-analysis column: of `evaluate --product` records, and added to plain records' tables when any of them
+# also analysed each whole clip degraded alike (`evaluate --product` with a condition; a dash for the others).
+FILE_ANALYSIS_HEADER = "file-analysis UA"
 # The columns of `serapp-train table`: one `evaluate --product` record per row.
 # "live: speech updates right" carries its 95 % interval over utterances where the record has one. "live ceiling":
 # the share the engine's final answer for each utterance would get shown from its first update
 # (``ReplayScore.final_right``; records from before it was measured show a dash).
-PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", "file-analysis UA", "live: speech updates right",
+PRODUCT_HEADER: tuple[str, ...] = ("model", "fixed-crop UA", FILE_ANALYSIS_HEADER, "live: speech updates right",
                                    "live ceiling", "switches per utterance", "late-pause speech", "live truth")
 # The columns of `serapp-train table` for plain `evaluate` records (fixed crops under one condition each).
 CONDITION_HEADER: tuple[str, ...] = ("model", "condition", "clips", "accuracy", "macro-F1", "UAR")
-# The column added when any of them also analysed each whole clip degraded alike (`evaluate --product` with a
-# condition; a dash in the rows of records without it).
-FILE_ANALYSIS_HEADER = "file-analysis UA"
 # What a record's live truth rule (``replay_settings.truth``, see serapp_train.productpath) means, in a table and in a
 # sentence; records from before the rule was recorded used the clip's trimmed span (decision 0014).
 TRUTH_RULES: dict[str, tuple[str, str]] = {
